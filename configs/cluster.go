@@ -1,0 +1,492 @@
+package configs
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/sharding"
+)
+
+// Defaults and limits of a [[cluster]] table.
+const (
+	DefaultBalance   = sharding.LeastOutstanding
+	DefaultTransport = "tcp"
+
+	DefaultConsecutiveTimeouts = 3
+	MaxConsecutiveTimeouts     = 100
+	DefaultMaxInflight         = 1000
+	MaxMaxInflight             = 1_000_000
+	DefaultProbeInterval       = time.Second
+	DefaultProbeMaxInterval    = 30 * time.Second
+	DefaultProbeJitter         = 0.5
+	DefaultMaxDownShare        = 0.5
+)
+
+// parseCluster reads, defaults and validates one [[cluster]] table. Checks
+// that need the other clusters are in checkClusters.
+func parseCluster(t *table, proxy Proxy) Cluster {
+	c := Cluster{Balance: DefaultBalance, Timeout: proxy.Timeout, Transport: DefaultTransport}
+	if s, ok := t.string("name"); ok {
+		if err := checkClusterName(s); err != nil {
+			t.ps.add(t.at("name"), "%q: %v", s, err)
+		}
+		c.Name = s
+	} else if !t.has("name") {
+		t.ps.add(t.at("name"), "missing: every cluster needs a name")
+	}
+	if n, ok := t.int("actor_id"); ok {
+		if n <= 0 {
+			t.ps.add(t.at("actor_id"), "%d: want an integer > 0 (leave it out for no actor id)", n)
+		} else {
+			c.ActorID = n
+		}
+	}
+	if s, ok := t.string("listen"); ok {
+		c.Listen, _ = listenAddr(t, "listen", s)
+	}
+	if list, ok := t.strings("functions"); ok {
+		for i, p := range list {
+			at := indexPath(t.at("functions"), i)
+			if err := checkPattern(p); err != nil {
+				t.ps.add(at, "%q: %v", p, err)
+				continue
+			}
+			if slices.Contains(c.Functions, p) {
+				t.ps.add(at, "%q: listed twice", p)
+				continue
+			}
+			c.Functions = append(c.Functions, p)
+		}
+	}
+	if c.ActorID == 0 && !c.Listen.IsValid() && len(c.Functions) == 0 && !t.has("actor_id") && !t.has("listen") && !t.has("functions") {
+		t.ps.add(t.path, "cluster %q is unreachable: set listen, actor_id or functions", c.Name)
+	}
+	if d, ok := t.duration("timeout"); ok {
+		c.Timeout = d
+	}
+	if s, ok := t.string("transport"); ok {
+		if s != "tcp" {
+			t.ps.add(t.at("transport"), `%q: only "tcp" is supported ("udp" to engines is not implemented yet)`, s)
+		}
+		c.Transport = s
+	}
+	if s, ok := t.string("balance"); ok {
+		c.Balance = sharding.Policy(s)
+		if !slices.Contains(sharding.Policies(), c.Balance) {
+			t.ps.add(t.at("balance"), "%q: unknown balance policy; allowed: %s", s, joinNames(sharding.Policies()))
+		}
+	}
+	c.Shards = parseShards(t)
+	checkReplicaWeights(t, &c)
+	parsePlacement(t, &c)
+	c.Health = parseHealth(t, c.Timeout)
+	c.Rules = parseRules(t, &c)
+	t.unknownKeys()
+	if len(t.ps.list) == 0 {
+		checkBuild(t, &c)
+	}
+	return c
+}
+
+func checkClusterName(s string) error {
+	if s == "" {
+		return fmt.Errorf("empty: want letters, digits, '_', '-' or '.'")
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return fmt.Errorf("want letters, digits, '_', '-' or '.' (the name appears in metrics and logs)")
+		}
+	}
+	return nil
+}
+
+// parsePlacement reads sharding, hash, load and partitions and checks them
+// against each other and against the shards' weights.
+func parsePlacement(t *table, c *Cluster) {
+	mode, modeOK := t.string("sharding")
+	switch {
+	case modeOK:
+		c.Sharding = sharding.Mode(mode)
+		if !slices.Contains(sharding.Modes(), c.Sharding) {
+			t.ps.add(t.at("sharding"), "%q: unknown sharding mode; allowed: %s", mode, joinNames(sharding.Modes()))
+			modeOK = false
+		}
+	case t.has("sharding"):
+		// wrong type, already reported
+	case len(c.Shards) > 1:
+		// Placement decides where data lives; guessing it would be data loss.
+		t.ps.add(t.at("sharding"), "missing: a cluster with %d shards must choose one of %s", len(c.Shards), joinNames(sharding.Modes()))
+	default:
+		c.Sharding = sharding.ModeKetama // one shard: every mode sends every key to it
+		modeOK = true
+	}
+	if h, ok := t.string("hash"); ok {
+		c.Hash = sharding.KeyHash(h)
+		allowed := c.Sharding.KeyHashes()
+		switch {
+		case !modeOK:
+		case len(allowed) == 0:
+			t.ps.add(t.at("hash"), "%q: sharding %q takes no key hash; remove hash", h, c.Sharding)
+		case !slices.Contains(allowed, c.Hash):
+			t.ps.add(t.at("hash"), "%q: not a key hash of sharding %q; allowed: %s", h, c.Sharding, joinNames(allowed))
+		}
+	} else if modeOK {
+		c.Hash = c.Sharding.DefaultKeyHash()
+	}
+	bounded := c.Sharding == sharding.ModeBounded
+	if f, ok := t.float("load"); ok {
+		c.Load = f
+		if modeOK && !bounded {
+			t.ps.add(t.at("load"), `%v: load applies only to sharding = "bounded"`, f)
+		} else if !(f >= 1) || f > 100 {
+			t.ps.add(t.at("load"), "%v: want 1..100 (no shard owns more than load x the average partitions)", f)
+		}
+	} else if bounded {
+		c.Load = sharding.DefaultLoad
+	}
+	if n, ok := t.int("partitions"); ok {
+		c.Partitions = int(n)
+		if lo := max(len(c.Shards), 1); modeOK && !bounded {
+			t.ps.add(t.at("partitions"), `%d: partitions apply only to sharding = "bounded"`, n)
+		} else if n < int64(lo) || n > sharding.MaxPartitions {
+			t.ps.add(t.at("partitions"), "%d: want %d..%d (at least one partition per shard)", n, lo, sharding.MaxPartitions)
+		}
+	} else if bounded {
+		c.Partitions = sharding.DefaultPartitions
+	}
+	for i, s := range c.Shards {
+		if s.Weight != 1 && modeOK && c.Sharding != sharding.ModeKetama {
+			t.ps.add(joinPath(indexPath(t.at("shards"), i), "weight"), `%d: weight applies only to sharding = "ketama"`, s.Weight)
+		}
+	}
+}
+
+// checkBuild builds the cluster's picker and balancers exactly as the proxy
+// will, so anything the sharding package refuses at start-up is refused by
+// check already. It runs only on an otherwise valid file, because the
+// sharding errors are less specific than the ones above.
+func checkBuild(t *table, c *Cluster) {
+	if _, err := sharding.NewPicker(c.Spec()); err != nil {
+		t.ps.add(t.at("sharding"), "%v", err)
+	}
+	for i, s := range c.Shards {
+		if _, err := sharding.NewBalancer(c.Balance, s.Weights(), sharding.BalancerOptions{}); err != nil {
+			t.ps.add(indexPath(t.at("shards"), i), "%v", err)
+		}
+	}
+}
+
+// checkReplicaWeights refuses replica weights under a policy that ignores
+// them: a weight the proxy silently drops is worse than an error.
+func checkReplicaWeights(t *table, c *Cluster) {
+	if c.Balance == sharding.Weighted || c.Balance == sharding.LeastOutstanding {
+		return
+	}
+	for i, s := range c.Shards {
+		for j, r := range s.Replicas {
+			if r.Weight != 1 {
+				t.ps.add(joinPath(indexPath(joinPath(indexPath(t.at("shards"), i), "replicas"), j), "weight"),
+					"%d: balance %q has no weights; use %q or %q, or drop the weight", r.Weight, c.Balance, sharding.Weighted, sharding.LeastOutstanding)
+			}
+		}
+	}
+}
+
+// parseShards reads the shards array. Shard names default to the ketama
+// convention so that a config written for twemproxy places keys the same way.
+func parseShards(t *table) []Shard {
+	list, ok := t.tables("shards")
+	if len(list) == 0 && (ok || !t.has("shards")) {
+		t.ps.add(t.at("shards"), `missing: want at least one shard, e.g. shards = [{ replicas = ["10.0.0.1:11211"] }]`)
+		return nil
+	}
+	if len(list) > sharding.MaxShards {
+		t.ps.add(t.at("shards"), "%d shards: at most %d allowed", len(list), sharding.MaxShards)
+		return nil
+	}
+	var shards []Shard
+	names := map[string]string{}    // shard name -> path of the shard that has it
+	replicas := map[string]string{} // replica -> path where it is listed
+	for _, st := range list {
+		s := Shard{Weight: 1}
+		s.Replicas = parseReplicas(st, replicas)
+		if n, ok := st.string("name"); ok {
+			if strings.TrimSpace(n) == "" {
+				st.ps.add(st.at("name"), "empty: leave name out to use the first replica's address")
+			}
+			s.Name = n
+		} else if len(s.Replicas) > 0 {
+			s.Name = sharding.DefaultShardName(s.Replicas[0].Addr)
+		}
+		if w, ok := st.int("weight"); ok {
+			if w < 1 || w > sharding.MaxWeight {
+				st.ps.add(st.at("weight"), "%d: want 1..%d", w, sharding.MaxWeight)
+			} else {
+				s.Weight = int(w)
+			}
+		}
+		if s.Name != "" {
+			if prev, dup := names[s.Name]; dup {
+				at := st.at("name")
+				if !st.has("name") {
+					at = indexPath(st.at("replicas"), 0)
+				}
+				st.ps.add(at, "shard name %q already used by %s; ketama would place both on the same points (set a distinct name)", s.Name, prev)
+			} else {
+				names[s.Name] = st.path
+			}
+		}
+		st.unknownKeys()
+		shards = append(shards, s)
+	}
+	return shards
+}
+
+// parseReplicas reads one shard's replicas array; seen maps every replica
+// address listed so far in the cluster to where it was listed.
+func parseReplicas(st *table, seen map[string]string) []Replica {
+	v, ok := st.get("replicas")
+	if !ok {
+		st.ps.add(st.at("replicas"), `missing: a shard needs replicas = ["host:port", ...]`)
+		return nil
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		st.wrongType("replicas", v, `an array of "host:port" strings or { addr = "host:port", weight = N } tables`)
+		return nil
+	}
+	if len(arr) == 0 {
+		st.ps.add(st.at("replicas"), "empty: a shard needs at least one replica (host:port)")
+	}
+	if len(arr) > sharding.MaxReplicas {
+		st.ps.add(st.at("replicas"), "%d replicas: at most %d allowed", len(arr), sharding.MaxReplicas)
+		return nil
+	}
+	var reps []Replica
+	for j, e := range arr {
+		at := indexPath(st.at("replicas"), j)
+		r := Replica{Weight: 1}
+		switch x := e.(type) {
+		case string:
+			r.Addr = x
+		case map[string]any:
+			rt := newTable(at, x, st.ps)
+			addr, ok := rt.string("addr")
+			if !ok && !rt.has("addr") {
+				rt.ps.add(rt.at("addr"), `missing: want addr = "host:port"`)
+			}
+			if w, ok := rt.int("weight"); ok {
+				if w < 1 || w > sharding.MaxWeight {
+					rt.ps.add(rt.at("weight"), "%d: want 1..%d", w, sharding.MaxWeight)
+				} else {
+					r.Weight = int(w)
+				}
+			}
+			rt.unknownKeys()
+			if !ok {
+				continue
+			}
+			r.Addr, at = addr, rt.at("addr")
+		default:
+			st.ps.add(at, `%s: want "host:port" or { addr = "host:port", weight = N }`, describe(e))
+			continue
+		}
+		if err := checkReplica(r.Addr); err != nil {
+			st.ps.add(at, "%q: %v", r.Addr, err)
+			continue
+		}
+		if prev, dup := seen[r.Addr]; dup {
+			st.ps.add(at, "%q: already listed at %s; an engine holds one shard's data", r.Addr, prev)
+			continue
+		}
+		seen[r.Addr] = at
+		reps = append(reps, r)
+	}
+	return reps
+}
+
+// parseHealth reads [cluster.health]; a missing table means all defaults.
+func parseHealth(t *table, timeout time.Duration) Health {
+	h := Health{
+		ConsecutiveTimeouts: DefaultConsecutiveTimeouts,
+		MaxInflight:         DefaultMaxInflight,
+		ProbeInterval:       DefaultProbeInterval,
+		ProbeMaxInterval:    DefaultProbeMaxInterval,
+		ProbeJitter:         DefaultProbeJitter,
+		MaxDownShare:        DefaultMaxDownShare,
+		Failover:            true,
+	}
+	ht, ok := t.table("health")
+	if !ok {
+		return h
+	}
+	if n, ok := ht.int("consecutive_timeouts"); ok {
+		if n < 1 || n > MaxConsecutiveTimeouts {
+			ht.ps.add(ht.at("consecutive_timeouts"), "%d: want 1..%d", n, MaxConsecutiveTimeouts)
+		} else {
+			h.ConsecutiveTimeouts = int(n)
+		}
+	}
+	if d, ok := ht.duration("slow_latency"); ok {
+		if d >= timeout {
+			ht.ps.add(ht.at("slow_latency"), "%v: must be below the cluster timeout %v, or it never triggers", d, timeout)
+		}
+		h.SlowLatency = d
+	}
+	if n, ok := ht.int("max_inflight"); ok {
+		if n < 1 || n > MaxMaxInflight {
+			ht.ps.add(ht.at("max_inflight"), "%d: want 1..%d", n, MaxMaxInflight)
+		} else {
+			h.MaxInflight = int(n)
+		}
+	}
+	if d, ok := ht.duration("probe_interval"); ok {
+		h.ProbeInterval = d
+	}
+	if d, ok := ht.duration("probe_max_interval"); ok {
+		h.ProbeMaxInterval = d
+	}
+	if h.ProbeMaxInterval < h.ProbeInterval {
+		ht.ps.add(ht.at("probe_max_interval"), "%v: must be at least probe_interval %v", h.ProbeMaxInterval, h.ProbeInterval)
+	}
+	if f, ok := ht.float("probe_jitter"); ok {
+		if !(f >= 0 && f <= 1) {
+			ht.ps.add(ht.at("probe_jitter"), "%v: want 0..1 (a fraction of the probe delay)", f)
+		} else {
+			h.ProbeJitter = f
+		}
+	}
+	if f, ok := ht.float("max_down_share"); ok {
+		if !(f >= 0 && f <= 1) {
+			ht.ps.add(ht.at("max_down_share"), "%v: want 0..1 (0 never marks an engine down, 1 lets the whole cluster be down)", f)
+		} else {
+			h.MaxDownShare = f
+		}
+	}
+	if b, ok := ht.bool("failover"); ok {
+		h.Failover = b
+	}
+	ht.unknownKeys()
+	return h
+}
+
+// parseRules reads the [[cluster.function]] tables.
+func parseRules(t *table, c *Cluster) []FunctionRule {
+	list, _ := t.tables("function")
+	var rules []FunctionRule
+	seen := map[string]string{}
+	for _, ft := range list {
+		var r FunctionRule
+		if s, ok := ft.string("name"); ok {
+			r.Name = s
+			if err := checkFunctionName(s); err != nil {
+				ft.ps.add(ft.at("name"), "%v: want an exact TL function name such as \"memcache.get\" (no wildcards)", err)
+			} else if prev, dup := seen[s]; dup {
+				ft.ps.add(ft.at("name"), "%q: already has a rule at %s", s, prev)
+			} else {
+				seen[s] = ft.path
+				if onlyByFunction(c) && !matchesAny(c.Functions, s) {
+					ft.ps.add(ft.at("name"), "%q: not routed to this cluster (functions = %s)", s, strings.Join(c.Functions, ", "))
+				}
+			}
+		} else if !ft.has("name") {
+			ft.ps.add(ft.at("name"), "missing: want the TL function name")
+		}
+		if s, ok := ft.string("key"); ok {
+			r.Key = s
+			if !isArgName(s) {
+				ft.ps.add(ft.at("key"), "%q: want an argument name of the function (letters, digits, '_')", s)
+			}
+		}
+		ft.unknownKeys()
+		rules = append(rules, r)
+	}
+	return rules
+}
+
+// onlyByFunction reports whether function names are the only way requests
+// reach c; otherwise any function may arrive through its port or actor id.
+func onlyByFunction(c *Cluster) bool {
+	return c.ActorID == 0 && !c.Listen.IsValid() && len(c.Functions) > 0
+}
+
+func matchesAny(patterns []string, name string) bool {
+	return slices.ContainsFunc(patterns, func(p string) bool { return FunctionMatches(p, name) })
+}
+
+func isArgName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || (i > 0 && c >= '0' && c <= '9')) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkClusters reports what is wrong between clusters: duplicate names,
+// actor ids and ports, and function patterns that would route one function
+// to two clusters. tables[i] is the table clusters[i] came from.
+func checkClusters(cfg *Config, tables []*table, ps *problems) {
+	names := map[string]string{}
+	actors := map[int64]string{}
+	type listener struct {
+		addr netip.AddrPort
+		what string
+	}
+	listeners := []listener{{cfg.Proxy.Listen, "proxy.listen"}, {cfg.Proxy.Admin, "proxy.admin"}}
+	for i := range cfg.Clusters {
+		c, t := &cfg.Clusters[i], tables[i]
+		if c.Name != "" {
+			if prev, dup := names[c.Name]; dup {
+				ps.add(t.at("name"), "%q: already the name of %s", c.Name, prev)
+			} else {
+				names[c.Name] = t.path
+			}
+		}
+		if c.ActorID != 0 {
+			if prev, dup := actors[c.ActorID]; dup {
+				ps.add(t.at("actor_id"), "%d: already the actor_id of %s", c.ActorID, prev)
+			} else {
+				actors[c.ActorID] = t.path
+			}
+		}
+		if c.Listen.IsValid() {
+			for _, l := range listeners {
+				if l.addr.IsValid() && listenOverlap(c.Listen, l.addr) {
+					ps.add(t.at("listen"), "%s: overlaps %s = %s; each listener needs its own port", c.Listen, l.what, l.addr)
+					break
+				}
+			}
+			listeners = append(listeners, listener{c.Listen, t.at("listen")})
+		}
+	}
+	for j := range cfg.Clusters {
+		for k, pk := range cfg.Clusters[j].Functions {
+			for i := 0; i < j; i++ {
+				for _, pi := range cfg.Clusters[i].Functions {
+					if patternsOverlap(pi, pk) {
+						ps.add(indexPath(tables[j].at("functions"), k),
+							"%q overlaps %q of cluster %q (%s): a function must route to exactly one cluster",
+							pk, pi, cfg.Clusters[i].Name, tables[i].path)
+					}
+				}
+			}
+		}
+	}
+}
+
+func joinNames[T ~string](xs []T) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = string(x)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,233 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/rpcproxy/rpcproxy/sharding"
+)
+
+// Config is a loaded, defaulted and validated config file. Every field holds
+// its final value: the proxy never applies defaults of its own.
+type Config struct {
+	File     string // the file name as given to Load or Parse
+	Proxy    Proxy
+	Clusters []Cluster // in file order
+}
+
+// Proxy is the [proxy] table: what the proxy itself listens on and its limits.
+type Proxy struct {
+	Listen  netip.AddrPort // TCP and UDP; default 127.0.0.1:9300
+	Admin   netip.AddrPort // admin HTTP; default 127.0.0.1:9301
+	Timeout time.Duration  // default request timeout; default 1s
+	// Schemas are TL schema files, made absolute against the config file's
+	// directory. Their existence is checked when the proxy loads them.
+	Schemas []string
+	// MaxConnections caps client connections; more are refused at accept.
+	MaxConnections int
+	// MaxRequestBytes and MaxResponseBytes cap the bytes of requests and of
+	// responses held in memory at once, over all connections.
+	MaxRequestBytes  int64
+	MaxResponseBytes int64
+	// MaxRequestSize caps one request body; at most MaxPacketBody.
+	MaxRequestSize int
+	LogLevel       slog.Level
+	// DrainTimeout is how long shutdown waits for requests in flight
+	// ([proxy.shutdown] drain_timeout).
+	DrainTimeout time.Duration
+}
+
+// Cluster is one [[cluster]] table.
+type Cluster struct {
+	Name    string
+	ActorID int64          // 0 when not set
+	Listen  netip.AddrPort // the cluster's own port; !IsValid() when not set
+	// Functions are the patterns of TL function names routed here; see
+	// FunctionMatches for their syntax.
+	Functions  []string
+	Sharding   sharding.Mode
+	Hash       sharding.KeyHash // "" for firstint, otherwise the mode's default when not set
+	Load       float64          // bounded only; 0 otherwise
+	Partitions int              // bounded only; 0 otherwise
+	Balance    sharding.Policy
+	Timeout    time.Duration // defaults to Proxy.Timeout
+	Transport  string        // "tcp"
+	Health     Health
+	Shards     []Shard        // in file order; index i is shard i
+	Rules      []FunctionRule // [[cluster.function]], in file order
+}
+
+// Shard is one entry of a cluster's shards array.
+type Shard struct {
+	Name     string    // ketama/bounded point name; default sharding.DefaultShardName(Replicas[0].Addr)
+	Weight   int       // ketama only; default 1
+	Replicas []Replica // the engines holding this shard's data
+}
+
+// Replica is one engine of a shard, written either as "host:port" or as
+// { addr = "host:port", weight = 2 }.
+type Replica struct {
+	Addr   string // host:port; the host may be a name, resolved when dialled
+	Weight int    // balance weight (weighted, least_outstanding only); default 1
+}
+
+// Weights returns the replicas' balance weights for sharding.NewBalancer.
+func (s *Shard) Weights() []int {
+	w := make([]int, len(s.Replicas))
+	for i, r := range s.Replicas {
+		w[i] = r.Weight
+	}
+	return w
+}
+
+// Addrs returns the replicas' addresses.
+func (s *Shard) Addrs() []string {
+	a := make([]string, len(s.Replicas))
+	for i, r := range s.Replicas {
+		a[i] = r.Addr
+	}
+	return a
+}
+
+// Health is the [cluster.health] table: when an engine is taken out of
+// service (fail fast) and how it comes back.
+type Health struct {
+	// ConsecutiveTimeouts marks an engine down after that many timeouts in a row.
+	ConsecutiveTimeouts int
+	// SlowLatency counts an answer slower than this as a timeout; 0 is off.
+	SlowLatency time.Duration
+	// MaxInflight caps requests outstanding to one engine; more are refused
+	// at once instead of queueing.
+	MaxInflight int
+	// ProbeInterval is the first delay before probing a down engine; each
+	// failed probe doubles it up to ProbeMaxInterval, plus up to
+	// ProbeJitter times the delay at random.
+	ProbeInterval    time.Duration
+	ProbeMaxInterval time.Duration
+	ProbeJitter      float64
+	// MaxDownShare caps the share of a cluster's engines marked down; beyond
+	// it the proxy fails open and sends to them anyway, so a monitoring
+	// glitch cannot black-hole a whole cluster.
+	MaxDownShare float64
+	// Failover lets a request whose replica is down go to another replica
+	// of the same shard. Keys never move to another shard.
+	Failover bool
+}
+
+// FunctionRule is one [[cluster.function]] table: how the proxy treats one
+// TL function of the cluster. New per-function settings go here.
+type FunctionRule struct {
+	Name string // exact TL function name
+	// Key is the argument holding the routing key, used instead of the
+	// first int/long/string argument.
+	Key string
+}
+
+// Spec returns the placement spec of c for sharding.NewPicker.
+func (c *Cluster) Spec() sharding.Spec {
+	shards := make([]sharding.Shard, len(c.Shards))
+	for i, s := range c.Shards {
+		shards[i] = sharding.Shard{Name: s.Name, Weight: s.Weight}
+	}
+	return sharding.Spec{Mode: c.Sharding, Hash: c.Hash, Shards: shards, Load: c.Load, Partitions: c.Partitions}
+}
+
+// Rule returns the rule for TL function name, if the cluster has one.
+func (c *Cluster) Rule(name string) (FunctionRule, bool) {
+	for _, r := range c.Rules {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return FunctionRule{}, false
+}
+
+// Cluster returns the cluster called name.
+func (c *Config) Cluster(name string) (*Cluster, bool) {
+	for i := range c.Clusters {
+		if c.Clusters[i].Name == name {
+			return &c.Clusters[i], true
+		}
+	}
+	return nil, false
+}
+
+// ClusterForFunction returns the cluster whose functions patterns match the
+// TL function name. Validation rejects overlapping patterns, so there is at
+// most one.
+func (c *Config) ClusterForFunction(name string) (*Cluster, bool) {
+	for i := range c.Clusters {
+		for _, p := range c.Clusters[i].Functions {
+			if FunctionMatches(p, name) {
+				return &c.Clusters[i], true
+			}
+		}
+	}
+	return nil, false
+}
+
+// Load reads and validates the config file at path; relative schema paths
+// resolve against the file's directory. A file that is read but invalid
+// gives an *Error listing every problem.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("configs: %w", err)
+	}
+	abs, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("configs: %w", err)
+	}
+	return Parse(path, data, abs)
+}
+
+// Parse decodes, defaults and validates config text. name is used in error
+// messages only; baseDir is where relative schema paths point.
+func Parse(name string, data []byte, baseDir string) (*Config, error) {
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{Problems: []Problem{{
+				File: name, Line: pe.Position.Line, Col: pe.Position.Col,
+				Msg: "TOML syntax: " + pe.Message,
+			}}}
+		}
+		return nil, fmt.Errorf("configs: %s: %w", name, err)
+	}
+	ps := &problems{}
+	cfg := decode(newTable("", raw, ps), baseDir)
+	cfg.File = name
+	if err := ps.result(name, locate(string(data))); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// decode reads the top-level table; every section reports into the same
+// problems list so one run shows every mistake.
+func decode(root *table, baseDir string) *Config {
+	cfg := &Config{}
+	proxyTable, ok := root.table("proxy")
+	if !ok {
+		proxyTable = newTable("proxy", map[string]any{}, root.ps)
+	}
+	cfg.Proxy = parseProxy(proxyTable, baseDir)
+	clusters, ok := root.tables("cluster")
+	if len(clusters) == 0 && (ok || !root.has("cluster")) {
+		root.ps.add("cluster", "no clusters: add at least one [[cluster]] table")
+	}
+	for _, t := range clusters {
+		cfg.Clusters = append(cfg.Clusters, parseCluster(t, cfg.Proxy))
+	}
+	checkClusters(cfg, clusters, root.ps)
+	root.unknownKeys()
+	return cfg
+}

@@ -64,14 +64,19 @@ func buildKetama(shards []Shard) ([]uint64, error) {
 	return ring, nil
 }
 
-// ketamaLocate returns the shard of the first point >= h, wrapping past the
-// last point to the first.
+// ketamaLocate returns the shard that owns key hash h.
 func ketamaLocate(ring []uint64, h uint32) int {
+	return int(uint32(ring[ketamaIndex(ring, h)]))
+}
+
+// ketamaIndex returns the index of the first point >= h, wrapping past the
+// last point to the first.
+func ketamaIndex(ring []uint64, h uint32) int {
 	// Every packed point with value >= h compares >= h<<32, whatever its
 	// shard bits; every smaller point compares below it.
 	i, _ := slices.BinarySearch(ring, uint64(h)<<32)
 	if i == len(ring) {
 		i = 0
 	}
-	return int(uint32(ring[i]))
+	return i
 }

@@ -51,8 +51,9 @@ func (p *Picker) hash32(key []byte) uint32 {
 
 // fnv1a64Twemproxy is twemproxy's hash_fnv1a_64: the FNV-1a-64 offset and
 // prime truncated to 32 bits, arithmetic mod 2^32. twemproxy widens each byte
-// from a signed char, so bytes >= 0x80 are XORed sign-extended; doing the same
-// keeps non-ASCII keys where twemproxy put them.
+// with (uint32_t)key[x] from a const char, which is signed on x86-64, so bytes
+// >= 0x80 are XORed sign-extended; doing the same keeps non-ASCII keys where
+// an x86-64 twemproxy put them.
 func fnv1a64Twemproxy(key []byte) uint32 {
 	const (
 		offset = 0x84222325 // low 32 bits of 0xcbf29ce484222325

@@ -1,7 +1,9 @@
 package configs
 
 import (
+	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -32,3 +34,14 @@ func TestExamples(t *testing.T) {
 		})
 	}
 }
+
+func mustAddrPort(t *testing.T, s string) netip.AddrPort {
+	t.Helper()
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ap
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -99,10 +99,11 @@ type Balancer struct {
 	cum     []uint64 // cumulative weights, for weighted
 	total   uint64
 	rand    func() uint64
-	alpha   float64 // EWMA weight of a new observation
-	probe   uint64  // one pick in probe explores; 0 = never
-	failLat float64 // nanoseconds
-	next    atomic.Uint64
+	alpha   float64       // EWMA weight of a new observation
+	probe   uint64        // one pick in probe explores; 0 = never
+	failLat float64       // nanoseconds
+	next    atomic.Uint64 // round_robin's turn counter
+	downs   atomic.Int64  // replicas marked down, for round_robin's fast path
 }
 
 // NewBalancer returns a Balancer over len(weights) replicas. A weight of 0
@@ -245,8 +246,12 @@ func (b *Balancer) Finish(replica int, latency time.Duration, failed bool) {
 // at a time, instead of being judged on how it behaved while failing.
 func (b *Balancer) SetDown(replica int, down bool) {
 	r := &b.reps[replica]
-	if r.down.Swap(down) && !down {
+	switch was := r.down.Swap(down); {
+	case was && !down:
+		b.downs.Add(-1)
 		r.ewma.Store(0)
+	case !was && down:
+		b.downs.Add(1)
 	}
 }
 
@@ -280,15 +285,25 @@ func balancerErr(format string, args ...any) error {
 func bound(r uint32, n uint64) uint64 { return uint64(r) * n >> 32 }
 
 func (b *Balancer) pickRoundRobin() (int, bool) {
-	n := uint64(len(b.reps))
-	start := b.next.Add(1) - 1
-	for k := range n {
-		i := int((start + k) % n)
+	turn := b.next.Add(1) - 1
+	if b.downs.Load() == 0 {
+		return int(turn % uint64(len(b.reps))), true
+	}
+	// Take turns among the replicas that are up, so none gets the turn of a
+	// down neighbour on top of its own.
+	var up uint64
+	for i := range b.reps {
 		if !b.reps[i].down.Load() {
-			return i, true
+			up++
 		}
 	}
-	return -1, false
+	if up == 0 {
+		return -1, false
+	}
+	if i := b.nthUp(turn % up); i >= 0 {
+		return i, true
+	}
+	return b.firstUp() // a replica went down during the scan
 }
 
 func (b *Balancer) pickWeighted() (int, bool) {

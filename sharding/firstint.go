@@ -17,13 +17,13 @@ func firstInt(key []byte) (uint64, error) {
 		i++
 	}
 	if i == len(key) {
-		return 0, fmt.Errorf("%w: key %q", ErrNoDigits, clip(key))
+		return 0, fmt.Errorf("%w: key %q", ErrNoDigits, quoted(key))
 	}
 	var v uint64
 	for ; i < len(key) && isDigit(key[i]); i++ {
 		d := uint64(key[i] - '0')
 		if v > (math.MaxUint64-d)/10 {
-			return 0, fmt.Errorf("%w: key %q", ErrOverflow, clip(key))
+			return 0, fmt.Errorf("%w: key %q", ErrOverflow, quoted(key))
 		}
 		v = v*10 + d
 	}
@@ -32,9 +32,9 @@ func firstInt(key []byte) (uint64, error) {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-func clip(key []byte) []byte {
-	if len(key) > maxQuotedKey {
-		return key[:maxQuotedKey]
-	}
-	return key
+// quoted copies at most maxQuotedKey bytes of key into a string for an error
+// message. Copying (instead of handing fmt the slice) keeps key from escaping,
+// so callers may pass keys on their stack without Pick allocating.
+func quoted(key []byte) string {
+	return string(key[:min(len(key), maxQuotedKey)])
 }

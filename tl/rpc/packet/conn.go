@@ -1,0 +1,349 @@
+package packet
+
+import (
+	"context"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// writeRetain: a pending buffer grown past this by a big packet is
+// dropped after it is written instead of being kept for reuse.
+const writeRetain = 4 << 20
+
+// Conn is an established packet connection. ReadPacket must be called by
+// one goroutine at a time; WritePacket, Flush, Close and the accessors are
+// safe for concurrent use.
+type Conn struct {
+	nc      net.Conn
+	log     *slog.Logger
+	timeout time.Duration
+
+	// Reader goroutine only.
+	rd     reader
+	server bool
+	rerr   error
+	ping   pingState
+
+	// Writer state, guarded by wmu. Frames are appended to wbuf in
+	// sequence order; the flusher swaps wbuf with wspare and writes the
+	// swapped-out bytes with one syscall.
+	wmu     sync.Mutex
+	wcond   sync.Cond // broadcast after each write and on failure
+	wbuf    []byte
+	wspare  []byte
+	wseq    uint32
+	wtab    *crc32.Table
+	walign  bool // encrypted: frames aligned to 4
+	limit   int
+	queued  int64 // frame bytes appended so far
+	written int64 // frame bytes handed to the flusher and written
+	werr    error // sticky: ErrClosed or the first fatal error
+
+	// Flusher goroutine only (or the handshake, before it starts).
+	enc       cipher.BlockMode
+	wdeadline time.Time
+
+	kick        chan struct{} // cap 1: "wbuf became non-empty"
+	done        chan struct{} // closed on the first failure or Close
+	flusherDone chan struct{}
+	started     bool
+
+	version   uint32
+	encrypted bool
+	keyID     [4]byte
+	peerFlags uint32
+	localPID  PID
+	peerPID   PID
+}
+
+func newConn(nc net.Conn, s *settings, server bool) *Conn {
+	c := &Conn{
+		nc:          nc,
+		log:         s.Logger,
+		timeout:     s.timeout,
+		server:      server,
+		wseq:        seqNonce,
+		wtab:        ieee(),
+		limit:       s.WriteBufferLimit,
+		wbuf:        make([]byte, 0, 4096),
+		wspare:      make([]byte, 0, 4096),
+		kick:        make(chan struct{}, 1),
+		done:        make(chan struct{}),
+		flusherDone: make(chan struct{}),
+	}
+	c.wcond.L = &c.wmu
+	c.rd.init(nc, s.ReadBufferSize, s.maxLen, s.timeout)
+	return c
+}
+
+// start ends the handshake phase: reads refresh their deadline on
+// progress from now on, and the flusher takes over writing.
+func (c *Conn) start() {
+	c.rd.fixed = false
+	c.started = true
+	go c.flushLoop()
+}
+
+// ReadPacket returns the next message. body aliases an internal buffer
+// and is valid until the next ReadPacket. Pings are answered and pongs
+// checked inside; after PacketTimeout with no byte received a ping is
+// sent, and after a second one the connection is closed with ErrTimeout.
+// Any error is final: the connection is closed and the same error is
+// returned again.
+func (c *Conn) ReadPacket() (typ uint32, body []byte, err error) {
+	if c.rerr != nil {
+		return 0, nil, c.rerr
+	}
+	for {
+		typ, body, err = c.rd.next(false)
+		if err != nil {
+			if errors.Is(err, errIdle) {
+				if err = c.ping.onIdle(c); err == nil {
+					continue
+				}
+			}
+			return 0, nil, c.readFailed(err)
+		}
+		switch typ {
+		case TypePing:
+			c.ping.onPing(c, body)
+		case TypePong:
+			if err := c.ping.onPong(body); err != nil {
+				return 0, nil, c.readFailed(err)
+			}
+		default:
+			return typ, body, nil
+		}
+	}
+}
+
+func (c *Conn) readFailed(err error) error {
+	c.wmu.Lock()
+	prior := c.werr
+	c.wmu.Unlock()
+	if prior != nil { // closed by us or by a write failure: report that, not its echo
+		err = prior
+	} else {
+		c.fail(err)
+	}
+	c.rerr = err
+	return err
+}
+
+// WritePacket queues one packet; head and body are concatenated on the
+// wire, so an envelope and a forwarded payload need not be copied together
+// first. Both are copied before it returns, so the caller may reuse them.
+// It blocks while WriteBufferLimit bytes are pending, and returns the
+// connection's error after Close or a failed write.
+func (c *Conn) WritePacket(typ uint32, head, body []byte) error {
+	n := len(head) + len(body)
+	if n > MaxBodyLen {
+		return fmt.Errorf("%w: body %d bytes, max %d", ErrTooLarge, n, MaxBodyLen)
+	}
+	c.wmu.Lock()
+	for c.werr == nil && len(c.wbuf) >= c.limit {
+		c.wcond.Wait()
+	}
+	err := c.appendLocked(typ, head, body)
+	c.wmu.Unlock()
+	return err
+}
+
+// writeControl queues a ping or pong ignoring the limit: the reader must
+// not block behind application back-pressure.
+func (c *Conn) writeControl(typ uint32, body []byte) {
+	c.wmu.Lock()
+	_ = c.appendLocked(typ, nil, body)
+	c.wmu.Unlock()
+}
+
+func (c *Conn) appendLocked(typ uint32, head, body []byte) error {
+	if c.werr != nil {
+		return c.werr
+	}
+	n := len(head) + len(body)
+	if c.version == 0 && n%4 != 0 {
+		return fmt.Errorf("%w: body %d bytes not a multiple of 4 in protocol version 0", ErrBadLength, n)
+	}
+	was := len(c.wbuf)
+	c.wbuf = appendFrame(c.wbuf, c.wtab, c.wseq, typ, head, body, c.walign)
+	c.wseq++
+	c.queued += int64(len(c.wbuf) - was)
+	if was == 0 && c.started {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// Flush blocks until every packet queued before the call is written, or
+// the connection fails.
+func (c *Conn) Flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	target := c.queued
+	for c.written < target && c.werr == nil {
+		c.wcond.Wait()
+	}
+	if c.written >= target {
+		return nil
+	}
+	return c.werr
+}
+
+func (c *Conn) flushLoop() {
+	defer close(c.flusherDone)
+	for {
+		select {
+		case <-c.kick:
+		case <-c.done:
+			return
+		}
+		for {
+			wrote, err := c.flushOnce()
+			if err != nil {
+				c.fail(err)
+				return
+			}
+			if !wrote {
+				break
+			}
+		}
+	}
+}
+
+// flushOnce writes everything pending with one Write: padding words to the
+// AES block and encryption happen here, outside the lock, so writers keep
+// appending meanwhile. It reports whether it wrote anything.
+func (c *Conn) flushOnce() (bool, error) {
+	c.wmu.Lock()
+	out := c.wbuf
+	if len(out) == 0 || c.werr != nil {
+		c.wmu.Unlock()
+		return false, nil
+	}
+	c.wbuf, c.wspare = c.wspare[:0], nil
+	c.wmu.Unlock()
+
+	frames := len(out)
+	if c.enc != nil {
+		out = padTo16(out)
+		c.enc.CryptBlocks(out, out)
+	}
+	err := c.setWriteDeadline()
+	if err == nil {
+		_, err = c.nc.Write(out)
+	}
+
+	c.wmu.Lock()
+	c.written += int64(frames)
+	if cap(out) <= writeRetain {
+		c.wspare = out[:0]
+	} else {
+		c.wspare = make([]byte, 0, 4096)
+	}
+	c.wmu.Unlock()
+	c.wcond.Broadcast()
+	if err != nil {
+		return false, fmt.Errorf("rpc/packet: write: %w", err)
+	}
+	return true, nil
+}
+
+func (c *Conn) setWriteDeadline() error {
+	dl := time.Now().Add(c.timeout)
+	if dl.Sub(c.wdeadline) <= deadlineSlack {
+		return nil
+	}
+	c.wdeadline = dl
+	return c.nc.SetWriteDeadline(dl)
+}
+
+// fail records the first fatal error, closes the socket (unblocking the
+// reader and the flusher) and logs why. Later calls are no-ops.
+func (c *Conn) fail(err error) {
+	c.wmu.Lock()
+	first := c.werr == nil
+	if first {
+		c.werr = err
+	}
+	c.wmu.Unlock()
+	if !first {
+		return
+	}
+	close(c.done)
+	c.wcond.Broadcast()
+	_ = c.nc.Close()
+	level := slog.LevelWarn
+	switch {
+	case errors.Is(err, ErrClosed):
+		level = slog.LevelDebug
+	case errors.Is(err, io.EOF):
+		level = slog.LevelInfo
+	}
+	c.log.Log(context.Background(), level, "rpc/packet: connection closed",
+		"reason", err.Error(), "local", c.nc.LocalAddr(), "remote", c.nc.RemoteAddr(), "peer_pid", c.peerPID.String())
+}
+
+// Close closes the connection at once, dropping pending bytes, and waits
+// for the flusher to exit. It is idempotent and always returns nil.
+func (c *Conn) Close() error {
+	c.fail(ErrClosed)
+	if c.started {
+		<-c.flusherDone
+	}
+	return nil
+}
+
+// CloseGraceful writes pending packets (bounded by PacketTimeout per
+// write), then closes.
+func (c *Conn) CloseGraceful() error {
+	err := c.Flush()
+	_ = c.Close()
+	if errors.Is(err, ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Done is closed when the connection fails or is closed.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns the error that closed the connection, or nil.
+func (c *Conn) Err() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.werr
+}
+
+// ProtocolVersion is the negotiated wire version (0, 1 or 2).
+func (c *Conn) ProtocolVersion() uint32 { return c.version }
+
+// Encrypted reports whether AES is on.
+func (c *Conn) Encrypted() bool { return c.encrypted }
+
+// KeyID is the first 4 bytes of the key in use (zero when plain).
+func (c *Conn) KeyID() [4]byte { return c.keyID }
+
+// PeerFlags are the flags from the peer's handshake (FlagCRC32C,
+// FlagCancelReq...).
+func (c *Conn) PeerFlags() uint32 { return c.peerFlags }
+
+// PeerPID is the SenderPID from the peer's handshake (Go clients send a
+// per-connection utime and port 0).
+func (c *Conn) PeerPID() PID { return c.peerPID }
+
+// LocalPID is the SenderPID we sent.
+func (c *Conn) LocalPID() PID { return c.localPID }
+
+func (c *Conn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }

@@ -180,7 +180,7 @@ func (l *lexer) next() (token, error) {
 			l.advance(1)
 		}
 		word := string(l.src[start:l.off])
-		if word == "" || !(word[0] >= 'a' && word[0] <= 'z') {
+		if word == "" || isDigit(word[0]) || word[0] == '_' {
 			return token{}, l.errorf(p, "annotation must be '@' followed by a lower-case word")
 		}
 		for i := 0; i < len(word); i++ {

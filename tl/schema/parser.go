@@ -250,6 +250,7 @@ func (p *parser) field(inBrackets bool) (*FieldDecl, error) {
 	if t := p.tok(); t.kind == tIdent && p.peek(1).kind == tPunct && p.peek(1).text == "." {
 		if p.peek(2).kind != tNumber {
 			p.next()
+			p.next()
 			return nil, p.expected("fields-mask bit number after '.'")
 		}
 		f.HasMask, f.Mask, f.MaskPos, f.Bit = true, t.text, t.pos, p.peek(2).num
@@ -264,9 +265,12 @@ func (p *parser) field(inBrackets bool) (*FieldDecl, error) {
 		f.Excl = true
 		p.next()
 	}
+	at := p.i
 	typ, err := p.fieldType()
 	if err != nil {
-		if f.Name != "" && !f.HasMask && !f.Excl {
+		// Only a failure on the very first token of the type is better
+		// explained by the field name; deeper errors keep their own message.
+		if p.i == at && f.Name != "" && !f.HasMask && !f.Excl {
 			t := p.tok()
 			return nil, p.errorf(t.pos, "expected field type after %q, got %s", f.Name+":", t.describe())
 		}
@@ -396,9 +400,7 @@ func (p *parser) term() (*Term, error) {
 			return nil, p.errorf(t.pos, "'%%' cannot apply to '#'")
 		}
 		inner.Bare = inner.Bare || bare
-		if bare {
-			inner.Pos = t.pos
-		}
+		inner.Pos = t.pos
 		return inner, nil
 	case t2.kind == tIdent && t2.text != "_":
 		p.next()
@@ -430,6 +432,18 @@ func (p *parser) angleArgs(n *Term) error {
 		}
 		p.next()
 	}
+}
+
+// startsArg reports whether the current token can begin an argument.
+func (p *parser) startsArg() bool {
+	t := p.tok()
+	switch t.kind {
+	case tIdent, tHash, tNumber:
+		return true
+	case tPunct:
+		return t.text == "(" || t.text == "%"
+	}
+	return false
 }
 
 // arg parses one template argument: a nat expression or a term.
@@ -487,7 +501,7 @@ func (p *parser) app(end string) (*Term, error) {
 		return n, nil
 	}
 	for !p.isPunct(end) {
-		if p.tok().kind == tEOF {
+		if !p.startsArg() {
 			return nil, p.expected("'" + end + "'")
 		}
 		a, err := p.arg()

@@ -46,12 +46,13 @@ type fileDecl struct {
 }
 
 // selectDecls lists the declarations to resolve: the prelude's first, but
-// only for types that no other file touches by type name, constructor name
-// or tag, then every other file's in order.
+// only for types whose type name and constructor names no other file uses,
+// then every other file's in order. A tag clash with the prelude is left to
+// surface as a duplicate-tag error: silently dropping a standard type would
+// turn it into confusing unknown-type errors inside the prelude.
 func selectDecls(files []*File) []fileDecl {
 	typeNames := map[string]bool{}
 	names := map[string]bool{}
-	tags := map[uint32]bool{}
 	var user []fileDecl
 	for _, f := range files {
 		if f == nil || f.prelude {
@@ -60,7 +61,6 @@ func selectDecls(files []*File) []fileDecl {
 		for _, d := range f.Decls {
 			user = append(user, fileDecl{d, f.Dialect})
 			names[d.Name] = true
-			tags[d.EffectiveTag(ruleFor(f.Dialect))] = true
 			if !d.Function {
 				typeNames[d.Result.Name] = true
 			}
@@ -76,7 +76,7 @@ func selectDecls(files []*File) []fileDecl {
 			if d.Function {
 				continue
 			}
-			if typeNames[d.Result.Name] || names[d.Name] || tags[d.EffectiveTag(RuleVK)] {
+			if typeNames[d.Result.Name] || names[d.Name] {
 				blocked[d.Result.Name] = true
 			}
 		}
@@ -146,10 +146,12 @@ func (r *resolver) declare(d *Decl, dialect Dialect) *Combinator {
 		}
 	default:
 		if prev := r.s.combinators[c.Name]; prev != nil {
+			// A repeated declaration would also repeat its tag and add a
+			// second constructor to its type; one error says it all.
 			r.errorf(c.Pos, ErrDuplicate, "%s already declared at %s", c.Name, prev.Pos)
-		} else {
-			r.s.combinators[c.Name] = c
+			return c
 		}
+		r.s.combinators[c.Name] = c
 		if c.Tag == 0 {
 			r.errorf(c.Pos, ErrInvalid, "tag 0 is not allowed (%s)", c.Name)
 		} else if prev := r.s.tags[c.Tag]; prev != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 )
@@ -28,9 +29,26 @@ func ketamaDigests(weight, totalWeight, n int) int {
 	return int(math.Floor(float64(v)))
 }
 
-// buildKetama returns the sorted continuum of shards (already validated:
-// unique non-empty names, weights >= 1), packed as point<<32 | shard index.
-func buildKetama(shards []Shard) ([]uint64, error) {
+// ketamaRing is the sorted continuum plus a bucket index over it.
+type ketamaRing struct {
+	// points holds point<<32 | shard index, sorted. Packing the shard into
+	// the low bits makes the plain sort order break ties by the lower shard
+	// index, and a search touches one slice.
+	points []uint64
+	// buckets[b] is the index of the first point whose top bits (point >>
+	// shift) are >= b; it has 1<<bits + 1 entries. A search reads two entries
+	// and then scans a few points instead of binary-searching a ring that
+	// for 1024 shards (160k points, 1.3 MB) misses the cache at every level.
+	buckets []uint32
+	shift   uint
+}
+
+// ketamaMaxBucketBits bounds the bucket index at 4 MB.
+const ketamaMaxBucketBits = 20
+
+// buildKetama returns the continuum of shards (already validated: unique
+// non-empty names, weights >= 1).
+func buildKetama(shards []Shard) (ketamaRing, error) {
 	total := 0
 	for _, sh := range shards {
 		total += sh.Weight
@@ -41,12 +59,12 @@ func buildKetama(shards []Shard) ([]uint64, error) {
 		counts[i] = ketamaDigests(sh.Weight, total, len(shards))
 		if counts[i] == 0 {
 			// A shard without points would silently get no keys.
-			return nil, specErr("ketama: shard %d (%q): weight %d of total %d is too small to get any ring point",
+			return ketamaRing{}, specErr("ketama: shard %d (%q): weight %d of total %d is too small to get any ring point",
 				i, sh.Name, sh.Weight, total)
 		}
 		digests += counts[i]
 	}
-	ring := make([]uint64, 0, 4*digests)
+	points := make([]uint64, 0, 4*digests)
 	var buf []byte
 	for i, sh := range shards {
 		for k := range counts[i] {
@@ -56,26 +74,46 @@ func buildKetama(shards []Shard) ([]uint64, error) {
 			d := md5.Sum(buf)
 			for j := 0; j < md5.Size; j += 4 {
 				point := binary.LittleEndian.Uint32(d[j:])
-				ring = append(ring, uint64(point)<<32|uint64(i))
+				points = append(points, uint64(point)<<32|uint64(i))
 			}
 		}
 	}
-	slices.Sort(ring)
-	return ring, nil
+	slices.Sort(points)
+	return newKetamaRing(points), nil
 }
 
-// ketamaLocate returns the shard that owns key hash h.
-func ketamaLocate(ring []uint64, h uint32) int {
-	return int(uint32(ring[ketamaIndex(ring, h)]))
+// newKetamaRing indexes sorted packed points with about 4 points per bucket.
+func newKetamaRing(points []uint64) ketamaRing {
+	nbits := max(bits.Len(uint(len(points)))-2, 0)
+	nbits = min(nbits, ketamaMaxBucketBits)
+	r := ketamaRing{points: points, shift: uint(32 - nbits)}
+	r.buckets = make([]uint32, 1<<nbits+1)
+	j := 0
+	for b := range r.buckets {
+		for j < len(points) && points[j]>>32>>r.shift < uint64(b) {
+			j++
+		}
+		r.buckets[b] = uint32(j)
+	}
+	return r
 }
 
-// ketamaIndex returns the index of the first point >= h, wrapping past the
-// last point to the first.
-func ketamaIndex(ring []uint64, h uint32) int {
+// locate returns the shard that owns key hash h.
+func (r *ketamaRing) locate(h uint32) int {
+	return int(uint32(r.points[r.search(h)]))
+}
+
+// search returns the index of the first point >= h, wrapping past the last
+// point to the first.
+func (r *ketamaRing) search(h uint32) int {
+	b := uint64(h) >> r.shift
+	lo, hi := r.buckets[b], r.buckets[b+1]
 	// Every packed point with value >= h compares >= h<<32, whatever its
-	// shard bits; every smaller point compares below it.
-	i, _ := slices.BinarySearch(ring, uint64(h)<<32)
-	if i == len(ring) {
+	// shard bits; every smaller point compares below it. Points past this
+	// bucket are all >= h, so "none here" means hi.
+	i, _ := slices.BinarySearch(r.points[lo:hi], uint64(h)<<32)
+	i += int(lo)
+	if i == len(r.points) {
 		i = 0
 	}
 	return i

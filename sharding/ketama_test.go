@@ -4,6 +4,8 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -22,10 +24,10 @@ func workedExample(t *testing.T, hash KeyHash) *Picker {
 
 func TestKetamaWorkedExampleRing(t *testing.T) {
 	p := workedExample(t, "")
-	if got := len(p.ring); got != 480 {
+	if got := len(p.ring.points); got != 480 {
 		t.Fatalf("ring has %d points, want 480", got)
 	}
-	first, last := p.ring[0], p.ring[len(p.ring)-1]
+	first, last := p.ring.points[0], p.ring.points[len(p.ring.points)-1]
 	if first != 0x0132528e<<32|0 {
 		t.Errorf("first point = %#x shard %d, want 0x0132528e shard 0", first>>32, uint32(first))
 	}
@@ -38,13 +40,13 @@ func TestKetamaWorkedExampleRing(t *testing.T) {
 		t.Fatalf("md5 = %s", got)
 	}
 	for _, pt := range []uint32{0x8bb75706, 0x081066aa, 0x6c98c6fe, 0x28ff9e77} {
-		i := ketamaIndex(p.ring, pt)
-		if p.ring[i] != uint64(pt)<<32|0 {
-			t.Errorf("point %#x: ring has %#x shard %d, want it owned by shard 0", pt, p.ring[i]>>32, uint32(p.ring[i]))
+		got := p.ring.points[p.ring.search(pt)]
+		if got != uint64(pt)<<32|0 {
+			t.Errorf("point %#x: ring has %#x shard %d, want it owned by shard 0", pt, got>>32, uint32(got))
 		}
 	}
 	perShard := make([]int, 3)
-	for _, pt := range p.ring {
+	for _, pt := range p.ring.points {
 		perShard[uint32(pt)]++
 	}
 	for i, c := range perShard {
@@ -85,7 +87,7 @@ func TestKetamaWorkedExampleKeys(t *testing.T) {
 				if h != c.hash {
 					t.Errorf("%s: key hash = %#x, want %#x", c.name, h, c.hash)
 				}
-				if pt := uint32(c.p.ring[ketamaIndex(c.p.ring, h)] >> 32); pt != c.point {
+				if pt := uint32(c.p.ring.points[c.p.ring.search(h)] >> 32); pt != c.point {
 					t.Errorf("%s: point = %#x, want %#x", c.name, pt, c.point)
 				}
 				if got, err := c.p.Pick([]byte(tt.key)); err != nil || got != c.shard {
@@ -128,7 +130,7 @@ func TestKetamaDigests(t *testing.T) {
 // TestKetamaIndex checks exact owners on a hand-made ring, including a tie
 // between two shards on one point and the wrap-around.
 func TestKetamaIndex(t *testing.T) {
-	ring := []uint64{5<<32 | 1, 5<<32 | 3, 9<<32 | 0, 0xffffffff<<32 | 2}
+	ring := newKetamaRing([]uint64{5<<32 | 1, 5<<32 | 3, 9<<32 | 0, 0xffffffff<<32 | 2})
 	tests := []struct {
 		name  string
 		h     uint32
@@ -143,14 +145,47 @@ func TestKetamaIndex(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := ketamaLocate(ring, tt.h); got != tt.shard {
-				t.Errorf("ketamaLocate(%#x) = %d, want %d", tt.h, got, tt.shard)
+			if got := ring.locate(tt.h); got != tt.shard {
+				t.Errorf("locate(%#x) = %d, want %d", tt.h, got, tt.shard)
 			}
 		})
 	}
-	wrap := []uint64{5<<32 | 1, 9<<32 | 0}
-	if got := ketamaLocate(wrap, 10); got != 1 {
+	wrap := newKetamaRing([]uint64{5<<32 | 1, 9<<32 | 0})
+	if got := wrap.locate(10); got != 1 {
 		t.Errorf("past the last point = %d, want wrap to shard 1", got)
+	}
+}
+
+// TestKetamaBucketsMatchBinarySearch checks the bucket index against a plain
+// binary search over the whole ring, for ring sizes around bucket boundaries
+// and hashes at bucket edges.
+func TestKetamaBucketsMatchBinarySearch(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 2, 3, 4, 7, 8, 9, 100, 640, 4096, 5000} {
+		t.Run(fmt.Sprintf("points=%d", n), func(t *testing.T) {
+			points := make([]uint64, n)
+			for i := range points {
+				points[i] = uint64(r.Uint32())<<32 | uint64(r.IntN(5))
+			}
+			slices.Sort(points)
+			ring := newKetamaRing(points)
+			hashes := []uint32{0, 1, 0xffffffff, 0x80000000, 0x7fffffff}
+			for range 2000 {
+				hashes = append(hashes, r.Uint32())
+			}
+			for _, p := range points[:min(n, 50)] {
+				hashes = append(hashes, uint32(p>>32), uint32(p>>32)-1, uint32(p>>32)+1)
+			}
+			for _, h := range hashes {
+				want, _ := slices.BinarySearch(points, uint64(h)<<32)
+				if want == n {
+					want = 0
+				}
+				if got := ring.search(h); got != want {
+					t.Fatalf("search(%#x) = %d, want %d", h, got, want)
+				}
+			}
+		})
 	}
 }
 

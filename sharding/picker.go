@@ -18,10 +18,7 @@ type Picker struct {
 	hashKind hashKind
 	crc      *crcTable // for HashCRC32
 
-	// ring is ketama's continuum: point<<32 | shard index, sorted. Packing
-	// the shard into the low bits makes the plain sort order break ties by the
-	// lower shard index, and one binary search touches one slice.
-	ring []uint64
+	ring ketamaRing
 	// parts is bounded's partition -> shard table, copied out of the library
 	// so Pick needs neither its lock nor its maps.
 	parts []int32
@@ -99,9 +96,10 @@ func (p *Picker) pickHashed(key []byte) int {
 		if p.hashKind == hashXXHash {
 			return int(xxhash.Sum64(key) % p.n)
 		}
-		return int(uint64(p.crc.checksum(key)) % p.n)
+		// A 32-bit division is cheaper than a 64-bit one, and n < 2^32.
+		return int(p.crc.checksum(key) % uint32(p.n))
 	case ModeKetama:
-		return ketamaLocate(p.ring, p.hash32(key))
+		return p.ring.locate(p.hash32(key))
 	default: // ModeBounded
 		return int(p.parts[xxhash.Sum64(key)%uint64(len(p.parts))])
 	}

@@ -23,7 +23,11 @@ func allSpecs(n int) []Spec {
 	specs := []Spec{{Mode: ModeFirstInt, Shards: names(n)}}
 	for _, m := range Modes()[1:] {
 		for _, h := range m.KeyHashes() {
-			specs = append(specs, Spec{Mode: m, Hash: h, Shards: names(n)})
+			s := Spec{Mode: m, Hash: h, Shards: names(n)}
+			if m == ModeBounded && n > DefaultPartitions {
+				s.Partitions = 10*n + 1
+			}
+			specs = append(specs, s)
 		}
 	}
 	return specs
@@ -77,6 +81,7 @@ func TestNewPickerErrors(t *testing.T) {
 		{"bounded load below 1", Spec{Mode: ModeBounded, Load: 0.9, Shards: names(2)}, "load 0.9, must be at least 1"},
 		{"bounded load NaN", Spec{Mode: ModeBounded, Load: math.NaN(), Shards: names(2)}, "must be at least 1"},
 		{"bounded few partitions", Spec{Mode: ModeBounded, Partitions: 2, Shards: names(3)}, "2 partitions, must be between the shard count 3"},
+		{"bounded default partitions too few", Spec{Mode: ModeBounded, Shards: names(272)}, "271 partitions, must be between the shard count 272"},
 		{"bounded negative partitions", Spec{Mode: ModeBounded, Partitions: -1, Shards: names(3)}, "-1 partitions"},
 		{"negative weight", Spec{Mode: ModeKetama, Shards: []Shard{{Name: "a", Weight: -1}}}, `shard 0 ("a"): weight -1, must be between 0 and`},
 		{"weight on hash", Spec{Mode: ModeHash, Shards: []Shard{{Name: "a"}, {Name: "b", Weight: 2}}}, `hash: shard 1 ("b"): weight 2, only mode "ketama" has weights`},

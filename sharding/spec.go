@@ -111,8 +111,8 @@ type Spec struct {
 	// least 1. Must be 0 for other modes.
 	Load float64
 	// Partitions is bounded's partition count (keys hash to partitions,
-	// partitions to shards). 0 means DefaultPartitions; otherwise at least N.
-	// Must be 0 for other modes.
+	// partitions to shards). 0 means DefaultPartitions. Must be at least N,
+	// so more than 271 shards need it set. Must be 0 for other modes.
 	Partitions int
 }
 
@@ -180,9 +180,11 @@ func (s Spec) normalized() (Spec, error) {
 		if s.Partitions == 0 {
 			s.Partitions = DefaultPartitions
 		}
+		// The default is not scaled with N on purpose: changing the partition
+		// count moves almost every key, so it must be an explicit decision.
 		if s.Partitions < n || s.Partitions > MaxPartitions {
-			return s, specErr("bounded: %d partitions, must be between the shard count %d and %d",
-				s.Partitions, n, MaxPartitions)
+			return s, specErr("bounded: %d partitions, must be between the shard count %d and %d"+
+				" (a prime near 10 x shards balances well)", s.Partitions, n, MaxPartitions)
 		}
 	}
 

@@ -47,7 +47,8 @@ func parseCluster(t *table, proxy Proxy) Cluster {
 	if s, ok := t.string("listen"); ok {
 		c.Listen, _ = listenAddr(t, "listen", s)
 	}
-	if list, ok := t.strings("functions"); ok {
+	list, listOK := t.strings("functions")
+	if listOK {
 		for i, p := range list {
 			at := indexPath(t.at("functions"), i)
 			if err := checkPattern(p); err != nil {
@@ -61,7 +62,10 @@ func parseCluster(t *table, proxy Proxy) Cluster {
 			c.Functions = append(c.Functions, p)
 		}
 	}
-	if c.ActorID == 0 && !c.Listen.IsValid() && len(c.Functions) == 0 && !t.has("actor_id") && !t.has("listen") && !t.has("functions") {
+	// Keys present with bad values were reported already; only a cluster
+	// with none of the three, or an empty functions list, is unreachable.
+	noFunctions := !t.has("functions") || (listOK && len(list) == 0)
+	if !t.has("actor_id") && !t.has("listen") && noFunctions {
 		t.ps.add(t.path, "cluster %q is unreachable: set listen, actor_id or functions", c.Name)
 	}
 	if d, ok := t.duration("timeout"); ok {
@@ -79,8 +83,7 @@ func parseCluster(t *table, proxy Proxy) Cluster {
 			t.ps.add(t.at("balance"), "%q: unknown balance policy; allowed: %s", s, joinNames(sharding.Policies()))
 		}
 	}
-	c.Shards = parseShards(t)
-	checkReplicaWeights(t, &c)
+	c.Shards = parseShards(t, c.Balance)
 	parsePlacement(t, &c)
 	c.Health = parseHealth(t, c.Timeout)
 	c.Rules = parseRules(t, &c)
@@ -180,25 +183,9 @@ func checkBuild(t *table, c *Cluster) {
 	}
 }
 
-// checkReplicaWeights refuses replica weights under a policy that ignores
-// them: a weight the proxy silently drops is worse than an error.
-func checkReplicaWeights(t *table, c *Cluster) {
-	if c.Balance == sharding.Weighted || c.Balance == sharding.LeastOutstanding {
-		return
-	}
-	for i, s := range c.Shards {
-		for j, r := range s.Replicas {
-			if r.Weight != 1 {
-				t.ps.add(joinPath(indexPath(joinPath(indexPath(t.at("shards"), i), "replicas"), j), "weight"),
-					"%d: balance %q has no weights; use %q or %q, or drop the weight", r.Weight, c.Balance, sharding.Weighted, sharding.LeastOutstanding)
-			}
-		}
-	}
-}
-
 // parseShards reads the shards array. Shard names default to the ketama
 // convention so that a config written for twemproxy places keys the same way.
-func parseShards(t *table) []Shard {
+func parseShards(t *table, balance sharding.Policy) []Shard {
 	list, ok := t.tables("shards")
 	if len(list) == 0 && (ok || !t.has("shards")) {
 		t.ps.add(t.at("shards"), `missing: want at least one shard, e.g. shards = [{ replicas = ["10.0.0.1:11211"] }]`)
@@ -213,7 +200,7 @@ func parseShards(t *table) []Shard {
 	replicas := map[string]string{} // replica -> path where it is listed
 	for _, st := range list {
 		s := Shard{Weight: 1}
-		s.Replicas = parseReplicas(st, replicas)
+		s.Replicas = parseReplicas(st, balance, replicas)
 		if n, ok := st.string("name"); ok {
 			if strings.TrimSpace(n) == "" {
 				st.ps.add(st.at("name"), "empty: leave name out to use the first replica's address")
@@ -247,8 +234,11 @@ func parseShards(t *table) []Shard {
 }
 
 // parseReplicas reads one shard's replicas array; seen maps every replica
-// address listed so far in the cluster to where it was listed.
-func parseReplicas(st *table, seen map[string]string) []Replica {
+// address listed so far in the cluster to where it was listed. A weight is
+// refused under a policy that ignores weights: a weight the proxy silently
+// drops is worse than an error.
+func parseReplicas(st *table, balance sharding.Policy, seen map[string]string) []Replica {
+	weighted := balance == sharding.Weighted || balance == sharding.LeastOutstanding
 	v, ok := st.get("replicas")
 	if !ok {
 		st.ps.add(st.at("replicas"), `missing: a shard needs replicas = ["host:port", ...]`)
@@ -280,9 +270,13 @@ func parseReplicas(st *table, seen map[string]string) []Replica {
 				rt.ps.add(rt.at("addr"), `missing: want addr = "host:port"`)
 			}
 			if w, ok := rt.int("weight"); ok {
-				if w < 1 || w > sharding.MaxWeight {
+				switch {
+				case w < 1 || w > sharding.MaxWeight:
 					rt.ps.add(rt.at("weight"), "%d: want 1..%d", w, sharding.MaxWeight)
-				} else {
+				case !weighted && w != 1:
+					rt.ps.add(rt.at("weight"), "%d: balance %q has no weights; use %q or %q, or drop the weight",
+						w, balance, sharding.Weighted, sharding.LeastOutstanding)
+				default:
 					r.Weight = int(w)
 				}
 			}
@@ -473,7 +467,7 @@ func checkClusters(cfg *Config, tables []*table, ps *problems) {
 			for i := 0; i < j; i++ {
 				for _, pi := range cfg.Clusters[i].Functions {
 					if patternsOverlap(pi, pk) {
-						ps.add(indexPath(tables[j].at("functions"), k),
+						ps.add(indexPath(tables[j].at("functions"), sourceIndex(tables[j], "functions", pk, k)),
 							"%q overlaps %q of cluster %q (%s): a function must route to exactly one cluster",
 							pk, pi, cfg.Clusters[i].Name, tables[i].path)
 					}
@@ -481,6 +475,19 @@ func checkClusters(cfg *Config, tables []*table, ps *problems) {
 			}
 		}
 	}
+}
+
+// sourceIndex returns the index of the first string s in t's array key, so
+// that a problem found on a filtered slice (bad entries dropped) points at
+// the right element; fallback is used if s is not found.
+func sourceIndex(t *table, key, s string, fallback int) int {
+	arr, _ := t.m[key].([]any)
+	for i, v := range arr {
+		if v == s {
+			return i
+		}
+	}
+	return fallback
 }
 
 func joinNames[T ~string](xs []T) string {

@@ -300,6 +300,23 @@ shards = [{ replicas = ["127.0.0.1:7003"] }]
 			},
 		},
 		{
+			name: "overlap after a dropped bad pattern points at the source element",
+			src: `[[cluster]]
+name = "a"
+functions = ["memcache.*"]
+shards = [{ replicas = ["127.0.0.1:7001"] }]
+[[cluster]]
+name = "b"
+functions = ["bad*x", "b.*",
+  "memcache.get"]
+shards = [{ replicas = ["127.0.0.1:7002"] }]
+`,
+			expectedErr: []want{
+				{7, `cluster[1].functions[0]: "bad*x": want an exact name`},
+				{8, `cluster[1].functions[2]: "memcache.get" overlaps "memcache.*"`},
+			},
+		},
+		{
 			name: "bad function patterns",
 			src: `[[cluster]]
 name = "a"
@@ -365,13 +382,18 @@ fanout = true
 			},
 		},
 		{
-			name: "unreachable cluster and missing name",
+			name: "unreachable clusters and missing name",
 			src: `[[cluster]]
 shards = [{ replicas = ["127.0.0.1:7001"] }]
+[[cluster]]
+name = "b"
+functions = []
+shards = [{ replicas = ["127.0.0.1:7002"] }]
 `,
 			expectedErr: []want{
 				{1, `cluster[0]: cluster "" is unreachable: set listen, actor_id or functions`},
 				{1, `cluster[0].name: missing`},
+				{3, `cluster[1]: cluster "b" is unreachable`},
 			},
 		},
 		{

@@ -66,7 +66,7 @@ func TestCorpusResolve(t *testing.T) {
 
 // checkSchemaInvariants walks the whole model and checks the invariants
 // stated in doc.go.
-func checkSchemaInvariants(t *testing.T, s *Schema) {
+func checkSchemaInvariants(t testing.TB, s *Schema) {
 	t.Helper()
 	for _, c := range s.Combinators {
 		if c.Default {
@@ -99,7 +99,7 @@ func checkSchemaInvariants(t *testing.T, s *Schema) {
 	}
 }
 
-func checkFields(t *testing.T, c *Combinator, fs []Field) {
+func checkFields(t testing.TB, c *Combinator, fs []Field) {
 	t.Helper()
 	for i, f := range fs {
 		if f.Cond != nil {
@@ -112,7 +112,7 @@ func checkFields(t *testing.T, c *Combinator, fs []Field) {
 	}
 }
 
-func checkNat(t *testing.T, c *Combinator, fs []Field, i int, n NatRef) {
+func checkNat(t testing.TB, c *Combinator, fs []Field, i int, n NatRef) {
 	t.Helper()
 	switch n.Kind {
 	case NatConst:
@@ -129,7 +129,7 @@ func checkNat(t *testing.T, c *Combinator, fs []Field, i int, n NatRef) {
 	}
 }
 
-func checkRef(t *testing.T, c *Combinator, fs []Field, i int, r *TypeRef) {
+func checkRef(t testing.TB, c *Combinator, fs []Field, i int, r *TypeRef) {
 	t.Helper()
 	switch r.Kind {
 	case RefNat:

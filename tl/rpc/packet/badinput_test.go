@@ -1,0 +1,205 @@
+package packet
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// rawPeer is a hand-driven client: it completes a plain v1 handshake with
+// our server (asking for CRC32C), then writes whatever bytes a test wants.
+type rawPeer struct {
+	t   testing.TB
+	nc  net.Conn
+	seq uint32
+}
+
+func newRawPeer(t testing.TB, scfg Config) (*rawPeer, *Conn) {
+	t.Helper()
+	nc, ns := tcpPair(t)
+	ch := make(chan hsResult, 1)
+	go func() {
+		c, err := ServerHandshake(ns, scfg)
+		ch <- hsResult{c, err}
+	}()
+	p := &rawPeer{t: t, nc: nc, seq: seqNonce}
+	body := []byte{0, 0, 0, 0, schemaNone, 1, 0, 0}
+	body = binary.LittleEndian.AppendUint32(body, uint32(time.Now().Unix()))
+	body = append(body, "0123456789abcdef"...)
+	p.writeIEEE(TypeNonce, body)
+	p.readN(44)
+	p.writeIEEE(TypeHandshake, (&handshakeMsg{Flags: FlagCRC32C}).appendTo(nil))
+	p.readN(44)
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return p, r.c
+}
+
+func (p *rawPeer) writeIEEE(typ uint32, body []byte) {
+	p.t.Helper()
+	p.raw(appendFrame(nil, ieee(), p.seq, typ, nil, body, false))
+	p.seq++
+}
+
+// frame builds the next CRC32C packet.
+func (p *rawPeer) frame(typ uint32, body []byte) []byte {
+	f := appendFrame(nil, castagnoli(), p.seq, typ, nil, body, false)
+	p.seq++
+	return f
+}
+
+func (p *rawPeer) raw(b []byte) {
+	p.t.Helper()
+	if _, err := p.nc.Write(b); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *rawPeer) readN(n int) []byte {
+	p.t.Helper()
+	b := make([]byte, n)
+	_ = p.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(p.nc, b); err != nil {
+		p.t.Fatal(err)
+	}
+	return b
+}
+
+func le64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
+
+func TestBadInput(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	type peer = rawPeer
+	tests := []struct {
+		name  string
+		cfg   Config
+		send  func(p *peer) []byte
+		close bool // half-close after sending
+		want  error
+	}{
+		{"garbage", Config{}, func(p *peer) []byte { return []byte("hello, this is not a packet") }, false, ErrBadLength},
+		{"wrong CRC", Config{}, func(p *peer) []byte {
+			f := p.frame(1, []byte("body"))
+			f[len(f)-1] ^= 1
+			return f
+		}, false, ErrBadCRC},
+		{"flipped body bit", Config{}, func(p *peer) []byte {
+			f := p.frame(1, []byte("body"))
+			f[13] ^= 0x10
+			return f
+		}, false, ErrBadCRC},
+		{"wrong seq", Config{}, func(p *peer) []byte {
+			p.seq = 5
+			return p.frame(1, nil)
+		}, false, ErrBadSeq},
+		{"IEEE CRC after CRC32C negotiated", Config{}, func(p *peer) []byte {
+			return appendFrame(nil, ieee(), 0, 1, nil, []byte("x"), false)
+		}, false, ErrBadCRC},
+		{"length < 16", Config{}, func(p *peer) []byte {
+			f := p.frame(1, nil)
+			binary.LittleEndian.PutUint32(f, 12)
+			return f
+		}, false, ErrBadLength},
+		{"length > 16 MiB - 1", Config{}, func(p *peer) []byte {
+			f := p.frame(1, nil)
+			binary.LittleEndian.PutUint32(f, 16<<20)
+			return f
+		}, false, ErrBadLength},
+		{"length > MaxPacketLen", Config{MaxPacketLen: 4096}, func(p *peer) []byte {
+			return p.frame(1, make([]byte, 4096))
+		}, false, ErrBadLength},
+		{"truncated then EOF", Config{}, func(p *peer) []byte {
+			return p.frame(1, make([]byte, 100))[:60]
+		}, true, io.ErrUnexpectedEOF},
+		{"truncated header then EOF", Config{}, func(p *peer) []byte {
+			return p.frame(1, nil)[:7]
+		}, true, io.ErrUnexpectedEOF},
+		{"4 padding words", Config{}, func(p *peer) []byte {
+			return append(le64(0x0000000400000004), append(le64(0x0000000400000004), p.frame(1, nil)...)...)
+		}, false, ErrExcessivePadding},
+		{"unexpected pong", Config{}, func(p *peer) []byte { return p.frame(TypePong, le64(1)) }, false, ErrPingPong},
+		{"ping with wrong length", Config{}, func(p *peer) []byte { return p.frame(TypePing, make([]byte, 12)) }, false, ErrPingPong},
+		{"stall mid-packet", Config{PacketTimeout: 100 * time.Millisecond}, func(p *peer) []byte {
+			return p.frame(1, make([]byte, 100))[:50]
+		}, false, ErrStalled},
+		{"stall mid-header", Config{PacketTimeout: 100 * time.Millisecond}, func(p *peer) []byte {
+			return p.frame(1, nil)[:6]
+		}, false, ErrStalled},
+		{"stall after padding and half a header", Config{PacketTimeout: 100 * time.Millisecond}, func(p *peer) []byte {
+			return append(le64(0x0000000400000004), p.frame(1, nil)[:6]...)
+		}, false, ErrStalled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bad, badConn := newRawPeer(t, tc.cfg)
+			defer bad.nc.Close()
+			// A healthy pair running at the same time must not notice.
+			gnc, gns := pipePair()
+			gc, gs := handshakePair(t, gnc, gns, Config{}, Config{})
+			defer gc.Close()
+			defer gs.Close()
+
+			ch := readAsync(badConn)
+			bad.raw(tc.send(bad))
+			if tc.close {
+				_ = bad.nc.(*net.TCPConn).CloseWrite()
+			}
+			r := waitRecv(t, ch, 5*time.Second)
+			wantErr(t, r.err, tc.want)
+			// The bad connection is closed: its peer sees EOF.
+			_ = bad.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadAll(bad.nc); err != nil {
+				t.Fatalf("bad peer not disconnected: %v", err)
+			}
+			if err := badConn.WritePacket(1, nil, nil); !errors.Is(err, tc.want) {
+				t.Fatalf("write after failure: %v", err)
+			}
+
+			gch := readAsync(gs)
+			if err := gc.WritePacket(9, nil, []byte("still fine")); err != nil {
+				t.Fatal(err)
+			}
+			if g := waitRecv(t, gch, 5*time.Second); g.err != nil || string(g.body) != "still fine" {
+				t.Fatalf("healthy connection affected: %q %v", g.body, g.err)
+			}
+			badConn.Close()
+		})
+	}
+}
+
+// TestPaddingAccepted: up to 3 padding words before a packet are skipped,
+// on plain connections too.
+func TestPaddingAccepted(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	p, c := newRawPeer(t, Config{})
+	defer p.nc.Close()
+	defer c.Close()
+	pad := []byte{4, 0, 0, 0}
+	var b []byte
+	for n := 0; n <= 3; n++ {
+		for range n {
+			b = append(b, pad...)
+		}
+		b = append(b, p.frame(uint32(100+n), []byte("x"))...)
+	}
+	ch := make(chan recvResult, 4)
+	go func() {
+		for range 4 {
+			typ, body, err := c.ReadPacket()
+			ch <- recvResult{typ, append([]byte(nil), body...), err}
+		}
+	}()
+	p.raw(b)
+	for n := 0; n <= 3; n++ {
+		if r := waitRecv(t, ch, 5*time.Second); r.err != nil || r.typ != uint32(100+n) || string(r.body) != "x" {
+			t.Fatalf("packet %d: %#x %q %v", n, r.typ, r.body, r.err)
+		}
+	}
+}

@@ -4,7 +4,7 @@
 //
 // A cluster has N shards numbered 0..N-1 in config order. A [Picker] maps a
 // request key to a shard index with one of four modes (see
-// /docs/sharding.md §3):
+// sharding.md §3 in the project docs):
 //
 //   - firstint: the first run of decimal digits of a string key (or an int key
 //     itself), Euclidean remainder mod N. Keeps one entity's data together.

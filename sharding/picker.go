@@ -18,7 +18,7 @@ type Picker struct {
 	hashKind hashKind
 	crc      *crcTable // for HashCRC32
 
-	ring ketamaRing
+	ring ketamaRing // ketama's continuum with its bucket index
 	// parts is bounded's partition -> shard table, copied out of the library
 	// so Pick needs neither its lock nor its maps.
 	parts []int32

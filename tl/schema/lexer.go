@@ -24,9 +24,11 @@ const (
 // token is one lexeme with the position of its first byte.
 type token struct {
 	kind tokKind
-	text string
 	num  uint32
-	pos  Pos
+	text string
+	// line and col locate the first byte; the file name lives in the
+	// parser, which keeps tokens at 32 bytes.
+	line, col int32
 }
 
 // describe renders the token for "got ..." parts of error messages.
@@ -46,6 +48,9 @@ type lexer struct {
 	off     int
 	line    int
 	col     int
+	// names interns identifier texts: a schema repeats a few hundred names
+	// (int, flags, string, ...) tens of thousands of times.
+	names map[string]string
 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
@@ -77,10 +82,10 @@ func (l *lexer) errorf(p Pos, format string, args ...any) error {
 
 // tokenize lexes the whole input. It stops at the first lexical error.
 func tokenize(file string, src []byte, d Dialect) ([]token, error) {
-	l := &lexer{src: src, file: file, dialect: d, line: 1, col: 1}
-	// A schema has roughly one token per four bytes; the estimate avoids
+	l := &lexer{src: src, file: file, dialect: d, line: 1, col: 1, names: map[string]string{}}
+	// A schema has roughly one token per five or six bytes; the estimate avoids
 	// repeated growth on large files such as telegram_api.tl.
-	toks := make([]token, 0, len(src)/4+1)
+	toks := make([]token, 0, len(src)/5+1)
 	for {
 		t, err := l.next()
 		if err != nil {
@@ -148,7 +153,7 @@ func (l *lexer) next() (token, error) {
 	}
 	p := l.pos()
 	if l.off >= len(l.src) {
-		return token{kind: tEOF, pos: p}, nil
+		return token{kind: tEOF, line: int32(p.Line), col: int32(p.Col)}, nil
 	}
 	c := l.src[l.off]
 	switch {
@@ -159,7 +164,7 @@ func (l *lexer) next() (token, error) {
 			return token{}, l.errorf(p, "identifier cannot start with '_'")
 		}
 		l.advance(1)
-		return token{kind: tIdent, text: "_", pos: p}, nil
+		return token{kind: tIdent, text: "_", line: int32(p.Line), col: int32(p.Col)}, nil
 	case isDigit(c):
 		start := l.off
 		for l.off < len(l.src) && isDigit(l.src[l.off]) {
@@ -170,7 +175,7 @@ func (l *lexer) next() (token, error) {
 		if err != nil {
 			return token{}, l.errorf(p, "number %s does not fit in 32 bits", text)
 		}
-		return token{kind: tNumber, text: text, num: uint32(v), pos: p}, nil
+		return token{kind: tNumber, text: text, num: uint32(v), line: int32(p.Line), col: int32(p.Col)}, nil
 	case c == '#':
 		return l.hash(p)
 	case c == '@':
@@ -188,21 +193,22 @@ func (l *lexer) next() (token, error) {
 				return token{}, l.errorf(p, "annotation @%s must be lower case", word)
 			}
 		}
-		return token{kind: tAnnot, text: word, pos: p}, nil
+		return token{kind: tAnnot, text: word, line: int32(p.Line), col: int32(p.Col)}, nil
 	case c == '-':
 		return l.sectionMark(p)
 	case c == '=':
 		if l.peekAt(1) == '>' {
 			l.advance(2)
-			return token{kind: tArrow, text: "=>", pos: p}, nil
+			return token{kind: tArrow, text: "=>", line: int32(p.Line), col: int32(p.Col)}, nil
 		}
 		l.advance(1)
-		return token{kind: tPunct, text: "=", pos: p}, nil
+		return token{kind: tPunct, text: "=", line: int32(p.Line), col: int32(p.Col)}, nil
 	}
 	switch c {
 	case '(', ')', '[', ']', '{', '}', '<', '>', ':', ';', '.', ',', '%', '!', '*', '+', '?':
 		l.advance(1)
-		return token{kind: tPunct, text: string(c), pos: p}, nil
+		// A one-byte slice conversion does not allocate.
+		return token{kind: tPunct, text: string(l.src[l.off-1 : l.off]), line: int32(p.Line), col: int32(p.Col)}, nil
 	}
 	return token{}, l.errorf(p, "unexpected character %q", rune(c))
 }
@@ -226,7 +232,16 @@ func (l *lexer) ident(p Pos) (token, error) {
 			return token{}, l.errorf(p, "namespaces have exactly one level")
 		}
 	}
-	return token{kind: tIdent, text: string(l.src[start:l.off]), pos: p}, nil
+	return token{kind: tIdent, text: l.intern(l.src[start:l.off]), line: int32(p.Line), col: int32(p.Col)}, nil
+}
+
+func (l *lexer) intern(b []byte) string {
+	if s, ok := l.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	l.names[s] = s
+	return s
 }
 
 // hash lexes a bare '#' or an explicit tag. VK requires exactly eight
@@ -242,7 +257,7 @@ func (l *lexer) hash(p Pos) (token, error) {
 		if isIdentChar(l.peekAt(0)) {
 			return token{}, l.errorf(p, "explicit tag must be '#' followed by hex digits, got %q", "#"+string(l.peekAt(0)))
 		}
-		return token{kind: tHash, text: "#", pos: p}, nil
+		return token{kind: tHash, text: "#", line: int32(p.Line), col: int32(p.Col)}, nil
 	}
 	if isIdentChar(l.peekAt(0)) {
 		return token{}, l.errorf(p, "explicit tag #%s%c is not hexadecimal", digits, l.peekAt(0))
@@ -266,7 +281,7 @@ func (l *lexer) hash(p Pos) (token, error) {
 	if err != nil {
 		return token{}, l.errorf(p, "bad explicit tag #%s", digits)
 	}
-	return token{kind: tTag, text: "#" + digits, num: uint32(v), pos: p}, nil
+	return token{kind: tTag, text: "#" + digits, num: uint32(v), line: int32(p.Line), col: int32(p.Col)}, nil
 }
 
 // sectionMark lexes ---types--- or ---functions---. Telegram's own files
@@ -280,7 +295,7 @@ func (l *lexer) sectionMark(p Pos) (token, error) {
 	}{{"---types---", tTypes}, {"---functions---", tFunctions}} {
 		if hasPrefix(rest, m.text) {
 			l.advance(len(m.text))
-			return token{kind: m.kind, text: m.text, pos: p}, nil
+			return token{kind: m.kind, text: m.text, line: int32(p.Line), col: int32(p.Col)}, nil
 		}
 	}
 	if l.dialect == Telegram && hasPrefix(rest, "---") {
@@ -302,7 +317,7 @@ func (l *lexer) sectionMark(p Pos) (token, error) {
 			if word == "functions" {
 				k = tFunctions
 			}
-			return token{kind: k, text: "---" + word + "---", pos: p}, nil
+			return token{kind: k, text: "---" + word + "---", line: int32(p.Line), col: int32(p.Col)}, nil
 		}
 	}
 	return token{}, l.errorf(p, "expected ---types--- or ---functions---")

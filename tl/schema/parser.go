@@ -21,9 +21,9 @@ func ParseDialect(name string, src []byte, d Dialect) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{toks: toks}
+	p := &parser{file: name, toks: toks}
 	f := &File{Name: name, Dialect: d}
-	if err := p.file(f); err != nil {
+	if err := p.parseFile(f); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -43,12 +43,16 @@ func ParseAuto(name string, src []byte) (*File, error) {
 }
 
 type parser struct {
+	file  string
 	toks  []token
 	i     int
 	depth int
 }
 
 func (p *parser) tok() token { return p.toks[p.i] }
+
+// at returns the source position of a token.
+func (p *parser) at(t token) Pos { return Pos{File: p.file, Line: int(t.line), Col: int(t.col)} }
 
 // peek returns the token n places ahead, or EOF past the end.
 func (p *parser) peek(n int) token {
@@ -76,7 +80,7 @@ func (p *parser) errorf(pos Pos, format string, args ...any) error {
 // expected builds the canonical "expected X, got Y" error at the current token.
 func (p *parser) expected(what string) error {
 	t := p.tok()
-	return p.errorf(t.pos, "expected %s, got %s", what, t.describe())
+	return p.errorf(p.at(t), "expected %s, got %s", what, t.describe())
 }
 
 func (p *parser) expectPunct(s string) error {
@@ -90,14 +94,14 @@ func (p *parser) expectPunct(s string) error {
 func (p *parser) enter() error {
 	p.depth++
 	if p.depth > maxDepth {
-		return p.errorf(p.tok().pos, "nesting deeper than %d levels", maxDepth)
+		return p.errorf(p.at(p.tok()), "nesting deeper than %d levels", maxDepth)
 	}
 	return nil
 }
 
 func (p *parser) leave() { p.depth-- }
 
-func (p *parser) file(f *File) error {
+func (p *parser) parseFile(f *File) error {
 	functions := false
 	for {
 		switch p.tok().kind {
@@ -133,7 +137,7 @@ func localName(s string) string {
 }
 
 func (p *parser) decl(functions bool) (*Decl, error) {
-	d := &Decl{Pos: p.tok().pos, Function: functions}
+	d := &Decl{Pos: p.at(p.tok()), Function: functions}
 	for p.tok().kind == tAnnot {
 		d.Annotations = append(d.Annotations, p.tok().text)
 		p.next()
@@ -142,7 +146,7 @@ func (p *parser) decl(functions bool) (*Decl, error) {
 	if t.kind != tIdent || !(t.text == "_" || lowerFirst(localName(t.text))) {
 		return nil, p.expected("combinator name (lower-case identifier)")
 	}
-	d.Pos = t.pos
+	d.Pos = p.at(t)
 	d.Name = t.text
 	p.next()
 	if p.tok().kind == tTag {
@@ -158,7 +162,7 @@ func (p *parser) decl(functions bool) (*Decl, error) {
 	}
 	if p.isPunct("?") {
 		if functions {
-			return nil, p.errorf(p.tok().pos, "builtin body '?' is only allowed in the types section")
+			return nil, p.errorf(p.at(p.tok()), "builtin body '?' is only allowed in the types section")
 		}
 		d.Builtin = true
 		p.next()
@@ -221,7 +225,7 @@ func (p *parser) param() (*ParamDecl, error) {
 	if err := p.expectPunct(":"); err != nil {
 		return nil, err
 	}
-	prm := &ParamDecl{Pos: t.pos, Name: t.text}
+	prm := &ParamDecl{Pos: p.at(t), Name: t.text}
 	switch k := p.tok(); {
 	case k.kind == tHash:
 		prm.Nat = true
@@ -238,10 +242,10 @@ func (p *parser) param() (*ParamDecl, error) {
 
 // field parses [name ':'] [mask '.' bit '?'] ['!'] type.
 func (p *parser) field(inBrackets bool) (*FieldDecl, error) {
-	f := &FieldDecl{Pos: p.tok().pos}
+	f := &FieldDecl{Pos: p.at(p.tok())}
 	if t := p.tok(); t.kind == tIdent && p.peek(1).kind == tPunct && p.peek(1).text == ":" {
 		if t.text == "_" {
-			return nil, p.errorf(t.pos, "field name cannot be '_'")
+			return nil, p.errorf(p.at(t), "field name cannot be '_'")
 		}
 		f.Name = t.text
 		p.next()
@@ -253,7 +257,7 @@ func (p *parser) field(inBrackets bool) (*FieldDecl, error) {
 			p.next()
 			return nil, p.expected("fields-mask bit number after '.'")
 		}
-		f.HasMask, f.Mask, f.MaskPos, f.Bit = true, t.text, t.pos, p.peek(2).num
+		f.HasMask, f.Mask, f.MaskPos, f.Bit = true, t.text, p.at(t), p.peek(2).num
 		p.next()
 		p.next()
 		p.next()
@@ -272,7 +276,7 @@ func (p *parser) field(inBrackets bool) (*FieldDecl, error) {
 		// explained by the field name; deeper errors keep their own message.
 		if p.i == at && f.Name != "" && !f.HasMask && !f.Excl {
 			t := p.tok()
-			return nil, p.errorf(t.pos, "expected field type after %q, got %s", f.Name+":", t.describe())
+			return nil, p.errorf(p.at(t), "expected field type after %q, got %s", f.Name+":", t.describe())
 		}
 		return nil, err
 	}
@@ -299,7 +303,7 @@ func (p *parser) fieldType() (*Term, error) {
 	case t.kind == tIdent && p.peek(1).kind == tPunct && p.peek(1).text == "*":
 		p.next()
 		p.next()
-		return p.array(&Term{Pos: t.pos, Kind: TermName, Name: t.text})
+		return p.array(&Term{Pos: p.at(t), Kind: TermName, Name: t.text})
 	}
 	return p.term()
 }
@@ -309,7 +313,7 @@ func (p *parser) array(scale *Term) (*Term, error) {
 		return nil, err
 	}
 	defer p.leave()
-	a := &Term{Pos: p.tok().pos, Kind: TermArray, Scale: scale}
+	a := &Term{Pos: p.at(p.tok()), Kind: TermArray, Scale: scale}
 	if scale != nil {
 		a.Pos = scale.Pos
 	}
@@ -327,7 +331,7 @@ func (p *parser) array(scale *Term) (*Term, error) {
 		a.Fields = append(a.Fields, fd)
 	}
 	if len(a.Fields) == 0 {
-		return nil, p.errorf(p.tok().pos, "empty brackets []")
+		return nil, p.errorf(p.at(p.tok()), "empty brackets []")
 	}
 	p.next()
 	return a, nil
@@ -340,7 +344,7 @@ func (p *parser) natExpr() (*Term, error) {
 		return nil, err
 	}
 	defer p.leave()
-	start := p.tok().pos
+	start := p.at(p.tok())
 	var sum uint64
 	for {
 		switch t := p.tok(); {
@@ -379,7 +383,7 @@ func (p *parser) term() (*Term, error) {
 	t := p.tok()
 	if t.kind == tHash {
 		p.next()
-		return &Term{Pos: t.pos, Kind: TermNat}, nil
+		return &Term{Pos: p.at(t), Kind: TermNat}, nil
 	}
 	bare := false
 	if t.kind == tPunct && t.text == "%" {
@@ -397,14 +401,14 @@ func (p *parser) term() (*Term, error) {
 			return nil, err
 		}
 		if bare && inner.Kind == TermNat {
-			return nil, p.errorf(t.pos, "'%%' cannot apply to '#'")
+			return nil, p.errorf(p.at(t), "'%%' cannot apply to '#'")
 		}
 		inner.Bare = inner.Bare || bare
-		inner.Pos = t.pos
+		inner.Pos = p.at(t)
 		return inner, nil
 	case t2.kind == tIdent && t2.text != "_":
 		p.next()
-		n := &Term{Pos: t.pos, Kind: TermName, Bare: bare, Name: t2.text}
+		n := &Term{Pos: p.at(t), Kind: TermName, Bare: bare, Name: t2.text}
 		if p.isPunct("<") {
 			if err := p.angleArgs(n); err != nil {
 				return nil, err
@@ -470,7 +474,7 @@ func (p *parser) app(end string) (*Term, error) {
 	}
 	h := p.tok()
 	if bare && (h.kind == tHash || h.kind == tNumber) {
-		return nil, p.errorf(t.pos, "'%%' must be followed by a type name or '('")
+		return nil, p.errorf(p.at(t), "'%%' must be followed by a type name or '('")
 	}
 	if h.kind == tHash || h.kind == tPunct && h.text == "(" || h.kind == tNumber {
 		if bare {
@@ -490,7 +494,7 @@ func (p *parser) app(end string) (*Term, error) {
 		return nil, p.expected("type")
 	}
 	p.next()
-	n := &Term{Pos: t.pos, Kind: TermName, Bare: bare, Name: h.text}
+	n := &Term{Pos: p.at(t), Kind: TermName, Bare: bare, Name: h.text}
 	if p.isPunct("<") {
 		if err := p.angleArgs(n); err != nil {
 			return nil, err

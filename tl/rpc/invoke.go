@@ -134,3 +134,14 @@ func AppendInvokeReq(dst []byte, req *InvokeReq) []byte {
 // StripActor removes the actor header, for a proxy whose upstream addresses
 // engines that do not know the actor.
 func (req *InvokeReq) StripActor() { req.ActorID = 0 }
+
+// UnwrapDiagonal returns the inner function call of an rpcProxy.diagonal
+// body ({X:Type} query:!X => Vector (Maybe X)): the call to send to every
+// shard. ok is false if body is not a diagonal call.
+func UnwrapDiagonal(body []byte) (inner []byte, ok bool) {
+	rest, err := tl.ExpectTag(body, TagProxyDiagonal)
+	if err != nil || len(rest) < 4 {
+		return nil, false
+	}
+	return rest, true
+}

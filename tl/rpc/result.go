@@ -162,3 +162,17 @@ func AppendResult(dst []byte, res *ReqResult, requestFlags uint32) []byte {
 	dst = AppendResultHeader(dst, res.QueryID, extra, requestFlags, res.TL2)
 	return append(dst, res.Body...)
 }
+
+// CheckTL2 compares the result's body format with the request's, as VK's
+// client does: a successful answer to a TL2 request must carry the TL2
+// marker, else its first word could be mistaken for an error or extra tag;
+// a marker on an answer to a TL1 request is equally a protocol error.
+func (res *ReqResult) CheckTL2(requestTL2 bool) error {
+	if res.IsError() || res.TL2 == requestTL2 {
+		return nil
+	}
+	if requestTL2 {
+		return fmt.Errorf("%w: TL2 request answered without TL2 marker", ErrMalformed)
+	}
+	return fmt.Errorf("%w: TL1 request answered with TL2 marker", ErrMalformed)
+}

@@ -260,8 +260,8 @@ func (c *Conn) flushOnce() (bool, error) {
 }
 
 func (c *Conn) setWriteDeadline() error {
-	dl := time.Now().Add(c.timeout)
-	if dl.Sub(c.wdeadline) <= deadlineSlack {
+	dl, ok := rearm(c.wdeadline, c.timeout)
+	if !ok {
 		return nil
 	}
 	c.wdeadline = dl

@@ -75,6 +75,15 @@ func (rd *reader) decryptReady() {
 	}
 }
 
+// rearm returns the deadline for an operation starting now, and whether it
+// moved far enough from cur to be worth a SetDeadline call. An expired
+// deadline is always re-armed.
+func rearm(cur time.Time, timeout time.Duration) (time.Time, bool) {
+	now := time.Now()
+	dl := now.Add(timeout)
+	return dl, !cur.After(now) || dl.Sub(cur) > min(deadlineSlack, timeout/10)
+}
+
 func (rd *reader) setDeadline(t time.Time) error {
 	rd.deadline = t
 	return rd.nc.SetReadDeadline(t)
@@ -105,7 +114,7 @@ func (rd *reader) fill(need int) error {
 		}
 	}
 	if !rd.fixed {
-		if dl := time.Now().Add(rd.timeout); dl.Sub(rd.deadline) > deadlineSlack {
+		if dl, ok := rearm(rd.deadline, rd.timeout); ok {
 			if err := rd.setDeadline(dl); err != nil {
 				return err
 			}

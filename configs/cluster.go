@@ -23,6 +23,13 @@ const (
 	DefaultProbeMaxInterval    = 30 * time.Second
 	DefaultProbeJitter         = 0.5
 	DefaultMaxDownShare        = 0.5
+
+	// MaxPartitions is below sharding.MaxPartitions on purpose: building a
+	// bounded table costs time in proportion to partitions x shards, and
+	// 2^20 partitions took ~10 s on a loaded 2-core machine, which would
+	// stall every start, reload and check. 2^16 is far above the library's
+	// default of 271.
+	MaxPartitions = 1 << 16
 )
 
 // parseCluster reads, defaults and validates one [[cluster]] table. Checks
@@ -155,8 +162,8 @@ func parsePlacement(t *table, c *Cluster) {
 		c.Partitions = int(n)
 		if lo := max(len(c.Shards), 1); modeOK && !bounded {
 			t.ps.add(t.at("partitions"), `%d: partitions apply only to sharding = "bounded"`, n)
-		} else if n < int64(lo) || n > sharding.MaxPartitions {
-			t.ps.add(t.at("partitions"), "%d: want %d..%d (at least one partition per shard)", n, lo, sharding.MaxPartitions)
+		} else if n < int64(lo) || n > MaxPartitions {
+			t.ps.add(t.at("partitions"), "%d: want %d..%d (at least one partition per shard)", n, lo, MaxPartitions)
 		}
 	} else if bounded {
 		c.Partitions = sharding.DefaultPartitions

@@ -58,7 +58,8 @@ func (e *Error) Error() string {
 // problems collects Problems while a file is decoded; lines are filled in
 // at the end from the key positions of the source.
 type problems struct {
-	list []Problem
+	list   []Problem
+	tables []*table // every table read, so tests can see which keys each knows
 }
 
 func (ps *problems) add(path, format string, args ...any) {

@@ -252,7 +252,7 @@ shards = [{ replicas = ["127.0.0.1:7004"] }, { replicas = ["127.0.0.1:7005"] }]
 				{6, `cluster[0].load: 1.5: load applies only to sharding = "bounded"`},
 				{7, `cluster[0].shards[0].weight: 2: weight applies only to sharding = "ketama"`},
 				{12, `cluster[1].hash: "md5": not a key hash of sharding "bounded"; allowed: xxhash`},
-				{13, `cluster[1].partitions: 1: want 2..1048576`},
+				{13, `cluster[1].partitions: 1: want 2..65536`},
 				{15, `cluster[2].sharding: missing: a cluster with 2 shards must choose one of firstint, hash, ketama, bounded`},
 			},
 		},

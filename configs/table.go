@@ -20,7 +20,9 @@ type table struct {
 }
 
 func newTable(path string, m map[string]any, ps *problems) *table {
-	return &table{path: path, m: m, ps: ps}
+	t := &table{path: path, m: m, ps: ps}
+	ps.tables = append(ps.tables, t)
+	return t
 }
 
 // at returns the path of key in t.

@@ -1,11 +1,3 @@
-// Command rpcproxy is the TL RPC proxy sidecar and its admin tools.
-//
-//	rpcproxy check -config FILE                      validate a config, print what it means
-//	rpcproxy route -config FILE -cluster NAME KEY... show which shard and replicas keys go to
-//
-// Every subcommand explains itself with -h. Exit codes: 0 success, 1 the
-// command ran and found a problem (invalid config, unroutable key), 2 bad
-// usage.
 package main
 
 import (

@@ -91,11 +91,14 @@ func locate(src string) keyLines {
 	return s.out
 }
 
+// scanner walks TOML source by structure only: headers, keys, and values
+// skipped by their delimiters, so brackets and '=' inside strings and
+// comments are never mistaken for structure.
 type scanner struct {
 	src        string
 	pos        int
 	lineStarts []int          // offsets of the starts of lines 2, 3, ...
-	out        keyLines       //
+	out        keyLines       // the result
 	aot        map[string]int // elements seen so far per array-of-tables path
 }
 

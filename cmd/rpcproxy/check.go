@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -75,7 +76,7 @@ func printConfig(w io.Writer, cfg *configs.Config) {
 	fmt.Fprintf(tw, "  responses\t%s in flight\n", bytesText(p.MaxResponseBytes))
 	fmt.Fprintf(tw, "  log level\t%s\n", strings.ToLower(p.LogLevel.String()))
 	fmt.Fprintf(tw, "  drain timeout\t%s\n", p.DrainTimeout)
-	fmt.Fprintf(tw, "  schemas\t%s\n", listText(p.Schemas))
+	fmt.Fprintf(tw, "  schemas\t%s\n", schemasText(p.Schemas))
 	tw.Flush()
 
 	for i := range cfg.Clusters {
@@ -159,6 +160,20 @@ func replicasText(rs []configs.Replica) string {
 	return strings.Join(parts, ", ")
 }
 
+// schemasText lists the schema files, marking those that cannot be read
+// now. It is a note, not an error: the config is valid without them, and the
+// proxy reports a missing schema when it starts.
+func schemasText(paths []string) string {
+	parts := make([]string, len(paths))
+	for i, p := range paths {
+		parts[i] = p
+		if _, err := os.Stat(p); err != nil {
+			parts[i] += " (not found)"
+		}
+	}
+	return listText(parts)
+}
+
 func listText(xs []string) string {
 	if len(xs) == 0 {
 		return "-"
@@ -178,7 +193,7 @@ func bytesText(n int64) string {
 			return fmt.Sprintf("%d%s", n/u.size, u.name)
 		}
 	}
-	return fmt.Sprintf("%dB", n)
+	return fmt.Sprintf("%d bytes", n)
 }
 
 func plural(n int, one, many string) string {

@@ -29,6 +29,9 @@ func writeConfig(t *testing.T, src string) string {
 // ketamaExample is sharding.md's worked example: three shards named by
 // their only replica, ketama with md5.
 const ketamaExample = `
+[proxy]
+schemas = ["missing.tl"]
+
 [[cluster]]
 name = "redis"
 functions = ["redis.*"]
@@ -134,6 +137,8 @@ func TestRun(t *testing.T) {
 			stdout: []string{
 				"OK, 2 clusters",
 				"listen           127.0.0.1:9300 (tcp, udp)",
+				"requests         256MiB in flight, 16777199 bytes each at most",
+				"missing.tl (not found)",
 				"cluster redis", "functions  redis.*", "sharding   ketama (key hash md5)",
 				"#  name", "0  127.0.0.1:6379  1       127.0.0.1:6379",
 				"1  127.0.0.1:6380  1       127.0.0.1:6380, 127.0.0.2:6380",

@@ -40,7 +40,9 @@
 //     form is accepted for L >= 2^24 to match VK's Go reader, although such a
 //     string can never fit in an RPC packet (max 16 MiB - 1).
 //   - Vectors: ReadCount refuses a count whose elements could not fit in the
-//     remaining input, so callers may allocate count elements safely.
+//     remaining input (ErrTruncated), so callers may allocate count elements
+//     safely; for zero-size elements it caps the count at MaxZeroSizeCount
+//     (ErrLimit).
 //
 // The package is standard library only and has no mutable package state.
 package tl

@@ -7,8 +7,6 @@ import (
 	"net"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
 
 // rawPeer is a hand-driven client: it completes a plain v1 handshake with
@@ -75,7 +73,7 @@ func (p *rawPeer) readN(n int) []byte {
 func le64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
 
 func TestBadInput(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	type peer = rawPeer
 	tests := []struct {
 		name  string
@@ -177,7 +175,7 @@ func TestBadInput(t *testing.T) {
 // TestPaddingAccepted: up to 3 padding words before a packet are skipped,
 // on plain connections too.
 func TestPaddingAccepted(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	p, c := newRawPeer(t, Config{})
 	defer p.nc.Close()
 	defer c.Close()

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
 
 type transport struct {
@@ -25,7 +23,7 @@ var transports = []transport{
 }
 
 func TestRoundTrip(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	sizes := []int{0, 1, 3, 4, 5, 100, 70000, 1 << 20}
 	for _, tr := range transports {
 		for _, v := range []Version{Version0, Version1, Version2} {
@@ -79,7 +77,7 @@ func TestRoundTrip(t *testing.T) {
 // TestConcurrentWriters: 64 goroutines write at once; every packet arrives
 // once, per-writer order is kept, and writes are coalesced.
 func TestConcurrentWriters(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	for _, aes := range []bool{false, true} {
 		t.Run(fmt.Sprintf("aes=%v", aes), func(t *testing.T) {
 			nc, ns := tcpPair(t)
@@ -170,7 +168,7 @@ func (c *countingConn) writes() int {
 }
 
 func TestCloseSemantics(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	nc, ns := tcpPair(t)
 	c, s := handshakePair(t, nc, ns, Config{}, Config{})
 	ch := readAsync(s)
@@ -213,7 +211,7 @@ func TestCloseSemantics(t *testing.T) {
 // TestCloseUnblocksWriters: writers blocked on back-pressure return
 // ErrClosed when the connection is closed.
 func TestCloseUnblocksWriters(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	nc, ns := pipePair() // nobody reads the server side: writes block
 	ch := make(chan hsResult, 1)
 	go func() {

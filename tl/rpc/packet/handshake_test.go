@@ -9,12 +9,10 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
 
 func TestHandshakeFailures(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	sameIDKey := append([]byte(nil), testKey...)
 	sameIDKey[len(sameIDKey)-1] ^= 1 // same KeyID, different tail
 	tests := []struct {
@@ -71,7 +69,7 @@ func TestHandshakeFailures(t *testing.T) {
 
 // TestHandshakeRaw: malformed first packets and stalls during the handshake.
 func TestHandshakeRaw(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	nonceBody := func(version byte, schema byte) []byte {
 		b := []byte{0, 0, 0, 0, schema, version, 0, 0}
 		b = binary.LittleEndian.AppendUint32(b, uint32(time.Now().Unix()))
@@ -123,7 +121,7 @@ func TestHandshakeRaw(t *testing.T) {
 }
 
 func TestClientStalledServer(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	nc, ns := tcpPair(t)
 	defer ns.Close()
 	_, err := ClientHandshake(nc, Config{PacketTimeout: 100 * time.Millisecond})
@@ -131,7 +129,7 @@ func TestClientStalledServer(t *testing.T) {
 }
 
 func TestTextProtocol(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	for _, send := range []string{"stats\r\n", "stats\n", "get stats\r\n", "version\r\n", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"} {
 		t.Run(send, func(t *testing.T) {
 			nc, ns := tcpPair(t)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // testKey is a valid 32+ byte key; otherKey shares nothing with it.
@@ -130,4 +132,12 @@ func wantErr(t testing.TB, err, class error) {
 	if !errors.Is(err, class) {
 		t.Fatalf("error %v, want class %v", err, class)
 	}
+}
+
+// verifyNoLeaks checks that a test left no goroutines behind. VK's
+// server (interop tests, same binary) starts one process-wide CPU sampler
+// that never exits; it is not ours.
+func verifyNoLeaks(t testing.TB) {
+	t.Helper()
+	goleak.VerifyNone(t, goleak.IgnoreTopFunction("github.com/VKCOM/tl/internal/vkgo/pkg/srvfunc.(*CPUInfo).thisProcessCpuUsageLoop"))
 }

@@ -52,6 +52,7 @@ func invoke(qid uint64, fn uint32, payload []byte) []byte {
 
 // TestInteropOurClientVKServer: our ClientHandshake against VK's rpc.Server.
 func TestInteropOurClientVKServer(t *testing.T) {
+	defer verifyNoLeaks(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -5,14 +5,12 @@ import (
 	"io"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
 
 // TestPingWhenIdle: a silent peer gets pings; answering keeps the
 // connection alive, not answering closes it with ErrTimeout.
 func TestPingWhenIdle(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	p, c := newRawPeer(t, Config{PacketTimeout: 50 * time.Millisecond})
 	defer p.nc.Close()
 	defer c.Close()
@@ -36,7 +34,7 @@ func TestPingWhenIdle(t *testing.T) {
 }
 
 func TestPingAnswered(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	p, c := newRawPeer(t, Config{})
 	defer p.nc.Close()
 	defer c.Close()
@@ -55,7 +53,7 @@ func TestPingAnswered(t *testing.T) {
 }
 
 func TestPongWrongID(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	p, c := newRawPeer(t, Config{PacketTimeout: 50 * time.Millisecond})
 	defer p.nc.Close()
 	defer c.Close()
@@ -68,7 +66,7 @@ func TestPongWrongID(t *testing.T) {
 // TestKeepAliveBetweenOurs: two of our connections, the client with a short
 // timeout: it pings repeatedly, every ping is answered, nothing closes.
 func TestKeepAliveBetweenOurs(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer verifyNoLeaks(t)
 	for _, aes := range []bool{false, true} {
 		nc, ns := tcpPair(t)
 		cw := &countingConn{Conn: nc, ch: make(chan struct{}, 1)}

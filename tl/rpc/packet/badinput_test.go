@@ -201,3 +201,64 @@ func TestPaddingAccepted(t *testing.T) {
 		}
 	}
 }
+
+// TestEncryptedBadPadding: an AES peer whose 4-byte alignment after the
+// CRC is not zero is cut off; zero alignment and pad words are accepted.
+func TestEncryptedBadPadding(t *testing.T) {
+	defer verifyNoLeaks(t)
+	for _, tc := range []struct {
+		name string
+		fill byte
+		want error
+	}{
+		{"zero alignment", 0, nil},
+		{"non-zero alignment", 7, ErrBadPadding},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nc, ns := tcpPair(t)
+			defer nc.Close()
+			ch := make(chan hsResult, 1)
+			go func() {
+				c, err := ServerHandshake(ns, Config{Key: testKey, ForceEncryption: true})
+				ch <- hsResult{c, err}
+			}()
+			p := &rawPeer{t: t, nc: nc, seq: seqNonce}
+			cn := nonceMsg{KeyID: keyID(testKey), Schema: schemaAES, Version: 1, Time: uint32(time.Now().Unix()), Nonce: [16]byte{1, 2, 3}}
+			p.writeIEEE(TypeNonce, cn.appendTo(nil))
+			reply := p.readN(44)
+			sn, err := parseNonce(reply[12:40])
+			if err != nil || sn.Schema != schemaAES {
+				t.Fatalf("server nonce %+v %v", sn, err)
+			}
+			in := keyInput{Secret: testKey, ClientNonce: cn.Nonce, ServerNonce: sn.Nonce, ClientTime: cn.Time, ServerIP: sn.Time}
+			k := in.derive(true)
+			enc, _ := k.encrypter()
+			send := func(plain []byte) {
+				plain = padTo16(plain)
+				enc.CryptBlocks(plain, plain)
+				p.raw(plain)
+			}
+			hs := appendFrame(nil, ieee(), seqHandshake, TypeHandshake, nil, (&handshakeMsg{Flags: FlagCRC32C}).appendTo(nil), true)
+			p.seq++
+			send(hs)
+			p.readN(48) // encrypted server handshake, padded to 16
+			r := <-ch
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			defer r.c.Close()
+			rc := readAsync(r.c)
+			f := appendFrame(nil, castagnoli(), 0, 1, nil, []byte("odd"), true) // 19 bytes + 1 alignment
+			f[len(f)-1] = tc.fill
+			send(f)
+			got := waitRecv(t, rc, 5*time.Second)
+			if tc.want == nil {
+				if got.err != nil || string(got.body) != "odd" {
+					t.Fatalf("%q %v", got.body, got.err)
+				}
+				return
+			}
+			wantErr(t, got.err, tc.want)
+		})
+	}
+}

@@ -1,0 +1,304 @@
+package walk
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/schema"
+)
+
+// Kind is the kind of a scalar Value.
+type Kind uint8
+
+const (
+	KindNone   Kind = iota
+	KindInt         // int, Int, %Int: Value.Int
+	KindLong        // long, Long: Value.Int
+	KindString      // string, String: Value.Bytes
+	KindNat         // #: Value.Int
+	KindBool        // Bool: Value.Int is 1 or 0
+	KindVector      // a vector argument used as a key list: iterate it
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindInt:
+		return "int"
+	case KindLong:
+		return "long"
+	case KindString:
+		return "string"
+	case KindNat:
+		return "#"
+	case KindBool:
+		return "Bool"
+	case KindVector:
+		return "vector"
+	}
+	return "none"
+}
+
+// Value is a scalar read in place: Bytes aliases the walked buffer.
+// Start and End are the byte range of the whole value (tag included when
+// boxed).
+type Value struct {
+	Kind  Kind
+	Int   int64
+	Bytes []byte
+	Start int
+	End   int
+}
+
+// readScalar reads a primitive of kind p at pos (after any tag).
+func readScalar(b []byte, pos int, p schema.PrimKind) (Value, int, error) {
+	var v Value
+	switch p {
+	case schema.PrimInt, schema.PrimNat:
+		if len(b)-pos < 4 {
+			return v, pos, fmt.Errorf("walk: int at %d: %w", pos, tl.ErrTruncated)
+		}
+		u := binary.LittleEndian.Uint32(b[pos:])
+		if p == schema.PrimNat {
+			v.Kind, v.Int = KindNat, int64(u)
+		} else {
+			v.Kind, v.Int = KindInt, int64(int32(u))
+		}
+		return v, pos + 4, nil
+	case schema.PrimLong:
+		if len(b)-pos < 8 {
+			return v, pos, fmt.Errorf("walk: long at %d: %w", pos, tl.ErrTruncated)
+		}
+		v.Kind, v.Int = KindLong, int64(binary.LittleEndian.Uint64(b[pos:]))
+		return v, pos + 8, nil
+	case schema.PrimString, schema.PrimBytes:
+		data, rest, err := tl.ReadBytes(b[pos:])
+		if err != nil {
+			return v, pos, fmt.Errorf("walk: string at %d: %w", pos, err)
+		}
+		v.Kind, v.Bytes = KindString, data
+		return v, len(b) - len(rest), nil
+	}
+	end, err := skipPrim(b, pos, p)
+	return v, end, err
+}
+
+// Elems iterates the elements of a vector, tuple or n*[...] array in
+// place, without a callback and without allocating:
+//
+//	it, err := w.ArgElems(call, "keys")
+//	for it.Next() {
+//		start, end := it.Range()
+//		v, ok := it.Value() // for int/long/string elements
+//	}
+//	err = it.Err()
+//
+// The enclosing call or result is validated before the first element, so
+// Next fails only on a bug. Iterators over non-scalar elements hold a walk
+// state that Next returns to the pool at the end; call Close when stopping
+// early.
+type Elems struct {
+	w   *Walker
+	st  *state
+	b   []byte
+	pos int
+	n   int // elements in all
+	i   int // elements returned so far
+	cur span
+	// countPos is the offset of the count word, or -1 (tuple, n*[...]).
+	countPos int
+	// scalar elements: prim != PrimNone, tag is the boxing tag or 0.
+	prim schema.PrimKind
+	tag  uint32
+	// other elements: the element field list and its frame in st.
+	elem  []schema.Field
+	frame int32
+	val   Value
+	err   error
+	// borrowed marks a state owned by the caller (Split), never pooled here.
+	borrowed bool
+}
+
+// Len returns the element count.
+func (e *Elems) Len() int { return e.n }
+
+// CountPos returns the offset of the count word in the walked buffer, or -1
+// when the count is not on the wire at that place (tuples, n*[...]).
+func (e *Elems) CountPos() int { return e.countPos }
+
+// Next advances to the next element.
+func (e *Elems) Next() bool {
+	if e.i >= e.n || e.err != nil {
+		e.Close()
+		return false
+	}
+	start := e.pos
+	var err error
+	if e.prim != schema.PrimNone {
+		if e.tag != 0 {
+			e.pos, err = expectTag(e.b, e.pos, e.tag)
+		}
+		if err == nil {
+			e.val, e.pos, err = readScalar(e.b, e.pos, e.prim)
+			e.val.Start, e.val.End = start, e.pos
+		}
+	} else {
+		m := e.st.mark()
+		e.pos, err = e.st.walkFields(e.pos, e.elem, e.frame)
+		e.st.popTo(m)
+	}
+	if err != nil {
+		e.err = err
+		e.Close()
+		return false
+	}
+	e.i++
+	e.cur = span{int32(start), int32(e.pos)}
+	return true
+}
+
+// Range returns the byte range of the current element.
+func (e *Elems) Range() (start, end int) { return int(e.cur.start), int(e.cur.end) }
+
+// Bytes returns the current element's bytes (aliasing the input).
+func (e *Elems) Bytes() []byte { return e.b[e.cur.start:e.cur.end] }
+
+// Value returns the current element's value when elements are int, long,
+// string or # (bare or boxed).
+func (e *Elems) Value() (Value, bool) {
+	if e.prim == schema.PrimNone || e.val.Kind == KindNone {
+		return Value{}, false
+	}
+	return e.val, true
+}
+
+// End returns the offset just past the last element once Next has
+// returned false without error.
+func (e *Elems) End() int { return e.pos }
+
+// Err returns the error that stopped the iteration, if any.
+func (e *Elems) Err() error { return e.err }
+
+// Close releases the walk state; Next calls it at the end.
+func (e *Elems) Close() {
+	if e.st != nil && !e.borrowed {
+		e.w.put(e.st)
+		e.st = nil
+	}
+}
+
+// open sets e up over the value of type ref at pos of st.b in frame env.
+// It accepts Vector t / vector t (bare or boxed), tuples, single-field
+// wrappers of those (Dictionary t, Stat, %(VectorTotal t) is not one: it
+// has two fields) and n*[...] arrays. On success e owns st.
+func (e *Elems) open(st *state, pos int, ref *schema.TypeRef, env int32) error {
+	e.w, e.st, e.b, e.countPos = st.w, st, st.b, -1
+	for range MaxDepth {
+		var bare bool
+		var err error
+		ref, env, bare, err = st.resolve(ref, env, false)
+		if err != nil {
+			return err
+		}
+		if ref.Kind == schema.RefArray {
+			return e.array(pos, ref, env)
+		}
+		if (ref.Kind != schema.RefType && ref.Kind != schema.RefCtor) || ref.Prim != schema.PrimNone {
+			return fmt.Errorf("%w: %v", ErrNotVector, refName(ref))
+		}
+		c, f, p, err := st.openCtor(pos, ref, env, bare)
+		if err != nil {
+			return err
+		}
+		pos = p
+		switch {
+		case vectorShaped(c):
+			if len(st.b)-pos < 4 {
+				return fmt.Errorf("walk: vector count at %d: %w", pos, tl.ErrTruncated)
+			}
+			e.countPos = pos
+			st.slots[st.frames[f].slots] = binary.LittleEndian.Uint32(st.b[pos:])
+			return e.array(pos+4, &c.Fields[1].Type, f)
+		case len(c.Fields) == 1 && c.Fields[0].Cond == nil && !c.Fields[0].Excl:
+			ref, env = &c.Fields[0].Type, f
+		default:
+			return fmt.Errorf("%w: %s", ErrNotVector, c.Name)
+		}
+	}
+	return ErrDepth
+}
+
+func (e *Elems) array(pos int, ref *schema.TypeRef, env int32) error {
+	st := e.st
+	n := st.nat(ref.Scale, env)
+	if uint64(n) > uint64(len(st.b)-pos)/4 && n > tl.MaxZeroSizeCount {
+		return fmt.Errorf("walk: %w: count %d", tl.ErrTruncated, n)
+	}
+	e.n, e.pos = int(n), pos
+	f, err := st.push(0, len(ref.Elem), env)
+	if err != nil {
+		return err
+	}
+	e.elem, e.frame = ref.Elem, f
+	if len(ref.Elem) == 1 && ref.Elem[0].Cond == nil && !ref.Elem[0].Excl {
+		r, _, bare, err := st.resolve(&ref.Elem[0].Type, f, false)
+		if err != nil {
+			return err
+		}
+		if s, ok := primStep(r); ok {
+			e.prim = s.prim
+			if !bare {
+				e.tag = s.tag
+			}
+			// Scalar elements need no walk state.
+			e.Close()
+		}
+	}
+	return nil
+}
+
+func refName(ref *schema.TypeRef) string {
+	switch {
+	case ref.Kind == schema.RefNat:
+		return "#"
+	case ref.Ctor != nil:
+		return ref.Ctor.Name
+	case ref.Type != nil:
+		return ref.Type.Name
+	}
+	return "value"
+}
+
+// ArgElems validates call and iterates the elements of its vector or array
+// argument name.
+func (w *Walker) ArgElems(call []byte, name string) (Elems, error) {
+	fi, err := w.lookup(call)
+	if err != nil {
+		return Elems{}, err
+	}
+	i, err := argIndex(fi.c, name)
+	if err != nil {
+		return Elems{}, err
+	}
+	return w.argElems(call, fi, i)
+}
+
+func (w *Walker) argElems(call []byte, fi *fnInfo, i int) (Elems, error) {
+	st := w.get()
+	st.reset(call)
+	if _, err := st.walkCall(fi); err != nil {
+		w.put(st)
+		return Elems{}, err
+	}
+	sp := st.spans[i]
+	if sp.start < 0 {
+		w.put(st)
+		return Elems{}, fmt.Errorf("%w: %s.%s", ErrAbsent, fi.c.Name, fi.c.Fields[i].Name)
+	}
+	var e Elems
+	if err := e.open(st, int(sp.start), &fi.c.Fields[i].Type, 0); err != nil {
+		e.Close()
+		return Elems{}, err
+	}
+	return e, nil
+}

@@ -1,0 +1,179 @@
+package walk
+
+import (
+	"fmt"
+
+	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/schema"
+)
+
+// Split appends to dst a copy of call whose vector or array argument name
+// keeps only the elements at indexes keep (strictly increasing, in range).
+// Nothing is re-encoded: the bytes before the count are copied, the count
+// is rewritten, the chosen elements' bytes are copied in order, then the
+// rest of the call.
+//
+// Supported shapes:
+//   - name:%(Vector T), name:(Vector T), and single-field wrappers of them
+//     (%(Dictionary T), Stat): the count word inside the value is
+//     rewritten; boxing tags are copied.
+//   - name:n*[...] where n is an earlier # argument of the function: n is
+//     rewritten and every other top-level n*[...] argument is cut with the
+//     same index set, as tl.md §10 requires. If n is also used as a fields
+//     mask or a template argument of another argument it is ErrUnsupported.
+//
+// A result whose type depends on the count (= Tuple int n) needs nothing
+// special: each sub-call carries its own count, so decode each answer with
+// its own sub-call (Result*(subcall, answer)).
+//
+// Tuples (count not on the wire) and arrays counted by a template param are
+// ErrUnsupported. With a dst of sufficient capacity Split does not allocate.
+func (w *Walker) Split(dst, call []byte, name string, keep []int) ([]byte, error) {
+	fi, err := w.lookup(call)
+	if err != nil {
+		return dst, err
+	}
+	ai, err := argIndex(fi.c, name)
+	if err != nil {
+		return dst, err
+	}
+	st := w.get()
+	defer w.put(st)
+	st.reset(call)
+	if _, err := st.walkCall(fi); err != nil {
+		return dst, err
+	}
+	if st.spans[ai].start < 0 {
+		return dst, fmt.Errorf("%w: %s.%s", ErrAbsent, fi.c.Name, name)
+	}
+	fields := fi.c.Fields
+	if len(fields) > MaxTopFields {
+		return dst, fmt.Errorf("%w: %s has %d fields", ErrUnsupported, fi.c.Name, len(fields))
+	}
+	ref := &fields[ai].Type
+	if ref.Kind != schema.RefArray {
+		e := Elems{borrowed: true}
+		if err := e.open(st, int(st.spans[ai].start), ref, 0); err != nil {
+			return dst, err
+		}
+		if e.countPos < 0 {
+			return dst, fmt.Errorf("%w: %s.%s has no count on the wire", ErrUnsupported, fi.c.Name, name)
+		}
+		if err := checkKeep(keep, e.n); err != nil {
+			return dst, err
+		}
+		dst = append(dst, call[:e.countPos]...)
+		dst = tl.AppendUint32(dst, uint32(len(keep)))
+		if dst, err = copyElems(dst, &e, keep); err != nil {
+			return dst, err
+		}
+		return append(dst, call[e.pos:]...), nil
+	}
+	if ref.Scale.Kind != schema.NatField {
+		return dst, fmt.Errorf("%w: %s.%s is not counted by a # argument", ErrUnsupported, fi.c.Name, name)
+	}
+	n := ref.Scale.Index
+	if err := countOnlyScales(fi.c, n); err != nil {
+		return dst, err
+	}
+	if err := checkKeep(keep, int(st.slots[st.frames[0].slots+int32(n)])); err != nil {
+		return dst, err
+	}
+	dst = append(dst, call[:4]...)
+	for i := range fields {
+		sp := st.spans[i]
+		if sp.start < 0 {
+			continue
+		}
+		f := &fields[i]
+		switch {
+		case i == n:
+			dst = tl.AppendUint32(dst, uint32(len(keep)))
+		case f.Type.Kind == schema.RefArray && f.Type.Scale.Kind == schema.NatField && f.Type.Scale.Index == n:
+			m := st.mark()
+			e := Elems{w: w, st: st, b: call, countPos: -1, borrowed: true}
+			err := e.array(int(sp.start), &f.Type, 0)
+			if err == nil {
+				dst, err = copyElems(dst, &e, keep)
+			}
+			st.popTo(m)
+			if err != nil {
+				return dst, err
+			}
+		default:
+			dst = append(dst, call[sp.start:sp.end]...)
+		}
+	}
+	return dst, nil
+}
+
+func checkKeep(keep []int, n int) error {
+	prev := -1
+	for _, i := range keep {
+		if i <= prev || i >= n {
+			return fmt.Errorf("%w: %d of %d (indexes must increase)", ErrIndex, i, n)
+		}
+		prev = i
+	}
+	return nil
+}
+
+// copyElems appends the elements of e at indexes keep (checked), merging
+// runs of adjacent elements into one copy.
+func copyElems(dst []byte, e *Elems, keep []int) ([]byte, error) {
+	k := 0
+	runStart, runEnd := -1, -1
+	for idx := 0; k < len(keep) && e.Next(); idx++ {
+		if keep[k] != idx {
+			continue
+		}
+		k++
+		s, end := e.Range()
+		if s != runEnd {
+			if runStart >= 0 {
+				dst = append(dst, e.b[runStart:runEnd]...)
+			}
+			runStart = s
+		}
+		runEnd = end
+	}
+	// Skip what is left so e.pos ends the vector.
+	for e.Next() {
+	}
+	if e.err != nil {
+		return dst, e.err
+	}
+	if runStart >= 0 {
+		dst = append(dst, e.b[runStart:runEnd]...)
+	}
+	return dst, nil
+}
+
+// countOnlyScales checks that field n of c is used only as the scale of
+// top-level arrays (so rewriting it changes nothing else).
+func countOnlyScales(c *schema.Combinator, n int) error {
+	for i := range c.Fields {
+		f := &c.Fields[i]
+		if f.Cond != nil && f.Cond.Mask.Kind == schema.NatField && f.Cond.Mask.Index == n {
+			return fmt.Errorf("%w: %s.%s is also a fields mask", ErrUnsupported, c.Name, c.Fields[n].Name)
+		}
+		if refUsesField(&f.Type, n) {
+			return fmt.Errorf("%w: %s.%s is also a template argument of %s", ErrUnsupported, c.Name, c.Fields[n].Name, f.Name)
+		}
+	}
+	return nil
+}
+
+// refUsesField reports whether ref passes field n as a nat template
+// argument (array scales are the supported use and are not counted).
+func refUsesField(ref *schema.TypeRef, n int) bool {
+	for _, a := range ref.Args {
+		if a.Nat && a.NatVal.Kind == schema.NatField && a.NatVal.Index == n {
+			return true
+		}
+		if !a.Nat && refUsesField(a.Type, n) {
+			return true
+		}
+	}
+	return false
+}

@@ -240,6 +240,10 @@ test.tupleArg n:# t:%(Tuple int n) ids:n*[int] = True;
 test.byId id:long name:string = True;
 test.named uid:int name:string = True;
 test.boxed x:Long = True;
+test.boxedVec pre:int keys:(Vector Long) post:string = True;
+test.dictArg d:%(Dictionary int) = True;
+test.mask fm:# a:fm.0?string b:int = True;
+test.nothing fm:# = True;
 `
 
 func TestDiagonal(t *testing.T) {

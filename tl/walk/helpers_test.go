@@ -96,3 +96,5 @@ func keyStrings(t testing.TB, it Elems) []string {
 	}
 	return out
 }
+
+var errTruncated = tl.ErrTruncated

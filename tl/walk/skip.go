@@ -61,13 +61,13 @@ func runSteps(b []byte, steps []step, want int) (start, end int, err error) {
 	start = -1
 	for i := range steps {
 		s := &steps[i]
+		if i == want {
+			start = pos
+		}
 		if s.tag != 0 {
 			if pos, err = expectTag(b, pos, s.tag); err != nil {
 				return 0, 0, err
 			}
-		}
-		if i == want {
-			start = pos
 		}
 		if pos, err = skipPrim(b, pos, s.prim); err != nil {
 			return 0, 0, err

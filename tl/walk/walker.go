@@ -32,8 +32,9 @@ type fnInfo struct {
 	// needsReq is set when decoding the result needs the request's nat
 	// values or !X bindings.
 	needsReq bool
-	// key is the default key argument: the first top-level int, long or
-	// string (bare or boxed), or -1.
+	// key is the default key argument: the first unconditional top-level
+	// int, long or string (bare or boxed), or -1. A conditional argument is
+	// never a default key: the shard would then depend on a mask bit.
 	key int
 	// vecKey is the first vector-like argument, or -1; Keys falls back to it
 	// when there is no scalar key.
@@ -81,10 +82,10 @@ func plan(c *schema.Combinator) *fnInfo {
 			flat = false
 		}
 		steps = append(steps, st)
-		if fi.key < 0 && ok && (st.prim == schema.PrimInt || st.prim == schema.PrimLong || st.prim == schema.PrimString) {
+		if fi.key < 0 && ok && f.Cond == nil && (st.prim == schema.PrimInt || st.prim == schema.PrimLong || st.prim == schema.PrimString) {
 			fi.key = i
 		}
-		if fi.vecKey < 0 && isVectorRef(&f.Type) {
+		if fi.vecKey < 0 && f.Cond == nil && isVectorRef(&f.Type) {
 			fi.vecKey = i
 		}
 	}

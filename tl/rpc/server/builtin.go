@@ -1,0 +1,138 @@
+package server
+
+import (
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/tl"
+)
+
+// Built-in engine functions and their result tags (wire.md §4.8).
+const (
+	TagEnginePID     uint32 = 0x559d6e36 // engine.pid = net.Pid
+	TagEngineVersion uint32 = 0x1a2e06fa // engine.version = String
+	TagEngineStat    uint32 = 0xefb3c36b // engine.stat = Stat
+	TagNetPID        uint32 = 0x46409ccf // net.pid ip port_pid utime (bytes cf 9c 40 46)
+	TagString        uint32 = 0xb5286e24 // boxed String
+	TagStat          uint32 = 0x9d56e6b2 // Stat %(Dictionary string)
+)
+
+// builtin answers engine.pid, engine.version and engine.stat when enabled,
+// reporting whether it did.
+func (s *Server) builtin(r *Request) bool {
+	if !s.cfg.Engine.Enabled {
+		return false
+	}
+	tag, ok := r.FunctionTag()
+	if !ok {
+		return false
+	}
+	out := r.out[:0]
+	switch tag {
+	case TagEnginePID:
+		p := r.conn.pc.LocalPID()
+		out = tl.AppendUint32(out, TagNetPID)
+		out = tl.AppendUint32(out, p.IP)
+		out = tl.AppendUint32(out, p.PortPID)
+		out = tl.AppendUint32(out, p.UTime)
+	case TagEngineVersion:
+		out = tl.AppendUint32(out, TagString)
+		out = tl.AppendString(out, s.cfg.Engine.Version)
+	case TagEngineStat:
+		out = tl.AppendUint32(out, TagStat)
+		out = appendStats(out, s.Stats(r.conn.pc.LocalAddr()))
+	default:
+		return false
+	}
+	r.Reply(out)
+	r.out = out[:0]
+	return true
+}
+
+// Stats returns the server counters and the engine's own stats (from
+// EngineConfig.Stats), the answer to engine.stat and to "stats". Keys
+// follow VK's engine stats where one exists.
+func (s *Server) Stats(local net.Addr) map[string]string {
+	now := s.cfg.Now()
+	itoa := func(v int64) string { return strconv.FormatInt(v, 10) }
+	m := map[string]string{
+		"version":               s.cfg.Engine.Version,
+		"current_time":          itoa(now.Unix()),
+		"start_time":            itoa(s.start.Unix()),
+		"uptime":                itoa(int64(now.Sub(s.start) / time.Second)),
+		"queries_total":         itoa(s.stats.requests.Load()),
+		"queries_active":        itoa(s.stats.active.Load()),
+		"clients_total":         itoa(s.stats.connsTotal.Load()),
+		"clients_active":        itoa(s.stats.connsActive.Load()),
+		"clients_rejected":      itoa(s.stats.connsRejected.Load()),
+		"request_memory":        itoa(s.sem.inUse()),
+		"request_memory_limit":  itoa(s.cfg.MaxRequestBytes),
+		"queries_malformed":     itoa(s.stats.malformed.Load()),
+		"queries_cancelled":     itoa(s.stats.cancels.Load()),
+		"responses_too_large":   itoa(s.stats.tooLarge.Load()),
+		"handler_panics":        itoa(s.stats.panics.Load()),
+		"conn_inflight_waits":   itoa(s.stats.connWaits.Load()),
+		"max_conns":             itoa(int64(s.cfg.MaxConns)),
+		"max_inflight_per_conn": itoa(int64(s.cfg.MaxInflightPerConn)),
+	}
+	if local != nil {
+		m["local_addr"] = local.String()
+	}
+	if s.cfg.Engine.Stats != nil {
+		s.cfg.Engine.Stats(func(k, v string) { m[k] = v })
+	}
+	return m
+}
+
+func appendStats(dst []byte, m map[string]string) []byte {
+	keys := sortedKeys(m)
+	dst = tl.AppendUint32(dst, uint32(len(keys)))
+	for _, k := range keys {
+		dst = tl.AppendString(dst, k)
+		dst = tl.AppendString(dst, m[k])
+	}
+	return dst
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// answerText answers the memcached text commands VK engines answer on
+// their RPC port (wire.md §3.6): "stats" as "key value\r\n" lines and
+// "END\r\n", "version" as "VERSION v\r\n". Other text is logged and the
+// connection closed by the caller.
+func (s *Server) answerText(nc net.Conn, head []byte) {
+	cmd := string(head)
+	var out []byte
+	switch {
+	case !s.cfg.Engine.Enabled:
+	case strings.HasPrefix(cmd, "stats\r\n"), strings.HasPrefix(cmd, "stats\n"), strings.HasPrefix(cmd, "get stats\r\n"):
+		m := s.Stats(nc.LocalAddr())
+		for _, k := range sortedKeys(m) {
+			out = append(out, k...)
+			out = append(out, ' ')
+			out = append(out, m[k]...)
+			out = append(out, "\r\n"...)
+		}
+		out = append(out, "END\r\n"...)
+	case strings.HasPrefix(cmd, "version\r\n"):
+		out = append(append(append(out, "VERSION "...), s.cfg.Engine.Version...), "\r\n"...)
+	}
+	if out == nil {
+		s.log.Info("rpc/server: text protocol connection closed", "head", strconv.Quote(cmd), "remote", nc.RemoteAddr())
+		return
+	}
+	_ = nc.SetWriteDeadline(time.Now().Add(s.cfg.Packet.PacketTimeout))
+	if _, err := nc.Write(out); err != nil {
+		s.log.Info("rpc/server: text answer not written", "reason", err.Error(), "remote", nc.RemoteAddr())
+	}
+}

@@ -1,0 +1,238 @@
+package server
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+)
+
+// conn is one established connection: its goroutine reads and dispatches
+// packets; replies are written from any goroutine through pc.
+type conn struct {
+	srv    *Server
+	pc     *packet.Conn
+	id     uint64
+	waiter *semWaiter    // the reader's place in the byte semaphore queue
+	slots  chan struct{} // one token per unanswered request
+
+	// pending maps query ids to requests for Canceler handlers; nil
+	// otherwise, so servers without cancel support skip the map and lock.
+	mu      sync.Mutex
+	pending map[int64]*Request
+
+	closeIdle atomic.Bool // close once nothing is in flight
+	closing   sync.Once
+	finSent   bool   // guarded by srv.mu
+	scratch   []byte // reader-only
+}
+
+func newConn(s *Server, pc *packet.Conn, id uint64) *conn {
+	c := &conn{
+		srv:    s,
+		pc:     pc,
+		id:     id,
+		waiter: newSemWaiter(),
+		slots:  make(chan struct{}, s.cfg.MaxInflightPerConn),
+	}
+	if s.canceler != nil {
+		c.pending = make(map[int64]*Request)
+	}
+	return c
+}
+
+// readLoop serves the connection until it fails or is closed; any return
+// closes it. Bad packets are reported (and the connection closed) by the
+// packet layer.
+func (c *conn) readLoop() {
+	defer c.pc.Close()
+	for {
+		typ, body, err := c.pc.ReadPacket()
+		if err != nil {
+			return
+		}
+		switch typ {
+		case rpc.TypeInvokeReq:
+			if !c.handleInvoke(body) {
+				return
+			}
+		case rpc.TypeCancelReq:
+			c.handleCancel(body)
+		case rpc.TypeClientWantsFin:
+			// The client sends nothing more; finish what is in flight.
+			c.srv.log.Debug("rpc/server: client wants fin", "conn", c.id, "remote", c.pc.RemoteAddr())
+			c.finishWhenIdle()
+		default:
+			c.srv.log.Info("rpc/server: unknown message type ignored",
+				"type", fmt.Sprintf("%#08x", typ), "len", len(body), "conn", c.id, "remote", c.pc.RemoteAddr())
+		}
+	}
+}
+
+// handleInvoke reserves the request's share of memory (blocking, which
+// stops this connection's reads: TCP back-pressure), parses the envelope
+// and calls the handler. It returns false when the connection must close.
+func (c *conn) handleInvoke(body []byte) bool {
+	s := c.srv
+	select {
+	case c.slots <- struct{}{}:
+	default:
+		s.stats.connWaits.Add(1)
+		select {
+		case c.slots <- struct{}{}:
+		case <-c.pc.Done():
+			return false
+		}
+	}
+	w := min(int64(len(body))+requestOverhead, s.cfg.MaxRequestBytes)
+	if !s.sem.acquire(w, c.waiter, c.pc.Done()) {
+		<-c.slots
+		return false
+	}
+	r := s.getRequest()
+	r.conn, r.weight, r.raw = c, w, body
+	r.refs.Store(2) // the reader (below) and the reply
+	s.stats.requests.Add(1)
+	s.stats.active.Add(1)
+
+	if err := rpc.ParseInvokeReq(body, &r.InvokeReq); err != nil {
+		s.stats.malformed.Add(1)
+		if len(body) < 8 {
+			s.log.Warn("rpc/server: closing connection: request without query id",
+				"reason", err.Error(), "len", len(body), "conn", c.id, "remote", c.pc.RemoteAddr())
+			c.release(r)
+			r.refs.Store(1)
+			r.unref()
+			return false
+		}
+		qid := int64(binary.LittleEndian.Uint64(body))
+		s.log.Info("rpc/server: malformed request envelope answered with an error",
+			"reason", err.Error(), "query_id", qid, "conn", c.id, "remote", c.pc.RemoteAddr())
+		r.InvokeReq = rpc.InvokeReq{QueryID: qid}
+		r.ReplyErr(err)
+		r.unref()
+		return true
+	}
+	if ms, ok := r.Extra.Timeout(); ok {
+		r.deadline = s.cfg.Now().Add(time.Duration(ms) * time.Millisecond)
+	} else if s.cfg.DefaultTimeout > 0 {
+		r.deadline = s.cfg.Now().Add(s.cfg.DefaultTimeout)
+	}
+	if c.pending != nil {
+		c.mu.Lock()
+		c.pending[r.QueryID] = r
+		c.mu.Unlock()
+	}
+	if !s.builtin(r) {
+		s.call(r)
+	}
+	r.unref()
+	return true
+}
+
+// handleCancel tells a Canceler handler about rpcCancelReq for a pending
+// query. Unknown query ids are ignored, as VK does.
+func (c *conn) handleCancel(body []byte) {
+	qid, err := rpc.ParseCancelReq(body)
+	if err != nil {
+		c.srv.log.Info("rpc/server: malformed cancel ignored", "reason", err.Error(), "conn", c.id)
+		return
+	}
+	if c.pending == nil {
+		return
+	}
+	c.mu.Lock()
+	r := c.pending[qid]
+	if r != nil {
+		// Pin it: the reply may race with us, and the Request must not be
+		// recycled (and reused for another query) while the hook has it.
+		r.refs.Add(1)
+	}
+	c.mu.Unlock()
+	if r == nil {
+		return
+	}
+	c.srv.stats.cancels.Add(1)
+	r.flags.Or(flagCanceled)
+	if r.flags.Load()&flagReplied == 0 {
+		c.srv.canceler.CancelRPC(r)
+	}
+	r.unref()
+}
+
+// writeResult frames the answer: header into the Request's scratch, result
+// passed through, both copied by WritePacket into the connection's pending
+// buffer, so nothing here allocates.
+func (c *conn) writeResult(r *Request, extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string) {
+	s := c.srv
+	var head []byte
+	if isErr {
+		head = rpc.AppendResultHeader(r.head[:0], r.QueryID, extra, r.Extra.Flags, false)
+		head = rpc.AppendErrorBody(head, r.QueryID, code, text)
+		result = nil
+	} else {
+		head = rpc.AppendResultHeader(r.head[:0], r.QueryID, extra, r.Extra.Flags, r.TL2)
+	}
+	n := len(head) + len(result)
+	switch {
+	case n > s.cfg.maxResponse:
+		s.stats.tooLarge.Add(1)
+		s.log.Warn("rpc/server: response too large", "query_id", r.QueryID, "len", n, "max", s.cfg.maxResponse, "conn", c.id)
+		head = rpc.AppendResultHeader(r.head[:0], r.QueryID, extra, r.Extra.Flags, false)
+		head = rpc.AppendErrorBody(head, r.QueryID, rpc.CodeResultTooLarge, "rpc/server: response too large")
+		result = nil
+	case n%4 != 0 && c.pc.ProtocolVersion() == 0:
+		s.log.Warn("rpc/server: response length not a multiple of 4 in protocol version 0",
+			"query_id", r.QueryID, "len", n, "conn", c.id)
+		head = rpc.AppendResultHeader(r.head[:0], r.QueryID, extra, r.Extra.Flags, false)
+		head = rpc.AppendErrorBody(head, r.QueryID, rpc.CodeUnknown, "rpc/server: response length not a multiple of 4")
+		result = nil
+	}
+	r.head = head
+	if err := c.pc.WritePacket(rpc.TypeReqResult, head, result); err != nil && !errors.Is(err, packet.ErrClosed) {
+		s.log.Debug("rpc/server: reply not written", "reason", err.Error(), "query_id", r.QueryID, "conn", c.id)
+	}
+}
+
+// release returns the request's memory and slot; it runs exactly once per
+// request, before the Request can be recycled.
+func (c *conn) release(r *Request) {
+	if c.pending != nil {
+		c.mu.Lock()
+		if c.pending[r.QueryID] == r {
+			delete(c.pending, r.QueryID)
+		}
+		c.mu.Unlock()
+	}
+	c.srv.sem.release(r.weight)
+	c.srv.stats.active.Add(-1)
+	<-c.slots
+	if c.closeIdle.Load() && len(c.slots) == 0 {
+		c.closeGraceful()
+	}
+}
+
+// finishWhenIdle closes the connection once nothing is in flight: now, or
+// at the last reply.
+func (c *conn) finishWhenIdle() {
+	c.closeIdle.Store(true)
+	if len(c.slots) == 0 {
+		c.closeGraceful()
+	}
+}
+
+// closeGraceful flushes the replies written so far and closes. It runs on
+// its own goroutine because the flush may wait for a slow peer, and the
+// caller may be a handler's goroutine or the reader. The goroutine ends
+// with the flush, at the latest when Server.Close closes pc; it is not in
+// Server.wg because it may start after the reader has left it.
+func (c *conn) closeGraceful() {
+	c.closing.Do(func() {
+		go func() { _ = c.pc.CloseGraceful() }()
+	})
+}

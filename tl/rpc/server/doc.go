@@ -1,0 +1,51 @@
+// Package server is the TL RPC server: it accepts packet connections
+// (tl/rpc/packet), reads requests with one reader goroutine per
+// connection, hands them to a Handler that may answer out of order from
+// any goroutine, and writes the answers through the connection's
+// coalescing writer. The proxy's app-facing listener and the sample
+// engines use it.
+//
+// # Messages (wire.md §4.1)
+//
+//	rpcInvokeReq      -> rpc.ParseInvokeReq -> built-in answer or Handler
+//	                     malformed, query id readable: error answer
+//	                     (rpc.ErrorOf: -1002); no query id: close, logged
+//	rpcCancelReq      -> Canceler.CancelRPC for a pending query, else ignored
+//	rpcClientWantsFin -> close once every request is answered
+//	anything else     -> logged and ignored
+//
+// Bad bytes below the envelope (CRC, sequence, lengths, truncated or
+// stalled packets, handshake failures) close that connection with a logged
+// reason in the packet layer; no other connection notices.
+//
+// # Request lifetime
+//
+//	read -> reserve (slot + bytes) -> parse -> ServeRPC -> ... -> one Reply
+//	                                                               |
+//	          release bytes and slot, recycle the Request  <-------+
+//
+// A Request is pooled. Body and Extra's byte fields alias the read buffer
+// until ServeRPC returns (Retain copies them); the reply copies its result
+// into the connection's pending buffer. Steady state allocates nothing per
+// request.
+//
+// # Invariants
+//
+//   - One reader goroutine per connection calls ServeRPC, in arrival
+//     order; ServeRPC must not block.
+//   - Every request is answered exactly once by the handler (no_result
+//     requests too, which writes nothing). A second reply is ignored and
+//     logged while the Request is still held; after the reply the Request
+//     belongs to the server again.
+//   - Memory is bounded: at most MaxConns connections (more are accepted
+//     and closed at once); at most MaxRequestBytes of requests in flight
+//     over the server, and MaxInflightPerConn per connection, beyond which
+//     readers stop reading until replies arrive (TCP back-pressure, never
+//     a crash or an unbounded queue); a response above MaxResponseBytes
+//     (at most 16 MiB - 17) is replaced by RESULT_TOO_LARGE (-3011);
+//     pending writes are bounded by packet.Config.WriteBufferLimit.
+//   - Shutdown sends rpcServerWantsFin once per connection and closes each
+//     once its requests are answered; Close closes everything at once.
+//     Replying after either is safe and writes nothing.
+//   - No package-level state: the logger and the clock come from Config.
+package server

@@ -1,0 +1,149 @@
+package server
+
+import (
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+)
+
+// keepBuf: a pooled Request drops its buffers grown past this, so one huge
+// request does not pin memory in the pool forever.
+const keepBuf = 64 << 10
+
+// Request is one rpcInvokeReq being served. It comes from a pool and is
+// reused after it is answered: the handler must not touch it after its one
+// reply. The embedded rpc.InvokeReq holds QueryID, ActorID, Extra, TL2 and
+// Body (the function call, tag first).
+//
+// Lifetime of the bytes: Body and the byte fields of Extra alias the
+// connection's read buffer and are valid only until ServeRPC returns,
+// unless the handler calls Retain during ServeRPC. Scalar fields (QueryID,
+// ActorID, Extra.Flags, CustomTimeoutMs...) stay valid until the reply. A
+// proxy forwards Body during ServeRPC (the upstream write copies it) and
+// keeps the Request only to answer later, so nothing is copied twice.
+type Request struct {
+	rpc.InvokeReq
+
+	conn     *conn
+	raw      []byte // the rpcInvokeReq body InvokeReq was parsed from
+	owned    []byte // Retain's copy of raw; reused
+	head     []byte // reply header scratch; reused
+	out      []byte // SyncFunc and built-in results; reused
+	deadline time.Time
+	weight   int64
+	retained bool
+
+	// refs counts the parties that may still touch the Request: the
+	// reader (until ServeRPC returns), the reply (until it has written and
+	// released), and a cancel in progress. The last one recycles it.
+	refs  atomic.Int32
+	flags atomic.Uint32
+}
+
+const (
+	flagReplied uint32 = 1 << iota
+	flagCanceled
+)
+
+// ConnID identifies the connection the request came on, unique per Server.
+func (r *Request) ConnID() uint64 { return r.conn.id }
+
+// RemoteAddr is the client's address.
+func (r *Request) RemoteAddr() net.Addr { return r.conn.pc.RemoteAddr() }
+
+// LocalAddr is the address the request arrived at.
+func (r *Request) LocalAddr() net.Addr { return r.conn.pc.LocalAddr() }
+
+// PeerPID is the client's SenderPID from its handshake.
+func (r *Request) PeerPID() packet.PID { return r.conn.pc.PeerPID() }
+
+// Deadline is the arrival time plus custom_timeout_ms, or plus
+// Config.DefaultTimeout when the request has none; ok is false when
+// neither applies. The server does not enforce it: a handler that misses
+// it should answer rpc.CodeQueryTimeout (ReplyErr(context.DeadlineExceeded)).
+func (r *Request) Deadline() (deadline time.Time, ok bool) {
+	return r.deadline, !r.deadline.IsZero()
+}
+
+// Canceled reports whether the client sent rpcCancelReq for this request.
+// Only tracked when the Handler implements Canceler.
+func (r *Request) Canceled() bool { return r.flags.Load()&flagCanceled != 0 }
+
+// Retain copies the request bytes into a buffer owned by the Request (and
+// reused with it), so Body and Extra stay valid until the reply. It must
+// be called during ServeRPC; later calls do nothing.
+func (r *Request) Retain() {
+	if r.retained {
+		return
+	}
+	r.retained = true
+	r.owned = append(r.owned[:0], r.raw...)
+	qid := r.QueryID
+	// The copy parses exactly as the original did.
+	_ = rpc.ParseInvokeReq(r.owned, &r.InvokeReq)
+	r.QueryID = qid
+	r.raw = r.owned
+}
+
+// Reply answers with a boxed result (function result tag first). result
+// is copied before Reply returns. Exactly one reply per request: later
+// ones are ignored and logged, as long as the Request has not been reused.
+func (r *Request) Reply(result []byte) { r.reply(nil, result, false, 0, "") }
+
+// ReplyWithExtra answers with a result and a result extra; only the extra
+// fields the request asked for (its Extra.Flags) are sent.
+func (r *Request) ReplyWithExtra(extra *rpc.ResultExtra, result []byte) {
+	r.reply(extra, result, false, 0, "")
+}
+
+// ReplyError answers with an error (code 0 is sent as rpc.CodeUnknown).
+func (r *Request) ReplyError(code int32, text string) { r.reply(nil, nil, true, code, text) }
+
+// ReplyErr answers with err mapped to a TL error by rpc.ErrorOf.
+func (r *Request) ReplyErr(err error) {
+	e := rpc.ErrorOf(err)
+	r.reply(nil, nil, true, e.Code, e.Description)
+}
+
+func (r *Request) reply(extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string) {
+	if r.flags.Or(flagReplied)&flagReplied != 0 {
+		r.conn.srv.log.Warn("rpc/server: second reply ignored",
+			"query_id", r.QueryID, "conn", r.conn.id, "remote", r.conn.pc.RemoteAddr())
+		return
+	}
+	c := r.conn
+	if !r.Extra.NoResult() {
+		c.writeResult(r, extra, result, isErr, code, text)
+	}
+	c.release(r)
+	r.unref()
+}
+
+// unref drops one reference; the last one puts the Request back.
+func (r *Request) unref() {
+	if r.refs.Add(-1) == 0 {
+		r.conn.srv.putRequest(r)
+	}
+}
+
+func (r *Request) reset() {
+	r.InvokeReq = rpc.InvokeReq{}
+	r.conn = nil
+	r.raw = nil
+	r.deadline = time.Time{}
+	r.weight = 0
+	r.retained = false
+	r.flags.Store(0)
+	if cap(r.owned) > keepBuf {
+		r.owned = nil
+	}
+	if cap(r.head) > keepBuf {
+		r.head = nil
+	}
+	if cap(r.out) > keepBuf {
+		r.out = nil
+	}
+}

@@ -1,0 +1,355 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+)
+
+// Handler serves requests. ServeRPC is called on the connection's reader
+// goroutine, so it must not block: a handler that answers later keeps the
+// Request (calling Retain first if it needs Body after returning) and
+// replies from another goroutine. Every request gets exactly one reply
+// (Reply, ReplyWithExtra, ReplyError or ReplyErr), even one whose
+// no_result flag is set: that reply writes nothing but releases the
+// request's memory, its connection slot and the Request itself.
+type Handler interface {
+	ServeRPC(r *Request)
+}
+
+// Canceler is implemented by handlers that want rpcCancelReq: CancelRPC is
+// called on the reader goroutine for a request not yet answered, which
+// still needs its one reply. Servers whose handler is no Canceler ignore
+// cancels and keep no table of pending queries.
+type Canceler interface {
+	CancelRPC(r *Request)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(r *Request)
+
+// ServeRPC calls f(r).
+func (f HandlerFunc) ServeRPC(r *Request) { f(r) }
+
+// SyncFunc is the handler of simple engines: it answers at once by
+// appending the boxed result to dst (a buffer reused with the Request) or
+// returning an error, which rpc.ErrorOf maps to the TL error sent.
+type SyncFunc func(r *Request, dst []byte) ([]byte, error)
+
+// ServeRPC calls f and replies with its result or error.
+func (f SyncFunc) ServeRPC(r *Request) {
+	out, err := f(r, r.out[:0])
+	if err != nil {
+		r.ReplyErr(err)
+		return
+	}
+	r.Reply(out)
+	// The reader still holds the Request, so keeping the grown buffer is safe.
+	r.out = out[:0]
+}
+
+var (
+	_ Handler = HandlerFunc(nil)
+	_ Handler = SyncFunc(nil)
+)
+
+type serverState int
+
+const (
+	stateRunning serverState = iota
+	stateShutdown
+	stateClosed
+)
+
+// Server is a TL RPC server over packet connections.
+type Server struct {
+	cfg       settings
+	log       *slog.Logger
+	start     time.Time
+	handler   Handler
+	canceler  Canceler
+	sem       byteSem
+	pool      sync.Pool
+	stats     counters
+	rejectLog rareLog
+
+	nconns atomic.Int64
+	nextID atomic.Uint64
+
+	mu         sync.Mutex
+	state      serverState
+	listeners  map[net.Listener]struct{}
+	handshakes map[net.Conn]struct{}
+	conns      map[*conn]struct{}
+	wg         sync.WaitGroup // connection goroutines; Add under mu while running
+	stopped    chan struct{}  // closed when Shutdown or Close begins
+}
+
+// New validates cfg and returns a server; call Serve to start it.
+func New(cfg Config) (*Server, error) {
+	start := time.Now()
+	if cfg.Now != nil {
+		start = cfg.Now()
+	}
+	st, err := cfg.settings(start)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:        st,
+		log:        st.Logger,
+		start:      start,
+		handler:    st.Handler,
+		listeners:  make(map[net.Listener]struct{}),
+		handshakes: make(map[net.Conn]struct{}),
+		conns:      make(map[*conn]struct{}),
+		stopped:    make(chan struct{}),
+	}
+	s.canceler, _ = st.Handler.(Canceler)
+	s.sem.limit = st.MaxRequestBytes
+	s.pool.New = func() any { return new(Request) }
+	return s, nil
+}
+
+// Serve accepts connections on ln until Shutdown or Close, which close ln,
+// and then returns ErrServerClosed. Other accept errors are retried with a
+// growing pause (the usual cause is running out of file descriptors); an
+// error of a listener closed by someone else is returned.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.state != stateRunning {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	var pause time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.stopped:
+				return ErrServerClosed
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("rpc/server: accept: %w", err)
+			}
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			s.log.Warn("rpc/server: accept failed, retrying", "reason", err.Error(), "pause", pause)
+			t := time.NewTimer(pause)
+			select {
+			case <-t.C:
+			case <-s.stopped:
+				t.Stop()
+				return ErrServerClosed
+			}
+			continue
+		}
+		pause = 0
+		s.stats.connsTotal.Add(1)
+		if s.nconns.Add(1) > int64(s.cfg.MaxConns) {
+			s.nconns.Add(-1)
+			s.stats.connsRejected.Add(1)
+			_ = nc.Close()
+			if n, ok := s.rejectLog.allow(s.cfg.Now()); ok {
+				s.log.Warn("rpc/server: MaxConns reached, connection closed",
+					"remote", nc.RemoteAddr(), "max_conns", s.cfg.MaxConns, "rejected_since_last_log", n)
+			}
+			continue
+		}
+		s.mu.Lock()
+		if s.state != stateRunning {
+			s.mu.Unlock()
+			s.nconns.Add(-1)
+			_ = nc.Close()
+			return ErrServerClosed
+		}
+		s.handshakes[nc] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(nc)
+	}
+}
+
+// serveConn runs one connection: handshake, then the reader loop.
+func (s *Server) serveConn(nc net.Conn) {
+	defer s.wg.Done()
+	defer s.nconns.Add(-1)
+	pc, err := packet.ServerHandshake(nc, s.cfg.Packet)
+	s.mu.Lock()
+	delete(s.handshakes, nc)
+	s.mu.Unlock()
+	if err != nil {
+		// The packet layer has closed nc and logged why, except for text.
+		var text *packet.TextProtocolError
+		if errors.As(err, &text) {
+			s.answerText(nc, text.Head)
+			_ = nc.Close()
+		}
+		return
+	}
+	c := newConn(s, pc, s.nextID.Add(1))
+	s.mu.Lock()
+	if s.state != stateRunning {
+		s.mu.Unlock()
+		_ = pc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.stats.connsActive.Add(1)
+	c.readLoop()
+	s.stats.connsActive.Add(-1)
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Shutdown stops accepting (closing the listeners and any connection still
+// in its handshake), sends rpcServerWantsFin once on every connection,
+// and closes each connection once its requests are answered. It returns
+// when all connections are closed, or, if ctx ends first, hard-closes the
+// rest as Close does and returns ctx's error. Requests keep being served
+// meanwhile: VK clients stop sending on a connection after the fin, but a
+// request already on the wire is still answered if it arrives before the
+// connection's last reply.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopLocked(stateShutdown)
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		if !c.finSent {
+			c.finSent = true
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		// WritePacket may wait for a slow peer's window: outside the lock.
+		_ = c.pc.WritePacket(rpc.TypeServerWantsFin, nil, nil)
+		c.finishWhenIdle()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		_ = s.Close()
+		<-done
+		return fmt.Errorf("rpc/server: shutdown: %w", ctx.Err())
+	}
+}
+
+// Close closes the listeners and every connection at once, and waits for
+// their goroutines. Replies to requests still held by handlers are then
+// dropped (the reply methods stay safe to call). Always returns nil.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.stopLocked(stateClosed)
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.pc.Close()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// stopLocked moves the state forward and closes what accepts connections.
+func (s *Server) stopLocked(to serverState) {
+	if s.state == stateRunning {
+		close(s.stopped)
+	}
+	if to > s.state {
+		s.state = to
+	}
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
+	for nc := range s.handshakes {
+		_ = nc.Close()
+	}
+}
+
+// call runs the handler; a panic is logged and answered with
+// rpc.CodeInternal (if the handler had not answered), and the server
+// keeps serving.
+func (s *Server) call(r *Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.stats.panics.Add(1)
+			s.log.Error("rpc/server: handler panic", "panic", fmt.Sprint(p), "query_id", r.QueryID,
+				"conn", r.conn.id, "stack", string(debug.Stack()))
+			if r.flags.Load()&flagReplied == 0 {
+				r.ReplyError(rpc.CodeInternal, "rpc/server: handler panic")
+			}
+		}
+	}()
+	s.handler.ServeRPC(r)
+}
+
+func (s *Server) getRequest() *Request { return s.pool.Get().(*Request) }
+
+func (s *Server) putRequest(r *Request) {
+	r.reset()
+	s.pool.Put(r)
+}
+
+// counters are the server's stats, read by engine.stat.
+type counters struct {
+	connsTotal    atomic.Int64
+	connsActive   atomic.Int64
+	connsRejected atomic.Int64
+	requests      atomic.Int64
+	active        atomic.Int64
+	malformed     atomic.Int64
+	cancels       atomic.Int64
+	tooLarge      atomic.Int64
+	panics        atomic.Int64
+	connWaits     atomic.Int64
+}
+
+// rareLog lets one record through per second and counts the rest, so a
+// connection flood cannot flood the log too.
+type rareLog struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int64
+}
+
+func (l *rareLog) allow(now time.Time) (suppressed int64, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < time.Second {
+		l.suppressed++
+		return 0, false
+	}
+	l.last = now
+	n := l.suppressed
+	l.suppressed = 0
+	return n, true
+}

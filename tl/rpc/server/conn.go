@@ -83,6 +83,9 @@ func (c *conn) handleInvoke(body []byte) bool {
 	case c.slots <- struct{}{}:
 	default:
 		s.stats.connWaits.Add(1)
+		if s.onConnWait != nil {
+			s.onConnWait()
+		}
 		select {
 		case c.slots <- struct{}{}:
 		case <-c.pc.Done():

@@ -11,6 +11,7 @@ type byteSem struct {
 	used    int64
 	limit   int64
 	waiters []*semWaiter
+	onWait  func() // test hook: a waiter was queued; nil in production
 }
 
 // semWaiter belongs to one connection reader, which waits for at most one
@@ -34,6 +35,9 @@ func (s *byteSem) acquire(n int64, w *semWaiter, stop <-chan struct{}) bool {
 	w.n = n
 	s.waiters = append(s.waiters, w)
 	s.mu.Unlock()
+	if s.onWait != nil {
+		s.onWait()
+	}
 	select {
 	case <-w.ready:
 		return true

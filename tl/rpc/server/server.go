@@ -82,6 +82,8 @@ type Server struct {
 	stats     counters
 	rejectLog rareLog
 
+	onConnWait func() // test hook: a reader waits for a slot; nil in production
+
 	nconns atomic.Int64
 	nextID atomic.Uint64
 

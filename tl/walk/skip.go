@@ -241,6 +241,17 @@ func (st *state) skipArray(pos int, ref *schema.TypeRef, env int32) (int, error)
 	}
 	st.depth++
 	defer func() { st.depth-- }()
+	if len(ref.Elem) == 1 && ref.Elem[0].Cond == nil && !ref.Elem[0].Excl {
+		// Vectors of scalars (string, Long, int...) need no frame.
+		if r, _, bare, err := st.resolve(&ref.Elem[0].Type, env, false); err == nil {
+			if s, ok := primStep(r); ok {
+				if bare {
+					s.tag = 0
+				}
+				return skipScalars(st.b, pos, s, n)
+			}
+		}
+	}
 	m := st.mark()
 	defer st.popTo(m)
 	f, err := st.push(0, len(ref.Elem), env)
@@ -287,6 +298,32 @@ func (st *state) walkCall(fi *fnInfo) (int, error) {
 	}
 	if pos != len(st.b) {
 		return pos, fmt.Errorf("%w: %d after %s", ErrTrailing, len(st.b)-pos, fi.c.Name)
+	}
+	return pos, nil
+}
+
+// skipScalars skips n scalars of one kind; n is checked against the input
+// first (every scalar is at least one word).
+func skipScalars(b []byte, pos int, s step, n uint32) (int, error) {
+	if uint64(n) > uint64(len(b)-pos)/4 {
+		return pos, fmt.Errorf("walk: %w: count %d, %d bytes remain", tl.ErrTruncated, n, len(b)-pos)
+	}
+	if size := primSize(s.prim); size != 0 && s.tag == 0 {
+		if uint64(n)*uint64(size) > uint64(len(b)-pos) {
+			return pos, fmt.Errorf("walk: %w: %d %v elements, %d bytes remain", tl.ErrTruncated, n, s.prim, len(b)-pos)
+		}
+		return pos + int(n)*size, nil
+	}
+	var err error
+	for range n {
+		if s.tag != 0 {
+			if pos, err = expectTag(b, pos, s.tag); err != nil {
+				return pos, err
+			}
+		}
+		if pos, err = skipPrim(b, pos, s.prim); err != nil {
+			return pos, err
+		}
 	}
 	return pos, nil
 }

@@ -1,6 +1,8 @@
 // Command tlc is the TL schema tool. Subcommands:
 //
-//	tlc tags FILE...   print every declaration's tags and canonical text
+//	tlc tags FILE...                          print every declaration's tags and canonical text
+//	tlc encode -schema FILE FUNCTION JSON      encode a function call (or -type T JSON) as hex
+//	tlc decode -schema FILE TYPE HEX           decode a value (or -call HEX, -result F -request HEX HEX) as JSON
 //
 // Each subcommand is a run function with its own flag set; adding one means
 // adding an entry to commands().
@@ -26,6 +28,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "tags", summary: "print tags and canonical text of every declaration", run: runTags},
+		{name: "encode", summary: "encode a function call or a value from JSON to TL1 hex", run: runEncode},
+		{name: "decode", summary: "decode TL1 hex (a value, a call or a result) to JSON", run: runDecode},
 	}
 }
 
@@ -43,6 +47,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nRun 'tlc <command> -h' for a command's usage.\n")
 	fmt.Fprintf(w, "example:\n  tlc tags ../shared/tl/engine.tl\n")
+	fmt.Fprintf(w, "  tlc encode -schema engines/memcache/memcache.tl memcache.get '{\"key\":\"foo\"}'\n")
 }
 
 // run is main without the process: it returns the exit code.

@@ -66,7 +66,7 @@ func TestRunUsage(t *testing.T) {
 	}{
 		{name: "no args", args: nil, code: 2, stderr: "usage: tlc <command>", noStdout: true},
 		{name: "top help", args: []string{"-h"}, code: 0, stdout: "tlc tags ../shared/tl/engine.tl"},
-		{name: "unknown command", args: []string{"encode"}, code: 2, stderr: `unknown command "encode"`, noStdout: true},
+		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderr: `unknown command "frobnicate"`, noStdout: true},
 		{name: "tags help", args: []string{"tags", "-h"}, code: 0, stderr: "usage: tlc tags [flags] FILE...", noStdout: true},
 		{name: "tags no files", args: []string{"tags"}, code: 2, stderr: "no files", noStdout: true},
 		{name: "tags bad dialect", args: []string{"tags", "-dialect", "x", good}, code: 2, stderr: "unknown dialect"},

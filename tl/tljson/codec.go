@@ -147,7 +147,7 @@ func (c *Codec) suggest(name string, functions bool) string {
 		}
 		ln := strings.ToLower(cb.Name)
 		dist := editDistance(lname, ln)
-		if dist <= len(name)/3+1 || strings.Contains(ln, lname) || strings.Contains(lname, ln) {
+		if dist <= 1+len(name)/10 || strings.Contains(ln, lname) || strings.Contains(lname, ln) {
 			cands = append(cands, cand{cb.Name, dist})
 		}
 	}

@@ -1,0 +1,238 @@
+package client
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+)
+
+// wait is the bound for anything a test waits for; generous because the
+// shared CI machine is slow under -race, and never a synchronisation
+// device by itself.
+const wait = 10 * time.Second
+
+func verifyNoLeaks(t testing.TB) {
+	t.Helper()
+	goleak.VerifyNone(t, goleak.IgnoreTopFunction("github.com/VKCOM/tl/internal/vkgo/pkg/srvfunc.(*CPUInfo).thisProcessCpuUsageLoop"))
+}
+
+// srvReq is one request as the test server saw it.
+type srvReq struct {
+	conn *srvConn
+	req  rpc.InvokeReq // Body and extra slices copied
+}
+
+// answer echoes the request body (or answers with body if not nil).
+func (r *srvReq) answer(body []byte) {
+	if body == nil {
+		body = r.req.Body
+	}
+	head := rpc.AppendResultHeader(nil, r.req.QueryID, nil, 0, false)
+	_ = r.conn.pc.WritePacket(rpc.TypeReqResult, head, body)
+}
+
+func (r *srvReq) answerError(code int32, text string) {
+	head := rpc.AppendResultHeader(nil, r.req.QueryID, nil, 0, false)
+	_ = r.conn.pc.WritePacket(rpc.TypeReqResult, head, rpc.AppendErrorBody(nil, r.req.QueryID, code, text))
+}
+
+type srvConn struct {
+	pc *packet.Conn
+}
+
+// testServer is a tiny TL RPC server built directly on the packet layer.
+// handle runs on the connection's reader goroutine; by default it echoes.
+// Requests handle declines to answer, cancels and client fins are sent to
+// channels for the test to inspect.
+type testServer struct {
+	t      testing.TB
+	ln     net.Listener
+	handle func(r *srvReq) bool // true: answered
+	held   chan *srvReq
+	cancel chan int64
+	fin    chan *srvConn
+	conns  chan *srvConn // every accepted connection
+
+	mu   sync.Mutex
+	live map[*srvConn]bool
+	wg   sync.WaitGroup
+	n    atomic.Int64 // requests received
+}
+
+func echo(r *srvReq) bool { r.answer(nil); return true }
+func hold(*srvReq) bool   { return false }
+
+func newTestServer(t testing.TB, handle func(r *srvReq) bool) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &testServer{t: t, ln: ln, handle: handle, held: make(chan *srvReq, 4096),
+		cancel: make(chan int64, 4096), fin: make(chan *srvConn, 16), conns: make(chan *srvConn, 64),
+		live: map[*srvConn]bool{}}
+	s.wg.Add(1)
+	go s.accept()
+	return s
+}
+
+func (s *testServer) addr() string { return s.ln.Addr().String() }
+
+func (s *testServer) accept() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		go s.serve(nc)
+	}
+}
+
+func (s *testServer) serve(nc net.Conn) {
+	defer s.wg.Done()
+	pc, err := packet.ServerHandshake(nc, packet.Config{})
+	if err != nil {
+		return
+	}
+	c := &srvConn{pc: pc}
+	s.mu.Lock()
+	s.live[c] = true
+	s.mu.Unlock()
+	select {
+	case s.conns <- c:
+	default:
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.live, c)
+		s.mu.Unlock()
+		_ = pc.Close()
+	}()
+	for {
+		typ, body, err := pc.ReadPacket()
+		if err != nil {
+			return
+		}
+		switch typ {
+		case rpc.TypeInvokeReq:
+			s.n.Add(1)
+			r := &srvReq{conn: c}
+			if err := rpc.ParseInvokeReq(body, &r.req); err != nil {
+				s.t.Errorf("server: bad request: %v", err)
+				return
+			}
+			if !s.handle(r) {
+				// Keep a copy: body aliases the read buffer.
+				r.req.Body = append([]byte(nil), r.req.Body...)
+				r.req.Extra = rpc.InvokeReqExtra{Flags: r.req.Extra.Flags, CustomTimeoutMs: r.req.Extra.CustomTimeoutMs}
+				s.held <- r
+			}
+		case rpc.TypeCancelReq:
+			id, err := rpc.ParseCancelReq(body)
+			if err != nil {
+				s.t.Errorf("server: bad cancel: %v", err)
+			}
+			s.cancel <- id
+		case rpc.TypeClientWantsFin:
+			s.fin <- c
+		}
+	}
+}
+
+// kill closes the listener and every connection abruptly.
+func (s *testServer) kill() {
+	_ = s.ln.Close()
+	s.mu.Lock()
+	for c := range s.live {
+		_ = c.pc.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *testServer) close() { s.kill() }
+
+// nextHeld waits for a request the handler did not answer.
+func (s *testServer) nextHeld(t testing.TB) *srvReq {
+	t.Helper()
+	select {
+	case r := <-s.held:
+		return r
+	case <-time.After(wait):
+		t.Fatal("server: no request arrived")
+		return nil
+	}
+}
+
+// redirect is a dialer whose target the test switches, so a "restarted"
+// server can live on a new port while the Client keeps one address.
+type redirect struct {
+	target atomic.Pointer[string]
+	dials  atomic.Int64
+}
+
+func newRedirect(addr string) *redirect {
+	r := &redirect{}
+	r.set(addr)
+	return r
+}
+
+func (r *redirect) set(addr string) { r.target.Store(&addr) }
+
+func (r *redirect) dial(ctx context.Context, network, _ string) (net.Conn, error) {
+	r.dials.Add(1)
+	var d net.Dialer
+	return d.DialContext(ctx, network, *r.target.Load())
+}
+
+func newClient(t testing.TB, addr string, o Options) *Client {
+	t.Helper()
+	cl, err := New(addr, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+func echoReq(payload []byte) *Request {
+	body := append([]byte{0x0d, 0xf0, 0xad, 0x0b}, payload...) // an unknown function tag, then the payload
+	return &Request{Body: body}
+}
+
+// asyncResult is one Handler.Done call.
+type asyncResult struct {
+	token uint64
+	body  []byte
+	err   error
+}
+
+type chanHandler chan asyncResult
+
+func (h chanHandler) Done(token uint64, resp *Response, err error) {
+	var body []byte
+	if resp != nil {
+		body = append([]byte(nil), resp.Body...)
+	}
+	h <- asyncResult{token, body, err}
+}
+
+func recvResult(t testing.TB, ch chanHandler) asyncResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(wait):
+		t.Fatal("no completion")
+		return asyncResult{}
+	}
+}

@@ -204,3 +204,7 @@ func ctxWait(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+type netDialer struct{}
+
+func (netDialer) dial(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }

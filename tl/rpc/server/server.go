@@ -169,11 +169,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		if s.nconns.Add(1) > int64(s.cfg.MaxConns) {
 			s.nconns.Add(-1)
 			s.stats.connsRejected.Add(1)
-			_ = nc.Close()
 			if n, ok := s.rejectLog.allow(s.cfg.Now()); ok {
 				s.log.Warn("rpc/server: MaxConns reached, connection closed",
 					"remote", nc.RemoteAddr(), "max_conns", s.cfg.MaxConns, "rejected_since_last_log", n)
 			}
+			_ = nc.Close()
 			continue
 		}
 		s.mu.Lock()
@@ -209,13 +209,22 @@ func (s *Server) serveConn(nc net.Conn) {
 	}
 	c := newConn(s, pc, s.nextID.Add(1))
 	s.mu.Lock()
-	if s.state != stateRunning {
+	switch s.state {
+	case stateClosed:
 		s.mu.Unlock()
 		_ = pc.Close()
 		return
+	case stateShutdown:
+		// Handshaken during Shutdown: it gets its fin like the others.
+		c.finSent = true
 	}
+	fin := c.finSent
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
+	if fin {
+		_ = pc.WritePacket(rpc.TypeServerWantsFin, nil, nil)
+		c.finishWhenIdle()
+	}
 	s.stats.connsActive.Add(1)
 	c.readLoop()
 	s.stats.connsActive.Add(-1)
@@ -224,8 +233,9 @@ func (s *Server) serveConn(nc net.Conn) {
 	s.mu.Unlock()
 }
 
-// Shutdown stops accepting (closing the listeners and any connection still
-// in its handshake), sends rpcServerWantsFin once on every connection,
+// Shutdown stops accepting (closing the listeners), sends
+// rpcServerWantsFin once on every connection (connections still in their
+// handshake get it when it completes),
 // and closes each connection once its requests are answered. It returns
 // when all connections are closed, or, if ctx ends first, hard-closes the
 // rest as Close does and returns ctx's error. Requests keep being served
@@ -292,8 +302,11 @@ func (s *Server) stopLocked(to serverState) {
 	for ln := range s.listeners {
 		_ = ln.Close()
 	}
-	for nc := range s.handshakes {
-		_ = nc.Close()
+	if to == stateClosed {
+		// Shutdown lets handshakes finish: they then get a fin.
+		for nc := range s.handshakes {
+			_ = nc.Close()
+		}
 	}
 }
 

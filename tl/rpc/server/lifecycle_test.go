@@ -1,0 +1,203 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+)
+
+// holder keeps every request for the test to answer.
+type holder struct {
+	reqs     chan *Request
+	canceled chan *Request
+}
+
+func newHolder() *holder {
+	return &holder{reqs: make(chan *Request, 64), canceled: make(chan *Request, 64)}
+}
+
+func (h *holder) ServeRPC(r *Request)  { h.reqs <- r }
+func (h *holder) CancelRPC(r *Request) { h.canceled <- r }
+
+var _ Canceler = (*holder)(nil)
+
+func TestShutdown(t *testing.T) {
+	leakCheck(t)
+	h := newHolder()
+	ts := startServer(t, Config{Handler: h})
+	busy := dial(t, ts.addr, packet.Config{})
+	idle := dial(t, ts.addr, packet.Config{})
+	busy.send(&rpc.InvokeReq{QueryID: 1, Body: fn(tagEcho)})
+	r := recv(t, h.reqs, "request")
+
+	shut := make(chan error, 1)
+	go func() { shut <- ts.Shutdown(ctxWait(t)) }()
+	for _, c := range []*client{busy, idle} {
+		typ, _, err := c.read()
+		if err != nil || typ != rpc.TypeServerWantsFin {
+			t.Fatalf("got type %#x err %v, want rpcServerWantsFin", typ, err)
+		}
+	}
+	// The idle connection is closed at once, the busy one after its reply.
+	if err := idle.waitClosed(); err == nil {
+		t.Fatal("idle connection not closed")
+	}
+	r.Reply(fn(tagEcho))
+	if res := busy.result(); res.QueryID != 1 || res.IsError() {
+		t.Fatalf("in-flight answer %+v", res)
+	}
+	if err := busy.waitClosed(); err == nil {
+		t.Fatal("busy connection not closed")
+	}
+	if err := recv(t, shut, "Shutdown"); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, ts.served, "Serve"); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve returned %v", err)
+	}
+	ts.served <- ErrServerClosed // for the cleanup
+}
+
+func TestShutdownDeadline(t *testing.T) {
+	leakCheck(t)
+	h := newHolder()
+	ts := startServer(t, Config{Handler: h})
+	c := dial(t, ts.addr, packet.Config{})
+	c.send(&rpc.InvokeReq{QueryID: 1, Body: fn(tagEcho)})
+	r := recv(t, h.reqs, "request")
+	ctx, cancel := context.WithCancel(context.Background())
+	shut := make(chan error, 1)
+	go func() { shut <- ts.Shutdown(ctx) }()
+	if typ, _, err := c.read(); err != nil || typ != rpc.TypeServerWantsFin {
+		t.Fatalf("got %#x %v", typ, err)
+	}
+	cancel()
+	if err := recv(t, shut, "Shutdown"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Shutdown returned %v", err)
+	}
+	if err := c.waitClosed(); err == nil {
+		t.Fatal("not closed")
+	}
+	r.Reply(fn(tagEcho)) // after Close: safe, writes nothing
+	if got := ts.stats.active.Load(); got != 0 {
+		t.Fatalf("%d active after the late reply", got)
+	}
+}
+
+func TestClientWantsFin(t *testing.T) {
+	leakCheck(t)
+	h := newHolder()
+	ts := startServer(t, Config{Handler: h})
+	c := dial(t, ts.addr, packet.Config{})
+	c.send(&rpc.InvokeReq{QueryID: 1, Body: fn(tagEcho)})
+	r := recv(t, h.reqs, "request")
+	if err := c.pc.WritePacket(rpc.TypeClientWantsFin, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.Reply(fn(tagEcho))
+	if res := c.result(); res.QueryID != 1 {
+		t.Fatalf("%+v", res)
+	}
+	if err := c.waitClosed(); err == nil {
+		t.Fatal("not closed after fin")
+	}
+}
+
+func TestCancel(t *testing.T) {
+	leakCheck(t)
+	h := newHolder()
+	ts := startServer(t, Config{Handler: h})
+	c := dial(t, ts.addr, packet.Config{})
+	c.send(&rpc.InvokeReq{QueryID: 7, Body: fn(tagEcho)})
+	r := recv(t, h.reqs, "request")
+	for _, qid := range []int64{8, 7} { // unknown id ignored, then the real one
+		if err := c.pc.WritePacket(rpc.TypeCancelReq, nil, rpc.AppendCancelReq(nil, qid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := recv(t, h.canceled, "cancel"); got != r || !r.Canceled() {
+		t.Fatalf("cancel for %p (canceled %v), want %p", got, got.Canceled(), r)
+	}
+	r.ReplyError(rpc.CodeQueryTimeout, "canceled")
+	if res := c.result(); res.QueryID != 7 || res.ErrorCode != rpc.CodeQueryTimeout {
+		t.Fatalf("%+v", res)
+	}
+	// A cancel after the reply finds nothing.
+	if err := c.pc.WritePacket(rpc.TypeCancelReq, nil, rpc.AppendCancelReq(nil, 7)); err != nil {
+		t.Fatal(err)
+	}
+	c.send(&rpc.InvokeReq{QueryID: 9, Body: fn(tagEcho)})
+	recv(t, h.reqs, "request 9").Reply(fn(tagEcho))
+	c.result()
+	select {
+	case r := <-h.canceled:
+		t.Fatalf("cancel after reply reached the handler: %d", r.QueryID)
+	default:
+	}
+}
+
+func TestMaxConns(t *testing.T) {
+	leakCheck(t)
+	ts := startServer(t, Config{Handler: echo, MaxConns: 1})
+	first := dial(t, ts.addr, packet.Config{})
+	first.call(&rpc.InvokeReq{QueryID: 1, Body: fn(tagEcho)})
+	nc, err := (&netDialer{}).dial(ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := packet.ClientHandshake(nc, packet.Config{PacketTimeout: wait}); err == nil {
+		t.Fatal("second connection got through MaxConns 1")
+	}
+	if !strings.Contains(ts.log.String(), "MaxConns reached") || ts.stats.connsRejected.Load() != 1 {
+		t.Fatalf("rejection not logged or counted:\n%s", ts.log.String())
+	}
+	first.call(&rpc.InvokeReq{QueryID: 2, Body: fn(tagEcho)})
+}
+
+// TestBackpressure: at the per-connection cap and at the server's byte cap
+// the reader stops until a reply frees room; nothing is refused or lost.
+func TestBackpressure(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		hook func(s *Server, f func())
+	}{
+		{"per-connection", Config{MaxInflightPerConn: 2}, func(s *Server, f func()) { s.onConnWait = f }},
+		{"request bytes", Config{MaxRequestBytes: 2 * (requestOverhead + 100)}, func(s *Server, f func()) { s.sem.onWait = f }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leakCheck(t)
+			h := newHolder()
+			tc.cfg.Handler = h
+			ts := startServer(t, tc.cfg)
+			waited := make(chan struct{}, 1)
+			tc.hook(ts.Server, signal(waited))
+			c := dial(t, ts.addr, packet.Config{})
+			body := fn(tagEcho, make([]byte, 80)...)
+			for i := range 3 {
+				c.send(&rpc.InvokeReq{QueryID: int64(i + 1), Body: body})
+			}
+			first := recv(t, h.reqs, "request 1")
+			second := recv(t, h.reqs, "request 2")
+			// The third request waits until one of the first two is answered.
+			recv(t, waited, "reader to wait")
+			select {
+			case r := <-h.reqs:
+				t.Fatalf("request %d served past the cap", r.QueryID)
+			default:
+			}
+			first.Reply(fn(tagEcho))
+			recv(t, h.reqs, "request 3").Reply(fn(tagEcho))
+			second.Reply(fn(tagEcho))
+			for _, want := range []int64{1, 3, 2} {
+				if res := c.result(); res.QueryID != want {
+					t.Fatalf("answer to %d, want %d", res.QueryID, want)
+				}
+			}
+		})
+	}
+}

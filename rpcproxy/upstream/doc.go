@@ -1,0 +1,39 @@
+// Package upstream holds the proxy's connections to engines: one Engine per
+// engine address, shared by every cluster and every config generation that
+// lists it (a Pool keyed by address, reference-counted across reloads), each
+// with one multiplexed TL RPC connection whose answers come back by query id
+// in any order, and each with its own health (package health).
+//
+// # Request path
+//
+//	Send(call, hdr, body, deadline)  under the engine's lock: assign a query
+//	                                 id, write it into hdr, push hdr+body to
+//	                                 the connection's sendq (never blocks),
+//	                                 remember call in pending
+//	reader goroutine                 look the query id up, remove it, call
+//	                                 call.Answer (body valid only then)
+//	Pool ticker                      remove and fail calls past their
+//	                                 deadline; start due probes
+//	Cancel(qid)                      remove the call, send rpcCancelReq
+//
+// Whoever removes a call from pending owns its completion, so Answer or Fail
+// is called exactly once per successful Send.
+//
+// # Invariants
+//
+//   - Fail fast: Send never dials and never waits. No connection, a full
+//     send queue or a closed engine is an immediate *rpc.Error naming the
+//     engine (built once per engine, so failing does not allocate).
+//   - No head-of-line blocking: each engine has its own connection, reader,
+//     writer and lock; the lock is never held across I/O. A slow engine's
+//     socket blocks only its own writer goroutine.
+//   - A connect error (dial, handshake, a connection that breaks) marks the
+//     engine down at once and fails the calls sent on that connection with
+//     NO_CONNECTIONS; timeouts and QUERY_TIMEOUT answers are counted by the
+//     engine's health tracker; probes (engine.pid) redial and bring it back.
+//     At most one probe per engine is in flight.
+//   - rpcServerWantsFin from an engine: new requests go to a fresh
+//     connection at once; the old one finishes its pending calls.
+//   - Released engines (refs 0) close; a Pool's Close fails everything
+//     pending and waits for every goroutine it started.
+package upstream

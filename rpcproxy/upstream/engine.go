@@ -1,0 +1,365 @@
+package upstream
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/rpcproxy/health"
+	"github.com/rpcproxy/rpcproxy/rpcproxy/sendq"
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+)
+
+// Call is one request in flight to an engine. Exactly one of its methods is
+// called, once, for every successful Send.
+type Call interface {
+	// Answer delivers the engine's answer on the engine's reader
+	// goroutine. body (the message body, starting with the engine's query
+	// id) and res (parsed from it) are valid only during the call, which
+	// must not block.
+	Answer(typ uint32, body []byte, res *rpc.ReqResult)
+	// Fail ends the call without an answer; err is an *rpc.Error.
+	Fail(err error)
+}
+
+// pending is one call awaiting its answer.
+type pending struct {
+	call     Call
+	link     *link
+	start    time.Time
+	deadline time.Time
+}
+
+// Stats are an engine's counters since it was added to the pool.
+type Stats struct {
+	Requests atomic.Uint64 // sent
+	Answers  atomic.Uint64 // answered (errors from the engine included)
+	Errors   atomic.Uint64 // error answers from the engine
+	Timeouts atomic.Uint64 // no answer before the deadline
+	Failed   atomic.Uint64 // refused or failed by the proxy (down, busy, lost)
+}
+
+// Engine is one engine address: its connection, its pending calls and its
+// health. Safe for concurrent use.
+type Engine struct {
+	addr   string
+	pool   *Pool
+	health *health.Tracker
+	errs   engineErrors
+	stats  Stats
+
+	mu       sync.Mutex
+	cur      *link // nil when not connected
+	links    map[*link]struct{}
+	pending  map[int64]pending
+	qid      int64
+	refs     int
+	closed   bool
+	dialing  bool
+	expired  []pending // sweeper scratch, used only by the pool ticker
+	ready    chan struct{}
+	readyOne sync.Once
+}
+
+// link is one packet connection to the engine.
+type link struct {
+	e  *Engine
+	pc *packet.Conn
+	q  *sendq.Queue
+}
+
+// Addr returns the engine's address.
+func (e *Engine) Addr() string { return e.addr }
+
+// Health returns the engine's health tracker.
+func (e *Engine) Health() *health.Tracker { return e.health }
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() *Stats { return &e.stats }
+
+// Ready is closed once the first connection attempt has ended.
+func (e *Engine) Ready() <-chan struct{} { return e.ready }
+
+// Connected reports whether the engine has a live connection.
+func (e *Engine) Connected() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cur != nil
+}
+
+// Pending returns the calls awaiting an answer.
+func (e *Engine) Pending() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.pending)
+}
+
+// DownError is the error for requests refused because the engine is down.
+func (e *Engine) DownError() error { return e.errs.down }
+
+// BusyError is the error for requests refused by the in-flight cap.
+func (e *Engine) BusyError() error { return e.errs.busy }
+
+// Send forwards one request: hdr is the envelope (its first 8 bytes are
+// overwritten with the engine query id), body the function call. It returns
+// the query id for Cancel. It never blocks: without a connection, or with
+// the connection's send queue full, it fails at once.
+func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) (int64, error) {
+	e.mu.Lock()
+	l := e.cur
+	if l == nil {
+		err := e.errs.notConnected
+		if e.closed {
+			err = e.errs.closed
+		}
+		e.mu.Unlock()
+		e.stats.Failed.Add(1)
+		return 0, err
+	}
+	e.qid++
+	if e.qid <= 0 { // positive and never 0, as VK's client does
+		e.qid = 1
+	}
+	qid := e.qid
+	binary.LittleEndian.PutUint64(hdr, uint64(qid))
+	if err := l.q.Push(rpc.TypeInvokeReq, hdr, body); err != nil {
+		e.mu.Unlock()
+		e.stats.Failed.Add(1)
+		return 0, e.errs.backlog
+	}
+	e.pending[qid] = pending{call: call, link: l, start: start, deadline: deadline}
+	e.mu.Unlock()
+	e.stats.Requests.Add(1)
+	return qid, nil
+}
+
+// Cancel removes the call with query id qid, if it is still pending, and
+// passes rpcCancelReq to the engine. It reports whether the call was
+// removed; if so, neither Answer nor Fail will be called for it.
+func (e *Engine) Cancel(qid int64) bool {
+	e.mu.Lock()
+	p, ok := e.pending[qid]
+	if ok {
+		delete(e.pending, qid)
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(qid))
+		_ = p.link.q.Push(rpc.TypeCancelReq, b[:], nil)
+	}
+	e.mu.Unlock()
+	return ok
+}
+
+// connect dials a new connection unless one is being dialled or the engine
+// is closed, and makes it current.
+func (e *Engine) connect(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed || e.dialing {
+		e.mu.Unlock()
+		return errDialing
+	}
+	e.dialing = true
+	e.mu.Unlock()
+	l, err := e.dial(ctx)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.dialing = false
+	if err != nil {
+		return err
+	}
+	if e.closed {
+		l.pc.Close()
+		return errDialing
+	}
+	e.cur = l
+	e.links[l] = struct{}{}
+	e.pool.wg.Add(2)
+	go l.read()
+	go l.write()
+	return nil
+}
+
+func (e *Engine) dial(ctx context.Context) (*link, error) {
+	o := &e.pool.opts
+	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
+	defer cancel()
+	nc, err := o.Dial(ctx, "tcp", e.addr)
+	if err != nil {
+		return nil, &EngineError{Addr: e.addr, Op: "dial", Err: err}
+	}
+	pc, err := packet.ClientHandshake(nc, o.Packet)
+	if err != nil {
+		return nil, &EngineError{Addr: e.addr, Op: "handshake", Err: err}
+	}
+	return &link{e: e, pc: pc, q: sendq.New(o.QueueLimit)}, nil
+}
+
+func (l *link) write() {
+	defer l.e.pool.wg.Done()
+	// Run returns on close, after a drain, or when a write fails; either
+	// way this connection is finished, and closing it ends its reader.
+	_ = l.q.Run(l.pc)
+	_ = l.pc.CloseGraceful()
+}
+
+// read delivers answers until the connection fails.
+func (l *link) read() {
+	defer l.e.pool.wg.Done()
+	e := l.e
+	var res rpc.ReqResult
+	for {
+		typ, body, err := l.pc.ReadPacket()
+		if err != nil {
+			e.linkDown(l, &EngineError{Addr: e.addr, Op: "read", Err: err})
+			return
+		}
+		switch typ {
+		case rpc.TypeReqResult, rpc.TypeReqResultError:
+			e.deliver(typ, body, &res)
+		case rpc.TypeServerWantsFin:
+			e.serverWantsFin(l)
+		}
+	}
+}
+
+func (e *Engine) deliver(typ uint32, body []byte, res *rpc.ReqResult) {
+	if len(body) < 8 {
+		return
+	}
+	qid := int64(binary.LittleEndian.Uint64(body))
+	e.mu.Lock()
+	p, ok := e.pending[qid]
+	if ok {
+		delete(e.pending, qid)
+	}
+	stale := ok && e.cur != p.link
+	e.mu.Unlock()
+	if !ok {
+		return // answered after its deadline or a cancel
+	}
+	if stale {
+		defer e.closeIfIdle(p.link)
+	}
+	now := e.pool.now()
+	if err := rpc.ParseResult(typ, body, res); err != nil {
+		e.stats.Failed.Add(1)
+		p.call.Fail(e.errs.invalid)
+		return
+	}
+	e.stats.Answers.Add(1)
+	var c health.Change
+	if res.IsError() {
+		e.stats.Errors.Add(1)
+	}
+	if res.IsError() && res.ErrorCode == rpc.CodeQueryTimeout {
+		e.stats.Timeouts.Add(1)
+		c = e.health.TimedOut(now)
+	} else {
+		c = e.health.Answered(now, now.Sub(p.start))
+	}
+	p.call.Answer(typ, body, res)
+	e.pool.report(e, c, nil)
+}
+
+// serverWantsFin moves new requests to a fresh connection; the old one
+// keeps delivering its pending answers and is closed when they are done.
+func (e *Engine) serverWantsFin(l *link) {
+	e.mu.Lock()
+	if e.cur == l {
+		e.cur = nil
+	}
+	e.mu.Unlock()
+	e.pool.goConnect(e)
+	e.closeIfIdle(l)
+}
+
+// closeIfIdle closes a link that is no longer current once nothing is
+// pending on it.
+func (e *Engine) closeIfIdle(l *link) {
+	e.mu.Lock()
+	if e.cur == l {
+		e.mu.Unlock()
+		return
+	}
+	for _, p := range e.pending {
+		if p.link == l {
+			e.mu.Unlock()
+			return
+		}
+	}
+	e.mu.Unlock()
+	l.q.CloseDrain()
+}
+
+// linkDown fails every call sent on l and, if l was the engine's current
+// connection, reports a connect error.
+func (e *Engine) linkDown(l *link, cause error) {
+	e.mu.Lock()
+	wasCur := e.cur == l
+	if wasCur {
+		e.cur = nil
+	}
+	delete(e.links, l)
+	var failed []Call
+	for qid, p := range e.pending {
+		if p.link == l {
+			failed = append(failed, p.call)
+			delete(e.pending, qid)
+		}
+	}
+	closed := e.closed
+	e.mu.Unlock()
+	l.q.Close()
+	l.pc.Close()
+	err := e.errs.lost
+	if closed {
+		err = e.errs.closed
+	}
+	for _, c := range failed {
+		e.stats.Failed.Add(1)
+		c.Fail(err)
+	}
+	if wasCur && !closed {
+		e.pool.report(e, e.health.ConnectFailed(e.pool.now()), cause)
+	}
+}
+
+// sweep fails the calls whose deadline passed before now.
+func (e *Engine) sweep(now time.Time) {
+	e.mu.Lock()
+	exp := e.expired[:0]
+	for qid, p := range e.pending {
+		if !p.deadline.IsZero() && now.After(p.deadline) {
+			exp = append(exp, p)
+			delete(e.pending, qid)
+		}
+	}
+	e.mu.Unlock()
+	for i := range exp {
+		e.stats.Timeouts.Add(1)
+		c := e.health.TimedOut(now)
+		exp[i].call.Fail(e.errs.timeout)
+		e.pool.report(e, c, nil)
+		exp[i] = pending{}
+	}
+	e.expired = exp[:0]
+}
+
+// close shuts the engine: its connections close and pending calls fail.
+func (e *Engine) close() {
+	e.mu.Lock()
+	e.closed = true
+	e.cur = nil
+	links := make([]*link, 0, len(e.links))
+	for l := range e.links {
+		links = append(links, l)
+	}
+	e.mu.Unlock()
+	for _, l := range links {
+		l.q.Close()
+		l.pc.Close() // the reader fails the pending calls
+	}
+	e.readyOne.Do(func() { close(e.ready) })
+}

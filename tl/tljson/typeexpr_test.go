@@ -1,0 +1,60 @@
+package tljson
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseType(t *testing.T) {
+	c := memcacheCodec(t)
+	tests := []struct {
+		expr, want, err string
+	}{
+		{expr: "int", want: "int"},
+		{expr: "Int", want: "Int"},
+		{expr: "#", want: "#"},
+		{expr: "memcache.Value", want: "memcache.Value"},
+		{expr: "memcache.strvalue", want: "memcache.strvalue"},
+		{expr: "Vector memcache.Value", want: "Vector memcache.Value"},
+		{expr: " ( Vector  int ) ", want: "Vector int"},
+		{expr: "%(Dictionary long)", want: "dictionary long"},
+		{expr: "%Dictionary long", want: "dictionary long"},
+		{expr: "Tuple (Vector %True) 3", want: "Tuple (Vector true) 3"},
+		{expr: "Maybe (Maybe #)", want: "Maybe (Maybe #)"},
+		{expr: "Pair int (Either string Bool)", want: "Pair int (Either string Bool)"},
+		{expr: "", err: "unexpected end"},
+		{expr: "Vector", err: "Vector takes 1 arguments, got 0"},
+		{expr: "int int", err: "int takes 0 arguments, got 1"},
+		{expr: "Tuple int int", err: "argument n of Tuple must be a number"},
+		{expr: "Vector 3", err: "number 3 where a type belongs"},
+		{expr: "3", err: "number 3 where a type belongs"},
+		{expr: "# int", err: "# takes no arguments"},
+		{expr: "Nope", err: "unknown type Nope"},
+		{expr: "nope", err: "unknown constructor nope"},
+		{expr: "memcache.get", err: "unknown constructor memcache.get"},
+		{expr: "%memcache.Value", err: "bare reference to memcache.Value, which has 3 constructors"},
+		{expr: "(Vector int", err: "want ')'"},
+		{expr: "Vector int)", err: `unexpected ')'`},
+		{expr: "Vector <int>", err: `unexpected '<'`},
+		{expr: "Tuple int 99999999999", err: "out of range"},
+		{expr: strings.Repeat("(", 40) + "int" + strings.Repeat(")", 40), err: "nested deeper than 32"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.expr, func(t *testing.T) {
+			ty, err := c.ParseType(tc.expr)
+			if tc.err != "" {
+				if !errors.Is(err, ErrTypeExpr) || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want ErrTypeExpr containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ty.String(); got != tc.want {
+				t.Errorf("String() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

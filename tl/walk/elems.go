@@ -96,7 +96,8 @@ func readScalar(b []byte, pos int, p schema.PrimKind) (Value, int, error) {
 // The enclosing call or result is validated before the first element, so
 // Next fails only on a bug. Iterators over non-scalar elements hold a walk
 // state that Next returns to the pool at the end; call Close when stopping
-// early.
+// early (or not: the state is then simply garbage collected). Do not copy
+// an Elems once iteration has started: two copies would share one state.
 type Elems struct {
 	w   *Walker
 	st  *state
@@ -142,6 +143,8 @@ func (e *Elems) Next() bool {
 			e.val, e.pos, err = readScalar(e.b, e.pos, e.prim)
 			e.val.Start, e.val.End = start, e.pos
 		}
+	} else if e.st == nil {
+		err = fmt.Errorf("%w: iterator used after Close", ErrUnsupported)
 	} else {
 		m := e.st.mark()
 		e.pos, err = e.st.walkFields(e.pos, e.elem, e.frame)
@@ -301,4 +304,55 @@ func (w *Walker) argElems(call []byte, fi *fnInfo, i int) (Elems, error) {
 		return Elems{}, err
 	}
 	return e, nil
+}
+
+// Field returns the byte range of the named field of the current element:
+// a field of the element's constructor (Vector memcache.Value elements,
+// Vector %engine.BinlogPrefix), or of an n*[...] element's own field list.
+// A constructor without the field, or with its bit clear, is ErrAbsent;
+// scalar elements are ErrNotObject. Merges sorted by a field use it.
+func (e *Elems) Field(name string) (start, end int, err error) {
+	st := e.st
+	if st == nil || e.i == 0 {
+		return 0, 0, fmt.Errorf("%w: element has no fields", ErrNotObject)
+	}
+	m := st.mark()
+	defer st.popTo(m)
+	pos := int(e.cur.start)
+	fields, f := e.elem, e.frame
+	if len(fields) == 1 && fields[0].Name == "" && fields[0].Cond == nil && !fields[0].Excl {
+		ref, env, bare, err := st.resolve(&fields[0].Type, f, false)
+		if err != nil {
+			return 0, 0, err
+		}
+		if (ref.Kind != schema.RefType && ref.Kind != schema.RefCtor) || ref.Prim != schema.PrimNone {
+			return 0, 0, fmt.Errorf("%w: %s", ErrNotObject, refName(ref))
+		}
+		c, cf, p, err := st.openCtor(pos, ref, env, bare)
+		if err != nil {
+			return 0, 0, err
+		}
+		fields, f, pos = c.Fields, cf, p
+	}
+	i := -1
+	for j := range fields {
+		if fields[j].Name == name {
+			i = j
+		}
+	}
+	if i < 0 || i >= MaxTopFields {
+		return 0, 0, fmt.Errorf("%w: element has no field %q", ErrAbsent, name)
+	}
+	saved := st.rec
+	st.rec = f
+	_, err = st.walkFields(pos, fields, f)
+	st.rec = saved
+	if err != nil {
+		return 0, 0, err
+	}
+	sp := st.spans[i]
+	if sp.start < 0 {
+		return 0, 0, fmt.Errorf("%w: field %q", ErrAbsent, name)
+	}
+	return int(sp.start), int(sp.end), nil
 }

@@ -67,7 +67,8 @@ type testServer struct {
 	log    *logSink
 }
 
-func startServer(t testing.TB, cfg Config) *testServer {
+// startServer starts the server after setup, which may set test hooks.
+func startServer(t testing.TB, cfg Config, setup ...func(*Server)) *testServer {
 	t.Helper()
 	ts := &testServer{served: make(chan error, 1), log: &logSink{}}
 	if cfg.Logger == nil {
@@ -82,6 +83,9 @@ func startServer(t testing.TB, cfg Config) *testServer {
 		t.Fatal(err)
 	}
 	ts.Server, ts.addr = s, ln.Addr().String()
+	for _, f := range setup {
+		f(s)
+	}
 	go func() { ts.served <- s.Serve(ln) }()
 	t.Cleanup(func() {
 		_ = s.Close()

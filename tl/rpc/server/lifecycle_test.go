@@ -173,9 +173,8 @@ func TestBackpressure(t *testing.T) {
 			leakCheck(t)
 			h := newHolder()
 			tc.cfg.Handler = h
-			ts := startServer(t, tc.cfg)
 			waited := make(chan struct{}, 1)
-			tc.hook(ts.Server, signal(waited))
+			ts := startServer(t, tc.cfg, func(s *Server) { tc.hook(s, signal(waited)) })
 			c := dial(t, ts.addr, packet.Config{})
 			body := fn(tagEcho, make([]byte, 80)...)
 			for i := range 3 {

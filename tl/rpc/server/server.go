@@ -83,6 +83,7 @@ type Server struct {
 	rejectLog rareLog
 
 	onConnWait func() // test hook: a reader waits for a slot; nil in production
+	onConnDone func() // test hook: a connection goroutine ends; nil in production
 
 	nconns atomic.Int64
 	nextID atomic.Uint64
@@ -194,6 +195,9 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) serveConn(nc net.Conn) {
 	defer s.wg.Done()
 	defer s.nconns.Add(-1)
+	if s.onConnDone != nil {
+		defer s.onConnDone()
+	}
 	pc, err := packet.ServerHandshake(nc, s.cfg.Packet)
 	s.mu.Lock()
 	delete(s.handshakes, nc)

@@ -19,9 +19,10 @@ import (
 // device by itself.
 const wait = 10 * time.Second
 
-func verifyNoLeaks(t testing.TB) {
+func verifyNoLeaks(t testing.TB, opts ...goleak.Option) {
 	t.Helper()
-	goleak.VerifyNone(t, goleak.IgnoreTopFunction("github.com/VKCOM/tl/internal/vkgo/pkg/srvfunc.(*CPUInfo).thisProcessCpuUsageLoop"))
+	opts = append(opts, goleak.IgnoreTopFunction("github.com/VKCOM/tl/internal/vkgo/pkg/srvfunc.(*CPUInfo).thisProcessCpuUsageLoop"))
+	goleak.VerifyNone(t, opts...)
 }
 
 // srvReq is one request as the test server saw it.
@@ -45,7 +46,17 @@ func (r *srvReq) answerError(code int32, text string) {
 }
 
 type srvConn struct {
-	pc *packet.Conn
+	pc   *packet.Conn
+	head []byte // reader goroutine's answer scratch
+}
+
+// echoFast answers from the reader goroutine without allocating, for
+// benchmarks and allocation tests.
+func echoFast(r *srvReq) bool {
+	c := r.conn
+	c.head = rpc.AppendResultHeader(c.head[:0], r.req.QueryID, nil, 0, false)
+	_ = c.pc.WritePacket(rpc.TypeReqResult, c.head, r.req.Body)
+	return true
 }
 
 // testServer is a tiny TL RPC server built directly on the packet layer.
@@ -118,6 +129,7 @@ func (s *testServer) serve(nc net.Conn) {
 		s.mu.Unlock()
 		_ = pc.Close()
 	}()
+	r := &srvReq{conn: c} // reused: the handler must not keep it
 	for {
 		typ, body, err := pc.ReadPacket()
 		if err != nil {
@@ -126,16 +138,16 @@ func (s *testServer) serve(nc net.Conn) {
 		switch typ {
 		case rpc.TypeInvokeReq:
 			s.n.Add(1)
-			r := &srvReq{conn: c}
 			if err := rpc.ParseInvokeReq(body, &r.req); err != nil {
 				s.t.Errorf("server: bad request: %v", err)
 				return
 			}
 			if !s.handle(r) {
 				// Keep a copy: body aliases the read buffer.
-				r.req.Body = append([]byte(nil), r.req.Body...)
-				r.req.Extra = rpc.InvokeReqExtra{Flags: r.req.Extra.Flags, CustomTimeoutMs: r.req.Extra.CustomTimeoutMs}
-				s.held <- r
+				h := &srvReq{conn: c, req: r.req}
+				h.req.Body = append([]byte(nil), r.req.Body...)
+				h.req.Extra = rpc.InvokeReqExtra{Flags: r.req.Extra.Flags, CustomTimeoutMs: r.req.Extra.CustomTimeoutMs}
+				s.held <- h
 			}
 		case rpc.TypeCancelReq:
 			id, err := rpc.ParseCancelReq(body)

@@ -1,0 +1,120 @@
+package client
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// BenchmarkClientEcho: our client against the in-test packet server over
+// loopback, with 1 and 64 concurrent callers using Do, and a proxy-style
+// pipeline keeping 64 calls in flight with Go from one goroutine.
+func BenchmarkClientEcho(b *testing.B) {
+	defer verifyNoLeaks(b, goleak.IgnoreCurrent())
+	srv := newTestServer(b, echoFast)
+	defer srv.close()
+	payload := make([]byte, 64)
+
+	b.Run("Do/callers=1", func(b *testing.B) {
+		cl := newClient(b, srv.addr(), Options{})
+		defer cl.Close()
+		req, resp := echoReq(payload), &Response{}
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := cl.Do(context.Background(), req, resp); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+	})
+	b.Run("Do/callers=64", func(b *testing.B) {
+		cl := newClient(b, srv.addr(), Options{})
+		defer cl.Close()
+		b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			req, resp := echoReq(payload), &Response{}
+			for pb.Next() {
+				if err := cl.Do(context.Background(), req, resp); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+	})
+	b.Run("Go/window=64", func(b *testing.B) {
+		cl := newClient(b, srv.addr(), Options{})
+		defer cl.Close()
+		req := echoReq(payload)
+		h := make(chanHandler2, 64)
+		b.ReportAllocs()
+		inflight := 0
+		for b.Loop() {
+			if inflight == cap(h) {
+				if err := <-h; err != nil {
+					b.Fatal(err)
+				}
+				inflight--
+			}
+			if _, err := cl.Go(req, time.Time{}, h, 0); err != nil {
+				b.Fatal(err)
+			}
+			inflight++
+		}
+		for ; inflight > 0; inflight-- {
+			<-h
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+	})
+}
+
+// chanHandler2 reports only the error, allocation-free.
+type chanHandler2 chan error
+
+func (h chanHandler2) Done(_ uint64, _ *Response, err error) { h <- err }
+
+// TestDoNoAllocs: a steady stream of Do calls with one Request and one
+// Response allocates nothing (client and in-test server together).
+func TestDoNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items on purpose")
+	}
+	defer verifyNoLeaks(t)
+	srv := newTestServer(t, echoFast)
+	defer srv.close()
+	cl := newClient(t, srv.addr(), Options{})
+	defer cl.Close()
+	req, resp := echoReq(make([]byte, 64)), &Response{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	do := func() {
+		if err := cl.Do(ctx, req, resp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 { // warm up: connection, pools, buffers
+		do()
+	}
+	if a := testing.AllocsPerRun(2000, do); a > 0.05 {
+		t.Fatalf("%v allocs per Do", a)
+	}
+	h := make(chanHandler2, 1)
+	goCall := func() {
+		if _, err := cl.Go(req, time.Time{}, h, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-h; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 {
+		goCall()
+	}
+	if a := testing.AllocsPerRun(2000, goCall); a > 0.05 {
+		t.Fatalf("%v allocs per Go", a)
+	}
+}

@@ -1,0 +1,37 @@
+// Package route is the proxy's routing table: which cluster a request goes
+// to, which key it carries, which shard owns the key and which engines hold
+// the shard. A Table is built from a validated config and the TL schema off
+// the request path, is immutable afterwards, and is published by the proxy
+// with an atomic pointer swap (grpc-go's picker snapshot, VK's validate ->
+// copy -> build -> swap); requests in flight keep the Table they started with.
+//
+// # Lookup order (wire.md §4.2, sharding.md §2)
+//
+//	cluster: actor id (rpcDestActor*) -> the listener's own cluster -> the
+//	         function tag (precomputed tag -> cluster map from the schema and
+//	         the clusters' functions patterns) -> PROXY_NO_TARGET
+//	key:     string_forward_keys[0], int_forward_keys[0] (both removed from
+//	         the request: one element per proxy hop), string_forward,
+//	         int_forward (kept), then the function's key argument: the
+//	         cluster's [[cluster.function]] key, else the first int, long or
+//	         string argument
+//	shard:   the cluster's sharding.Picker; no key with more than one shard
+//	         is PROXY_NO_TARGET naming the function and the cluster
+//
+// A non-zero actor id that names no cluster is refused (PROXY_NO_TARGET),
+// never routed by port or function instead: an app that says which cluster
+// it means must not be sent elsewhere.
+//
+// # Invariants
+//
+//   - Lookups take no lock and do not allocate when a target is found; the
+//     PROXY_NO_TARGET errors (*rpc.Error) name what was looked up: actor
+//     id, listen address, function name or tag in hex, cluster.
+//   - Keys never move because of health: a shard's engines are a fixed list.
+//   - Key extraction without the full walker: the fields before the key
+//     must be unconditional primitives (nat, int, long, double, string...);
+//     a function whose key comes after anything else has no key argument,
+//     and the message says which field is in the way.
+//   - Build acquires every engine from the Engines it is given and Release
+//     gives them back; a Build that fails has acquired nothing.
+package route

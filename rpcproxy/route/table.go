@@ -1,0 +1,199 @@
+package route
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/configs"
+	"github.com/rpcproxy/rpcproxy/rpcproxy/health"
+	"github.com/rpcproxy/rpcproxy/rpcproxy/metrics"
+	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
+	"github.com/rpcproxy/rpcproxy/sharding"
+	"github.com/rpcproxy/rpcproxy/tl/schema"
+)
+
+// Engines hands out shared engine connections by address; upstream.Pool
+// implements it.
+type Engines interface {
+	Acquire(addr string, s health.Settings, g *health.Group) *upstream.Engine
+	Release(e *upstream.Engine)
+}
+
+var _ Engines = (*upstream.Pool)(nil)
+
+// Table is one immutable routing generation.
+type Table struct {
+	Config   *configs.Config
+	Clusters []*Cluster
+
+	byActor  map[int64]*Cluster
+	byListen map[netip.AddrPort]*Cluster
+	byTag    map[uint32]*Cluster
+	keys     map[uint32]*keyPlan // default plan per function tag
+	schema   *schema.Schema
+	engines  Engines
+}
+
+// Cluster is one cluster of a Table.
+type Cluster struct {
+	Name     string
+	Config   configs.Cluster
+	Picker   *sharding.Picker
+	Shards   []Shard
+	Timeout  time.Duration
+	Failover bool
+	Group    *health.Group
+	Stats    *metrics.Cluster
+	rules    map[uint32]*keyPlan // per function tag, from [[cluster.function]]
+}
+
+// Shard is one shard: its engines in config order and their balancer.
+type Shard struct {
+	Index    int
+	Name     string
+	Balancer *sharding.Balancer
+	Replicas []*upstream.Engine
+}
+
+// Build makes a Table from cfg (already validated by configs) and the
+// schema (nil: no function routing or key arguments). Engines are acquired
+// from engines; stats gives each cluster its counters.
+func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metrics.Registry) (*Table, error) {
+	t := &Table{
+		Config:   cfg,
+		byActor:  map[int64]*Cluster{},
+		byListen: map[netip.AddrPort]*Cluster{},
+		byTag:    map[uint32]*Cluster{},
+		keys:     map[uint32]*keyPlan{},
+		schema:   sch,
+		engines:  engines,
+	}
+	// Validate and build everything that can fail before acquiring engines.
+	for i := range cfg.Clusters {
+		cc := &cfg.Clusters[i]
+		picker, err := sharding.NewPicker(cc.Spec())
+		if err != nil {
+			return nil, fmt.Errorf("route: cluster %q: %w", cc.Name, err)
+		}
+		c := &Cluster{
+			Name:     cc.Name,
+			Config:   *cc,
+			Picker:   picker,
+			Timeout:  cc.Timeout,
+			Failover: cc.Health.Failover,
+			Stats:    stats.Cluster(cc.Name),
+			rules:    map[uint32]*keyPlan{},
+		}
+		n := 0
+		for j := range cc.Shards {
+			s := &cc.Shards[j]
+			b, err := sharding.NewBalancer(cc.Balance, s.Weights(), sharding.BalancerOptions{})
+			if err != nil {
+				return nil, fmt.Errorf("route: cluster %q shard %d: %w", cc.Name, j, err)
+			}
+			c.Shards = append(c.Shards, Shard{Index: j, Name: s.Name, Balancer: b})
+			n += len(s.Replicas)
+		}
+		c.Group = health.NewGroup(n, cc.Health.MaxDownShare)
+		for _, r := range cc.Rules {
+			if sch == nil {
+				return nil, fmt.Errorf("route: cluster %q: function %q has a key rule but no schema is loaded (proxy.schemas)", cc.Name, r.Name)
+			}
+			fn := sch.Function(r.Name)
+			if fn == nil {
+				return nil, fmt.Errorf("route: cluster %q: function %q is not in the schemas", cc.Name, r.Name)
+			}
+			p := planKey(fn, r.Key)
+			if !p.ok {
+				return nil, fmt.Errorf("route: cluster %q: %s", cc.Name, p.why)
+			}
+			c.rules[fn.Tag] = &p
+		}
+		if cc.ActorID != 0 {
+			t.byActor[cc.ActorID] = c
+		}
+		if cc.Listen.IsValid() {
+			t.byListen[cc.Listen] = c
+		}
+		t.Clusters = append(t.Clusters, c)
+	}
+	if sch != nil {
+		for _, fn := range sch.Combinators {
+			if !fn.Function {
+				continue
+			}
+			p := planKey(fn, "")
+			t.keys[fn.Tag] = &p
+			if cc, ok := cfg.ClusterForFunction(fn.Name); ok {
+				t.byTag[fn.Tag] = t.cluster(cc.Name)
+			}
+		}
+	}
+	for _, c := range t.Clusters {
+		cc := &c.Config
+		hs := HealthSettings(cc.Health)
+		for j := range c.Shards {
+			for _, r := range cc.Shards[j].Replicas {
+				c.Shards[j].Replicas = append(c.Shards[j].Replicas, engines.Acquire(r.Addr, hs, c.Group))
+			}
+		}
+	}
+	return t, nil
+}
+
+// HealthSettings converts a cluster's health config.
+func HealthSettings(h configs.Health) health.Settings {
+	return health.Settings{
+		ConsecutiveTimeouts: h.ConsecutiveTimeouts,
+		SlowLatency:         h.SlowLatency,
+		MaxInflight:         h.MaxInflight,
+		ProbeInterval:       h.ProbeInterval,
+		ProbeMaxInterval:    h.ProbeMaxInterval,
+		ProbeJitter:         h.ProbeJitter,
+	}
+}
+
+func (t *Table) cluster(name string) *Cluster {
+	for _, c := range t.Clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Cluster returns the cluster called name, or nil.
+func (t *Table) Cluster(name string) *Cluster { return t.cluster(name) }
+
+// Release gives back every engine the table acquired. Call it once, after
+// the last request using the table has finished.
+func (t *Table) Release() {
+	for _, c := range t.Clusters {
+		for j := range c.Shards {
+			for _, e := range c.Shards[j].Replicas {
+				t.engines.Release(e)
+			}
+		}
+	}
+}
+
+// Listeners returns the listen addresses of the clusters that have one.
+func (t *Table) Listeners() map[netip.AddrPort]string {
+	out := map[netip.AddrPort]string{}
+	for a, c := range t.byListen {
+		out[a] = c.Name
+	}
+	return out
+}
+
+// FunctionName names a function tag for messages: "memcache.get
+// (#0x8d62ca5f)", or "#0x8d62ca5f" when the schema does not know it.
+func (t *Table) FunctionName(tag uint32) string {
+	if t.schema != nil {
+		if c := t.schema.ByTag(tag); c != nil && c.Function {
+			return fmt.Sprintf("%s (#%08x)", c.Name, tag)
+		}
+	}
+	return fmt.Sprintf("#%08x (not in the schemas)", tag)
+}

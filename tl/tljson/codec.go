@@ -48,6 +48,22 @@ func (c *Codec) Function(name string) (*schema.Combinator, error) {
 	return nil, &Error{Offset: -1, Err: ErrUnknown, Msg: fmt.Sprintf("unknown function %q%s", name, c.suggest(name, true))}
 }
 
+// TypeOf closes a type reference taken from the schema (a field's or a
+// function result's type) that refers to no template parameter and no
+// field: "Vector memcache.Value" yes, "Tuple t n" no (use ResultType for
+// results).
+func (c *Codec) TypeOf(ref *schema.TypeRef) (*Type, error) {
+	e := &env{c: &schema.Combinator{Name: "a free type reference"}}
+	if ref.Kind == schema.RefArray {
+		return nil, &Error{Offset: -1, Err: ErrTypeExpr, Msg: "an array is not a type"}
+	}
+	t, err := e.resolve(ref, nil, c.nat)
+	if err != nil {
+		return nil, &Error{Offset: -1, Err: ErrTypeExpr, Msg: err.Error()}
+	}
+	return t, nil
+}
+
 // EncodeCall appends the boxed call of fn (its tag, then its arguments)
 // given its arguments as a JSON object. A "_" member is optional and must
 // name fn.

@@ -58,3 +58,27 @@ func TestParseType(t *testing.T) {
 		})
 	}
 }
+
+func TestTypeOf(t *testing.T) {
+	c := memcacheCodec(t)
+	tests := []struct {
+		fn, want, err string
+	}{
+		{fn: "memcache.getMulti", want: "Vector memcache.Value"},
+		{fn: "memcache.set", want: "Bool"},
+	}
+	for _, tc := range tests {
+		ty, err := c.TypeOf(c.s.Function(tc.fn).Result)
+		if err != nil || ty.String() != tc.want {
+			t.Errorf("TypeOf(%s result) = %v, %v; want %s", tc.fn, ty, err, tc.want)
+		}
+	}
+	cc := corpusCodec(t, "common.tl")
+	if _, err := cc.TypeOf(cc.s.Function("rpcInvokeReq").Result); !errors.Is(err, ErrTypeExpr) || !strings.Contains(err.Error(), "is not bound") {
+		t.Errorf("TypeOf(RpcReqResult X) = %v, want ErrTypeExpr: not bound", err)
+	}
+	key := cc.s.Constructor("dictionaryField").Fields[0].Type
+	if ty, err := cc.TypeOf(&key); err != nil || ty.String() != "string" {
+		t.Errorf("TypeOf(key) = %v, %v", ty, err)
+	}
+}

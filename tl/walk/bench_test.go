@@ -53,7 +53,7 @@ func BenchmarkKey(b *testing.B) {
 			}
 			n := 0
 			for it.Next() {
-				if v, ok := it.Value(); ok && len(v.Bytes) > 0 {
+				if len(it.Str()) > 0 {
 					n++
 				}
 			}

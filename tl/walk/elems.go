@@ -114,7 +114,9 @@ type Elems struct {
 	// other elements: the element field list and its frame in st.
 	elem  []schema.Field
 	frame int32
-	val   Value
+	// The current scalar element: str for strings, num for the others.
+	str []byte
+	num int64
 	err   error
 	// borrowed marks a state owned by the caller (Split), never pooled here.
 	borrowed bool
@@ -140,8 +142,7 @@ func (e *Elems) Next() bool {
 			e.pos, err = expectTag(e.b, e.pos, e.tag)
 		}
 		if err == nil {
-			e.val, e.pos, err = readScalar(e.b, e.pos, e.prim)
-			e.val.Start, e.val.End = start, e.pos
+			e.pos, err = e.scalar(e.pos)
 		}
 	} else if e.st == nil {
 		err = fmt.Errorf("%w: iterator used after Close", ErrUnsupported)
@@ -166,13 +167,62 @@ func (e *Elems) Range() (start, end int) { return int(e.cur.start), int(e.cur.en
 // Bytes returns the current element's bytes (aliasing the input).
 func (e *Elems) Bytes() []byte { return e.b[e.cur.start:e.cur.end] }
 
+// scalar reads the current scalar element at pos (after its tag).
+func (e *Elems) scalar(pos int) (int, error) {
+	b := e.b
+	switch e.prim {
+	case schema.PrimString, schema.PrimBytes:
+		data, rest, err := tl.ReadBytes(b[pos:])
+		if err != nil {
+			return pos, fmt.Errorf("walk: string at %d: %w", pos, err)
+		}
+		e.str = data
+		return len(b) - len(rest), nil
+	case schema.PrimInt, schema.PrimNat:
+		if len(b)-pos < 4 {
+			return pos, fmt.Errorf("walk: int at %d: %w", pos, tl.ErrTruncated)
+		}
+		u := binary.LittleEndian.Uint32(b[pos:])
+		if e.prim == schema.PrimInt {
+			e.num = int64(int32(u))
+		} else {
+			e.num = int64(u)
+		}
+		return pos + 4, nil
+	case schema.PrimLong:
+		if len(b)-pos < 8 {
+			return pos, fmt.Errorf("walk: long at %d: %w", pos, tl.ErrTruncated)
+		}
+		e.num = int64(binary.LittleEndian.Uint64(b[pos:]))
+		return pos + 8, nil
+	}
+	return skipPrim(b, pos, e.prim)
+}
+
+// Str returns the current element's data when elements are strings.
+func (e *Elems) Str() []byte { return e.str }
+
+// Int returns the current element's value when elements are int, long or
+// #.
+func (e *Elems) Int() int64 { return e.num }
+
 // Value returns the current element's value when elements are int, long,
 // string or # (bare or boxed).
 func (e *Elems) Value() (Value, bool) {
-	if e.prim == schema.PrimNone || e.val.Kind == KindNone {
+	v := Value{Start: int(e.cur.start), End: int(e.cur.end)}
+	switch e.prim {
+	case schema.PrimString, schema.PrimBytes:
+		v.Kind, v.Bytes = KindString, e.str
+	case schema.PrimInt:
+		v.Kind, v.Int = KindInt, e.num
+	case schema.PrimLong:
+		v.Kind, v.Int = KindLong, e.num
+	case schema.PrimNat:
+		v.Kind, v.Int = KindNat, e.num
+	default:
 		return Value{}, false
 	}
-	return e.val, true
+	return v, true
 }
 
 // End returns the offset just past the last element once Next has

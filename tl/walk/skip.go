@@ -88,9 +88,11 @@ func runSteps(b []byte, steps []step, want int) (start, end int, err error) {
 // skipRef skips one value of type ref interpreted in frame env; bare
 // forces a boxed type to be read bare (a %X substitution).
 func (st *state) skipRef(pos int, ref *schema.TypeRef, env int32, bare bool) (int, error) {
-	ref, env, bare, err := st.resolve(ref, env, bare)
-	if err != nil {
-		return pos, err
+	var err error
+	if ref.Kind == schema.RefParam {
+		if ref, env, bare, err = st.resolve(ref, env, bare); err != nil {
+			return pos, err
+		}
 	}
 	switch ref.Kind {
 	case schema.RefNat:
@@ -181,6 +183,8 @@ func (st *state) walkFields(pos int, fields []schema.Field, f int32) (int, error
 			}
 			st.slots[slots+int32(i)] = binary.LittleEndian.Uint32(st.b[pos:])
 			pos += 4
+		case fd.Type.Prim != schema.PrimNone && fd.Type.Kind == schema.RefCtor:
+			pos, err = skipPrim(st.b, pos, fd.Type.Prim)
 		default:
 			pos, err = st.skipRef(pos, &fd.Type, f, false)
 		}
@@ -202,7 +206,12 @@ func (st *state) walkExcl(pos int, f int32, param int) (int, error) {
 		return pos, ErrDepth
 	}
 	st.depth++
-	defer func() { st.depth-- }()
+	pos, err := st.walkExclCall(pos, f, param)
+	st.depth--
+	return pos, err
+}
+
+func (st *state) walkExclCall(pos int, f int32, param int) (int, error) {
 	if len(st.b)-pos < 4 {
 		return pos, fmt.Errorf("walk: !X tag at %d: %w", pos, tl.ErrTruncated)
 	}
@@ -239,8 +248,6 @@ func (st *state) skipArray(pos int, ref *schema.TypeRef, env int32) (int, error)
 	if st.depth >= MaxDepth {
 		return pos, ErrDepth
 	}
-	st.depth++
-	defer func() { st.depth-- }()
 	if len(ref.Elem) == 1 && ref.Elem[0].Cond == nil && !ref.Elem[0].Excl {
 		// Vectors of scalars (string, Long, int...) need no frame.
 		if r, _, bare, err := st.resolve(&ref.Elem[0].Type, env, false); err == nil {
@@ -252,8 +259,16 @@ func (st *state) skipArray(pos int, ref *schema.TypeRef, env int32) (int, error)
 			}
 		}
 	}
+	st.depth++
 	m := st.mark()
-	defer st.popTo(m)
+	pos, err := st.skipElems(pos, ref, env, n)
+	st.popTo(m)
+	st.depth--
+	return pos, err
+}
+
+// skipElems is skipArray's loop over n >= 1 elements that need a frame.
+func (st *state) skipElems(pos int, ref *schema.TypeRef, env int32, n uint32) (int, error) {
 	f, err := st.push(0, len(ref.Elem), env)
 	if err != nil {
 		return pos, err

@@ -117,7 +117,7 @@ type Elems struct {
 	// The current scalar element: str for strings, num for the others.
 	str []byte
 	num int64
-	err   error
+	err error
 	// borrowed marks a state owned by the caller (Split), never pooled here.
 	borrowed bool
 }

@@ -33,7 +33,7 @@ func BenchmarkClientEcho(b *testing.B) {
 	b.Run("Do/callers=64", func(b *testing.B) {
 		cl := newClient(b, srv.addr(), Options{})
 		defer cl.Close()
-		b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+		b.SetParallelism(max(1, 64/runtimeProcs()))
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			req, resp := echoReq(payload), &Response{}
@@ -118,3 +118,5 @@ func TestDoNoAllocs(t *testing.T) {
 		t.Fatalf("%v allocs per Go", a)
 	}
 }
+
+func runtimeProcs() int { return runtime.GOMAXPROCS(0) }

@@ -12,8 +12,7 @@ import (
 )
 
 // decoder walks TL1 bytes and appends their JSON form. It reads the input
-// once front to back (a dictionary with a non-UTF-8 key is read twice) and
-// its output grows with the bytes consumed, except for zero-size elements,
+// once front to back and its output grows with the bytes consumed, except for zero-size elements,
 // which the zero budget bounds.
 type decoder struct {
 	c     *Codec
@@ -252,13 +251,8 @@ func (d *decoder) array(elem []schema.Field, n uint32, e *env) error {
 		return err
 	}
 	defer func() { d.depth-- }()
-	if dt, key := e.elemDict(elem, d.c.nat); key != schema.PrimNone {
-		mark, save := len(d.out), d.r
-		ok, err := d.dict(dt, key, n)
-		if ok || err != nil {
-			return err
-		}
-		d.out, d.r = d.out[:mark], save
+	if pair, key := e.elemDict(elem, d.c.nat); key != schema.PrimNone {
+		return d.dict(pair, key, n)
 	}
 	d.out = append(d.out, '[')
 	for k := uint32(0); k < n; k++ {
@@ -283,54 +277,82 @@ func (d *decoder) array(elem []schema.Field, n uint32, e *env) error {
 }
 
 // dict decodes n dictionary pairs as one JSON object in wire order,
-// duplicate keys included. It returns false without an error when a string
-// key is not valid UTF-8 and cannot be an object key; the caller then
-// decodes the array of {"key":...,"value":...} objects instead.
-func (d *decoder) dict(pair *Type, key schema.PrimKind, n uint32) (bool, error) {
+// duplicate keys included. A string key that is not valid UTF-8 cannot be
+// an object key; then the pairs print as an array of {"key":...,
+// "value":...} objects. The values are decoded once, then placed in the
+// chosen form, so nested dictionaries cost a copy per level, not a second
+// decoding per level.
+func (d *decoder) dict(pair *Type, key schema.PrimKind, n uint32) error {
 	vt, err := bind(pair.ctor, pair).resolve(&pair.ctor.Fields[1].Type, nil, d.c.nat)
 	if err != nil {
-		return false, d.fail(d.off(), ErrSchema, "dictionary value: %v", err)
+		return d.fail(d.off(), ErrSchema, "dictionary value: %v", err)
 	}
-	d.out = append(d.out, '{')
+	type entry struct {
+		key        []byte // string key as read, or the decimal of an int key
+		start, end int    // the value's JSON in d.out
+	}
+	var entries []entry // each entry consumed at least 4 input bytes
+	mark, object := len(d.out), true
 	for k := uint32(0); k < n; k++ {
 		start := d.off()
-		var name string
+		var name []byte
 		var rest []byte
 		switch key {
 		case schema.PrimString:
-			var b []byte
-			b, rest, err = tl.ReadBytes(d.r)
-			if err == nil && !utf8.Valid(b) {
-				return false, nil
-			}
-			name = string(b)
+			name, rest, err = tl.ReadBytes(d.r)
+			object = object && utf8.Valid(name)
 		case schema.PrimInt:
 			var v int32
 			v, rest, err = tl.ReadInt32(d.r)
-			name = strconv.FormatInt(int64(v), 10)
+			name = strconv.AppendInt(nil, int64(v), 10)
 		default:
 			var v int64
 			v, rest, err = tl.ReadInt64(d.r)
-			name = strconv.FormatInt(v, 10)
+			name = strconv.AppendInt(nil, v, 10)
 		}
 		if err != nil {
-			return false, d.failTL(start, err)
+			return d.failTL(start, err)
 		}
 		d.r = rest
-		if k > 0 {
-			d.out = append(d.out, ',')
-		}
-		d.out = appendQuoted(d.out, name)
-		d.out = append(d.out, ':')
 		np := len(d.p)
-		d.p = d.p.field(name)
+		d.p = d.p.field(string(name))
+		vstart := len(d.out)
 		if err := d.value(vt); err != nil {
-			return false, err
+			return err
 		}
 		d.p = d.p[:np]
+		entries = append(entries, entry{key: name, start: vstart - mark, end: len(d.out) - mark})
 	}
-	d.out = append(d.out, '}')
-	return true, nil
+	vals := append([]byte(nil), d.out[mark:]...)
+	d.out = d.out[:mark]
+	if object {
+		d.out = append(d.out, '{')
+	} else {
+		d.out = append(d.out, '[')
+	}
+	for i, e := range entries {
+		if i > 0 {
+			d.out = append(d.out, ',')
+		}
+		if object {
+			d.out = appendQuoted(d.out, string(e.key))
+			d.out = append(d.out, ':')
+		} else {
+			d.out = append(d.out, `{"key":`...)
+			d.out = appendTLString(d.out, e.key)
+			d.out = append(d.out, `,"value":`...)
+		}
+		d.out = append(d.out, vals[e.start:e.end]...)
+		if !object {
+			d.out = append(d.out, '}')
+		}
+	}
+	if object {
+		d.out = append(d.out, '}')
+	} else {
+		d.out = append(d.out, ']')
+	}
+	return nil
 }
 
 // prim decodes a primitive value.

@@ -76,7 +76,7 @@
 // # Errors and limits
 //
 // Every error is an *Error carrying the JSON path of the failing value
-// ("$.extra.stats[\"k\"]", "$.keys[2]") and, when reading binary, the
+// (`$.extra.stats.k`, `$.keys[2]`, `$["a b"]`) and, when reading binary, the
 // byte offset where that value starts; it wraps a sentinel (ErrJSONType,
 // ErrMissing, ErrMask, ErrUnknown, ...) or a package tl reader error
 // (tl.ErrTruncated, tl.ErrPadding, ...). Nothing panics on bad input.

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/rpcproxy/rpcproxy/tl/schema"
 )
 
 // Round-trip bounds: samples kept per type or function, seeds tried.
@@ -178,5 +176,3 @@ func TestRoundTripCorpus(t *testing.T) {
 		})
 	}
 }
-
-var _ = schema.PrimNone

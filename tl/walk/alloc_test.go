@@ -20,6 +20,11 @@ func TestZeroAllocs(t *testing.T) {
 		keep = append(keep, i)
 	}
 	dst := make([]byte, 0, len(multi))
+	dsts := [][]byte{make([]byte, 0, len(multi)), make([]byte, 0, len(multi)), make([]byte, 0, len(multi))}
+	shardOf := make([]int, 100)
+	for i := range shardOf {
+		shardOf[i] = i % 3
+	}
 	strvalue := enc(nil).tag(tagOf(t, w, "memcache.strvalue")).str("v").i32(1)
 	set := unhex(t, hexSetFoo)
 	boolTrue := unhex(t, hexBoolTrue)
@@ -42,6 +47,12 @@ func TestZeroAllocs(t *testing.T) {
 			var err error
 			dst, err = w.Split(dst[:0], multi, "keys", keep)
 			return err
+		}},
+		{"SplitBy", func() error {
+			for i := range dsts {
+				dsts[i] = dsts[i][:0]
+			}
+			return w.SplitBy(dsts, multi, "keys", shardOf)
 		}},
 		{"CheckResult", func() error { return w.CheckResult(multi, resp) }},
 		{"ResultElems", func() error {

@@ -86,6 +86,31 @@ func BenchmarkSplit(b *testing.B) {
 	})
 }
 
+func BenchmarkSplitBy(b *testing.B) {
+	w := memcacheWalker(b)
+	call := benchGetMulti(b, w, 100)
+	shardOf := make([]int, 100)
+	for i := range shardOf {
+		shardOf[i] = i % 4
+	}
+	dsts := make([][]byte, 4)
+	for i := range dsts {
+		dsts[i] = make([]byte, 0, len(call))
+	}
+	b.Run("100keys-4shards", func(b *testing.B) {
+		b.SetBytes(int64(len(call)))
+		b.ReportAllocs()
+		for b.Loop() {
+			for i := range dsts {
+				dsts[i] = dsts[i][:0]
+			}
+			if err := w.SplitBy(dsts, call, "keys", shardOf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 func BenchmarkCheck(b *testing.B) {
 	w := memcacheWalker(b)
 	b.Run("memcache.set", func(b *testing.B) {

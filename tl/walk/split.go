@@ -177,3 +177,139 @@ func refUsesField(ref *schema.TypeRef, n int) bool {
 	}
 	return false
 }
+
+// SplitBy is Split for every shard at once: element i of argument name goes
+// to the sub-call appended to dsts[shardOf[i]], so the call is validated
+// and its elements walked once instead of once per shard. Every dsts[s]
+// receives a sub-call, with zero elements when no index maps to s. It
+// supports the shapes Split does and does not allocate when each dsts[s]
+// has the capacity.
+func (w *Walker) SplitBy(dsts [][]byte, call []byte, name string, shardOf []int) error {
+	fi, err := w.lookup(call)
+	if err != nil {
+		return err
+	}
+	ai, err := argIndex(fi.c, name)
+	if err != nil {
+		return err
+	}
+	for _, s := range shardOf {
+		if s < 0 || s >= len(dsts) {
+			return fmt.Errorf("%w: shard %d of %d", ErrIndex, s, len(dsts))
+		}
+	}
+	st := w.get()
+	defer w.put(st)
+	st.reset(call)
+	if _, err := st.walkCall(fi); err != nil {
+		return err
+	}
+	if st.spans[ai].start < 0 {
+		return fmt.Errorf("%w: %s.%s", ErrAbsent, fi.c.Name, name)
+	}
+	fields := fi.c.Fields
+	if len(fields) > MaxTopFields {
+		return fmt.Errorf("%w: %s has %d fields", ErrUnsupported, fi.c.Name, len(fields))
+	}
+	ref := &fields[ai].Type
+	if ref.Kind != schema.RefArray {
+		e := Elems{borrowed: true}
+		if err := e.open(st, int(st.spans[ai].start), ref, 0); err != nil {
+			return err
+		}
+		if e.countPos < 0 {
+			return fmt.Errorf("%w: %s.%s has no count on the wire", ErrUnsupported, fi.c.Name, name)
+		}
+		if len(shardOf) != e.n {
+			return fmt.Errorf("%w: %d shard assignments for %d elements", ErrIndex, len(shardOf), e.n)
+		}
+		for s := range dsts {
+			dsts[s] = tl.AppendUint32(append(dsts[s], call[:e.countPos]...), countOf(shardOf, s))
+		}
+		if err := distribute(dsts, &e, shardOf); err != nil {
+			return err
+		}
+		for s := range dsts {
+			dsts[s] = append(dsts[s], call[e.pos:]...)
+		}
+		return nil
+	}
+	if ref.Scale.Kind != schema.NatField {
+		return fmt.Errorf("%w: %s.%s is not counted by a # argument", ErrUnsupported, fi.c.Name, name)
+	}
+	n := ref.Scale.Index
+	if err := countOnlyScales(fi.c, n); err != nil {
+		return err
+	}
+	if total := int(st.slots[st.frames[0].slots+int32(n)]); len(shardOf) != total {
+		return fmt.Errorf("%w: %d shard assignments for %d elements", ErrIndex, len(shardOf), total)
+	}
+	for s := range dsts {
+		dsts[s] = append(dsts[s], call[:4]...)
+	}
+	for i := range fields {
+		sp := st.spans[i]
+		if sp.start < 0 {
+			continue
+		}
+		f := &fields[i]
+		switch {
+		case i == n:
+			for s := range dsts {
+				dsts[s] = tl.AppendUint32(dsts[s], countOf(shardOf, s))
+			}
+		case f.Type.Kind == schema.RefArray && f.Type.Scale.Kind == schema.NatField && f.Type.Scale.Index == n:
+			m := st.mark()
+			e := Elems{w: w, st: st, b: call, countPos: -1, borrowed: true}
+			err := e.array(int(sp.start), &f.Type, 0)
+			if err == nil {
+				err = distribute(dsts, &e, shardOf)
+			}
+			st.popTo(m)
+			if err != nil {
+				return err
+			}
+		default:
+			for s := range dsts {
+				dsts[s] = append(dsts[s], call[sp.start:sp.end]...)
+			}
+		}
+	}
+	return nil
+}
+
+// countOf counts the elements assigned to shard s. Shard counts are small
+// and calls hold few elements, so a scan per shard beats keeping a
+// per-shard table that would have to be allocated.
+func countOf(shardOf []int, s int) uint32 {
+	n := uint32(0)
+	for _, x := range shardOf {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
+
+// distribute appends each element of e to dsts[shardOf[i]], merging runs
+// of consecutive elements bound for the same shard into one copy.
+func distribute(dsts [][]byte, e *Elems, shardOf []int) error {
+	run, runStart, runEnd := -1, 0, 0
+	for i := 0; e.Next(); i++ {
+		s, end := e.Range()
+		if d := shardOf[i]; d != run || s != runEnd {
+			if run >= 0 {
+				dsts[run] = append(dsts[run], e.b[runStart:runEnd]...)
+			}
+			run, runStart = d, s
+		}
+		runEnd = end
+	}
+	if e.err != nil {
+		return e.err
+	}
+	if run >= 0 {
+		dsts[run] = append(dsts[run], e.b[runStart:runEnd]...)
+	}
+	return nil
+}

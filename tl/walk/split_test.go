@@ -153,3 +153,52 @@ func TestSplitResultCount(t *testing.T) {
 		t.Fatal("the original call wants 3 points")
 	}
 }
+
+// TestSplitBy checks the one-pass split against Split, shard by shard.
+func TestSplitBy(t *testing.T) {
+	w := srcWalker(t, diagonalSrc)
+	keys := tenKeys()
+	getMulti := enc(nil).tag(tagOf(t, w, "memcache.getMulti")).strs(keys...)
+	multi := enc(nil).tag(tagOf(t, w, "test.multi")).u32(4).i32(10).i32(11).i32(12).i32(13).str("a").str("b").str("c").str("d").i32(99)
+	tests := []struct {
+		name    string
+		call    []byte
+		arg     string
+		shardOf []int
+		shards  int
+		err     error
+	}{
+		{"getMulti 3 shards", getMulti, "keys", []int{0, 1, 2, 0, 1, 2, 0, 0, 0, 2}, 3, nil},
+		{"getMulti one empty shard", getMulti, "keys", []int{1, 1, 1, 1, 1, 0, 0, 0, 0, 0}, 3, nil},
+		{"shared n", multi, "ids", []int{1, 0, 1, 1}, 2, nil},
+		{"too few assignments", getMulti, "keys", []int{0}, 2, ErrIndex},
+		{"shard out of range", multi, "ids", []int{0, 1, 2, 0}, 2, ErrIndex},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dsts := make([][]byte, tc.shards)
+			err := w.SplitBy(dsts, tc.call, tc.arg, tc.shardOf)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if err != nil {
+				return
+			}
+			for s := range dsts {
+				var keep []int
+				for i, x := range tc.shardOf {
+					if x == s {
+						keep = append(keep, i)
+					}
+				}
+				want, err := w.Split(nil, tc.call, tc.arg, keep)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(dsts[s]) != string(want) {
+					t.Fatalf("shard %d\n% x\nwant\n% x", s, dsts[s], want)
+				}
+			}
+		})
+	}
+}

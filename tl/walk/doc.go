@@ -46,6 +46,18 @@
 //   - Results are decoded with the request's frame (§3.4): Result* methods
 //     take the call they answer.
 //
+// # API at a glance
+//
+//	w := walk.New(s)                       // once per schema
+//	w.Function(call) / w.Check(call)       // identify / validate a call
+//	w.Arg(call, "key")                     // byte range of an argument
+//	w.Unwrap(call), w.UnwrapTransparent()  // !X wrappers -> inner call
+//	keys, _ := w.Keys(cfg); keys.Key(call) // sharding key (KeyElems for vectors)
+//	w.ArgElems(call, "keys")               // iterate a vector argument
+//	w.Split(dst, call, "keys", keep)       // one sub-call; SplitBy: all shards at once
+//	w.CheckResult / ResultElems / ResultField / ResultValue (call, answer)
+//	it.Next(), it.Range(), it.Str(), it.Int(), it.Field("name")
+//
 // # Split
 //
 // A split sub-call is the original call with the vector's count rewritten

@@ -75,6 +75,14 @@ func FuzzSkip(f *testing.F) {
 			}
 		case tg.call != nil:
 			err := tg.w.CheckResult(tg.call, data)
+			for _, name := range []string{"result", "read_enabled", "write_enabled"} {
+				if s, e, ferr := tg.w.ResultField(tg.call, data, name); ferr == nil && (err != nil || s < 0 || e > len(data) || e < s) {
+					t.Fatalf("field %s %d..%d of %d bytes, check error %v", name, s, e, len(data), err)
+				}
+			}
+			if _, verr := tg.w.ResultValue(tg.call, data); verr == nil && err != nil {
+				t.Fatalf("ResultValue accepted what CheckResult refused: %v", err)
+			}
 			if err == nil {
 				if err := tg.w.CheckResult(tg.call, append(slices.Clip(data), 0, 0, 0, 0)); !errors.Is(err, ErrTrailing) {
 					t.Fatalf("trailing word accepted: %v", err)
@@ -88,6 +96,11 @@ func FuzzSkip(f *testing.F) {
 						t.Fatalf("element %d..%d after %d", s, e, end)
 					}
 					end = e
+					for _, name := range []string{"result", "value", "x"} {
+						if fs, fe, err := it.Field(name); err == nil && (fs < s || fe > e || fe < fs) {
+							t.Fatalf("field %s %d..%d outside element %d..%d", name, fs, fe, s, e)
+						}
+					}
 				}
 				if it.Err() != nil {
 					t.Fatalf("validated answer failed to iterate: %v", it.Err())

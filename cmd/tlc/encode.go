@@ -18,7 +18,7 @@ func runEncode(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(w, "usage: tlc encode -schema FILE[,FILE...] FUNCTION JSON\n")
 		fmt.Fprintf(w, "       tlc encode -schema FILE[,FILE...] -type TYPE JSON\n\n")
 		fmt.Fprintf(w, "Prints the boxed call (function tag, then arguments) or the value as lower-case hex.\n")
-		fmt.Fprintf(w, "JSON holds the arguments as an object; see 'go doc tl/tljson' for the mapping.\n\n")
+		fmt.Fprintf(w, "JSON holds the arguments as an object; see 'go doc github.com/rpcproxy/rpcproxy/tl/tljson' for the mapping.\n\n")
 		fmt.Fprintf(w, "examples:\n")
 		fmt.Fprintf(w, "  tlc encode -schema engines/memcache/memcache.tl memcache.get '{\"key\":\"foo\"}'\n  ae133bd303666f6f\n")
 		fmt.Fprintf(w, "  tlc encode -schema engines/memcache/memcache.tl -type 'Dictionary string' '{\"a\":\"b\"}'\n  8f614c1f010000000161000001620000\n\nflags:\n")

@@ -154,7 +154,7 @@ func (en *encoder) fields(e *env, fr *frame, j *jvalue, name string, force bool)
 			continue
 		}
 		if jv == nil {
-			v, ok := en.infer(fr, i, members)
+			v, ok := en.infer(e, fr, i, members)
 			if !ok {
 				return en.fail(ErrMissing, "missing field %s", fieldName(fr.fields, i))
 			}
@@ -209,7 +209,7 @@ next:
 // infer computes an absent '#' field from the later fields that use it:
 // the OR of the bits of present conditional fields, or the length of an
 // array it sizes. It fails when no later field uses it that way.
-func (en *encoder) infer(fr *frame, i int, members []*jvalue) (uint32, bool) {
+func (en *encoder) infer(e *env, fr *frame, i int, members []*jvalue) (uint32, bool) {
 	if fr.fields[i].Type.Kind != schema.RefNat {
 		return 0, false
 	}
@@ -219,7 +219,7 @@ func (en *encoder) infer(fr *frame, i int, members []*jvalue) (uint32, bool) {
 		g, jv := &fr.fields[k], members[k]
 		if c := g.Cond; c != nil && c.Mask.Kind == schema.NatField && c.Mask.Index == i {
 			found = true
-			if jv != nil && !(jv.kind == jBool && !jv.b) {
+			if jv != nil && !(jv.kind == jBool && !jv.b && en.isTrueField(e, fr, g)) {
 				v |= 1 << c.Bit
 			}
 		}

@@ -243,7 +243,7 @@ func TestDecodeErrors(t *testing.T) {
 func treeCodec(t *testing.T) *Codec {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "tree.tl")
-	if err := os.WriteFile(p, []byte("tree.leaf = Tree;\ntree.node l:Tree = Tree;\n"), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte("tree.leaf = Tree;\ntree.node l:Tree = Tree;\ntree.opt mask:# b:mask.0?Bool t:mask.1?true = tree.Opt;\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return loadCodec(t, true, p)
@@ -313,5 +313,31 @@ func TestEncodeCallErrors(t *testing.T) {
 	}
 	if _, err := c.EncodeCall(nil, c.s.Constructor("true"), []byte(`{}`)); !errors.Is(err, ErrUnknown) {
 		t.Errorf("EncodeCall(constructor) = %v", err)
+	}
+}
+
+// TestMaskInferenceBool: false is a value for ?Bool (sets the bit) but the
+// absence of a ?true field.
+func TestMaskInferenceBool(t *testing.T) {
+	c := treeCodec(t)
+	ty := mustType(t, c, "tree.Opt")
+	tag := c.s.Constructor("tree.opt").Tag
+	tests := []struct {
+		json string
+		mask uint32
+		tail string
+	}{
+		{`{"b":false}`, 1, "379779bc"},
+		{`{"b":true,"t":true}`, 3, "b5757299"},
+		{`{"t":false}`, 0, ""},
+		{`{}`, 0, ""},
+	}
+	for _, tc := range tests {
+		want := tl.AppendUint32(tl.AppendUint32(nil, tag), tc.mask)
+		want = append(want, unhex(t, tc.tail)...)
+		got, err := c.EncodeValue(nil, ty, []byte(tc.json))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %x, %v; want %x", tc.json, got, err, want)
+		}
 	}
 }

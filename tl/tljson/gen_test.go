@@ -298,8 +298,6 @@ func (g *gen) functions() []*schema.Combinator {
 	return fns
 }
 
-var sampleStrings = []string{"", "a", "abc", "abcd", "héllo", "\x00\x01\"\\\n\t", "\xff\xfe", "ok\x80"}
-
 func (g *gen) prim(p schema.PrimKind) {
 	switch p {
 	case schema.PrimNone: // True: nothing after the tag
@@ -335,7 +333,8 @@ func (g *gen) prim(p schema.PrimKind) {
 // random bytes at the length-form boundaries 253/254/255 and beyond.
 func (g *gen) str() []byte {
 	if g.r.IntN(2) == 0 {
-		return []byte(sampleStrings[g.r.IntN(len(sampleStrings))])
+		samples := [...]string{"", "a", "abc", "abcd", "héllo", "\x00\x01\"\\\n\t", "\xff\xfe", "ok\x80"}
+		return []byte(samples[g.r.IntN(len(samples))])
 	}
 	n := []int{0, 5, 252, 253, 254, 255, 256, 300}[g.r.IntN(8)]
 	b := make([]byte, n)

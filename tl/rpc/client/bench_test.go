@@ -10,46 +10,18 @@ import (
 )
 
 // BenchmarkClientEcho: our client against the in-test packet server over
-// loopback, with 1 and 64 concurrent callers using Do, and a proxy-style
+// loopback, with 1 and 64 concurrent callers using Do (the same
+// sub-benchmarks as BenchmarkVKClientEcho, for benchstat), and a proxy-style
 // pipeline keeping 64 calls in flight with Go from one goroutine.
 func BenchmarkClientEcho(b *testing.B) {
 	defer verifyNoLeaks(b, goleak.IgnoreCurrent())
 	srv := newTestServer(b, echoFast)
 	defer srv.close()
-	payload := make([]byte, 64)
-
-	b.Run("Do/callers=1", func(b *testing.B) {
-		cl := newClient(b, srv.addr(), Options{})
-		defer cl.Close()
-		req, resp := echoReq(payload), &Response{}
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := cl.Do(context.Background(), req, resp); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
-	})
-	b.Run("Do/callers=64", func(b *testing.B) {
-		cl := newClient(b, srv.addr(), Options{})
-		defer cl.Close()
-		b.SetParallelism(max(1, 64/runtimeProcs()))
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			req, resp := echoReq(payload), &Response{}
-			for pb.Next() {
-				if err := cl.Do(context.Background(), req, resp); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
-	})
+	benchOurClient(b, srv.addr())
 	b.Run("Go/window=64", func(b *testing.B) {
 		cl := newClient(b, srv.addr(), Options{})
 		defer cl.Close()
-		req := echoReq(payload)
+		req := echoReq(make([]byte, 64))
 		h := make(chanHandler2, 64)
 		b.ReportAllocs()
 		inflight := 0

@@ -653,3 +653,28 @@ func TestBadOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestQueueCompaction: calls that time out while queued do not pile up in
+// the queue during a long outage.
+func TestQueueCompaction(t *testing.T) {
+	defer verifyNoLeaks(t)
+	cl := newClient(t, deadAddr(t), Options{MinReconnectDelay: time.Hour, MaxReconnectDelay: time.Hour,
+		Jitter: func(d time.Duration) time.Duration { return d }})
+	defer cl.Close()
+	h := make(chanHandler, 1)
+	for i := range 500 {
+		if _, err := cl.Go(echoReq(nil), time.Now().Add(time.Millisecond), h, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+		if r := recvResult(t, h); !errors.Is(r.err, ErrTimeout) {
+			t.Fatalf("call %d: %v", i, r.err)
+		}
+	}
+	s := cl.slots[0]
+	s.mu.Lock()
+	n := len(s.waiting)
+	s.mu.Unlock()
+	if n > 64 {
+		t.Fatalf("%d queue entries for 500 expired calls", n)
+	}
+}

@@ -91,6 +91,7 @@ func (s *slot) submit(c *call, deadline time.Time) error {
 		c.body = c.bodyBuf
 		c.cn = nil
 		s.tab.put(c.qid, c)
+		s.compactWaitingLocked()
 		s.waiting = append(s.waiting, entry{c.qid, c})
 		c.arm(deadline)
 		s.mu.Unlock()
@@ -111,6 +112,24 @@ func (s *slot) submit(c *call, deadline time.Time) error {
 		return err
 	}
 	return nil
+}
+
+// compactWaitingLocked drops queue entries of calls that completed while
+// queued (deadline, cancel), so that a long outage with short deadlines
+// does not grow the queue without bound. It runs only when at least half
+// the entries could be stale, which keeps it amortised O(1) per call.
+func (s *slot) compactWaitingLocked() {
+	if len(s.waiting) < 64 || len(s.waiting) < 2*s.tab.n {
+		return
+	}
+	kept := s.waiting[:0]
+	for _, w := range s.waiting {
+		if s.tab.get(w.qid) == w.c {
+			kept = append(kept, w)
+		}
+	}
+	clear(s.waiting[len(kept):])
+	s.waiting = kept
 }
 
 // write sends an accepted call on c.cn and, for no_result calls, delivers

@@ -249,8 +249,20 @@ func BenchmarkVKClientEcho(b *testing.B) {
 	defer verifyNoLeaks(b, goleak.IgnoreCurrent())
 	srv := newTestServer(b, echoFast)
 	defer srv.close()
+	benchVKClient(b, srv.addr())
+}
+
+// BenchmarkVKPairEcho: VK's client against VK's server, the pair to
+// compare with BenchmarkOurPairEcho.
+func BenchmarkVKPairEcho(b *testing.B) {
+	defer verifyNoLeaks(b, goleak.IgnoreCurrent())
+	srv := startVK(b, false)
+	defer srv.close()
+	benchVKClient(b, srv.ln.Addr().String())
+}
+
+func benchVKClient(b *testing.B, addr string) {
 	payload := tagged(tagEcho, make([]byte, 64))
-	addr := srv.addr()
 	do := func(c vk.Client) error {
 		req := c.GetRequest()
 		req.Body = append(req.Body, payload...)
@@ -260,7 +272,7 @@ func BenchmarkVKClientEcho(b *testing.B) {
 		}
 		return err
 	}
-	b.Run("Do/callers=1", func(b *testing.B) {
+	b.Run("callers=1", func(b *testing.B) {
 		c := vk.NewClient(vk.ClientWithLogf(func(string, ...any) {}))
 		defer c.Close()
 		b.ReportAllocs()
@@ -271,7 +283,7 @@ func BenchmarkVKClientEcho(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 	})
-	b.Run("Do/callers=64", func(b *testing.B) {
+	b.Run("callers=64", func(b *testing.B) {
 		c := vk.NewClient(vk.ClientWithLogf(func(string, ...any) {}))
 		defer c.Close()
 		b.SetParallelism(max(1, 64/runtimeProcs()))

@@ -29,70 +29,36 @@ import (
 // Tuples (count not on the wire) and arrays counted by a template param are
 // ErrUnsupported. With a dst of sufficient capacity Split does not allocate.
 func (w *Walker) Split(dst, call []byte, name string, keep []int) ([]byte, error) {
-	fi, err := w.lookup(call)
-	if err != nil {
-		return dst, err
-	}
-	ai, err := argIndex(fi.c, name)
-	if err != nil {
-		return dst, err
-	}
 	st := w.get()
 	defer w.put(st)
-	st.reset(call)
-	if _, err := st.walkCall(fi); err != nil {
+	sh, err := w.prepareSplit(st, call, name)
+	if err != nil {
 		return dst, err
 	}
-	if st.spans[ai].start < 0 {
-		return dst, fmt.Errorf("%w: %s.%s", ErrAbsent, fi.c.Name, name)
+	if err := checkKeep(keep, sh.total); err != nil {
+		return dst, err
 	}
-	fields := fi.c.Fields
-	if len(fields) > MaxTopFields {
-		return dst, fmt.Errorf("%w: %s has %d fields", ErrUnsupported, fi.c.Name, len(fields))
-	}
-	ref := &fields[ai].Type
-	if ref.Kind != schema.RefArray {
-		e := Elems{borrowed: true}
-		if err := e.open(st, int(st.spans[ai].start), ref, 0); err != nil {
-			return dst, err
-		}
-		if e.countPos < 0 {
-			return dst, fmt.Errorf("%w: %s.%s has no count on the wire", ErrUnsupported, fi.c.Name, name)
-		}
-		if err := checkKeep(keep, e.n); err != nil {
-			return dst, err
-		}
+	if sh.n < 0 {
+		e := &sh.vec
 		dst = append(dst, call[:e.countPos]...)
 		dst = tl.AppendUint32(dst, uint32(len(keep)))
-		if dst, err = copyElems(dst, &e, keep); err != nil {
+		if dst, err = copyElems(dst, e, keep); err != nil {
 			return dst, err
 		}
 		return append(dst, call[e.pos:]...), nil
 	}
-	if ref.Scale.Kind != schema.NatField {
-		return dst, fmt.Errorf("%w: %s.%s is not counted by a # argument", ErrUnsupported, fi.c.Name, name)
-	}
-	n := ref.Scale.Index
-	if err := countOnlyScales(fi.c, n); err != nil {
-		return dst, err
-	}
-	if err := checkKeep(keep, int(st.slots[st.frames[0].slots+int32(n)])); err != nil {
-		return dst, err
-	}
 	dst = append(dst, call[:4]...)
+	fields := sh.fi.c.Fields
 	for i := range fields {
 		sp := st.spans[i]
-		if sp.start < 0 {
-			continue
-		}
-		f := &fields[i]
 		switch {
-		case i == n:
+		case sp.start < 0:
+		case i == sh.n:
 			dst = tl.AppendUint32(dst, uint32(len(keep)))
-		case f.Type.Kind == schema.RefArray && f.Type.Scale.Kind == schema.NatField && f.Type.Scale.Index == n:
+		case sh.cut(i):
 			m := st.mark()
 			e := Elems{w: w, st: st, b: call, countPos: -1, borrowed: true}
-			err := e.array(int(sp.start), &f.Type, 0)
+			err := e.array(int(sp.start), &fields[i].Type, 0)
 			if err == nil {
 				dst, err = copyElems(dst, &e, keep)
 			}
@@ -105,6 +71,67 @@ func (w *Walker) Split(dst, call []byte, name string, keep []int) ([]byte, error
 		}
 	}
 	return dst, nil
+}
+
+// splitShape is what Split and SplitBy learn about the argument they cut.
+type splitShape struct {
+	fi *fnInfo
+	// n is the index of the # argument counting the n*[...] arrays to cut,
+	// or -1 when vec is the vector to cut.
+	n     int
+	vec   Elems
+	total int // elements before the cut
+}
+
+// cut reports whether top-level field i is an array counted by sh.n.
+func (sh *splitShape) cut(i int) bool {
+	t := &sh.fi.c.Fields[i].Type
+	return t.Kind == schema.RefArray && t.Scale.Kind == schema.NatField && t.Scale.Index == sh.n
+}
+
+// prepareSplit validates call in st and finds how argument name is cut.
+func (w *Walker) prepareSplit(st *state, call []byte, name string) (splitShape, error) {
+	fi, err := w.lookup(call)
+	if err != nil {
+		return splitShape{}, err
+	}
+	ai, err := argIndex(fi.c, name)
+	if err != nil {
+		return splitShape{}, err
+	}
+	st.reset(call)
+	if _, err := st.walkCall(fi); err != nil {
+		return splitShape{}, err
+	}
+	if st.spans[ai].start < 0 {
+		return splitShape{}, fmt.Errorf("%w: %s.%s", ErrAbsent, fi.c.Name, name)
+	}
+	fields := fi.c.Fields
+	if len(fields) > MaxTopFields {
+		return splitShape{}, fmt.Errorf("%w: %s has %d fields", ErrUnsupported, fi.c.Name, len(fields))
+	}
+	sh := splitShape{fi: fi, n: -1}
+	ref := &fields[ai].Type
+	if ref.Kind != schema.RefArray {
+		sh.vec.borrowed = true
+		if err := sh.vec.open(st, int(st.spans[ai].start), ref, 0); err != nil {
+			return splitShape{}, err
+		}
+		if sh.vec.countPos < 0 {
+			return splitShape{}, fmt.Errorf("%w: %s.%s has no count on the wire", ErrUnsupported, fi.c.Name, name)
+		}
+		sh.total = sh.vec.n
+		return sh, nil
+	}
+	if ref.Scale.Kind != schema.NatField {
+		return splitShape{}, fmt.Errorf("%w: %s.%s is not counted by a # argument", ErrUnsupported, fi.c.Name, name)
+	}
+	sh.n = ref.Scale.Index
+	if err := countOnlyScales(fi.c, sh.n); err != nil {
+		return splitShape{}, err
+	}
+	sh.total = int(st.slots[st.frames[0].slots+int32(sh.n)])
+	return sh, nil
 }
 
 func checkKeep(keep []int, n int) error {
@@ -185,14 +212,6 @@ func refUsesField(ref *schema.TypeRef, n int) bool {
 // supports the shapes Split does and does not allocate when each dsts[s]
 // has the capacity.
 func (w *Walker) SplitBy(dsts [][]byte, call []byte, name string, shardOf []int) error {
-	fi, err := w.lookup(call)
-	if err != nil {
-		return err
-	}
-	ai, err := argIndex(fi.c, name)
-	if err != nil {
-		return err
-	}
 	for _, s := range shardOf {
 		if s < 0 || s >= len(dsts) {
 			return fmt.Errorf("%w: shard %d of %d", ErrIndex, s, len(dsts))
@@ -200,33 +219,19 @@ func (w *Walker) SplitBy(dsts [][]byte, call []byte, name string, shardOf []int)
 	}
 	st := w.get()
 	defer w.put(st)
-	st.reset(call)
-	if _, err := st.walkCall(fi); err != nil {
+	sh, err := w.prepareSplit(st, call, name)
+	if err != nil {
 		return err
 	}
-	if st.spans[ai].start < 0 {
-		return fmt.Errorf("%w: %s.%s", ErrAbsent, fi.c.Name, name)
+	if len(shardOf) != sh.total {
+		return fmt.Errorf("%w: %d shard assignments for %d elements", ErrIndex, len(shardOf), sh.total)
 	}
-	fields := fi.c.Fields
-	if len(fields) > MaxTopFields {
-		return fmt.Errorf("%w: %s has %d fields", ErrUnsupported, fi.c.Name, len(fields))
-	}
-	ref := &fields[ai].Type
-	if ref.Kind != schema.RefArray {
-		e := Elems{borrowed: true}
-		if err := e.open(st, int(st.spans[ai].start), ref, 0); err != nil {
-			return err
-		}
-		if e.countPos < 0 {
-			return fmt.Errorf("%w: %s.%s has no count on the wire", ErrUnsupported, fi.c.Name, name)
-		}
-		if len(shardOf) != e.n {
-			return fmt.Errorf("%w: %d shard assignments for %d elements", ErrIndex, len(shardOf), e.n)
-		}
+	if sh.n < 0 {
+		e := &sh.vec
 		for s := range dsts {
 			dsts[s] = tl.AppendUint32(append(dsts[s], call[:e.countPos]...), countOf(shardOf, s))
 		}
-		if err := distribute(dsts, &e, shardOf); err != nil {
+		if err := distribute(dsts, e, shardOf); err != nil {
 			return err
 		}
 		for s := range dsts {
@@ -234,34 +239,22 @@ func (w *Walker) SplitBy(dsts [][]byte, call []byte, name string, shardOf []int)
 		}
 		return nil
 	}
-	if ref.Scale.Kind != schema.NatField {
-		return fmt.Errorf("%w: %s.%s is not counted by a # argument", ErrUnsupported, fi.c.Name, name)
-	}
-	n := ref.Scale.Index
-	if err := countOnlyScales(fi.c, n); err != nil {
-		return err
-	}
-	if total := int(st.slots[st.frames[0].slots+int32(n)]); len(shardOf) != total {
-		return fmt.Errorf("%w: %d shard assignments for %d elements", ErrIndex, len(shardOf), total)
-	}
 	for s := range dsts {
 		dsts[s] = append(dsts[s], call[:4]...)
 	}
+	fields := sh.fi.c.Fields
 	for i := range fields {
 		sp := st.spans[i]
-		if sp.start < 0 {
-			continue
-		}
-		f := &fields[i]
 		switch {
-		case i == n:
+		case sp.start < 0:
+		case i == sh.n:
 			for s := range dsts {
 				dsts[s] = tl.AppendUint32(dsts[s], countOf(shardOf, s))
 			}
-		case f.Type.Kind == schema.RefArray && f.Type.Scale.Kind == schema.NatField && f.Type.Scale.Index == n:
+		case sh.cut(i):
 			m := st.mark()
 			e := Elems{w: w, st: st, b: call, countPos: -1, borrowed: true}
-			err := e.array(int(sp.start), &f.Type, 0)
+			err := e.array(int(sp.start), &fields[i].Type, 0)
 			if err == nil {
 				err = distribute(dsts, &e, shardOf)
 			}

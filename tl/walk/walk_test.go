@@ -185,3 +185,30 @@ test.intDict = IntKeyDictionary Long;
 		t.Fatalf("wrong boxed tag: %v", err)
 	}
 }
+
+func TestArgTypeAndSkip(t *testing.T) {
+	w := srcWalker(t, diagonalSrc)
+	fn := w.Schema().Function("test.boxedVec")
+	ref, err := ArgType(fn, "keys")
+	if err != nil || ref.Type == nil || ref.Type.Name != "Vector" {
+		t.Fatalf("ArgType = %+v, %v", ref, err)
+	}
+	if _, err := ArgType(fn, "nope"); !errors.Is(err, ErrNoArg) {
+		t.Fatalf("missing arg: %v", err)
+	}
+	vec := enc(nil).tag(tl.TagVector).u32(1).tag(tl.TagLong).i64(3)
+	if n, err := w.Skip(append(vec, 9, 9, 9, 9), ref); err != nil || n != len(vec) {
+		t.Fatalf("Skip = %d, %v", n, err)
+	}
+	// A ref that needs its combinator's template params cannot be skipped
+	// on its own.
+	diag := w.Schema().Function("rpcProxy.diagonal")
+	if _, err := w.Skip(enc(nil).tag(tl.TagVector).u32(1).tag(tl.TagMaybeTrue).u32(0), diag.Result); !errors.Is(err, ErrUnbound) {
+		t.Fatalf("unbound X: %v", err)
+	}
+	for k, want := range map[Kind]string{KindInt: "int", KindLong: "long", KindString: "string", KindBool: "Bool", KindVector: "vector", KindNone: "none", KindNat: "#"} {
+		if k.String() != want {
+			t.Errorf("%d.String() = %q", k, k.String())
+		}
+	}
+}

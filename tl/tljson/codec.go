@@ -24,6 +24,11 @@ const (
 // JSON levels (an object holding an array).
 const maxJSONDepth = 2*MaxDepth + 2
 
+// errNoType reports a nil or zero Type given to EncodeValue or DecodeValue.
+func errNoType() error {
+	return &Error{Offset: -1, Err: ErrTypeExpr, Msg: "no type (use ParseType, TypeOf or ResultType)"}
+}
+
 // Codec converts values of one schema between TL1 binary and JSON. It
 // holds no mutable state and is safe for concurrent use.
 type Codec struct {
@@ -94,6 +99,9 @@ func (c *Codec) DecodeCall(call []byte) ([]byte, error) {
 
 // EncodeValue appends the TL1 form of the JSON value js of type t.
 func (c *Codec) EncodeValue(dst []byte, t *Type, js []byte) ([]byte, error) {
+	if !t.valid() {
+		return dst, errNoType()
+	}
 	j, err := parseJSON(js, maxJSONDepth)
 	if err != nil {
 		return dst, err
@@ -108,6 +116,9 @@ func (c *Codec) EncodeValue(dst []byte, t *Type, js []byte) ([]byte, error) {
 // DecodeValue returns the JSON form of bin, which must hold exactly one
 // value of type t.
 func (c *Codec) DecodeValue(t *Type, bin []byte) ([]byte, error) {
+	if !t.valid() {
+		return nil, errNoType()
+	}
 	d := c.newDecoder(nil, bin)
 	if err := d.value(t); err != nil {
 		return nil, err

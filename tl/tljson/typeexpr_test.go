@@ -82,3 +82,15 @@ func TestTypeOf(t *testing.T) {
 		t.Errorf("TypeOf(key) = %v, %v", ty, err)
 	}
 }
+
+func TestZeroType(t *testing.T) {
+	c := memcacheCodec(t)
+	for _, ty := range []*Type{nil, {}} {
+		if _, err := c.DecodeValue(ty, nil); !errors.Is(err, ErrTypeExpr) {
+			t.Errorf("DecodeValue(%v) = %v", ty, err)
+		}
+		if _, err := c.EncodeValue(nil, ty, []byte("1")); !errors.Is(err, ErrTypeExpr) {
+			t.Errorf("EncodeValue(%v) = %v", ty, err)
+		}
+	}
+}

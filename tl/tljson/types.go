@@ -30,6 +30,9 @@ type arg struct {
 // String renders the type in TL syntax: boxed types by type name, bare
 // ones by constructor name, arguments in parentheses when they have any.
 func (t *Type) String() string {
+	if !t.valid() {
+		return "<no type>"
+	}
 	var b strings.Builder
 	t.write(&b, false)
 	return b.String()
@@ -60,6 +63,9 @@ func (t *Type) write(b *strings.Builder, nested bool) {
 		b.WriteByte(')')
 	}
 }
+
+// valid reports whether t was built by this package.
+func (t *Type) valid() bool { return t != nil && (t.nat || t.typ != nil) }
 
 // boxed reports whether a value of t starts with a constructor tag.
 func (t *Type) boxed() bool { return !t.nat && t.ctor == nil }

@@ -16,6 +16,11 @@ import (
 // Call is one request in flight to an engine. Exactly one of its methods is
 // called, once, for every successful Send.
 type Call interface {
+	// Sent gives the call its engine query id (for Engine.Cancel). It is
+	// called during Send, before an answer can arrive, so it is the only
+	// safe place to learn the id: after Send returns the call may already
+	// be finished and reused.
+	Sent(qid int64)
 	// Answer delivers the engine's answer on the engine's reader
 	// goroutine. body (the message body, starting with the engine's query
 	// id) and res (parsed from it) are valid only during the call, which
@@ -105,9 +110,9 @@ func (e *Engine) BusyError() error { return e.errs.busy }
 
 // Send forwards one request: hdr is the envelope (its first 8 bytes are
 // overwritten with the engine query id), body the function call. It returns
-// the query id for Cancel. It never blocks: without a connection, or with
+// nil or an *rpc.Error; the query id goes to call.Sent. It never blocks: without a connection, or with
 // the connection's send queue full, it fails at once.
-func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) (int64, error) {
+func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) error {
 	e.mu.Lock()
 	l := e.cur
 	if l == nil {
@@ -117,7 +122,7 @@ func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) (i
 		}
 		e.mu.Unlock()
 		e.stats.Failed.Add(1)
-		return 0, err
+		return err
 	}
 	e.qid++
 	if e.qid <= 0 { // positive and never 0, as VK's client does
@@ -128,12 +133,13 @@ func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) (i
 	if err := l.q.Push(rpc.TypeInvokeReq, hdr, body); err != nil {
 		e.mu.Unlock()
 		e.stats.Failed.Add(1)
-		return 0, e.errs.backlog
+		return e.errs.backlog
 	}
+	call.Sent(qid)
 	e.pending[qid] = pending{call: call, link: l, start: start, deadline: deadline}
 	e.mu.Unlock()
 	e.stats.Requests.Add(1)
-	return qid, nil
+	return nil
 }
 
 // Cancel removes the call with query id qid, if it is still pending, and

@@ -227,7 +227,7 @@ func (p *Pool) probe(e *Engine) {
 		hdr := make([]byte, 8, 12)
 		body := tl.AppendUint32(nil, TagEnginePid)
 		start := p.now()
-		if _, err := e.Send(pc, hdr, body, start, start.Add(p.opts.ProbeTimeout)); err != nil {
+		if err := e.Send(pc, hdr, body, start, start.Add(p.opts.ProbeTimeout)); err != nil {
 			ok, cause = false, err
 		} else {
 			select {
@@ -245,6 +245,7 @@ type probeCall struct{ done chan error }
 
 func (c *probeCall) Answer(_ uint32, _ []byte, res *rpc.ReqResult) { c.done <- res.Err() }
 func (c *probeCall) Fail(err error)                                { c.done <- err }
+func (c *probeCall) Sent(int64)                                    {}
 
 // report logs a transition once and passes it to OnChange.
 func (p *Pool) report(e *Engine, c health.Change, cause error) {

@@ -35,7 +35,12 @@ type result struct {
 }
 
 // logCall records how it ended on a channel.
-type logCall struct{ done chan result }
+type logCall struct {
+	done chan result
+	qid  atomic.Int64
+}
+
+func (c *logCall) Sent(qid int64) { c.qid.Store(qid) }
 
 func newCall() *logCall { return &logCall{done: make(chan result, 1)} }
 func (c *logCall) Answer(_ uint32, body []byte, res *rpc.ReqResult) {
@@ -99,11 +104,10 @@ func TestForwardAndAnswer(t *testing.T) {
 		c := newCall()
 		hdr := make([]byte, 8)
 		now := time.Now()
-		qid, err := e.Send(c, hdr, body, now, now.Add(time.Minute))
-		if err != nil {
+		if err := e.Send(c, hdr, body, now, now.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		if qid == 0 {
+		if c.qid.Load() == 0 {
 			t.Fatal("query id 0")
 		}
 		results = append(results, c)
@@ -149,7 +153,7 @@ func TestConnectErrorFailsFast(t *testing.T) {
 	if e.Health().Up() {
 		t.Fatal("engine with refused connection is up")
 	}
-	_, err = e.Send(newCall(), make([]byte, 8), call(1, "k"), time.Now(), time.Now().Add(time.Second))
+	err = e.Send(newCall(), make([]byte, 8), call(1, "k"), time.Now(), time.Now().Add(time.Second))
 	var re *rpc.Error
 	if !errors.As(err, &re) || re.Code != rpc.CodeNoConnections || !bytes.Contains([]byte(re.Description), []byte(addr)) {
 		t.Fatalf("send to dead engine: %v", err)
@@ -180,7 +184,7 @@ func TestTimeoutsThenProbeBringsBack(t *testing.T) {
 	for i := range 3 {
 		c := newCall()
 		now := clk.Now()
-		if _, err := e.Send(c, make([]byte, 8), call(1, "k"), now, now.Add(100*time.Millisecond)); err != nil {
+		if err := e.Send(c, make([]byte, 8), call(1, "k"), now, now.Add(100*time.Millisecond)); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
 		clk.Advance(101 * time.Millisecond)
@@ -219,10 +223,10 @@ func TestCancelIsPassedOn(t *testing.T) {
 	e := p.Acquire(eng.Addr, settings(), nil)
 	waitReady(t, e)
 	c := newCall()
-	qid, err := e.Send(c, make([]byte, 8), call(1, "k"), time.Now(), time.Now().Add(time.Minute))
-	if err != nil {
+	if err := e.Send(c, make([]byte, 8), call(1, "k"), time.Now(), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	qid := c.qid.Load()
 	<-eng.Requests
 	if !e.Cancel(qid) {
 		t.Fatal("cancel found nothing")
@@ -259,7 +263,7 @@ func TestServerWantsFinMovesToNewConnection(t *testing.T) {
 	waitReady(t, e)
 	// One answered call proves the engine has registered the connection.
 	c0 := newCall()
-	if _, err := e.Send(c0, make([]byte, 8), call(1, "k"), time.Now(), time.Now().Add(time.Minute)); err != nil {
+	if err := e.Send(c0, make([]byte, 8), call(1, "k"), time.Now(), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	c0.wait(t)
@@ -273,7 +277,7 @@ func TestServerWantsFinMovesToNewConnection(t *testing.T) {
 		return e.cur != nil && e.cur != first
 	})
 	c := newCall()
-	if _, err := e.Send(c, make([]byte, 8), call(1, "k"), time.Now(), time.Now().Add(time.Minute)); err != nil {
+	if err := e.Send(c, make([]byte, 8), call(1, "k"), time.Now(), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if r := c.wait(t); r.err != nil {
@@ -306,7 +310,7 @@ func TestReleaseClosesLastReference(t *testing.T) {
 	if len(p.Engines()) != 0 {
 		t.Fatal("engine kept after its last reference")
 	}
-	_, err = a.Send(newCall(), make([]byte, 8), call(1, "k"), time.Now(), time.Now())
+	err = a.Send(newCall(), make([]byte, 8), call(1, "k"), time.Now(), time.Now())
 	var re *rpc.Error
 	if !errors.As(err, &re) || re.Code != rpc.CodeNoConnections {
 		t.Fatalf("send to released engine: %v", err)

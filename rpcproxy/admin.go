@@ -1,0 +1,221 @@
+package rpcproxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/rpcproxy/health"
+	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
+)
+
+// adminServer is the admin HTTP listener: /healthz, /stats (JSON) and
+// /metrics (Prometheus text format, written by hand).
+type adminServer struct {
+	ln  net.Listener
+	srv *http.Server
+}
+
+func (p *Proxy) startAdmin(addr netip.AddrPort) (*adminServer, error) {
+	ln, err := p.opts.Listen("tcp", addr.String())
+	if err != nil {
+		return nil, fmt.Errorf("rpcproxy: admin listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", p.serveHealthz)
+	mux.HandleFunc("/stats", p.serveStats)
+	mux.HandleFunc("/metrics", p.serveMetrics)
+	return &adminServer{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}, nil
+}
+
+func (a *adminServer) start(wg *sync.WaitGroup) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = a.srv.Serve(a.ln)
+	}()
+}
+
+func (a *adminServer) close() {
+	_ = a.srv.Close()
+	_ = a.ln.Close()
+}
+
+func (p *Proxy) serveHealthz(w http.ResponseWriter, _ *http.Request) {
+	select {
+	case <-p.stopped:
+		http.Error(w, "stopping\n", http.StatusServiceUnavailable)
+	default:
+		io.WriteString(w, "ok\n")
+	}
+}
+
+// Stats is the /stats document.
+type Stats struct {
+	Uptime       string         `json:"uptime"`
+	Reloads      uint64         `json:"reloads"`
+	ReloadErrors uint64         `json:"reload_errors"`
+	NoCluster    uint64         `json:"no_cluster"`
+	Clusters     []ClusterStats `json:"clusters"`
+}
+
+// ClusterStats is one cluster in /stats.
+type ClusterStats struct {
+	Name     string       `json:"name"`
+	Requests uint64       `json:"requests"`
+	Answers  uint64       `json:"answers"`
+	Errors   uint64       `json:"errors"`
+	Timeouts uint64       `json:"timeouts"`
+	Refused  uint64       `json:"refused"`
+	NoTarget uint64       `json:"no_target"`
+	P50      string       `json:"latency_p50"`
+	P99      string       `json:"latency_p99"`
+	DownCap  int64        `json:"max_down"`
+	DownNow  int64        `json:"down"`
+	Shards   []ShardStats `json:"shards"`
+}
+
+// ShardStats is one shard in /stats.
+type ShardStats struct {
+	Index   int           `json:"index"`
+	Name    string        `json:"name"`
+	Engines []EngineStats `json:"engines"`
+}
+
+// EngineStats is one engine in /stats.
+type EngineStats struct {
+	Addr      string `json:"addr"`
+	State     string `json:"state"` // up, down, fail_open (failing, kept up by max_down_share), busy (at max_inflight)
+	Connected bool   `json:"connected"`
+	Inflight  int64  `json:"inflight"`
+	Requests  uint64 `json:"requests"`
+	Errors    uint64 `json:"errors"`
+	Timeouts  uint64 `json:"timeouts"`
+	Refused   uint64 `json:"refused"`
+	Downs     uint64 `json:"downs"`
+}
+
+// Snapshot returns the proxy's stats.
+func (p *Proxy) Snapshot() Stats {
+	tab := p.Table()
+	st := Stats{
+		Uptime:       p.now().Sub(p.started).Round(time.Second).String(),
+		Reloads:      p.reloads.Load(),
+		ReloadErrors: p.reloadErrors.Load(),
+		NoCluster:    p.noTarget.Load(),
+	}
+	for _, c := range tab.Clusters {
+		m := c.Stats
+		cs := ClusterStats{
+			Name: c.Name, Requests: m.Requests.Load(), Answers: m.Answers.Load(), Errors: m.Errors.Load(),
+			Timeouts: m.Timeouts.Load(), Refused: m.Refused.Load(), NoTarget: m.NoTarget.Load(),
+			P50: m.Quantile(0.5).String(), P99: m.Quantile(0.99).String(),
+			DownCap: c.Group.Max(), DownNow: c.Group.Down(),
+		}
+		for i := range c.Shards {
+			s := &c.Shards[i]
+			ss := ShardStats{Index: s.Index, Name: s.Name}
+			for _, e := range s.Replicas {
+				ss.Engines = append(ss.Engines, engineStats(e))
+			}
+			cs.Shards = append(cs.Shards, ss)
+		}
+		st.Clusters = append(st.Clusters, cs)
+	}
+	return st
+}
+
+func engineStats(e *upstream.Engine) EngineStats {
+	h := e.Health()
+	state := h.State().String()
+	switch {
+	case h.FailOpen():
+		state = "fail_open"
+	case h.State() == health.StateUp && h.Settings().MaxInflight > 0 && h.Inflight() >= int64(h.Settings().MaxInflight):
+		state = "busy"
+	}
+	s := e.Stats()
+	return EngineStats{
+		Addr: e.Addr(), State: state, Connected: e.Connected(), Inflight: h.Inflight(),
+		Requests: s.Requests.Load(), Errors: s.Errors.Load(), Timeouts: s.Timeouts.Load(),
+		Refused: s.Failed.Load(), Downs: h.Downs(),
+	}
+}
+
+func (p *Proxy) serveStats(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(p.Snapshot())
+}
+
+// serveMetrics writes the Prometheus text exposition format (version
+// 0.0.4) by hand: counters per cluster and engine, a latency histogram per
+// cluster.
+func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	var b strings.Builder
+	counter := func(name, help string) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
+	}
+	clusters := p.stats.Clusters()
+	type metric struct {
+		name, help string
+		get        func(i int) uint64
+	}
+	for _, m := range []metric{
+		{"rpcproxy_requests_total", "Requests routed to the cluster.", func(i int) uint64 { return clusters[i].Requests.Load() }},
+		{"rpcproxy_answers_total", "Requests answered by an engine.", func(i int) uint64 { return clusters[i].Answers.Load() }},
+		{"rpcproxy_errors_total", "Requests answered with an error (by an engine or the proxy).", func(i int) uint64 { return clusters[i].Errors.Load() }},
+		{"rpcproxy_timeouts_total", "Requests without an answer before their deadline.", func(i int) uint64 { return clusters[i].Timeouts.Load() }},
+		{"rpcproxy_refused_total", "Requests failed fast: engine down, busy or not connected.", func(i int) uint64 { return clusters[i].Refused.Load() }},
+		{"rpcproxy_no_target_total", "Requests without a key or shard.", func(i int) uint64 { return clusters[i].NoTarget.Load() }},
+	} {
+		counter(m.name, m.help)
+		for i, c := range clusters {
+			fmt.Fprintf(&b, "%s{cluster=%q} %d\n", m.name, c.Name, m.get(i))
+		}
+	}
+	fmt.Fprintf(&b, "# HELP rpcproxy_latency_seconds Time from request to engine answer.\n# TYPE rpcproxy_latency_seconds histogram\n")
+	for _, c := range clusters {
+		buckets, n, sum := c.Histogram()
+		for _, bk := range buckets {
+			le := "+Inf"
+			if bk.Le != 0 {
+				le = fmt.Sprint(bk.Le.Seconds())
+			}
+			fmt.Fprintf(&b, "rpcproxy_latency_seconds_bucket{cluster=%q,le=%q} %d\n", c.Name, le, bk.Count)
+		}
+		fmt.Fprintf(&b, "rpcproxy_latency_seconds_sum{cluster=%q} %g\nrpcproxy_latency_seconds_count{cluster=%q} %d\n", c.Name, sum.Seconds(), c.Name, n)
+	}
+	fmt.Fprintf(&b, "# HELP rpcproxy_engine_up Whether the engine takes requests (1) or is down (0).\n# TYPE rpcproxy_engine_up gauge\n")
+	engines := p.pool.Engines()
+	sort.Slice(engines, func(i, j int) bool { return engines[i].Addr() < engines[j].Addr() })
+	for _, e := range engines {
+		up := 0
+		if e.Health().Up() {
+			up = 1
+		}
+		fmt.Fprintf(&b, "rpcproxy_engine_up{engine=%q} %d\n", e.Addr(), up)
+	}
+	fmt.Fprintf(&b, "# HELP rpcproxy_engine_inflight Requests in flight to the engine.\n# TYPE rpcproxy_engine_inflight gauge\n")
+	for _, e := range engines {
+		fmt.Fprintf(&b, "rpcproxy_engine_inflight{engine=%q} %d\n", e.Addr(), e.Health().Inflight())
+	}
+	counter("rpcproxy_engine_downs_total", "Times the engine was marked down.")
+	for _, e := range engines {
+		fmt.Fprintf(&b, "rpcproxy_engine_downs_total{engine=%q} %d\n", e.Addr(), e.Health().Downs())
+	}
+	counter("rpcproxy_reloads_total", "Config reloads applied.")
+	fmt.Fprintf(&b, "rpcproxy_reloads_total %d\n", p.reloads.Load())
+	counter("rpcproxy_reload_errors_total", "Config reloads refused.")
+	fmt.Fprintf(&b, "rpcproxy_reload_errors_total %d\n", p.reloadErrors.Load())
+	io.WriteString(w, b.String())
+}

@@ -1,0 +1,297 @@
+package rpcproxy
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/rpcproxy/route"
+	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
+)
+
+// forward is one request on its way through the proxy, from ServeRPC to
+// the reply. Pooled: nothing on the request path allocates in steady state.
+type forward struct {
+	p     *Proxy
+	r     *server.Request // nil once replied (no_result requests reply at once)
+	rep   *replier
+	gen   *generation
+	c     *route.Cluster
+	shard *route.Shard
+	idx   int // replica index in shard
+	e     *upstream.Engine
+	qid   atomic.Int64 // the engine's query id, for cancels
+	start time.Time
+
+	req rpc.InvokeReq // the envelope as forwarded
+	hdr []byte        // the forwarded envelope
+
+	// The answer, filled on the engine's reader goroutine.
+	buf  []byte
+	res  rpc.ReqResult
+	fail error
+	next *forward // replier queue
+}
+
+var _ upstream.Call = (*forward)(nil)
+
+// handler serves one listener's requests.
+type handler struct {
+	p      *Proxy
+	listen netip.AddrPort // as configured: the routing key of a cluster port
+	mu     sync.RWMutex
+	reps   map[uint64]*replier
+}
+
+var (
+	_ server.Handler  = (*handler)(nil)
+	_ server.Canceler = (*handler)(nil)
+)
+
+// ServeRPC routes and forwards one request. It runs on the app
+// connection's reader goroutine and never blocks: every failure is an
+// immediate reply.
+func (h *handler) ServeRPC(r *server.Request) {
+	p := h.p
+	now := p.now()
+	g := p.acquireGen()
+	t := g.tab
+	c, err := t.Lookup(h.listen, &r.InvokeReq)
+	if err != nil {
+		p.noTarget.Add(1)
+		g.release()
+		r.ReplyErr(err)
+		return
+	}
+	c.Stats.Requests.Add(1)
+	f := p.getForward()
+	f.r, f.gen, f.c, f.start = r, g, c, now
+	f.req = r.InvokeReq // the server's copy stays as received: it masks the answer's extra
+	f.req.StripActor()
+	i, err := t.Shard(c, &f.req)
+	if err != nil {
+		c.Stats.NoTarget.Add(1)
+		f.finish(err)
+		return
+	}
+	f.shard = &c.Shards[i]
+	if err := f.pickReplica(); err != nil {
+		c.Stats.Refused.Add(1)
+		f.finish(err)
+		return
+	}
+	deadline, ok := r.Deadline()
+	if !ok {
+		deadline = now.Add(c.Timeout)
+	}
+	left := deadline.Sub(now)
+	if left <= 0 {
+		c.Stats.Timeouts.Add(1)
+		f.release()
+		f.finish(errExpired)
+		return
+	}
+	// wire.md §4.3: the proxy clears no_result and waits for the answer
+	// itself, so every request is accounted to its engine's health; the
+	// app is answered (with nothing) at once.
+	noResult := f.req.Extra.NoResult()
+	f.req.Extra.ClearNoResult()
+	f.req.Extra.SetCustomTimeoutMs(int32((left + time.Millisecond - 1) / time.Millisecond))
+	f.hdr = rpc.AppendInvokeReqHeader(f.hdr[:0], &f.req)
+
+	// After a successful Send the answer may arrive on another goroutine
+	// at once: f belongs to it, so everything f needs is set before.
+	var rep *replier
+	if noResult {
+		f.r = nil
+	} else {
+		rep = h.replier(r.ConnID())
+		f.rep = rep
+		rep.track(r, f)
+	}
+	if err := f.e.Send(f, f.hdr, f.req.Body, now, deadline); err != nil {
+		if rep != nil {
+			rep.untrack(r)
+			rep.done()
+		}
+		c.Stats.Refused.Add(1)
+		f.release()
+		f.r, f.rep = r, nil
+		f.finish(err)
+		return
+	}
+	if noResult {
+		r.Reply(nil) // writes nothing: the app asked for no answer
+	}
+}
+
+// Sent records the engine query id, for cancels.
+func (f *forward) Sent(qid int64) { f.qid.Store(qid) }
+
+// pickReplica chooses the shard's replica: the balancer's pick if it is up
+// and under its in-flight cap, else (with failover) the next usable replica
+// of the same shard in config order. Never another shard.
+func (f *forward) pickReplica() error {
+	s := f.shard
+	i, _ := s.Balancer.Pick() // nothing is ever marked down in the balancer: health is checked here
+	n := len(s.Replicas)
+	var refusal error
+	for k := 0; k < n; k++ {
+		j := (i + k) % n
+		e := s.Replicas[j]
+		h := e.Health()
+		switch {
+		case !h.Up():
+			if refusal == nil {
+				refusal = e.DownError()
+			}
+		case !h.TryStart():
+			if refusal == nil {
+				refusal = e.BusyError()
+			}
+		default:
+			f.idx, f.e = j, e
+			s.Balancer.Start(j)
+			return nil
+		}
+		if !f.c.Failover {
+			break
+		}
+	}
+	return refusal
+}
+
+// release ends the accounting of a request sent (or about to be sent) to
+// f.e.
+func (f *forward) release() {
+	if f.e == nil {
+		return
+	}
+	f.e.Health().Finish()
+	f.shard.Balancer.Finish(f.idx, f.p.now().Sub(f.start), f.fail != nil)
+}
+
+// finish replies with err (before anything was sent) and recycles f.
+func (f *forward) finish(err error) {
+	f.c.Stats.Errors.Add(1)
+	r := f.r
+	f.recycle()
+	r.ReplyErr(err)
+}
+
+// Answer is called on the engine's reader goroutine: copy the answer out of
+// the engine's read buffer and hand it to the app's replier, never blocking.
+func (f *forward) Answer(typ uint32, body []byte, res *rpc.ReqResult) {
+	lat := f.p.now().Sub(f.start)
+	f.c.Stats.Answers.Add(1)
+	f.c.Stats.Observe(lat)
+	if res.IsError() {
+		f.c.Stats.Errors.Add(1)
+	}
+	f.release()
+	if f.r == nil { // no_result: nobody waits
+		f.recycle()
+		return
+	}
+	if !f.rep.fits(len(body)) {
+		f.fail = errAppSlow
+		f.rep.push(f)
+		return
+	}
+	f.buf = append(f.buf[:0], body...)
+	if err := rpc.ParseResult(typ, f.buf, &f.res); err != nil {
+		f.fail = err // cannot happen: the engine side parsed the same bytes
+	}
+	f.rep.push(f)
+}
+
+// Fail is called when the engine gave no answer (deadline, connection
+// lost, engine removed).
+func (f *forward) Fail(err error) {
+	if rerr, ok := err.(*rpc.Error); ok && rerr.Code == rpc.CodeQueryTimeout {
+		f.c.Stats.Timeouts.Add(1)
+	}
+	f.c.Stats.Errors.Add(1)
+	f.fail = err
+	f.release()
+	if f.r == nil {
+		f.recycle()
+		return
+	}
+	f.rep.push(f)
+}
+
+// reply answers the app; it runs on the app's replier goroutine, the only
+// place that may block on the app's socket.
+func (f *forward) reply() {
+	r := f.r
+	switch {
+	case f.fail != nil:
+		r.ReplyErr(f.fail)
+	case f.res.IsError():
+		r.ReplyError(f.res.ErrorCode, string(f.res.ErrorText))
+	case f.res.HasExtra:
+		r.ReplyWithExtra(&f.res.Extra, f.res.Body)
+	default:
+		r.Reply(f.res.Body)
+	}
+}
+
+// recycle returns f to the pool, releasing its table generation.
+func (f *forward) recycle() {
+	p, g := f.p, f.gen
+	f.r, f.rep, f.gen, f.c, f.shard, f.e, f.next, f.fail = nil, nil, nil, nil, nil, nil, nil, nil
+	f.idx = 0
+	f.qid.Store(0)
+	f.req, f.res = rpc.InvokeReq{}, rpc.ReqResult{}
+	f.buf, f.hdr = f.buf[:0], f.hdr[:0]
+	if g != nil {
+		g.release()
+	}
+	p.fwdPool.Put(f)
+}
+
+func (p *Proxy) getForward() *forward {
+	f := p.fwdPool.Get().(*forward)
+	f.p = p
+	return f
+}
+
+// generation is one routing table in use. Requests hold it from ServeRPC
+// to their reply; after a swap, the retired table's engines are released
+// when its last request ends, so requests finish on the table they
+// started with and engines that stay keep their connections.
+type generation struct {
+	tab     *route.Table
+	active  atomic.Int64
+	retired atomic.Bool
+	once    sync.Once
+	drained func()
+}
+
+func (p *Proxy) acquireGen() *generation {
+	for {
+		g := p.gen.Load()
+		g.active.Add(1)
+		if p.gen.Load() == g {
+			return g
+		}
+		g.release() // swapped meanwhile: use the new one
+	}
+}
+
+func (g *generation) release() {
+	if g.active.Add(-1) == 0 && g.retired.Load() {
+		g.once.Do(g.drained)
+	}
+}
+
+func (g *generation) retire() {
+	g.retired.Store(true)
+	if g.active.Load() == 0 {
+		g.once.Do(g.drained)
+	}
+}

@@ -1,0 +1,302 @@
+package rpcproxy
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/rpcproxy/rpcproxy/configs"
+	"github.com/rpcproxy/rpcproxy/rpcproxy/enginetest"
+	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/schema"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	mainListen  = "127.0.0.1:19300"
+	adminListen = "127.0.0.1:19301"
+	memcacheTL  = "../engines/memcache/memcache.tl"
+)
+
+// startEngines starts n fake engines, closed at cleanup.
+func startEngines(t *testing.T, n int) []*enginetest.Server {
+	t.Helper()
+	var out []*enginetest.Server
+	for range n {
+		e, err := enginetest.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Close)
+		out = append(out, e)
+	}
+	return out
+}
+
+// deadAddr returns a loopback address nothing listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ln.Addr().String()
+	ln.Close()
+	return a
+}
+
+// parseConfig parses TOML text; schemas resolve against this directory.
+func parseConfig(t *testing.T, text string) *configs.Config {
+	t.Helper()
+	cfg, err := configs.Parse("test.toml", []byte(text), ".")
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, text)
+	}
+	return cfg
+}
+
+// proxyHeader is the [proxy] table every test config starts with.
+func proxyHeader() string {
+	return fmt.Sprintf("[proxy]\nlisten = %q\nadmin = %q\ntimeout = \"2s\"\nschemas = [%q]\n", mainListen, adminListen, memcacheTL)
+}
+
+// listenLog opens every listener on 127.0.0.1:0 and logs the configured
+// addresses it was asked for.
+type listenLog struct {
+	mu    sync.Mutex
+	asked []string
+}
+
+func (l *listenLog) Listen(network, addr string) (net.Listener, error) {
+	l.mu.Lock()
+	l.asked = append(l.asked, addr)
+	l.mu.Unlock()
+	return net.Listen(network, "127.0.0.1:0")
+}
+
+// dialLog counts dials per address.
+type dialLog struct {
+	mu    sync.Mutex
+	dials map[string]int
+}
+
+func (d *dialLog) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d.mu.Lock()
+	if d.dials == nil {
+		d.dials = map[string]int{}
+	}
+	d.dials[addr]++
+	d.mu.Unlock()
+	var nd net.Dialer
+	return nd.DialContext(ctx, network, addr)
+}
+
+func (d *dialLog) count(addr string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dials[addr]
+}
+
+// testProxy is a proxy serving in the background.
+type testProxy struct {
+	*Proxy
+	dials  *dialLog
+	served chan error
+}
+
+func startProxy(t *testing.T, cfg *configs.Config, o Options) *testProxy {
+	t.Helper()
+	ll := &listenLog{}
+	dl := &dialLog{}
+	o.Listen = ll.Listen
+	o.Dial = dl.Dial
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Tick == 0 {
+		o.Tick = time.Millisecond
+	}
+	p, err := New(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &testProxy{Proxy: p, dials: dl, served: make(chan error, 1)}
+	go func() { tp.served <- p.Serve(context.Background()) }()
+	t.Cleanup(func() {
+		p.Close()
+		select {
+		case <-tp.served:
+		case <-time.After(10 * time.Second):
+			t.Error("Serve did not return after Close")
+		}
+	})
+	return tp
+}
+
+// addr returns the real address of the listener configured at listen.
+func (tp *testProxy) addr(t *testing.T, listen string) string {
+	t.Helper()
+	a := tp.Addr(netip.MustParseAddrPort(listen))
+	if a == nil {
+		t.Fatalf("no listener for %s", listen)
+	}
+	return a.String()
+}
+
+// app is a raw TL RPC client: it writes exactly the envelope it is given
+// and reports every message it receives.
+type app struct {
+	pc   *packet.Conn
+	msgs chan message
+	done chan struct{}
+}
+
+type message struct {
+	typ  uint32
+	body []byte
+}
+
+func dialApp(t *testing.T, addr string) *app {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := packet.ClientHandshake(nc, packet.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{pc: pc, msgs: make(chan message, 4096), done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		for {
+			typ, body, err := pc.ReadPacket()
+			if err != nil {
+				close(a.msgs)
+				return
+			}
+			a.msgs <- message{typ, append([]byte(nil), body...)}
+		}
+	}()
+	t.Cleanup(a.close)
+	return a
+}
+
+func (a *app) close() {
+	a.pc.Close()
+	<-a.done
+}
+
+func (a *app) send(t *testing.T, req *rpc.InvokeReq) {
+	t.Helper()
+	if err := a.pc.WritePacket(rpc.TypeInvokeReq, rpc.AppendInvokeReqHeader(nil, req), req.Body); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// next returns the next message, failing after 5 s.
+func (a *app) next(t *testing.T) message {
+	t.Helper()
+	select {
+	case m, ok := <-a.msgs:
+		if !ok {
+			t.Fatal("app connection closed")
+		}
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message from the proxy")
+	}
+	return message{}
+}
+
+// result reads the next message as a result.
+func (a *app) result(t *testing.T) rpc.ReqResult {
+	t.Helper()
+	m := a.next(t)
+	var res rpc.ReqResult
+	if err := rpc.ParseResult(m.typ, m.body, &res); err != nil {
+		t.Fatalf("message %08x %x: %v", m.typ, m.body, err)
+	}
+	return res
+}
+
+// call sends req and waits for its result.
+func (a *app) call(t *testing.T, req *rpc.InvokeReq) rpc.ReqResult {
+	t.Helper()
+	a.send(t, req)
+	res := a.result(t)
+	if res.QueryID != req.QueryID {
+		t.Fatalf("answer for query %d, want %d", res.QueryID, req.QueryID)
+	}
+	return res
+}
+
+// wantError checks res is an error with code and text containing substr.
+func wantError(t *testing.T, res rpc.ReqResult, code int32, substr string) {
+	t.Helper()
+	if !res.IsError() || res.ErrorCode != code || !strings.Contains(string(res.ErrorText), substr) {
+		t.Fatalf("got error=%v code %d %q; want code %d containing %q", res.IsError(), res.ErrorCode, res.ErrorText, code, substr)
+	}
+}
+
+// memcacheSchema loads the memcache schema.
+func memcacheSchema(t *testing.T) *schema.Schema {
+	t.Helper()
+	s, err := schema.LoadWithPrelude(memcacheTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// getCall is memcache.get key.
+func getCall(t *testing.T, key string) []byte {
+	t.Helper()
+	return tl.AppendString(tl.AppendUint32(nil, memcacheSchema(t).Function("memcache.get").Tag), key)
+}
+
+// waitFor waits up to 5 s for cond, checking every millisecond.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out waiting: %s", what)
+		}
+	}
+}
+
+// engineQID is the query id of a request the engine received.
+func engineQID(r enginetest.Request) int64 { return int64(binary.LittleEndian.Uint64(r.Raw)) }
+
+// nextInvoke waits for the next rpcInvokeReq (not a probe) an engine gets.
+func nextInvoke(t *testing.T, e *enginetest.Server) enginetest.Request {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case r := <-e.Requests:
+			if r.Type == rpc.TypeInvokeReq && r.Function() != enginetest.TagEnginePid {
+				return r
+			}
+		case <-deadline:
+			t.Fatalf("engine %s got no request", e.Addr)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package rpcproxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/configs"
+	"github.com/rpcproxy/rpcproxy/rpcproxy/route"
+)
+
+// Reload re-reads Options.ConfigPath and applies it. A config that does not
+// load is refused, its problems logged, and the running one kept.
+func (p *Proxy) Reload() error {
+	if p.opts.ConfigPath == "" {
+		return errors.New("rpcproxy: reload: no config file (Options.ConfigPath)")
+	}
+	cfg, err := configs.Load(p.opts.ConfigPath)
+	if err != nil {
+		p.refused(err)
+		return err
+	}
+	return p.Apply(cfg)
+}
+
+func (p *Proxy) refused(err error) {
+	p.reloadErrors.Add(1)
+	var ce *configs.Error
+	if errors.As(err, &ce) {
+		for _, pr := range ce.Problems {
+			p.log.Error("config reload refused", "problem", pr.String())
+		}
+		return
+	}
+	p.log.Error("config reload refused; the running config is kept", "error", err.Error())
+}
+
+// Apply swaps in cfg (validated by configs): the new table is built
+// completely (schemas, pickers, engines, new listeners) before one atomic
+// swap; requests in flight finish on the old table, whose engines are
+// released when its last request ends (engines that stay keep their
+// connections). Removed listeners are shut down gracefully. On error
+// nothing changes.
+func (p *Proxy) Apply(cfg *configs.Config) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.stopped:
+		return ErrStopped
+	default:
+	}
+	sch, err := loadSchema(cfg)
+	if err != nil {
+		p.refused(err)
+		return err
+	}
+	tab, err := route.Build(cfg, sch, p.pool, p.stats)
+	if err != nil {
+		p.refused(err)
+		return err
+	}
+	want := listenAddrs(cfg)
+	var opened []*listener
+	for _, a := range want {
+		if p.listeners[a] != nil {
+			continue
+		}
+		l, err := p.openListener(cfg, a)
+		if err != nil {
+			for _, l := range opened {
+				delete(p.listeners, l.addr)
+				_ = l.srv.Close()
+				_ = l.ln.Close()
+			}
+			tab.Release()
+			p.refused(err)
+			return err
+		}
+		opened = append(opened, l)
+	}
+	old := p.cfg.Load()
+	p.gen.Swap(newGeneration(tab)).retire()
+	p.cfg.Store(cfg)
+	var closed []string
+	for a, l := range p.listeners {
+		if slices.Contains(want, a) {
+			continue
+		}
+		delete(p.listeners, a)
+		closed = append(closed, a.String())
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.Proxy.DrainTimeout)
+			defer cancel()
+			_ = l.srv.Shutdown(ctx)
+			_ = l.ln.Close()
+		}()
+	}
+	p.reloads.Add(1)
+	attrs := diffClusters(old, cfg)
+	var openedNames []string
+	for _, l := range opened {
+		openedNames = append(openedNames, l.addr.String())
+	}
+	attrs = append(attrs, "listeners_opened", openedNames, "listeners_closed", closed)
+	if old.Proxy.Admin != cfg.Proxy.Admin {
+		attrs = append(attrs, "note", "proxy.admin changed: takes effect on restart")
+	}
+	p.log.Info("config reloaded", attrs...)
+	return nil
+}
+
+// diffClusters names the clusters added, removed and changed.
+func diffClusters(old, cur *configs.Config) []any {
+	var added, removed, changed []string
+	for i := range cur.Clusters {
+		c := &cur.Clusters[i]
+		o, ok := old.Cluster(c.Name)
+		switch {
+		case !ok:
+			added = append(added, c.Name)
+		case fmt.Sprint(*o) != fmt.Sprint(*c):
+			changed = append(changed, c.Name)
+		}
+	}
+	for i := range old.Clusters {
+		if _, ok := cur.Cluster(old.Clusters[i].Name); !ok {
+			removed = append(removed, old.Clusters[i].Name)
+		}
+	}
+	return []any{"clusters_added", added, "clusters_removed", removed, "clusters_changed", changed}
+}
+
+// watch polls the config file and reloads when its content changes. A
+// content hash, not mtime alone, decides: editors that keep the mtime, or
+// two writes within its resolution, are still seen; a rewrite with the
+// same bytes is not a reload.
+func (p *Proxy) watch() {
+	defer p.wg.Done()
+	last, _ := fileSum(p.opts.ConfigPath)
+	t := time.NewTicker(p.opts.WatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopped:
+			return
+		case <-t.C:
+		}
+		sum, err := fileSum(p.opts.ConfigPath)
+		if err != nil || bytes.Equal(sum, last) {
+			continue
+		}
+		last = sum
+		p.log.Info("config file changed", "file", p.opts.ConfigPath)
+		_ = p.Reload()
+	}
+}
+
+func fileSum(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s := sha256.Sum256(data)
+	return s[:], nil
+}

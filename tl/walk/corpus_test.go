@@ -244,6 +244,7 @@ test.boxedVec pre:int keys:(Vector Long) post:string = True;
 test.dictArg d:%(Dictionary int) = True;
 test.mask fm:# a:fm.0?string b:int = True;
 test.nothing fm:# = True;
+test.list limit:int = VectorTotal int;
 test.trues v:%(Vector true) x:int = True;
 test.nested n:# a:n*[m:# b:m*[true]] = True;
 `

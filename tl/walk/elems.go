@@ -241,9 +241,11 @@ func (e *Elems) Close() {
 }
 
 // open sets e up over the value of type ref at pos of st.b in frame env.
-// It accepts Vector t / vector t (bare or boxed), tuples, single-field
-// wrappers of those (Dictionary t, Stat, %(VectorTotal t) is not one: it
-// has two fields) and n*[...] arrays. On success e owns st.
+// It accepts Vector t / vector t (bare or boxed), tuples, n*[...] arrays,
+// single-field wrappers of those (Dictionary t, Stat) and constructors with
+// exactly one unconditional vector field (VectorTotal t: the fields before
+// it are walked, the ones after are left to the caller). On success e owns
+// st.
 func (e *Elems) open(st *state, pos int, ref *schema.TypeRef, env int32) error {
 	e.w, e.st, e.b, e.countPos = st.w, st, st.b, -1
 	for range MaxDepth {
@@ -275,10 +277,36 @@ func (e *Elems) open(st *state, pos int, ref *schema.TypeRef, env int32) error {
 		case len(c.Fields) == 1 && c.Fields[0].Cond == nil && !c.Fields[0].Excl:
 			ref, env = &c.Fields[0].Type, f
 		default:
-			return fmt.Errorf("%w: %s", ErrNotVector, c.Name)
+			// vectorTotal total_count:int vector:%(Vector t): iterate the
+			// one vector field after the fields before it.
+			k := soleVectorField(c)
+			if k < 0 {
+				return fmt.Errorf("%w: %s", ErrNotVector, c.Name)
+			}
+			if pos, err = st.walkFields(pos, c.Fields[:k], f); err != nil {
+				return err
+			}
+			ref, env = &c.Fields[k].Type, f
 		}
 	}
 	return ErrDepth
+}
+
+// soleVectorField returns the index of c's only unconditional vector or
+// array field, or -1 when there is none or more than one.
+func soleVectorField(c *schema.Combinator) int {
+	k := -1
+	for i := range c.Fields {
+		f := &c.Fields[i]
+		if f.Cond != nil || f.Excl || !isVectorRef(&f.Type) {
+			continue
+		}
+		if k >= 0 {
+			return -1
+		}
+		k = i
+	}
+	return k
 }
 
 func (e *Elems) array(pos int, ref *schema.TypeRef, env int32) error {

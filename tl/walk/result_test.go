@@ -97,3 +97,26 @@ func TestResultErrors(t *testing.T) {
 		t.Fatal("closed iterator advanced")
 	}
 }
+
+// TestVectorTotal: the elements of vectorTotal's vector field, and its
+// total_count field, for a merge that sums totals and concatenates.
+func TestVectorTotal(t *testing.T) {
+	w := srcWalker(t, diagonalSrc)
+	call := enc(nil).tag(tagOf(t, w, "test.list")).i32(10)
+	resp := enc(nil).tag(tl.TagVectorTotal).i32(57).u32(3).i32(1).i32(2).i32(3)
+	s, e, err := w.ResultField(call, resp, "total_count")
+	if err != nil || s != 4 || e != 8 {
+		t.Fatalf("total_count %d..%d %v", s, e, err)
+	}
+	it, err := w.ResultElems(call, resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for it.Next() {
+		sum += it.Int()
+	}
+	if it.Len() != 3 || sum != 6 || it.CountPos() != 8 || it.Err() != nil {
+		t.Fatalf("len %d sum %d countPos %d err %v", it.Len(), sum, it.CountPos(), it.Err())
+	}
+}

@@ -33,9 +33,12 @@
 //
 // # Invariants
 //
-//   - Every entry point validates the whole call (or answer) first: known
-//     tags, canonical strings, zero padding, no trailing bytes (ErrTrailing).
-//     Hostile input gets an error, never a panic.
+//   - Every entry point validates the whole call first: known tags,
+//     canonical strings, zero padding, no trailing bytes (ErrTrailing).
+//     Result* methods validate the whole answer, and walk the call too when
+//     the answer depends on it (else the call is only identified by tag).
+//     Iterators validate before the first element, so a merge never sees
+//     half an answer. Hostile input gets an error, never a panic.
 //   - An array count is checked against the remaining input after its
 //     first element: non-empty TL1 values are whole words, so count-1
 //     elements need 4(count-1) bytes; zero-size elements are all alike, so
@@ -71,7 +74,8 @@
 // # Key
 //
 // Keys (compiled at config time from function -> argument names) picks the
-// first top-level int/long/string argument, a named one, or a vector
+// first unconditional top-level int/long/string argument (bare or boxed), a
+// named one, or else the first vector
 // argument (KindVector, iterate with KeyElems), after looking through
 // transparent !X wrappers (rpcDest* written as functions).
 package walk

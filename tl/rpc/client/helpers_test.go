@@ -174,6 +174,15 @@ func (s *testServer) kill() {
 
 func (s *testServer) close() { s.kill() }
 
+// dropConns closes every connection but keeps listening.
+func (s *testServer) dropConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.live {
+		_ = c.pc.Close()
+	}
+}
+
 // nextHeld waits for a request the handler did not answer.
 func (s *testServer) nextHeld(t testing.TB) *srvReq {
 	t.Helper()

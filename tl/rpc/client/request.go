@@ -87,7 +87,10 @@ type Handler interface {
 	// Done runs on the connection's reader goroutine (or a timer's, or the
 	// goroutine of Go, Cancel or Close) and must not block: every other
 	// answer on that connection waits for it. resp and its slices are
-	// valid only until Done returns; copy what must outlive it.
+	// valid only until Done returns; copy what must outlive it. Done may
+	// start new calls with Go, but a Go that meets a full write buffer
+	// (packet.Config.WriteBufferLimit) blocks the reader until the peer
+	// reads, so a proxy answering a slow peer should not do that here.
 	Done(token uint64, resp *Response, err error)
 }
 

@@ -74,9 +74,12 @@ func (s *slot) detachLocked(c *call) *conn {
 // accepted: nothing will be delivered and the caller releases c. On nil,
 // the outcome is delivered exactly once, possibly before submit returns.
 func (s *slot) submit(c *call, deadline time.Time) error {
+	// Counted before it can be delivered, so the gauge never dips below 0.
+	s.cl.stats.inFlight.Add(1)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		s.cl.stats.inFlight.Add(-1)
 		return ErrClosed
 	}
 	cn := s.cur
@@ -84,6 +87,7 @@ func (s *slot) submit(c *call, deadline time.Time) error {
 		if s.cl.opts.FailFast && s.downErr != nil {
 			err := s.downErr
 			s.mu.Unlock()
+			s.cl.stats.inFlight.Add(-1)
 			return err
 		}
 		// Queued: the caller may reuse its body once we return.
@@ -95,7 +99,6 @@ func (s *slot) submit(c *call, deadline time.Time) error {
 		s.waiting = append(s.waiting, entry{c.qid, c})
 		c.arm(deadline)
 		s.mu.Unlock()
-		s.cl.stats.inFlight.Add(1)
 		return nil
 	}
 	c.cn = cn
@@ -106,7 +109,6 @@ func (s *slot) submit(c *call, deadline time.Time) error {
 		c.state.Store(stSending)
 	}
 	s.mu.Unlock()
-	s.cl.stats.inFlight.Add(1)
 	if err := s.write(c); err != nil {
 		s.cl.stats.inFlight.Add(-1)
 		return err

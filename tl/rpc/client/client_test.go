@@ -204,8 +204,19 @@ func TestConcurrentPairing(t *testing.T) {
 			for err := range errs {
 				t.Error(err)
 			}
-			if st := cl.Stats(); st.Answered != n || st.InFlight != 0 {
+			if st := cl.Stats(); st.Answered != n || st.InFlight != 0 || st.Connects != uint64(conns) {
 				t.Errorf("stats %+v", st)
+			}
+			// Every connection carried a share of the calls.
+			for range conns {
+				select {
+				case c := <-srv.conns:
+					if c.reqs.Load() == 0 {
+						t.Errorf("a connection carried no calls")
+					}
+				default:
+					t.Fatalf("server saw fewer than %d connections", conns)
+				}
 			}
 		})
 	}

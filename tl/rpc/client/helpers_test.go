@@ -47,6 +47,7 @@ func (r *srvReq) answerError(code int32, text string) {
 
 type srvConn struct {
 	pc   *packet.Conn
+	reqs atomic.Int64 // requests received
 	head []byte // reader goroutine's answer scratch
 }
 
@@ -138,6 +139,7 @@ func (s *testServer) serve(nc net.Conn) {
 		switch typ {
 		case rpc.TypeInvokeReq:
 			s.n.Add(1)
+			c.reqs.Add(1)
 			if err := rpc.ParseInvokeReq(body, &r.req); err != nil {
 				s.t.Errorf("server: bad request: %v", err)
 				return

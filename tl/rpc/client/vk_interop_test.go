@@ -90,6 +90,10 @@ func (s *vkServer) handle(_ context.Context, hctx *vk.HandlerContext) error {
 		s.seen <- seen{actor: hctx.ActorID(), timeout: e.CustomTimeoutMs, hasTimeout: e.IsSetCustomTimeoutMs(),
 			strKeys: e.StringForwardKeys, intKeys: e.IntForwardKeys,
 			version: hctx.ProtocolVersion(), encrypted: hctx.KeyID() != [4]byte{}}
+		// Only the asked-for binlog_pos may come back: the server masks
+		// the answer's extra with the request's flags.
+		hctx.ResponseExtra.SetBinlogPos(77)
+		hctx.ResponseExtra.SetBinlogTime(88)
 	}
 	hctx.Response = append(hctx.Response, hctx.Request...)
 	return nil
@@ -131,7 +135,7 @@ func TestVKServer(t *testing.T) {
 
 			t.Run("envelope", func(t *testing.T) {
 				req := &Request{ActorID: 4242, Body: tagged(tagCheck, []byte("abcd"))}
-				req.Extra.Flags = rpc.FlagStringForwardKeys | rpc.FlagIntForwardKeys
+				req.Extra.Flags = rpc.FlagStringForwardKeys | rpc.FlagIntForwardKeys | rpc.FlagReturnBinlogPos
 				req.Extra.StringForwardKeys = rpc.MakeStringVector("user:1", "x")
 				req.Extra.IntForwardKeys = rpc.MakeLongVector(7, -8)
 				req.Extra.SetCustomTimeoutMs(1500)
@@ -141,6 +145,9 @@ func TestVKServer(t *testing.T) {
 				}
 				if !bytes.Equal(resp.Body, req.Body) {
 					t.Fatalf("echo %x, want %x", resp.Body, req.Body)
+				}
+				if x := resp.Result.Extra; !resp.Result.HasExtra || x.Flags != rpc.ResultFlagBinlogPos || x.BinlogPos != 77 {
+					t.Fatalf("result extra %+v (present %v), want binlog_pos 77 only", x, resp.Result.HasExtra)
 				}
 				got := <-srv.seen
 				want := seen{actor: 4242, timeout: 1500, hasTimeout: true, strKeys: []string{"user:1", "x"},

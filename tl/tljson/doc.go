@@ -60,6 +60,16 @@
 //   - An enum-like constructor of a union may be given as a bare string:
 //     "memcache.not_found" means {"_":"memcache.not_found"}.
 //
+// VK's tlgen JSON (TLJSON.md in VKCOM/tl) agrees on structures, arrays,
+// dictionaries, Bool and the {"base64":...} escape. It differs in unions,
+// {"type":"name#tag","value":{...}}, enums, "name#tag", and Maybe,
+// {"ok":true,"value":v} or {}; it also leaves out empty values and reads
+// missing fields as empty. This package prints "_" (shorter, and the same
+// object for calls and values) and never omits a field, but accepts VK's
+// union, enum and Maybe forms on input (Maybe's only when the object has
+// no "_"), and wherever a constructor or function is named, "name",
+// "name#tag" and "#tag" all work. It does not fill in missing fields.
+//
 // Conditional fields (name:mask.N?T) are printed only when their bit is
 // set, and the mask field is always printed. On encoding, a mask given in
 // the JSON is authoritative: a field present while its bit is clear is

@@ -55,57 +55,27 @@ func (en *encoder) value(t *Type, j *jvalue) error {
 		return en.fail(ErrJSONType, "want true or {} for %s, got %s", typ.Name, describe(j))
 	}
 	if !t.boxed() {
-		return en.fields(bind(t.ctor, t), newFrame(t.ctor.Fields), j, t.ctor.Name, false)
+		return en.fields(bind(t.ctor, t), newFrame(t.ctor.Fields), j, t.ctor, false)
 	}
 	if isBool(typ) && j.kind == jBool {
 		en.out = tl.AppendBool(en.out, j.b)
 		return nil
 	}
-	c, union, err := en.pick(typ, j)
+	c, body, err := en.pick(typ, j)
 	if err != nil {
 		return err
 	}
 	if !c.Default {
 		en.out = tl.AppendUint32(en.out, c.Tag)
 	}
-	if j.kind == jString {
-		j = &jvalue{kind: jObject} // a bare name stands for a constructor without fields
-	}
-	return en.fields(bind(c, t), newFrame(c.Fields), j, c.Name, union)
+	return en.fields(bind(c, t), newFrame(c.Fields), body, c, len(typ.Constructors) > 1)
 }
 
-// pick chooses the constructor of boxed type typ that j names. A union
-// needs {"_":"name",...} or just "name"; a single-constructor type needs
-// no name but may give it.
-func (en *encoder) pick(typ *schema.Type, j *jvalue) (*schema.Combinator, bool, error) {
-	if len(typ.Constructors) == 1 {
-		return typ.Constructors[0], false, nil
-	}
-	var name string
-	switch j.kind {
-	case jString:
-		name = j.s
-	case jObject:
-		nm := j.get("_")
-		if nm == nil || nm.kind != jString {
-			return nil, true, en.fail(ErrMissing, `want "_" naming a constructor of %s (%s)`, typ.Name, ctorNames(typ))
-		}
-		name = nm.s
-	default:
-		return nil, true, en.fail(ErrJSONType, `want {"_":"constructor",...} for %s, got %s`, typ.Name, describe(j))
-	}
-	for _, c := range typ.Constructors {
-		if c.Name == name {
-			return c, true, nil
-		}
-	}
-	return nil, true, en.fail(ErrUnknown, "%q is not a constructor of %s (%s)", name, typ.Name, ctorNames(typ))
-}
-
-// fields encodes j as the field list of the current frame. name is the
-// constructor or function name an object's "_" member must match; force
-// makes the list an object whatever its shape.
-func (en *encoder) fields(e *env, fr *frame, j *jvalue, name string, force bool) error {
+// fields encodes j as the field list of the current frame. c is the
+// constructor or function an object's "_" member must name (nil for array
+// elements, which have none); force makes the list an object whatever its
+// shape.
+func (en *encoder) fields(e *env, fr *frame, j *jvalue, c *schema.Combinator, force bool) error {
 	sh := shapeOf(fr.fields)
 	if force {
 		sh = shapeObject
@@ -121,7 +91,7 @@ func (en *encoder) fields(e *env, fr *frame, j *jvalue, name string, force bool)
 		}
 		members[1] = j
 	default:
-		if err := en.members(fr.fields, j, name, members); err != nil {
+		if err := en.members(fr.fields, j, c, members); err != nil {
 			return err
 		}
 	}
@@ -174,17 +144,20 @@ func (en *encoder) fields(e *env, fr *frame, j *jvalue, name string, force bool)
 	return nil
 }
 
-// members maps an object's members to the fields they fill. "_" must match
-// name; unknown and repeated members are errors.
-func (en *encoder) members(fields []schema.Field, j *jvalue, name string, out []*jvalue) error {
+// members maps an object's members to the fields they fill. "_" must name
+// c; unknown and repeated members are errors.
+func (en *encoder) members(fields []schema.Field, j *jvalue, c *schema.Combinator, out []*jvalue) error {
 	if j.kind != jObject {
 		return en.fail(ErrJSONType, "want an object, got %s", describe(j))
 	}
 next:
 	for _, m := range j.obj {
 		if m.key == "_" {
-			if m.val.kind != jString || m.val.s != name || name == "" {
-				return en.fail(ErrUnknown, `"_" is %s, want %q`, describe(m.val), name)
+			if c == nil {
+				return en.fail(ErrUnknown, `unexpected "_" in an array element`)
+			}
+			if m.val.kind != jString || !refersTo(c, m.val.s) {
+				return en.fail(ErrUnknown, `"_" is %s, want %q`, describe(m.val), c.Name)
 			}
 			continue
 		}
@@ -290,13 +263,13 @@ func (en *encoder) call(j *jvalue, fn *schema.Combinator) (*schema.Combinator, *
 		if nm == nil || nm.kind != jString {
 			return nil, nil, nil, en.fail(ErrMissing, `want "_" naming a function`)
 		}
-		if fn = en.c.s.Function(nm.s); fn == nil {
+		if fn = en.c.functionNamed(nm.s); fn == nil {
 			return nil, nil, nil, en.fail(ErrUnknown, "unknown function %q%s", nm.s, en.c.suggest(nm.s, true))
 		}
 	}
 	en.out = tl.AppendUint32(en.out, fn.Tag)
 	e, fr := bind(fn, nil), newFrame(fn.Fields)
-	if err := en.fields(e, fr, j, fn.Name, true); err != nil {
+	if err := en.fields(e, fr, j, fn, true); err != nil {
 		return nil, nil, nil, err
 	}
 	return fn, e, fr, nil
@@ -323,7 +296,7 @@ func (en *encoder) array(elem []schema.Field, n uint32, e *env, jv *jvalue) erro
 	for k, el := range jv.arr {
 		np := len(en.p)
 		en.p = en.p.elem(k)
-		if err := en.fields(e, newFrame(elem), el, "", false); err != nil {
+		if err := en.fields(e, newFrame(elem), el, nil, false); err != nil {
 			return err
 		}
 		en.p = en.p[:np]

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -42,6 +43,34 @@ func BenchmarkClientEcho(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 	})
+}
+
+// BenchmarkClientEchoPipe: as BenchmarkClientEcho over an in-memory pipe
+// instead of loopback TCP: the CPU cost of client, packet layer and test
+// server without the kernel.
+func BenchmarkClientEchoPipe(b *testing.B) {
+	defer verifyNoLeaks(b, goleak.IgnoreCurrent())
+	srv := newTestServer(b, echoFast)
+	defer srv.close()
+	payload := make([]byte, 64)
+	for _, callers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			cl := newClient(b, "pipe", Options{Dial: srv.dialPipe})
+			defer cl.Close()
+			b.SetParallelism(max(1, callers/runtimeProcs()))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req, resp := echoReq(payload), &Response{}
+				for pb.Next() {
+					if err := cl.Do(context.Background(), req, resp); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+		})
+	}
 }
 
 // chanHandler2 reports only the error, allocation-free.

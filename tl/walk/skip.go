@@ -111,9 +111,16 @@ func (st *state) skipRef(pos int, ref *schema.TypeRef, env int32, bare bool) (in
 		if st.depth >= MaxDepth {
 			return pos, ErrDepth
 		}
+		c, pos, err := st.pickCtor(pos, ref, bare)
+		if err != nil {
+			return pos, err
+		}
+		if len(c.Params) == 0 && flatFields(c.Fields) {
+			return skipFlat(st.b, pos, c.Fields)
+		}
 		st.depth++
 		m := st.mark()
-		c, f, pos, err := st.openCtor(pos, ref, env, bare)
+		f, err := st.frameFor(c, ref, env)
 		if err == nil {
 			pos, err = st.walkFields(pos, c.Fields, f)
 		}
@@ -128,34 +135,83 @@ func (st *state) skipRef(pos int, ref *schema.TypeRef, env int32, bare bool) (in
 // the constructor (falling back to the default one without consuming the
 // tag), pushes its frame and binds its params. The caller pops.
 func (st *state) openCtor(pos int, ref *schema.TypeRef, env int32, bare bool) (*schema.Combinator, int32, int, error) {
+	c, pos, err := st.pickCtor(pos, ref, bare)
+	if err != nil {
+		return nil, 0, pos, err
+	}
+	f, err := st.frameFor(c, ref, env)
+	return c, f, pos, err
+}
+
+// frameFor pushes the frame of constructor c of ref and binds its params.
+func (st *state) frameFor(c *schema.Combinator, ref *schema.TypeRef, env int32) (int32, error) {
+	f, err := st.push(len(c.Params), len(c.Fields), -1)
+	if err != nil {
+		return 0, err
+	}
+	if err := st.bind(c, f, ref.Args, env); err != nil {
+		return 0, err
+	}
+	return f, nil
+}
+
+// pickCtor chooses the constructor of a concrete non-primitive ref, reading
+// its tag when boxed.
+func (st *state) pickCtor(pos int, ref *schema.TypeRef, bare bool) (*schema.Combinator, int, error) {
 	var c *schema.Combinator
 	switch {
 	case ref.Kind == schema.RefCtor:
 		c = ref.Ctor
 	case bare:
 		if len(ref.Type.Constructors) != 1 {
-			return nil, 0, pos, fmt.Errorf("%w: bare %s has %d constructors", ErrUnsupported, ref.Type.Name, len(ref.Type.Constructors))
+			return nil, pos, fmt.Errorf("%w: bare %s has %d constructors", ErrUnsupported, ref.Type.Name, len(ref.Type.Constructors))
 		}
 		c = ref.Type.Constructors[0]
 	default:
 		if len(st.b)-pos < 4 {
-			return nil, 0, pos, fmt.Errorf("walk: %s tag at %d: %w", ref.Type.Name, pos, tl.ErrTruncated)
+			return nil, pos, fmt.Errorf("walk: %s tag at %d: %w", ref.Type.Name, pos, tl.ErrTruncated)
 		}
 		tag := binary.LittleEndian.Uint32(st.b[pos:])
 		if c = ref.Type.ConstructorByTag(tag); c != nil {
 			pos += 4
 		} else if c = ref.Type.Default; c == nil {
-			return nil, 0, pos, fmt.Errorf("%w %#08x of %s at %d", ErrUnknownConstructor, tag, ref.Type.Name, pos)
+			return nil, pos, fmt.Errorf("%w %#08x of %s at %d", ErrUnknownConstructor, tag, ref.Type.Name, pos)
 		}
 	}
-	f, err := st.push(len(c.Params), len(c.Fields), -1)
-	if err != nil {
-		return nil, 0, pos, err
+	return c, pos, nil
+}
+
+// flatFields reports whether fields are all unconditional primitives, so a
+// constructor made of them is skipped without a frame (memcache.strvalue,
+// net.pid, the union members of most results).
+func flatFields(fields []schema.Field) bool {
+	for i := range fields {
+		f := &fields[i]
+		if f.Cond != nil || f.Excl {
+			return false
+		}
+		if _, ok := primStep(&f.Type); !ok {
+			return false
+		}
 	}
-	if err := st.bind(c, f, ref.Args, env); err != nil {
-		return nil, 0, pos, err
+	return true
+}
+
+// skipFlat skips fields that flatFields accepted.
+func skipFlat(b []byte, pos int, fields []schema.Field) (int, error) {
+	var err error
+	for i := range fields {
+		s, _ := primStep(&fields[i].Type)
+		if s.tag != 0 {
+			if pos, err = expectTag(b, pos, s.tag); err != nil {
+				return pos, err
+			}
+		}
+		if pos, err = skipPrim(b, pos, s.prim); err != nil {
+			return pos, err
+		}
 	}
-	return c, f, pos, nil
+	return pos, nil
 }
 
 // walkFields walks a field list in frame f, storing # values in its slots

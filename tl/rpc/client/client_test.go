@@ -689,3 +689,77 @@ func TestQueueCompaction(t *testing.T) {
 		t.Fatalf("%d queue entries for 500 expired calls", n)
 	}
 }
+
+// TestServerWantsFinIdle: a fin with nothing in flight closes the
+// connection at once, and the next call dials a fresh one.
+func TestServerWantsFinIdle(t *testing.T) {
+	defer verifyNoLeaks(t)
+	srv := newTestServer(t, echo)
+	defer srv.close()
+	cl := newClient(t, srv.addr(), Options{})
+	defer cl.Close()
+	if err := cl.Do(context.Background(), echoReq(nil), nil); err != nil {
+		t.Fatal(err)
+	}
+	first := <-srv.conns
+	if err := first.pc.WritePacket(rpc.TypeServerWantsFin, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-first.pc.Done():
+	case <-time.After(wait):
+		t.Fatal("idle connection not closed after rpcServerWantsFin")
+	}
+	select {
+	case c := <-srv.fin:
+		t.Fatalf("rpcClientWantsFin sent with nothing in flight (conn %p)", c)
+	default:
+	}
+	if err := cl.Do(context.Background(), echoReq(nil), nil); err != nil {
+		t.Fatalf("after fin: %v", err)
+	}
+	if st := cl.Stats(); st.Connects != 2 || st.Failed != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestCloseDuringHandshake: Close aborts a handshake with a peer that
+// accepted the socket but never answers.
+func TestCloseDuringHandshake(t *testing.T) {
+	defer verifyNoLeaks(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	cl := newClient(t, ln.Addr().String(), Options{})
+	h := make(chanHandler, 1)
+	if _, err := cl.Go(echoReq(nil), time.Time{}, h, 1); err != nil {
+		t.Fatal(err)
+	}
+	var nc net.Conn
+	select {
+	case nc = <-accepted:
+	case <-time.After(wait):
+		t.Fatal("no dial")
+	}
+	defer nc.Close()
+	closed := make(chan struct{})
+	go func() { cl.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(wait):
+		t.Fatal("Close blocked on the handshake")
+	}
+	if r := recvResult(t, h); !errors.Is(r.err, ErrClosed) {
+		t.Fatalf("queued call: %v, want ErrClosed", r.err)
+	}
+}

@@ -224,8 +224,10 @@ func (s *slot) failLocked(dst []*call, pred func(*call) bool) []*call {
 }
 
 // run is the slot's dial loop: connect, publish, wait until the
-// connection retires, reconnect. Delay is 0 after a connection that was
-// up for at least MinReconnectDelay, else exponential with full jitter.
+// connection retires, reconnect. Delay is 0 after rpcServerWantsFin or a
+// connection that was up for at least MinReconnectDelay, else exponential
+// with full jitter. OnState is called from here only, so reports for one
+// slot never overlap.
 func (s *slot) run() {
 	defer s.cl.wg.Done()
 	o := &s.cl.opts
@@ -258,15 +260,19 @@ func (s *slot) run() {
 		case <-s.cl.ctx.Done():
 			return
 		}
-		if lost := cn.lossErr(); lost != nil {
+		lost := cn.lossErr()
+		if lost != nil {
 			reportedDown = true
 			s.cl.report(false, lost)
 		}
-		if time.Since(cn.born) >= o.MinReconnectDelay {
+		// After rpcServerWantsFin, or a loss of a connection that was up
+		// a while, redial at once; a connection lost right after it came
+		// up is flapping, so back off as after a failed dial.
+		if lost == nil || time.Since(cn.born) >= o.MinReconnectDelay {
 			fails = 0
 			continue
 		}
-		fails++ // flapping: back off as after a failed dial
+		fails++
 		if !s.sleep(o.backoff(fails)) {
 			return
 		}

@@ -48,6 +48,7 @@ type Error struct {
 	Err    error
 }
 
+// Error renders "tljson: <path> (offset N): <message>".
 func (e *Error) Error() string {
 	where := e.Path
 	if e.Offset >= 0 {
@@ -67,4 +68,5 @@ func (e *Error) Error() string {
 	return "tljson: " + where + ": " + msg
 }
 
+// Unwrap returns the sentinel or package tl error, for errors.Is.
 func (e *Error) Unwrap() error { return e.Err }

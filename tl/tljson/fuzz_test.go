@@ -98,6 +98,8 @@ func FuzzEncodeJSON(f *testing.F) {
 	cases := fuzzSetup(f)
 	f.Add(uint8(0), `{"_":"memcache.strvalue","value":"bar","flags":1}`)
 	f.Add(uint8(3), `{"a":"b","a":{"base64":"/w=="}}`)
+	f.Add(uint8(1), `[{"type":"memcache.strvalue#a6bebb1a","value":{"value":"bar","flags":1}},"#32c42422"]`)
+	f.Add(uint8(4), `{"1":{"ok":true,"value":1.5},"-2":{},"3":{"_":"resultTrue","result":"NaN"}}`)
 	f.Fuzz(func(t *testing.T, sel uint8, js string) {
 		fc := cases[int(sel)%len(cases)]
 		bin, err := fc.encode([]byte(js))

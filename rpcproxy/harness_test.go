@@ -261,10 +261,26 @@ func memcacheSchema(t *testing.T) *schema.Schema {
 	return s
 }
 
+// Tags of the memcache schema; TestTags checks them against the schema.
+const (
+	tagMemcacheGet      uint32 = 0xd33b13ae
+	tagMemcacheGetMulti uint32 = 0x9b4978d9
+)
+
+func TestTags(t *testing.T) {
+	s := memcacheSchema(t)
+	if got := s.Function("memcache.get").Tag; got != tagMemcacheGet {
+		t.Errorf("memcache.get tag %#08x", got)
+	}
+	if got := s.Function("memcache.getMulti").Tag; got != tagMemcacheGetMulti {
+		t.Errorf("memcache.getMulti tag %#08x", got)
+	}
+}
+
 // getCall is memcache.get key.
 func getCall(t *testing.T, key string) []byte {
 	t.Helper()
-	return tl.AppendString(tl.AppendUint32(nil, memcacheSchema(t).Function("memcache.get").Tag), key)
+	return tl.AppendString(tl.AppendUint32(nil, tagMemcacheGet), key)
 }
 
 // waitFor waits up to 5 s for cond, checking every millisecond.
@@ -300,3 +316,7 @@ func nextInvoke(t *testing.T, e *enginetest.Server) enginetest.Request {
 		}
 	}
 }
+
+func mustAddr(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func configsLoad(path string) (*configs.Config, error) { return configs.Load(path) }

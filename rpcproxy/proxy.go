@@ -76,6 +76,7 @@ type Proxy struct {
 	stopOnce  sync.Once
 	wg        sync.WaitGroup // repliers, listener servers, watcher, drains
 	started   time.Time
+	fileSum   []byte // ConfigPath's content hash when New ran: the watcher's baseline
 }
 
 // listener is one app port: the proxy's main listen address or a
@@ -113,6 +114,9 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 		listeners: map[netip.AddrPort]*listener{},
 		stopped:   make(chan struct{}),
 		started:   o.Now(),
+	}
+	if o.ConfigPath != "" {
+		p.fileSum, _ = fileSum(o.ConfigPath)
 	}
 	p.fwdPool.New = func() any { return &forward{hdr: make([]byte, 0, 128)} }
 	p.pool = upstream.NewPool(upstream.Options{

@@ -93,7 +93,7 @@ func TestNoTarget(t *testing.T) {
 	cfg := parseConfig(t, routingConfig(eng))
 	p := startProxy(t, cfg, Options{NoAdmin: true})
 	a := dialApp(t, p.addr(t, mainListen))
-	getMulti := tl.AppendUint32(tl.AppendUint32(nil, memcacheSchema(t).Function("memcache.getMulti").Tag), 0)
+	getMulti := tl.AppendUint32(tl.AppendUint32(nil, tagMemcacheGetMulti), 0)
 	tests := []struct {
 		name  string
 		actor int64

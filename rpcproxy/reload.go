@@ -83,6 +83,8 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 		}
 		opened = append(opened, l)
 	}
+	// New engines get their first dial before any request can reach them.
+	p.waitEngines(tab)
 	old := p.cfg.Load()
 	p.gen.Swap(newGeneration(tab)).retire()
 	p.cfg.Store(cfg)
@@ -143,7 +145,7 @@ func diffClusters(old, cur *configs.Config) []any {
 // same bytes is not a reload.
 func (p *Proxy) watch() {
 	defer p.wg.Done()
-	last, _ := fileSum(p.opts.ConfigPath)
+	last := p.fileSum
 	t := time.NewTicker(p.opts.WatchInterval)
 	defer t.Stop()
 	for {

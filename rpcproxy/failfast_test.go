@@ -1,0 +1,222 @@
+package rpcproxy
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/rpcproxy/enginetest"
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+)
+
+// keysFor returns n keys that cluster c places on shard.
+func keysFor(t *testing.T, p *testProxy, cluster string, shard, n int) []string {
+	t.Helper()
+	c := p.Table().Cluster(cluster)
+	var out []string
+	for i := 0; len(out) < n && i < 10000; i++ {
+		k := fmt.Sprintf("key%d", i)
+		if s, _ := c.Picker.Pick([]byte(k)); s == shard {
+			out = append(out, k)
+		}
+	}
+	if len(out) < n {
+		t.Fatalf("found %d keys for shard %d", len(out), shard)
+	}
+	return out
+}
+
+func TestDeadEngineFailsFastOtherShardsWork(t *testing.T) {
+	eng := startEngines(t, 1)
+	dead := deadAddr(t)
+	cfg := parseConfig(t, proxyHeader()+fmt.Sprintf(`
+[[cluster]]
+name = "mc"
+functions = ["memcache.*"]
+sharding = "hash"
+shards = [{ replicas = [%q] }, { replicas = [%q] }]
+[cluster.health]
+probe_interval = "1h"
+probe_max_interval = "1h"
+`, eng[0].Addr, dead))
+	p := startProxy(t, cfg, Options{NoAdmin: true})
+	a := dialApp(t, p.addr(t, mainListen))
+	dialsBefore := p.dials.count(dead)
+	for i, k := range keysFor(t, p, "mc", 1, 20) {
+		res := a.call(t, &rpc.InvokeReq{QueryID: int64(i + 1), Body: getCall(t, k)})
+		wantError(t, res, rpc.CodeNoConnections, "engine "+dead+" is down")
+	}
+	if n := p.dials.count(dead) - dialsBefore; n != 0 {
+		t.Fatalf("%d dials to the dead engine while failing fast; want none", n)
+	}
+	for i, k := range keysFor(t, p, "mc", 0, 20) {
+		res := a.call(t, &rpc.InvokeReq{QueryID: int64(100 + i), Body: getCall(t, k)})
+		if res.IsError() {
+			t.Fatalf("healthy shard: error %d %s", res.ErrorCode, res.ErrorText)
+		}
+	}
+}
+
+func TestFailoverStaysInShard(t *testing.T) {
+	for _, failover := range []bool{true, false} {
+		t.Run(fmt.Sprintf("failover=%v", failover), func(t *testing.T) {
+			eng := startEngines(t, 2)
+			dead := deadAddr(t)
+			cfg := parseConfig(t, proxyHeader()+fmt.Sprintf(`
+[[cluster]]
+name = "mc"
+functions = ["memcache.*"]
+sharding = "hash"
+balance = "round_robin"
+shards = [{ replicas = [%q, %q] }, { replicas = [%q] }]
+[cluster.health]
+failover = %v
+max_down_share = 1.0
+probe_interval = "1h"
+probe_max_interval = "1h"
+`, dead, eng[0].Addr, eng[1].Addr, failover))
+			p := startProxy(t, cfg, Options{NoAdmin: true})
+			a := dialApp(t, p.addr(t, mainListen))
+			refused := 0
+			for i, k := range keysFor(t, p, "mc", 0, 20) {
+				body := getCall(t, k)
+				res := a.call(t, &rpc.InvokeReq{QueryID: int64(i + 1), Body: body})
+				switch {
+				case res.IsError():
+					wantError(t, res, rpc.CodeNoConnections, dead)
+					refused++
+				case !bytes.Equal(res.Body, enginetest.Echo(eng[0].Addr, body)):
+					t.Fatalf("answered by %q, want the live replica of shard 0", res.Body)
+				}
+			}
+			if failover && refused != 0 {
+				t.Fatalf("%d refused with failover", refused)
+			}
+			if !failover && refused == 0 {
+				t.Fatal("no request refused without failover: round robin must pick the dead replica")
+			}
+			// Keys never move to another shard.
+			if n := len(eng[1].Invokes()); n != 0 {
+				t.Fatalf("shard 1's engine got %d requests for shard 0 keys", n)
+			}
+		})
+	}
+}
+
+func TestTimeoutAndThreeTimeoutsMarkDown(t *testing.T) {
+	eng := startEngines(t, 1)
+	eng[0].Handler = func(r *enginetest.Request) enginetest.Reply {
+		return enginetest.Reply{Drop: r.Function() != enginetest.TagEnginePid}
+	}
+	cfg := parseConfig(t, proxyHeader()+fmt.Sprintf(`
+[[cluster]]
+name = "mc"
+functions = ["memcache.*"]
+timeout = "50ms"
+shards = [{ replicas = [%q] }]
+[cluster.health]
+consecutive_timeouts = 3
+probe_interval = "1h"
+probe_max_interval = "1h"
+`, eng[0].Addr))
+	p := startProxy(t, cfg, Options{NoAdmin: true})
+	a := dialApp(t, p.addr(t, mainListen))
+	for i := range 3 {
+		res := a.call(t, &rpc.InvokeReq{QueryID: int64(i + 1), Body: getCall(t, "k")})
+		wantError(t, res, rpc.CodeQueryTimeout, eng[0].Addr)
+		r := nextInvoke(t, eng[0])
+		if ms, ok := r.Req.Extra.Timeout(); !ok || ms > 50 {
+			t.Fatalf("engine got custom_timeout_ms %d %v, want <= 50", ms, ok)
+		}
+	}
+	e := p.Table().Cluster("mc").Shards[0].Replicas[0]
+	if e.Health().Up() {
+		t.Fatal("engine up after 3 consecutive timeouts")
+	}
+	res := a.call(t, &rpc.InvokeReq{QueryID: 10, Body: getCall(t, "k")})
+	wantError(t, res, rpc.CodeNoConnections, "is down")
+}
+
+func TestAppTimeoutIsForwarded(t *testing.T) {
+	eng := startEngines(t, 1)
+	eng[0].Handler = func(*enginetest.Request) enginetest.Reply { return enginetest.Reply{Drop: true} }
+	cfg := parseConfig(t, proxyHeader()+fmt.Sprintf(`
+[[cluster]]
+name = "mc"
+functions = ["memcache.*"]
+timeout = "10s"
+shards = [{ replicas = [%q] }]
+`, eng[0].Addr))
+	p := startProxy(t, cfg, Options{NoAdmin: true})
+	a := dialApp(t, p.addr(t, mainListen))
+	req := &rpc.InvokeReq{QueryID: 5, Body: getCall(t, "k")}
+	req.Extra.SetCustomTimeoutMs(30)
+	res := a.call(t, req)
+	wantError(t, res, rpc.CodeQueryTimeout, "did not answer before the deadline")
+	r := nextInvoke(t, eng[0])
+	if ms, ok := r.Req.Extra.Timeout(); !ok || ms > 30 {
+		t.Fatalf("engine got custom_timeout_ms %d %v, want <= 30", ms, ok)
+	}
+}
+
+func TestNoResultIsForwardedWithoutWaiting(t *testing.T) {
+	eng := startEngines(t, 1)
+	cfg := parseConfig(t, proxyHeader()+fmt.Sprintf(`
+[[cluster]]
+name = "mc"
+functions = ["memcache.*"]
+shards = [{ replicas = [%q] }]
+`, eng[0].Addr))
+	p := startProxy(t, cfg, Options{NoAdmin: true})
+	a := dialApp(t, p.addr(t, mainListen))
+	nr := &rpc.InvokeReq{QueryID: 1, Extra: rpc.InvokeReqExtra{Flags: rpc.FlagNoResult}, Body: getCall(t, "k")}
+	a.send(t, nr)
+	r := nextInvoke(t, eng[0])
+	if r.Req.Extra.NoResult() {
+		t.Fatal("engine got no_result: the proxy must clear it to account for the answer")
+	}
+	// The next answer the app sees is for the next request: nothing was
+	// written for the no_result one.
+	res := a.call(t, &rpc.InvokeReq{QueryID: 2, Body: getCall(t, "k")})
+	if res.IsError() {
+		t.Fatalf("error %d %s", res.ErrorCode, res.ErrorText)
+	}
+	waitFor(t, "the no_result answer accounted", func() bool {
+		return p.Table().Cluster("mc").Stats.Answers.Load() == 2
+	})
+}
+
+func TestCancelIsPassedOn(t *testing.T) {
+	eng := startEngines(t, 1)
+	eng[0].Handler = func(*enginetest.Request) enginetest.Reply { return enginetest.Reply{Hold: true} }
+	cfg := parseConfig(t, proxyHeader()+fmt.Sprintf(`
+[[cluster]]
+name = "mc"
+functions = ["memcache.*"]
+shards = [{ replicas = [%q] }]
+`, eng[0].Addr))
+	p := startProxy(t, cfg, Options{NoAdmin: true})
+	a := dialApp(t, p.addr(t, mainListen))
+	a.send(t, &rpc.InvokeReq{QueryID: 77, Body: getCall(t, "k")})
+	got := nextInvoke(t, eng[0])
+	if err := a.pc.WritePacket(rpc.TypeCancelReq, rpc.AppendCancelReq(nil, 77), nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case r := <-eng[0].Requests:
+			if r.Type != rpc.TypeCancelReq {
+				continue
+			}
+			qid, err := rpc.ParseCancelReq(r.Raw)
+			if err != nil || qid != engineQID(got) {
+				t.Fatalf("engine got cancel %d %v, want %d", qid, err, engineQID(got))
+			}
+			return
+		case <-deadline:
+			t.Fatal("the engine got no rpcCancelReq")
+		}
+	}
+}

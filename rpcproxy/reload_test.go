@@ -1,0 +1,247 @@
+package rpcproxy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/rpcproxy/enginetest"
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+)
+
+func oneShardConfig(addr string, extra string) string {
+	return proxyHeader() + fmt.Sprintf(`
+[[cluster]]
+name = "mc"
+functions = ["memcache.*"]
+shards = [{ replicas = [%q] }]
+%s`, addr, extra)
+}
+
+func TestReloadUnderTrafficLosesNothing(t *testing.T) {
+	eng := startEngines(t, 2)
+	p := startProxy(t, parseConfig(t, oneShardConfig(eng[0].Addr, "")), Options{NoAdmin: true})
+	const workers, perWorker = 4, 200
+	var failed, answered atomic.Int64
+	var wg sync.WaitGroup
+	half := make(chan struct{}, workers)
+	for w := range workers {
+		a := dialApp(t, p.addr(t, mainListen))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				if i == perWorker/2 {
+					half <- struct{}{}
+				}
+				req := &rpc.InvokeReq{QueryID: int64(w*perWorker + i + 1), Body: getCall(t, "k")}
+				if err := a.pc.WritePacket(rpc.TypeInvokeReq, rpc.AppendInvokeReqHeader(nil, req), req.Body); err != nil {
+					failed.Add(1)
+					return
+				}
+				select {
+				case m, ok := <-a.msgs:
+					var res rpc.ReqResult
+					if !ok || rpc.ParseResult(m.typ, m.body, &res) != nil || res.IsError() || res.QueryID != req.QueryID {
+						failed.Add(1)
+						continue
+					}
+					answered.Add(1)
+				case <-time.After(5 * time.Second):
+					failed.Add(1)
+					return
+				}
+			}
+		}()
+	}
+	for range workers {
+		<-half
+	}
+	// Move the cluster to the other engine and add a cluster port.
+	next := parseConfig(t, oneShardConfig(eng[1].Addr, `listen = "127.0.0.1:19311"`))
+	next.Clusters[0].Listen = mustAddr("127.0.0.1:19311")
+	if err := p.Apply(next); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if failed.Load() != 0 || answered.Load() != workers*perWorker {
+		t.Fatalf("%d failed, %d answered of %d", failed.Load(), answered.Load(), workers*perWorker)
+	}
+	if len(eng[1].Invokes()) == 0 {
+		t.Fatal("no request reached the new engine after the reload")
+	}
+	// The old engine is released once its last request is done.
+	waitFor(t, "old engine released", func() bool { return len(p.pool.Engines()) == 1 })
+	a := dialApp(t, p.addr(t, "127.0.0.1:19311"))
+	body := getCall(t, "k")
+	res := a.call(t, &rpc.InvokeReq{QueryID: 1, Body: body})
+	if !bytes.Equal(res.Body, enginetest.Echo(eng[1].Addr, body)) {
+		t.Fatalf("new cluster port answered %q", res.Body)
+	}
+}
+
+func TestReloadKeepsEngineConnections(t *testing.T) {
+	eng := startEngines(t, 1)
+	p := startProxy(t, parseConfig(t, oneShardConfig(eng[0].Addr, "")), Options{NoAdmin: true})
+	before := p.dials.count(eng[0].Addr)
+	if err := p.Apply(parseConfig(t, oneShardConfig(eng[0].Addr, `timeout = "3s"`))); err != nil {
+		t.Fatal(err)
+	}
+	a := dialApp(t, p.addr(t, mainListen))
+	if res := a.call(t, &rpc.InvokeReq{QueryID: 1, Body: getCall(t, "k")}); res.IsError() {
+		t.Fatalf("error %s", res.ErrorText)
+	}
+	if n := p.dials.count(eng[0].Addr); n != before {
+		t.Fatalf("reload redialled an engine that stayed (%d dials, was %d)", n, before)
+	}
+	if p.Table().Cluster("mc").Timeout != 3*time.Second {
+		t.Fatal("new table not in use")
+	}
+}
+
+func TestBadReloadKeepsOldTable(t *testing.T) {
+	eng := startEngines(t, 1)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "proxy.toml")
+	abs, _ := filepath.Abs(memcacheTL)
+	good := strings.Replace(oneShardConfig(eng[0].Addr, ""), memcacheTL, abs, 1)
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := configsLoad(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, cfg, Options{NoAdmin: true, ConfigPath: path})
+	before := p.Table()
+	tests := []struct {
+		name, text, want string
+	}{
+		{"syntax error", "[proxy\n", "TOML syntax"},
+		{"invalid value", strings.Replace(good, `timeout = "2s"`, `timeout = "-1s"`, 1), "timeout"},
+		{"missing schema", strings.Replace(good, abs, filepath.Join(dir, "nope.tl"), 1), "schemas"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := p.Reload()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("reload: %v, want an error containing %q", err, tc.want)
+			}
+			if p.Table() != before {
+				t.Fatal("a bad config replaced the table")
+			}
+			a := dialApp(t, p.addr(t, mainListen))
+			if res := a.call(t, &rpc.InvokeReq{QueryID: 1, Body: getCall(t, "k")}); res.IsError() {
+				t.Fatalf("old table stopped serving: %s", res.ErrorText)
+			}
+		})
+	}
+	if got := p.reloadErrors.Load(); got != uint64(len(tests)) {
+		t.Fatalf("reload errors %d", got)
+	}
+}
+
+func TestWatcherReloadsOnChange(t *testing.T) {
+	eng := startEngines(t, 1)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "proxy.toml")
+	abs, _ := filepath.Abs(memcacheTL)
+	good := strings.Replace(oneShardConfig(eng[0].Addr, ""), memcacheTL, abs, 1)
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := configsLoad(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, cfg, Options{NoAdmin: true, ConfigPath: path, WatchInterval: 5 * time.Millisecond})
+	changed := strings.Replace(good, `timeout = "2s"`, `timeout = "3s"`, 1)
+	if err := os.WriteFile(path, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the watcher to reload", func() bool { return p.Config().Proxy.Timeout == 3*time.Second })
+	if p.reloads.Load() != 1 {
+		t.Fatalf("%d reloads, want 1", p.reloads.Load())
+	}
+}
+
+func TestShutdownDrains(t *testing.T) {
+	eng := startEngines(t, 1)
+	eng[0].Handler = func(*enginetest.Request) enginetest.Reply { return enginetest.Reply{Hold: true} }
+	p := startProxy(t, parseConfig(t, oneShardConfig(eng[0].Addr, "")), Options{NoAdmin: true})
+	a := dialApp(t, p.addr(t, mainListen))
+	a.send(t, &rpc.InvokeReq{QueryID: 9, Body: getCall(t, "k")})
+	nextInvoke(t, eng[0])
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- p.Shutdown(ctx)
+	}()
+	if m := a.next(t); m.typ != rpc.TypeServerWantsFin {
+		t.Fatalf("app got %08x, want rpcServerWantsFin", m.typ)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("shutdown returned %v with a request in flight", err)
+	default:
+	}
+	eng[0].Release()
+	res := a.result(t)
+	if res.QueryID != 9 || res.IsError() {
+		t.Fatalf("in-flight request got %+v", res)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("shutdown did not finish after the drain")
+	}
+}
+
+func TestAdmin(t *testing.T) {
+	eng := startEngines(t, 1)
+	p := startProxy(t, parseConfig(t, oneShardConfig(eng[0].Addr, "")), Options{})
+	a := dialApp(t, p.addr(t, mainListen))
+	a.call(t, &rpc.InvokeReq{QueryID: 1, Body: getCall(t, "k")})
+	base := "http://" + p.AdminAddr().String()
+	tests := []struct {
+		path string
+		want []string
+	}{
+		{"/healthz", []string{"ok"}},
+		{"/stats", []string{`"name": "mc"`, `"requests": 1`, `"state": "up"`, eng[0].Addr}},
+		{"/metrics", []string{`rpcproxy_requests_total{cluster="mc"} 1`, `rpcproxy_latency_seconds_count{cluster="mc"} 1`,
+			fmt.Sprintf(`rpcproxy_engine_up{engine=%q} 1`, eng[0].Addr), "# TYPE rpcproxy_latency_seconds histogram"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			resp, err := http.Get(base + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, w := range tc.want {
+				if !strings.Contains(string(body), w) {
+					t.Errorf("%s lacks %q:\n%s", tc.path, w, body)
+				}
+			}
+		})
+	}
+	http.DefaultClient.CloseIdleConnections()
+}

@@ -134,6 +134,7 @@ func (c *conn) handleInvoke(body []byte) bool {
 	if !s.builtin(r) {
 		s.call(r)
 	}
+	r.flags.Or(flagServed)
 	r.unref()
 	return true
 }

@@ -44,8 +44,10 @@
 //     a crash or an unbounded queue); a response above MaxResponseBytes
 //     (at most 16 MiB - 17) is replaced by RESULT_TOO_LARGE (-3011);
 //     pending writes are bounded by packet.Config.WriteBufferLimit.
-//   - Shutdown sends rpcServerWantsFin once per connection and closes each
-//     once its requests are answered; Close closes everything at once.
+//   - Shutdown sends rpcServerWantsFin once per connection and waits for
+//     the clients to leave (VK clients close idle connections at once and
+//     send rpcClientWantsFin otherwise; the server then closes at the last
+//     reply), bounded by its context; Close closes everything at once.
 //     Replying after either is safe and writes nothing.
 //   - No package-level state: the logger and the clock come from Config.
 package server

@@ -44,8 +44,9 @@ type Request struct {
 }
 
 const (
-	flagReplied uint32 = 1 << iota
-	flagCanceled
+	flagReplied  uint32 = 1 << iota
+	flagCanceled        // rpcCancelReq arrived
+	flagServed          // ServeRPC has returned: Body no longer valid
 )
 
 // ConnID identifies the connection the request came on, unique per Server.
@@ -77,6 +78,13 @@ func (r *Request) Canceled() bool { return r.flags.Load()&flagCanceled != 0 }
 // be called during ServeRPC; later calls do nothing.
 func (r *Request) Retain() {
 	if r.retained {
+		return
+	}
+	if r.flags.Load()&flagServed != 0 {
+		// The read buffer may already hold the next packet: copying it
+		// now would race with the reader. Refuse loudly instead.
+		r.conn.srv.log.Error("rpc/server: Retain after ServeRPC returned ignored; Body is no longer valid",
+			"query_id", r.QueryID, "conn", r.conn.id)
 		return
 	}
 	r.retained = true

@@ -227,7 +227,6 @@ func (s *Server) serveConn(nc net.Conn) {
 	s.mu.Unlock()
 	if fin {
 		_ = pc.WritePacket(rpc.TypeServerWantsFin, nil, nil)
-		c.finishWhenIdle()
 	}
 	s.stats.connsActive.Add(1)
 	c.readLoop()
@@ -239,13 +238,14 @@ func (s *Server) serveConn(nc net.Conn) {
 
 // Shutdown stops accepting (closing the listeners), sends
 // rpcServerWantsFin once on every connection (connections still in their
-// handshake get it when it completes),
-// and closes each connection once its requests are answered. It returns
-// when all connections are closed, or, if ctx ends first, hard-closes the
-// rest as Close does and returns ctx's error. Requests keep being served
-// meanwhile: VK clients stop sending on a connection after the fin, but a
-// request already on the wire is still answered if it arrives before the
-// connection's last reply.
+// handshake get it when it completes), and waits for the clients to
+// finish: a VK client closes an idle connection at once, and otherwise
+// sends rpcClientWantsFin, after which the server closes the connection
+// at its last reply. Requests keep being served meanwhile, so a request
+// the client sent before it saw the fin is still answered. Shutdown
+// returns nil when every connection is closed, or, if ctx ends first (a
+// client that ignores the fin), hard-closes the rest as Close does and
+// returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopLocked(stateShutdown)
@@ -260,7 +260,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		// WritePacket may wait for a slow peer's window: outside the lock.
 		_ = c.pc.WritePacket(rpc.TypeServerWantsFin, nil, nil)
-		c.finishWhenIdle()
 	}
 	done := make(chan struct{})
 	go func() {

@@ -5,6 +5,19 @@
 // (github.com/VKCOM/tl/pkg/rpc) and C implementations; the tests prove it
 // against VK's Go client and server.
 //
+// # API
+//
+//	c, err := packet.ClientHandshake(nc, packet.Config{Key: key})   // or ServerHandshake
+//	typ, body, err := c.ReadPacket()         // one reader goroutine; body valid until the next call
+//	err = c.WritePacket(typ, head, body)     // any goroutine; head and body are sent back to back
+//	err = c.Flush(); err = c.CloseGraceful(); err = c.Close()
+//	c.PeerPID(), c.PeerFlags(), c.ProtocolVersion(), c.Encrypted(), c.Done(), c.Err()
+//
+// Errors wrap the sentinels in errors.go (ErrBadCRC, ErrTimeout,
+// ErrHandshake, ...); every error from ReadPacket or a failed write is
+// final and closes the connection. Handshake functions close nc on
+// failure, except on ErrTextProtocol, where the caller may still answer.
+//
 // # Frame
 //
 //	 0      4      8      12          12+n   16+n

@@ -138,3 +138,15 @@ func FuzzServerHandshake(f *testing.F) {
 		c.Close()
 	})
 }
+
+// zeroConn returns (0, nil) forever: a broken net.Conn must not spin us.
+type zeroConn struct{ memConn }
+
+func (zeroConn) Read([]byte) (int, error) { return 0, nil }
+
+func TestNoProgressConn(t *testing.T) {
+	defer verifyNoLeaks(t)
+	_, err := ServerHandshake(&zeroConn{}, Config{})
+	wantErr(t, err, io.ErrNoProgress)
+	wantErr(t, err, ErrHandshake)
+}

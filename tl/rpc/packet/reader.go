@@ -92,7 +92,7 @@ func (rd *reader) setDeadline(t time.Time) error {
 // fill reads once from the network, making room for need decrypted bytes
 // from r. Buffers grow by doubling only as bytes arrive, so a header
 // claiming 16 MiB costs nothing until the peer actually sends it.
-func (rd *reader) fill(need int) error {
+func (rd *reader) fill(need int) (int, error) {
 	if rd.r == rd.w {
 		rd.r, rd.d, rd.w = 0, 0, 0
 		if len(rd.buf) > readRetain {
@@ -116,7 +116,7 @@ func (rd *reader) fill(need int) error {
 	if !rd.fixed {
 		if dl, ok := rearm(rd.deadline, rd.timeout); ok {
 			if err := rd.setDeadline(dl); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
@@ -126,16 +126,27 @@ func (rd *reader) fill(need int) error {
 	if n > 0 {
 		// Deliver the bytes first: EOF or a deadline error comes back on
 		// the next read if it still applies.
-		return nil
+		return n, nil
 	}
-	return err
+	return 0, err
 }
+
+// maxEmptyReads bounds a misbehaving net.Conn that returns (0, nil)
+// forever, as io.ReadAtLeast's callers do.
+const maxEmptyReads = 100
 
 // ensure makes buf[r:r+need] decrypted and available.
 func (rd *reader) ensure(need int) error {
-	for rd.d-rd.r < need {
-		if err := rd.fill(need); err != nil {
+	for empty := 0; rd.d-rd.r < need; empty++ {
+		if empty >= maxEmptyReads {
+			return fmt.Errorf("rpc/packet: read: %w", io.ErrNoProgress)
+		}
+		n, err := rd.fill(need)
+		if err != nil {
 			return rd.classify(err)
+		}
+		if n > 0 {
+			empty = -1
 		}
 	}
 	return nil
@@ -182,19 +193,26 @@ func (rd *reader) textHead() (head []byte, text, maybe bool) {
 // *TextProtocolError as soon as the bytes read are a text command (the
 // peer may send "stats\n" and wait, so we cannot wait for 12 bytes).
 func (rd *reader) firstHeader(server bool) error {
-	for rd.d-rd.r < headerLen {
+	for empty := 0; rd.d-rd.r < headerLen; empty++ {
+		if empty >= maxEmptyReads {
+			return fmt.Errorf("rpc/packet: read: %w", io.ErrNoProgress)
+		}
 		if server {
 			if head, text, _ := rd.textHead(); text {
 				return &TextProtocolError{Head: bytes.Clone(head)}
 			}
 		}
-		if err := rd.fill(headerLen); err != nil {
+		n, err := rd.fill(headerLen)
+		if err != nil {
 			if server {
 				if head, text, maybe := rd.textHead(); text || (maybe && errors.Is(err, io.EOF)) {
 					return &TextProtocolError{Head: bytes.Clone(head)}
 				}
 			}
 			return rd.classify(err)
+		}
+		if n > 0 {
+			empty = -1
 		}
 	}
 	if server {

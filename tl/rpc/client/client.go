@@ -150,11 +150,15 @@ func (cl *Client) Do(ctx context.Context, req *Request, resp *Response) error {
 		s.release(c)
 		return err
 	}
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-		s.abort(c, c.qid, ctx.Err() != context.DeadlineExceeded)
-		<-c.done
+	if done := ctx.Done(); done == nil {
+		<-c.done // a context that never ends: skip the select
+	} else {
+		select {
+		case <-c.done:
+		case <-done:
+			s.abort(c, c.qid, ctx.Err() != context.DeadlineExceeded)
+			<-c.done
+		}
 	}
 	err = c.err
 	s.release(c)

@@ -171,6 +171,9 @@ func (cl *Client) Do(ctx context.Context, req *Request, resp *Response) error {
 // Do. Nothing is allocated per call in steady state and no goroutine is
 // started. The returned query id can be passed to Cancel.
 func (cl *Client) Go(req *Request, deadline time.Time, h Handler, token uint64) (int64, error) {
+	if h == nil {
+		return 0, fmt.Errorf("%w: nil Handler", ErrBadRequest)
+	}
 	c, local, err := cl.prepare(req, deadline)
 	if err != nil {
 		return 0, err

@@ -49,4 +49,21 @@
 //     entry; their completion is reported once they are queued for writing.
 //   - Close fails everything pending with ErrClosed and waits for every
 //     goroutine the Client started.
+//
+// # Call styles
+//
+// Do(ctx, req, resp) blocks; the answer is copied into resp's reusable
+// buffer. Go(req, deadline, h, token) returns at once and reports through
+// h.Done on the reader goroutine, the answer valid only during Done; the
+// proxy uses it, with Request.Header to forward an envelope it already
+// built and Response.Raw to forward the answer as it came.
+//
+// # Tests against VK
+//
+// vk_interop_test.go (build tag vkinterop) runs the client against VK's
+// own server and VK's client against our test server. The main go.sum
+// lacks VK's dependencies, so it runs with the module file kept here:
+//
+//	GOPROXY=off go test -race -tags vkinterop \
+//	    -modfile=tl/rpc/client/testdata/vk.mod ./tl/rpc/client/
 package client

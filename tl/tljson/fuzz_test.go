@@ -20,6 +20,8 @@ func fuzzTypes() []struct{ schema, typ string } {
 		{"common", "tracing.TraceContext"},
 		{"engine", "engine.Query"},
 		{"common", "call"},
+		{"telegram", "call"},
+		{"telegram", "Message"},
 	}
 }
 
@@ -34,6 +36,7 @@ func fuzzSetup(f *testing.F) []fuzzCase {
 		"memcache": memcacheCodec(f),
 		"common":   corpusCodec(f, "common.tl"),
 		"engine":   corpusCodec(f, "engine.tl"),
+		"telegram": corpusCodec(f, "telegram_api.tl"),
 	}
 	var cases []fuzzCase
 	for _, ft := range fuzzTypes() {

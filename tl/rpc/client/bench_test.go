@@ -105,7 +105,7 @@ func TestDoNoAllocs(t *testing.T) {
 	}
 	h := make(chanHandler2, 1)
 	goCall := func() {
-		if _, err := cl.Go(req, time.Time{}, h, 0); err != nil {
+		if _, err := cl.Go(req, time.Now().Add(time.Hour), h, 0); err != nil {
 			t.Fatal(err)
 		}
 		if err := <-h; err != nil {

@@ -52,7 +52,8 @@ type Options struct {
 	// (up=false, err a *ConnError). It must not block or call the Client.
 	// nil means no reports.
 	OnState func(addr string, up bool, err error)
-	// Logger receives connection events; nil discards them.
+	// Logger receives connection events, and the packet layer's too unless
+	// Packet.Logger is set; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock for turning deadlines into custom_timeout_ms; nil
 	// means time.Now. Local timers always run on the real clock.
@@ -94,6 +95,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Packet.Logger == nil {
+		s.Packet.Logger = s.Logger // one logger for the client and its connections
 	}
 	if s.Now == nil {
 		s.Now = time.Now

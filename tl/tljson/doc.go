@@ -57,6 +57,8 @@
 //   - Longs are numbers, parsed from the JSON text exactly (not through
 //     float64); JS-style consumers may send them as strings, so ints and
 //     nats accept strings too.
+//   - Raw bytes go in {"base64":...}: invalid UTF-8 inside JSON text is
+//     read as U+FFFD, as encoding/json does.
 //   - An enum-like constructor of a union may be given as a bare string:
 //     "memcache.not_found" means {"_":"memcache.not_found"}.
 //

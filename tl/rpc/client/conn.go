@@ -41,10 +41,13 @@ func (cn *conn) lossErr() error {
 }
 
 // closeIfDrained closes a draining connection whose last call completed.
-// nil-safe so that callers can pass detachLocked's result unchecked.
+// nil-safe so that callers can pass detachLocked's result unchecked. It
+// closes at once rather than flushing first: nothing left to write
+// matters (a cancel, the fin), and the caller may be the reader, which
+// must not wait on a peer that is itself waiting for us to read.
 func (cn *conn) closeIfDrained() {
 	if cn != nil {
-		_ = cn.pc.CloseGraceful()
+		_ = cn.pc.Close()
 	}
 }
 
@@ -140,7 +143,7 @@ func (cn *conn) serverWantsFin() {
 		_ = cn.pc.WritePacket(rpc.TypeClientWantsFin, nil, nil)
 		return
 	}
-	_ = cn.pc.CloseGraceful()
+	cn.closeIfDrained()
 }
 
 // lost fails every call in flight on cn with one error naming the address

@@ -39,9 +39,10 @@ func knownClass(err error) bool {
 	return false
 }
 
-// established returns a server-side Conn as if a plain CRC32C handshake
-// had completed, reading data. version selects 0 or 1 framing.
-func established(t testing.TB, data []byte, version uint8, readBuf int) *Conn {
+// established returns a server-side Conn as if a CRC32C handshake had
+// completed, reading data. mode bit 0 selects version 1 framing (else 0),
+// bit 1 turns AES on with a fixed key, so data is ciphertext.
+func established(t testing.TB, data []byte, mode uint8, readBuf int) *Conn {
 	cfg := Config{ReadBufferSize: readBuf, MaxPacketLen: 1 << 16}
 	s, err := cfg.settings(true)
 	if err != nil {
@@ -49,8 +50,14 @@ func established(t testing.TB, data []byte, version uint8, readBuf int) *Conn {
 	}
 	c := newConn(&memConn{r: bytes.NewReader(data)}, &s, true)
 	c.rd.seq, c.wseq = 0, 0
-	c.setVersion(version)
+	c.setVersion(mode & 1)
 	c.startCRC32C()
+	if mode&2 != 0 {
+		k := keyInput{Secret: testKey}
+		if err := c.startCrypto(k.derive(false), k.derive(true)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c.start()
 	return c
 }
@@ -59,8 +66,14 @@ func FuzzReadPacket(f *testing.F) {
 	f.Add([]byte{}, uint8(1))
 	f.Add(appendFrame(nil, castagnoli(), 0, 1, nil, []byte("hello"), false), uint8(1))
 	f.Add(appendFrame(appendFrame(nil, castagnoli(), 0, TypePing, nil, le64(1), false), castagnoli(), 1, 2, nil, []byte("abcd"), false), uint8(0))
+	k := keyInput{Secret: testKey}
+	c2s := k.derive(true)
+	enc, _ := c2s.encrypter()
+	sealed := padTo16(appendFrame(appendFrame(nil, castagnoli(), 0, 1, nil, []byte("odd"), true), castagnoli(), 1, TypePing, nil, le64(9), true))
+	enc.CryptBlocks(sealed, sealed)
+	f.Add(sealed, uint8(3))
 	f.Fuzz(func(t *testing.T, data []byte, version uint8) {
-		c := established(t, data, version&1, 64)
+		c := established(t, data, version&3, 64)
 		defer c.Close()
 		for i := 0; ; i++ {
 			if i > len(data)/4+1 { // each packet or padding word consumes >= 4 bytes

@@ -214,3 +214,107 @@ func TestInteropVKClientOurServer(t *testing.T) {
 		})
 	}
 }
+
+// TestInteropPingPong: our idle client pings VK's server and gets pongs;
+// VK's idle client pings our server and gets pongs. Either side closing
+// would fail the test.
+func TestInteropPingPong(t *testing.T) {
+	for _, aes := range []bool{false, true} {
+		t.Run(fmt.Sprintf("our-pings/aes=%v", aes), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := vk.NewServer(vk.ServerWithCryptoKeys([]string{string(testKey)}), vk.ServerWithLogf(t.Logf))
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(ln) }()
+			defer func() {
+				srv.Close()
+				<-served
+			}()
+			nc, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cw := &countingConn{Conn: nc, ch: make(chan struct{}, 1)}
+			c, err := ClientHandshake(cw, Config{Key: testKey, ForceEncryption: aes, PacketTimeout: 20 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			rc := readAsync(c)
+			for range 5 {
+				select {
+				case <-cw.ch:
+				case r := <-rc:
+					t.Fatalf("connection ended: %v", r.err)
+				case <-time.After(5 * time.Second):
+					t.Fatal("no ping written")
+				}
+			}
+			if err := c.Err(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		t.Run(fmt.Sprintf("vk-pings/aes=%v", aes), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			pongs := make(chan struct{}, 1)
+			srvDone := make(chan error, 1)
+			go func() {
+				nc, err := ln.Accept()
+				if err != nil {
+					srvDone <- err
+					return
+				}
+				c, err := ServerHandshake(&countingConn{Conn: nc, ch: pongs}, Config{Key: testKey})
+				if err != nil {
+					srvDone <- err
+					return
+				}
+				defer c.Close()
+				for {
+					typ, body, err := c.ReadPacket()
+					if err != nil {
+						srvDone <- err
+						return
+					}
+					if typ == tagInvokeReq {
+						_ = c.WritePacket(tagReqResult, body[:8], binary.LittleEndian.AppendUint32(nil, tagEcho))
+					}
+				}
+			}()
+			client := vk.NewClient(vk.ClientWithCryptoKey(string(testKey)), vk.ClientWithForceEncryption(aes),
+				// VK re-arms deadlines only when they move by > 100 ms, so
+				// it cannot run with shorter timeouts.
+				vk.ClientWithPacketTimeout(300*time.Millisecond), vk.ClientWithLogf(t.Logf))
+			defer client.Close()
+			call := func() {
+				t.Helper()
+				req := client.GetRequest()
+				req.Body = binary.LittleEndian.AppendUint32(req.Body, tagEcho)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				resp, err := client.Do(ctx, "tcp4", ln.Addr().String(), req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				client.PutResponse(resp)
+			}
+			call()
+			for range 3 { // writes after the call: pongs to VK's pings
+				select {
+				case <-pongs:
+				case err := <-srvDone:
+					t.Fatalf("server conn ended: %v", err)
+				case <-time.After(5 * time.Second):
+					t.Fatal("VK client never pinged")
+				}
+			}
+			call() // same connection: our server accepts only one
+		})
+	}
+}

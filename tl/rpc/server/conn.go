@@ -68,8 +68,12 @@ func (c *conn) readLoop() {
 			c.srv.log.Debug("rpc/server: client wants fin", "conn", c.id, "remote", c.pc.RemoteAddr())
 			c.finishWhenIdle()
 		default:
-			c.srv.log.Info("rpc/server: unknown message type ignored",
-				"type", fmt.Sprintf("%#08x", typ), "len", len(body), "conn", c.id, "remote", c.pc.RemoteAddr())
+			c.srv.stats.unknown.Add(1)
+			if n, ok := c.srv.unknownLog.allow(c.srv.cfg.Now()); ok {
+				c.srv.log.Info("rpc/server: unknown message type ignored",
+					"type", fmt.Sprintf("%#08x", typ), "len", len(body), "conn", c.id, "remote", c.pc.RemoteAddr(),
+					"ignored_since_last_log", n)
+			}
 		}
 	}
 }

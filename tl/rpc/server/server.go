@@ -72,15 +72,17 @@ const (
 
 // Server is a TL RPC server over packet connections.
 type Server struct {
-	cfg       settings
-	log       *slog.Logger
-	start     time.Time
-	handler   Handler
-	canceler  Canceler
-	sem       byteSem
-	pool      sync.Pool
-	stats     counters
-	rejectLog rareLog
+	cfg        settings
+	log        *slog.Logger
+	start      time.Time
+	handler    Handler
+	canceler   Canceler
+	sem        byteSem
+	pool       sync.Pool
+	stats      counters
+	rejectLog  rareLog
+	unknownLog rareLog
+	configLog  rareLog
 
 	onConnWait func() // test hook: a reader waits for a slot; nil in production
 	onConnDone func() // test hook: a connection goroutine ends; nil in production
@@ -203,7 +205,15 @@ func (s *Server) serveConn(nc net.Conn) {
 	delete(s.handshakes, nc)
 	s.mu.Unlock()
 	if err != nil {
-		// The packet layer has closed nc and logged why, except for text.
+		// The packet layer has closed nc and logged why, except for text
+		// and for its config errors (every connection would fail alike).
+		if errors.Is(err, packet.ErrBadConfig) {
+			if n, ok := s.configLog.allow(s.cfg.Now()); ok {
+				s.log.Error("rpc/server: bad Config.Packet, connection closed", "reason", err.Error(),
+					"remote", nc.RemoteAddr(), "failed_since_last_log", n)
+			}
+			return
+		}
 		var text *packet.TextProtocolError
 		if errors.As(err, &text) {
 			s.answerText(nc, text.Head)
@@ -349,6 +359,7 @@ type counters struct {
 	tooLarge      atomic.Int64
 	panics        atomic.Int64
 	connWaits     atomic.Int64
+	unknown       atomic.Int64
 }
 
 // rareLog lets one record through per second and counts the rest, so a

@@ -311,3 +311,23 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBadPacketConfig: a packet config that fails every handshake is
+// logged as an error instead of silently dropping connections.
+func TestBadPacketConfig(t *testing.T) {
+	leakCheck(t)
+	done := make(chan struct{}, 1)
+	ts := startServer(t, Config{Handler: echo, Packet: packet.Config{Key: []byte("short")}},
+		func(s *Server) { s.onConnDone = signal(done) })
+	nc, err := (&netDialer{}).dial(ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := packet.ClientHandshake(nc, packet.Config{PacketTimeout: wait}); err == nil {
+		t.Fatal("handshake succeeded")
+	}
+	recv(t, done, "connection goroutine to end")
+	if !strings.Contains(ts.log.String(), "bad Config.Packet") {
+		t.Fatalf("not logged:\n%s", ts.log.String())
+	}
+}

@@ -1,0 +1,33 @@
+// Command rpccall calls one TL function through the proxy or directly on an
+// engine: JSON arguments in, the JSON result out, both driven by the schema
+// (tl/tljson), so any function of any loaded schema works without generated
+// code.
+//
+//	rpccall -schema engines/memcache/memcache.tl memcache.get '{"key":"photo100_500"}'
+//
+// Flow: load the schema -> find the function (close names on a typo) ->
+// encode the arguments (errors name the JSON path) -> build the envelope
+// (actor, rpcInvokeReqExtra from -extra and the forward-key flags,
+// custom_timeout_ms from -timeout) -> one tl/rpc/client call -> decode the
+// answer with the function's result type, the request's '#' values bound.
+//
+// Exit codes (also in -h): 0 success; 1 the peer answered a TL error, or an
+// answer the schema cannot decode; 2 usage, schema or JSON error (nothing
+// was sent); 3 connection failure (refused, unreachable, lost); 4 no answer
+// within -timeout.
+//
+// Choices:
+//   - No schema is guessed from the working directory: -schema is required
+//     unless RPCCALL_SCHEMA names the files, because decoding an answer with
+//     the wrong schema prints plausible nonsense.
+//   - stdout carries only results (one JSON document per call), so it can be
+//     piped to jq; -v and -hex diagnostics and errors go to stderr.
+//   - The client runs with FailFast, so a refused connection is reported at
+//     once (exit 3) instead of waiting out -timeout.
+//   - The envelope header is built here, not by the client, so that -hex
+//     prints exactly the bytes sent: query id, header chain, body.
+//
+// Invariants: run has no package-level state and writes only to the
+// writers it is given, so tests call it in-process; every call is bounded
+// by -timeout; the client is closed before run returns.
+package main

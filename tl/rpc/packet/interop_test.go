@@ -1,7 +1,6 @@
-//go:build vkinterop
-
-// Interop with VK's own Go implementation. Needs go.sum entries for VK's
-// dependencies; run with: go test -tags vkinterop ./tl/rpc/packet/
+// Interop with VK's own Go implementation (github.com/VKCOM/tl/pkg/rpc,
+// imported by tests only): our client against VK's server and VK's client
+// against our server, plain and AES, protocol versions 0-2.
 
 package packet
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
 )
 
 // Built-in engine functions and their result tags (wire.md §4.8).
@@ -21,7 +22,8 @@ const (
 )
 
 // builtin answers engine.pid, engine.version and engine.stat when enabled,
-// reporting whether it did.
+// reporting whether it did. During Shutdown engine.pid answers
+// GRACEFUL_SHUTDOWN (-2014), as VK engines do.
 func (s *Server) builtin(r *Request) bool {
 	if !s.cfg.Engine.Enabled {
 		return false
@@ -33,6 +35,12 @@ func (s *Server) builtin(r *Request) bool {
 	out := r.out[:0]
 	switch tag {
 	case TagEnginePID:
+		if s.stopping.Load() {
+			// engine.pid is the health check: a stopping engine fails it
+			// so that proxies move traffic away (wire.md §4.8).
+			r.ReplyError(rpc.CodeGracefulShutdown, "rpc/server: shutting down")
+			return true
+		}
 		p := r.conn.pc.LocalPID()
 		out = tl.AppendUint32(out, TagNetPID)
 		out = tl.AppendUint32(out, p.IP)

@@ -159,3 +159,26 @@ func TestTextProtocol(t *testing.T) {
 		})
 	}
 }
+
+// TestEnginePIDDuringShutdown: the health check fails once Shutdown
+// begins, while other calls are still served.
+func TestEnginePIDDuringShutdown(t *testing.T) {
+	leakCheck(t)
+	ts := startServer(t, engineConfig())
+	c := dial(t, ts.addr, packet.Config{})
+	shut := make(chan error, 1)
+	go func() { shut <- ts.Shutdown(ctxWait(t)) }()
+	if typ, _, err := c.read(); err != nil || typ != rpc.TypeServerWantsFin {
+		t.Fatalf("got %#x %v", typ, err)
+	}
+	if res := c.call(&rpc.InvokeReq{QueryID: 1, Body: fn(TagEnginePID)}); res.ErrorCode != rpc.CodeGracefulShutdown {
+		t.Fatalf("engine.pid during shutdown: %+v", res)
+	}
+	if res := c.call(&rpc.InvokeReq{QueryID: 2, Body: fn(tagEcho)}); res.IsError() {
+		t.Fatalf("echo during shutdown: %+v", res)
+	}
+	_ = c.pc.Close()
+	if err := recv(t, shut, "Shutdown"); err != nil {
+		t.Fatal(err)
+	}
+}

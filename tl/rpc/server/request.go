@@ -99,6 +99,9 @@ func (r *Request) Retain() {
 // Reply answers with a boxed result (function result tag first). result
 // is copied before Reply returns. Exactly one reply per request: later
 // ones are ignored and logged, as long as the Request has not been reused.
+// Reply blocks while the connection has packet.Config.WriteBufferLimit
+// bytes pending (a client that does not read), at most until the write
+// times out and the connection closes.
 func (r *Request) Reply(result []byte) { r.reply(nil, result, false, 0, "") }
 
 // ReplyWithExtra answers with a result and a result extra; only the extra

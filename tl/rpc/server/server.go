@@ -87,8 +87,9 @@ type Server struct {
 	onConnWait func() // test hook: a reader waits for a slot; nil in production
 	onConnDone func() // test hook: a connection goroutine ends; nil in production
 
-	nconns atomic.Int64
-	nextID atomic.Uint64
+	nconns   atomic.Int64
+	nextID   atomic.Uint64
+	stopping atomic.Bool // Shutdown or Close began: engine.pid answers GRACEFUL_SHUTDOWN
 
 	mu         sync.Mutex
 	state      serverState
@@ -308,6 +309,7 @@ func (s *Server) Close() error {
 func (s *Server) stopLocked(to serverState) {
 	if s.state == stateRunning {
 		close(s.stopped)
+		s.stopping.Store(true)
 	}
 	if to > s.state {
 		s.state = to

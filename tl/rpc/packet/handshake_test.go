@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,6 +118,24 @@ func TestHandshakeRaw(t *testing.T) {
 				t.Fatalf("not closed: %v", err)
 			}
 		})
+	}
+}
+
+// TestClientGetsCHandshakeError: a C server refusing us with
+// RPC_HANDSHAKE_ERROR surfaces its code.
+func TestClientGetsCHandshakeError(t *testing.T) {
+	defer verifyNoLeaks(t)
+	nc, ns := tcpPair(t)
+	defer ns.Close()
+	go func() {
+		var buf [44]byte
+		_, _ = io.ReadFull(ns, buf[:])
+		_, _ = ns.Write(appendFrame(nil, ieee(), seqNonce, TypeHandshakeError, nil, unhex(t, "fcffffff 00000000 00000000 00000000"), false))
+	}()
+	_, err := ClientHandshake(nc, Config{PacketTimeout: 5 * time.Second})
+	wantErr(t, err, ErrHandshake)
+	if err == nil || !strings.Contains(err.Error(), "handshake error -4") {
+		t.Fatalf("error %v does not carry the code", err)
 	}
 }
 

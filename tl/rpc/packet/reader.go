@@ -293,8 +293,17 @@ func (rd *reader) next(server bool) (typ uint32, body []byte, err error) {
 		}
 	}
 	rd.r += total
+	body = p[headerLen:end]
+	if typ == TypeHandshakeError && (rd.seq == seqNonce || rd.seq == seqHandshake) {
+		// C peers explain a refusal with {error_code:int, sender_pid}.
+		code := int32(-1)
+		if len(body) >= 4 {
+			code = int32(binary.LittleEndian.Uint32(body))
+		}
+		return 0, nil, fmt.Errorf("%w: peer refused with handshake error %d", ErrHandshake, code)
+	}
 	rd.seq++
-	return typ, p[headerLen:end], nil
+	return typ, body, nil
 }
 
 func (rd *reader) checkHeader(length, seq, typ uint32) error {
@@ -310,7 +319,7 @@ func (rd *reader) checkHeader(length, seq, typ uint32) error {
 		if rd.seq == seqHandshake {
 			want = TypeHandshake
 		}
-		if typ != want {
+		if typ != want && typ != TypeHandshakeError {
 			return fmt.Errorf("%w: %#08x instead of %#08x", ErrBadType, typ, want)
 		}
 		if length > maxHandshakeLen {

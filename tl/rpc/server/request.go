@@ -110,6 +110,23 @@ func (r *Request) ReplyWithExtra(extra *rpc.ResultExtra, result []byte) {
 	r.reply(extra, result, false, 0, "")
 }
 
+// ReplyResult answers with an upstream engine's parsed answer, as a proxy
+// does: its extra (masked by this request's flags), then its result or
+// its error in the form every client parses. The result body is copied
+// once, into the connection's pending buffer; an error's text is
+// converted to a string first (errors are not the hot path).
+func (r *Request) ReplyResult(res *rpc.ReqResult) {
+	var extra *rpc.ResultExtra
+	if res.HasExtra {
+		extra = &res.Extra
+	}
+	if res.IsError() {
+		r.reply(extra, nil, true, res.ErrorCode, string(res.ErrorText))
+		return
+	}
+	r.reply(extra, res.Body, false, 0, "")
+}
+
 // ReplyError answers with an error (code 0 is sent as rpc.CodeUnknown).
 func (r *Request) ReplyError(code int32, text string) { r.reply(nil, nil, true, code, text) }
 

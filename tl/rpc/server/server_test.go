@@ -331,3 +331,32 @@ func TestBadPacketConfig(t *testing.T) {
 		t.Fatalf("not logged:\n%s", ts.log.String())
 	}
 }
+
+// TestReplyResult: an upstream answer is passed on with this request's
+// query id, its extra masked by this request's flags, errors normalised.
+func TestReplyResult(t *testing.T) {
+	leakCheck(t)
+	upstream := map[string]*rpc.ReqResult{
+		"ok":  {QueryID: 999, HasExtra: true, Extra: rpc.ResultExtra{Flags: rpc.ResultFlagBinlogPos | rpc.ResultFlagBinlogTime, BinlogPos: 5, BinlogTime: 6}, Body: fn(tagEcho, 1, 2, 3, 4)},
+		"err": {QueryID: 999, ErrorForm: rpc.ErrorFormReqError, ErrorCode: -3002, ErrorText: []byte("engine down")},
+	}
+	h := HandlerFunc(func(r *Request) { r.ReplyResult(upstream[string(r.Body[4:])]) })
+	ts := startServer(t, Config{Handler: h})
+	c := dial(t, ts.addr, packet.Config{})
+	var extra rpc.InvokeReqExtra
+	extra.Flags = rpc.FlagReturnBinlogPos
+	for _, tc := range []struct {
+		name string
+		want rpc.ReqResult
+	}{
+		{"ok", rpc.ReqResult{QueryID: 1, HasExtra: true, Extra: rpc.ResultExtra{Flags: rpc.ResultFlagBinlogPos, BinlogPos: 5}, Body: fn(tagEcho, 1, 2, 3, 4)}},
+		{"err", rpc.ReqResult{QueryID: 1, ErrorForm: rpc.ErrorFormNested, ErrorCode: -3002, ErrorText: []byte("engine down"), Body: []byte{}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := c.call(&rpc.InvokeReq{QueryID: 1, Extra: extra, Body: append(fn(tagEcho), tc.name...)})
+			if fmt.Sprintf("%+v", *res) != fmt.Sprintf("%+v", tc.want) {
+				t.Fatalf("got  %+v\nwant %+v", *res, tc.want)
+			}
+		})
+	}
+}

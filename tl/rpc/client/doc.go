@@ -60,10 +60,6 @@
 //
 // # Tests against VK
 //
-// vk_interop_test.go (build tag vkinterop) runs the client against VK's
-// own server and VK's client against our test server. The main go.sum
-// lacks VK's dependencies, so it runs with the module file kept here:
-//
-//	GOPROXY=off go test -race -tags vkinterop \
-//	    -modfile=tl/rpc/client/testdata/vk.mod ./tl/rpc/client/
+// vk_interop_test.go runs the client against VK's own server and VK's
+// client against our test server, in every test run.
 package client

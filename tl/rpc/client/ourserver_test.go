@@ -120,7 +120,7 @@ func TestOurServer(t *testing.T) {
 }
 
 // BenchmarkOurPairEcho: our client against our server (tl/rpc/server),
-// the pair the proxy and engines use. BenchmarkVKPairEcho (vkinterop tag)
+// the pair the proxy and engines use. BenchmarkVKPairEcho
 // runs VK's pair the same way.
 func BenchmarkOurPairEcho(b *testing.B) {
 	srv := startOurServer(b, ourEcho)

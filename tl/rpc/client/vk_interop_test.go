@@ -1,11 +1,5 @@
-//go:build vkinterop
-
-// Interop with VK's own Go server and client (github.com/VKCOM/tl v1.5.7).
-// The main go.sum lacks VK's dependencies, so run with the module file
-// kept beside this package:
-//
-//	GOFLAGS=-mod=mod GOPROXY=off go test -race -tags vkinterop \
-//	    -modfile=tl/rpc/client/testdata/vk.mod ./tl/rpc/client/
+// Interop with VK's own Go server and client (github.com/VKCOM/tl v1.5.7),
+// part of every test run.
 
 package client
 

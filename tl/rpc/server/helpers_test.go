@@ -212,3 +212,12 @@ func ctxWait(t testing.TB) context.Context {
 type netDialer struct{}
 
 func (netDialer) dial(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }
+
+// checkDrained asserts that every request's memory and slot went back,
+// once the test knows all replies have returned.
+func checkDrained(t testing.TB, s *Server) {
+	t.Helper()
+	if used, active := s.sem.inUse(), s.stats.active.Load(); used != 0 || active != 0 {
+		t.Fatalf("%d request bytes and %d requests still held", used, active)
+	}
+}

@@ -199,6 +199,7 @@ func TestBackpressure(t *testing.T) {
 					t.Fatalf("answer to %d, want %d", res.QueryID, want)
 				}
 			}
+			checkDrained(t, ts.Server)
 		})
 	}
 }

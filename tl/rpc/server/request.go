@@ -75,7 +75,8 @@ func (r *Request) Canceled() bool { return r.flags.Load()&flagCanceled != 0 }
 
 // Retain copies the request bytes into a buffer owned by the Request (and
 // reused with it), so Body and Extra stay valid until the reply. It must
-// be called during ServeRPC; later calls do nothing.
+// be called during ServeRPC, before the handler changes any field (the
+// copy is parsed afresh); later calls do nothing but log.
 func (r *Request) Retain() {
 	if r.retained {
 		return

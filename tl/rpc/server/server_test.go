@@ -138,6 +138,7 @@ func TestOutOfOrder(t *testing.T) {
 		}
 	}
 	<-done
+	checkDrained(t, ts.Server)
 }
 
 func TestErrors(t *testing.T) {

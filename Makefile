@@ -28,6 +28,10 @@ build:
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -timeout $(TESTTIMEOUT) $(PKGS)
+	@# The race detector makes sync.Pool drop items on purpose, so the
+	@# zero-allocation tests (all named *Alloc*) skip under -race; run them
+	@# again without it.
+	$(GO) test -count=1 -timeout $(TESTTIMEOUT) -run Alloc $(PKGS)
 
 run: build
 	$(BIN)/tlc tags ../shared/tl/engine.tl 2>/dev/null || $(BIN)/tlc -h

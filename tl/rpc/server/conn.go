@@ -118,8 +118,11 @@ func (c *conn) handleInvoke(body []byte) bool {
 			return false
 		}
 		qid := int64(binary.LittleEndian.Uint64(body))
-		s.log.Info("rpc/server: malformed request envelope answered with an error",
-			"reason", err.Error(), "query_id", qid, "conn", c.id, "remote", c.pc.RemoteAddr())
+		if n, ok := s.malformedLog.allow(s.cfg.Now()); ok {
+			s.log.Info("rpc/server: malformed request envelope answered with an error",
+				"reason", err.Error(), "query_id", qid, "conn", c.id, "remote", c.pc.RemoteAddr(),
+				"malformed_since_last_log", n)
+		}
 		r.InvokeReq = rpc.InvokeReq{QueryID: qid}
 		r.ReplyErr(err)
 		r.unref()

@@ -72,17 +72,18 @@ const (
 
 // Server is a TL RPC server over packet connections.
 type Server struct {
-	cfg        settings
-	log        *slog.Logger
-	start      time.Time
-	handler    Handler
-	canceler   Canceler
-	sem        byteSem
-	pool       sync.Pool
-	stats      counters
-	rejectLog  rareLog
-	unknownLog rareLog
-	configLog  rareLog
+	cfg          settings
+	log          *slog.Logger
+	start        time.Time
+	handler      Handler
+	canceler     Canceler
+	sem          byteSem
+	pool         sync.Pool
+	stats        counters
+	rejectLog    rareLog
+	unknownLog   rareLog
+	malformedLog rareLog
+	configLog    rareLog
 
 	onConnWait func() // test hook: a reader waits for a slot; nil in production
 	onConnDone func() // test hook: a connection goroutine ends; nil in production

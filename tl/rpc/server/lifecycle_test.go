@@ -203,3 +203,20 @@ func TestBackpressure(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestOverMemoryCap: a request larger than MaxRequestBytes is
+// charged the whole cap and served, not refused or stuck.
+func TestRequestOverMemoryCap(t *testing.T) {
+	leakCheck(t)
+	ts := startServer(t, Config{Handler: echo, MaxRequestBytes: 1000})
+	c := dial(t, ts.addr, packet.Config{})
+	for i := range 3 {
+		body := fn(tagEcho, make([]byte, 5000)...)
+		if res := c.call(&rpc.InvokeReq{QueryID: int64(i + 1), Body: body}); res.IsError() || len(res.Body) != len(body) {
+			t.Fatalf("call %d: %+v", i, res)
+		}
+	}
+	// SyncFunc replies on the reader goroutine, which Close waits for.
+	_ = ts.Close()
+	checkDrained(t, ts.Server)
+}

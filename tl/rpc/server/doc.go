@@ -43,7 +43,11 @@
 //     readers stop reading until replies arrive (TCP back-pressure, never
 //     a crash or an unbounded queue); a response above MaxResponseBytes
 //     (at most 16 MiB - 17) is replaced by RESULT_TOO_LARGE (-3011);
-//     pending writes are bounded by packet.Config.WriteBufferLimit.
+//     pending writes are bounded by packet.Config.WriteBufferLimit. A
+//     reader held back this way does not read pings either, so a client
+//     starved for longer than its packet timeouts reconnects.
+//   - Requests are charged before they are parsed, released by their one
+//     reply; cancels, fins and unknown types are never charged.
 //   - Shutdown sends rpcServerWantsFin once per connection and waits for
 //     the clients to leave (VK clients close idle connections at once and
 //     send rpcClientWantsFin otherwise; the server then closes at the last

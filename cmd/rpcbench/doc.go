@@ -1,0 +1,49 @@
+// Command rpcbench is the load generator for TL RPC: memcache.get, set and
+// getMulti against the proxy or an engine, measured the way docs/peers.md
+// §2 measured twemproxy (c connections, pipeline depth d, warm-up not
+// measured, p50/p90/p99/p99.9/max), so the two can be compared.
+//
+// # Load model
+//
+// Closed loop per (connection, depth slot). Each of -c connections is its
+// own tl/rpc/client Client with one TCP connection, carrying -d slots; a
+// slot has one request in flight and sends the next as soon as the answer
+// (or error) arrives. So at most c*d requests are in flight, and the
+// offered load follows the target instead of queueing without bound. This
+// is memtier's --pipeline model; peers.md's "d requests written in one
+// batch" (redis-benchmark -P) converges to it in steady state, because the
+// client coalesces concurrent writes into one socket write.
+//
+//	slot ─prepare(key, op; encode into the slot's buffer)─▶ Client.Go
+//	  ▲                                                        │
+//	  └── Done on the reader goroutine: record latency, next ◀─┘
+//
+// Phases: probe (one get with FailFast, so an unreachable target is exit 3
+// at once) -> optional prefill (every key set once, in order, with
+// progress) -> warm-up (-warmup, unmeasured) -> measured run (until
+// -duration, -n measured requests, or SIGINT) -> drain (slots stop; after
+// -timeout + 1 s the clients are closed, failing anything still pending)
+// -> report.
+//
+// Drivers: "async" (default) runs each slot from the client's completion
+// callback, so there is no goroutine per slot and no channel hand-off per
+// request; "sync" runs one goroutine per slot blocked in Client.Do. Against
+// a trivial in-process engine async is the faster of the two (see
+// BenchmarkDriver), so it is the default; sync stays as a cross-check.
+//
+// # Invariants
+//
+//   - Always bounded: -duration is at most 10 min, prefill has the same
+//     cap, a hung target is cut off by the drain grace period, and SIGINT
+//     stops the run early and still prints the report.
+//   - Loopback only, unless -allow-remote (which logs a warning).
+//   - No allocation per request in steady state: requests are encoded into
+//     per-slot buffers, keys are formatted into per-slot scratch, the
+//     histogram is fixed-size atomics, and counters are striped per
+//     connection group; only error answers take a lock and may allocate.
+//     TestSteadyStateAllocs checks it.
+//   - Every measured request is counted exactly once: as ok (with its
+//     latency in the histogram) or as an error by name. Requests started
+//     during the warm-up are not counted, even if they finish after it.
+//   - No package-level state; run writes only to the writers it is given.
+package main

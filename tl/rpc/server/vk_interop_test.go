@@ -338,3 +338,28 @@ func newOurClient(addr string) (*rpcclient.Client, error) {
 }
 
 func ourRequest(body []byte) *rpcclient.Request { return &rpcclient.Request{Body: body} }
+
+// TestVKClientServerForcesAES: our server's ForceEncryption makes a VK
+// client that merely has the key (NONE_OR_AES on loopback) encrypt.
+func TestVKClientServerForcesAES(t *testing.T) {
+	leakCheck(t)
+	encrypted := make(chan bool, 1)
+	ts := startServer(t, Config{
+		Handler: HandlerFunc(func(r *Request) {
+			encrypted <- r.conn.pc.Encrypted()
+			r.Reply(r.Body)
+		}),
+		Packet: packet.Config{Key: testKey, ForceEncryption: true},
+	})
+	for _, version := range []uint32{0, 1} {
+		cl := vkClient(version, false)
+		body, err := vkDo(ctxWait(t), cl, ts.addr, func(req *vk.Request) { req.Body = fn(tagEcho) })
+		_ = cl.Close()
+		if err != nil || !bytes.Equal(body, fn(tagEcho)) {
+			t.Fatalf("v%d: % x, %v", version, body, err)
+		}
+		if !recv(t, encrypted, "handler") {
+			t.Fatalf("v%d: connection not encrypted", version)
+		}
+	}
+}

@@ -1,0 +1,292 @@
+package udp
+
+import (
+	"crypto/cipher"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+)
+
+type connState uint8
+
+const (
+	stWaitingForRemotePid connState = iota // active side before the first answer
+	stWaitingForHash                       // passive side before the first hash-mode datagram
+	stEstablished
+)
+
+// addrKey identifies a peer socket.
+type addrKey struct {
+	ip   uint32
+	port uint16
+}
+
+// hashKey identifies a connection in hash mode.
+type hashKey struct {
+	addrKey
+	hash uint64
+}
+
+// Conn is one peer of a Transport: a reliable, message-oriented channel.
+// One goroutine may call ReadPacket; any number may call the write methods.
+// All state below mu is guarded by the Transport's mutex.
+type Conn struct {
+	t      *Transport
+	addr   netip.AddrPort
+	key    addrKey
+	active bool
+
+	// guarded by t.mu
+	state    connState
+	remote   packet.PID // full once known; {ip, port, 0, 0} before
+	gen      uint32
+	hash     uint64
+	keyID    uint32
+	write    cipher.Block
+	readFull cipher.Block // key of the peer's datagrams that name our full pid
+	readOld  cipher.Block // key of the active peer's provisional datagrams
+	iv       [32]byte
+	out      outgoing
+	in       incoming
+	resend   resendTimer
+	lastRecv time.Time
+	lastUser time.Time // last datagram with user payload sent
+	recvq    [][]byte
+	recvHead int
+	recvLen  int // bytes in recvq
+	err      error
+
+	readable chan struct{} // cap 1: a message was queued
+	writable chan struct{} // cap 1: the write queue shrank
+	done     chan struct{}
+
+	cur []byte // body buffer returned by the last ReadPacket (reader-owned)
+}
+
+func (t *Transport) newConn(addr netip.AddrPort, k addrKey, active bool) *Conn {
+	c := &Conn{
+		t: t, addr: addr, key: k, active: active,
+		out:      outgoing{ring: make([]outChunk, t.s.window)},
+		in:       newIncoming(t.s.window),
+		resend:   resendTimer{timeout: minResend},
+		readable: make(chan struct{}, 1),
+		writable: make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+	t.rand(c.iv[:])
+	return c
+}
+
+// RemoteAddr is the peer's socket address.
+func (c *Conn) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(c.addr) }
+
+// RemoteAddrPort is the peer's socket address.
+func (c *Conn) RemoteAddrPort() netip.AddrPort { return c.addr }
+
+// LocalAddr is the Transport's socket address.
+func (c *Conn) LocalAddr() net.Addr { return c.t.sock.LocalAddr() }
+
+// PeerPID is the peer's PID; its pid and utime are zero until the peer
+// answered (active side).
+func (c *Conn) PeerPID() packet.PID {
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	return c.remote
+}
+
+// Done is closed when the connection ends.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err is why the connection ended (nil while it is open).
+func (c *Conn) Err() error {
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	return c.err
+}
+
+// ReadPacket returns the next message: its 4-byte type and the body. The
+// body is valid until the next call. Messages arrive in completion order,
+// which may differ from send order (as in VK's transport). The error is
+// final: ErrClosed, ErrReset (wrapped).
+func (c *Conn) ReadPacket() (typ uint32, body []byte, err error) {
+	t := c.t
+	for {
+		t.mu.Lock()
+		if c.cur != nil {
+			t.putBuf(c.cur)
+			c.cur = nil
+		}
+		if c.recvHead < len(c.recvq) {
+			m := c.recvq[c.recvHead]
+			c.recvq[c.recvHead] = nil
+			c.recvHead++
+			if c.recvHead == len(c.recvq) {
+				c.recvq, c.recvHead = c.recvq[:0], 0
+			}
+			c.recvLen -= len(m)
+			t.mu.Unlock()
+			c.cur = m
+			return binary.LittleEndian.Uint32(m), m[4:], nil
+		}
+		if c.err != nil {
+			err := c.err
+			t.mu.Unlock()
+			return 0, nil, err
+		}
+		t.mu.Unlock()
+		select {
+		case <-c.readable:
+		case <-c.done:
+		}
+	}
+}
+
+// WritePacket queues a reliable message: typ, then head, then body. It
+// blocks while the write queue holds more than a window of bytes. Safe for
+// concurrent use; head and body may be reused when it returns.
+func (c *Conn) WritePacket(typ uint32, head, body []byte) error {
+	t := c.t
+	n := 4 + len(head) + len(body)
+	if n > t.s.maxMessage {
+		return fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, n, t.s.maxMessage)
+	}
+	limit := t.s.window * chunkMax
+	for {
+		t.mu.Lock()
+		if c.err != nil {
+			err := c.err
+			t.mu.Unlock()
+			return err
+		}
+		if c.out.queued == 0 || c.out.queued+n <= limit {
+			m := t.getMsg(n)
+			binary.LittleEndian.PutUint32(m.buf, typ)
+			copy(m.buf[4+copy(m.buf[4:], head):], body)
+			m.off = c.out.streamOff
+			c.out.streamOff += int64(n)
+			c.out.queue = append(c.out.queue, m)
+			c.out.queued += n
+			t.stats.messagesOut.Add(1)
+			t.flush(c)
+			t.mu.Unlock()
+			return nil
+		}
+		t.mu.Unlock()
+		select {
+		case <-c.writable:
+		case <-c.done:
+		}
+	}
+}
+
+// WriteUnreliable sends typ, head and body as one unreliable message
+// (packet_num 0xFFFFFFFF): never acked or resent, delivered at most once
+// per copy. VK's server answers engine.pid this way. It must fit into one
+// datagram (MaxChunkSize - 4 bytes).
+func (c *Conn) WriteUnreliable(typ uint32, head, body []byte) error {
+	t := c.t
+	n := 4 + len(head) + len(body)
+	if n > chunkMax {
+		return fmt.Errorf("%w: unreliable message %d bytes > %d", ErrTooLarge, n, chunkMax)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	p := binary.LittleEndian.AppendUint32(t.payload[:0], typ)
+	p = append(p, head...)
+	p = append(p, body...)
+	t.payload = p
+	t.stats.unreliableOut.Add(1)
+	return t.sendUnreliable(c, p)
+}
+
+// Close ends the connection at once; unsent and unacked messages are lost.
+func (c *Conn) Close() error {
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	c.t.closeConn(c, ErrClosed)
+	return nil
+}
+
+// deliver queues a complete message for ReadPacket; buf is handed over.
+func (t *Transport) deliver(c *Conn, buf []byte) {
+	if len(buf) < 4 {
+		t.stats.drop(DropChunk)
+		t.putBuf(buf)
+		return
+	}
+	c.recvq = append(c.recvq, buf)
+	c.recvLen += len(buf)
+	t.stats.messagesIn.Add(1)
+	select {
+	case c.readable <- struct{}{}:
+	default:
+	}
+}
+
+// receiveChunk handles one reliable chunk. It reports whether the chunk is
+// now covered by our acks (received now or before).
+func (t *Transport) receiveChunk(c *Conn, seq, prevParts, nextParts, prevLen, nextLen uint32, data []byte) bool {
+	in := &c.in
+	w := uint32(len(in.got))
+	if seq-in.prefix >= 1<<31 {
+		t.stats.duplicates.Add(1) // below the prefix: an old copy
+		return true
+	}
+	if seq-in.prefix >= w {
+		t.stats.drop(DropWindow)
+		return false
+	}
+	if *in.slot(seq) {
+		t.stats.duplicates.Add(1)
+		return true
+	}
+	parts := uint64(prevParts) + uint64(nextParts) + 1
+	size := uint64(prevLen) + uint64(len(data)) + uint64(nextLen)
+	first := seq - prevParts
+	switch {
+	case prevParts > seq, parts > uint64(w), size > uint64(t.s.maxMessage),
+		size > parts*chunkMax, len(data) == 0,
+		prevParts == 0 && prevLen != 0, nextParts == 0 && nextLen != 0,
+		uint64(seq)+uint64(nextParts)-uint64(in.prefix) >= uint64(w):
+		t.stats.drop(DropChunk)
+		return false
+	}
+	if c.recvLen+int(size) > t.s.window*chunkMax {
+		t.stats.drop(DropWindow) // reader is slow: refuse, the sender resends
+		return false
+	}
+	if parts == 1 {
+		buf := t.getBuf(len(data))
+		copy(buf, data)
+		in.mark(seq)
+		t.deliver(c, buf)
+		return true
+	}
+	m := in.msgs[first]
+	if m == nil {
+		m = &inMsg{buf: t.getBuf(int(size)), parts: uint32(parts), remaining: uint32(parts)}
+		in.msgs[first] = m
+	} else if uint64(m.parts) != parts || uint64(len(m.buf)) != size {
+		t.stats.drop(DropChunk)
+		return false
+	}
+	copy(m.buf[prevLen:], data)
+	in.mark(seq)
+	m.remaining--
+	if m.remaining == 0 {
+		delete(in.msgs, first)
+		in.buffered -= int(m.parts) - 1
+		t.deliver(c, m.buf)
+		return true
+	}
+	in.buffered++
+	t.stats.buffered(in.buffered)
+	return true
+}

@@ -1,11 +1,5 @@
-//go:build vkinterop
-
 // Interop with VK's Go client and server (github.com/VKCOM/tl v1.5.7), and
-// the echo benchmarks against them. The main go.sum lacks VK's
-// dependencies, so run with the module file kept beside this package:
-//
-//	GOFLAGS=-mod=mod GOPROXY=off go test -race -tags vkinterop \
-//	    -modfile=tl/rpc/server/testdata/vkinterop.mod ./tl/rpc/server/
+// the echo benchmarks against them; part of every test run.
 
 package server
 

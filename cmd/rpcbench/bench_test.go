@@ -50,15 +50,19 @@ func startTrivial(tb testing.TB) (addr string, stop func()) {
 func BenchmarkDriver(b *testing.B) {
 	addr, stop := startTrivial(b)
 	defer stop()
-	for _, driver := range []string{"async", "sync"} {
+	for _, driver := range []string{"async", "sync", "batch"} {
 		for _, cd := range [][2]int{{1, 1}, {1, 16}, {4, 16}} {
 			name := driver + "/c=" + strconv.Itoa(cd[0]) + "/d=" + strconv.Itoa(cd[1])
 			b.Run(name, func(b *testing.B) {
 				b.ReportAllocs()
 				var out jsonWriter
-				code := run(context.Background(), []string{"-addr", addr, "-driver", driver, "-n", strconv.Itoa(b.N),
+				args := []string{"-driver", driver}
+				if driver == "batch" {
+					args = []string{"-batch"}
+				}
+				code := run(context.Background(), append(args, "-addr", addr, "-n", strconv.Itoa(b.N),
 					"-c", strconv.Itoa(cd[0]), "-d", strconv.Itoa(cd[1]), "-warmup", "0", "-duration", "1m",
-					"-mix", "get=1", "-quiet", "-json"}, &out, io.Discard)
+					"-mix", "get=1", "-quiet", "-json"), &out, io.Discard)
 				if code != exitOK {
 					b.Fatalf("exit %d", code)
 				}

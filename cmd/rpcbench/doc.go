@@ -10,9 +10,11 @@
 // slot has one request in flight and sends the next as soon as the answer
 // (or error) arrives. So at most c*d requests are in flight, and the
 // offered load follows the target instead of queueing without bound. This
-// is memtier's --pipeline model; peers.md's "d requests written in one
-// batch" (redis-benchmark -P) converges to it in steady state, because the
-// client coalesces concurrent writes into one socket write.
+// is memtier's --pipeline model. -batch reproduces peers.md's methodology
+// exactly (redis-benchmark -P d): a connection sends d requests back to
+// back (the client coalesces them into one socket write) and sends the
+// next batch only when all d answers are in; the answer that completes a
+// batch sends the next one.
 //
 //	slot ─prepare(key, op; encode into the slot's buffer)─▶ Client.Go
 //	  ▲                                                        │

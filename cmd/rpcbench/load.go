@@ -85,6 +85,7 @@ type bench struct {
 	p       *params
 	base    time.Time
 	clients []*client.Client
+	conns   []*conn
 	slots   []*slot
 	stripes []*stripe
 	value   []byte
@@ -111,6 +112,7 @@ var _ client.Handler = (*bench)(nil)
 type slot struct {
 	b     *bench
 	cl    *client.Client
+	cn    *conn
 	st    *stripe
 	token uint64
 	rng   *rand.Rand
@@ -122,6 +124,7 @@ type slot struct {
 	op       opKind
 	start    int64
 	measured bool
+	retired  bool
 }
 
 // newBench creates the clients and slots (nothing is dialed yet).
@@ -149,8 +152,11 @@ func newBench(p *params) (*bench, error) {
 			return nil, err
 		}
 		b.clients = append(b.clients, cl)
+		cn := &conn{b: b}
+		b.conns = append(b.conns, cn)
 		for range p.Depth {
-			s := &slot{b: b, cl: cl, st: b.stripes[c%nStripes], token: uint64(len(b.slots))}
+			s := &slot{b: b, cl: cl, cn: cn, st: b.stripes[c%nStripes], token: uint64(len(b.slots))}
+			cn.slots = append(cn.slots, s)
 			s.rng = rand.New(rand.NewPCG(seed, s.token))
 			if p.Dist == "zipf" {
 				s.zipf = rand.NewZipf(s.rng, p.ZipfS, 1, uint64(p.Keys-1))
@@ -183,9 +189,19 @@ func (b *bench) start(ph phase) {
 	b.stopping.Store(false)
 	b.wg.Add(len(b.slots))
 	for _, s := range b.slots {
-		if b.p.Driver == "sync" {
+		s.retired = false
+	}
+	switch {
+	case b.p.Driver == "sync":
+		for _, s := range b.slots {
 			go s.loop()
-		} else {
+		}
+	case b.p.Batch:
+		for _, c := range b.conns {
+			c.sendBatch()
+		}
+	default:
+		for _, s := range b.slots {
 			s.next()
 		}
 	}
@@ -224,20 +240,75 @@ func (b *bench) Done(token uint64, resp *client.Response, err error) {
 		body = resp.Body
 	}
 	s.complete(body, err)
-	s.next()
+	if !b.p.Batch {
+		s.next()
+		return
+	}
+	if s.cn.pending.Add(-1) == 0 {
+		s.cn.sendBatch()
+	}
 }
 
 // next sends the slot's next request, or retires the slot.
 func (s *slot) next() {
-	if !s.prepare() {
+	if _, retired := s.send(); retired {
 		s.b.wg.Done()
-		return
+	}
+}
+
+// send starts the slot's next request and reports whether it did, or
+// whether the slot has just retired (nothing more to send). The caller
+// counts retirements down on b.wg, after its last touch of any slot: the
+// run reuses the slots as soon as the count reaches zero.
+func (s *slot) send() (sent, retired bool) {
+	if s.retired {
+		return false, false
+	}
+	if !s.prepare() {
+		s.retired = true
+		return false, true
 	}
 	if _, err := s.cl.Go(&s.req, time.Time{}, s.b, s.token); err != nil {
 		// Go refuses only a closed client or a bad request: both end
 		// this slot rather than spin.
 		s.complete(nil, err)
-		s.b.wg.Done()
+		s.retired = true
+		return false, true
+	}
+	return true, false
+}
+
+// conn is one connection's slots, for -batch: the answer that completes a
+// batch sends the next one, d requests back to back.
+type conn struct {
+	b       *bench
+	slots   []*slot
+	pending atomic.Int32 // requests of the current batch not yet answered, +1 while sending
+}
+
+// sendBatch sends one request per live slot. The +1 guard keeps answers
+// that arrive while it is still sending from starting the next batch; if
+// they all arrived by the time the guard drops, this goroutine sends it.
+func (c *conn) sendBatch() {
+	retired := 0
+	defer func() { c.b.wg.Add(-retired) }()
+	for {
+		c.pending.Store(int32(len(c.slots)) + 1)
+		sent := 0
+		for _, s := range c.slots {
+			ok, gone := s.send()
+			if ok {
+				sent++
+				continue
+			}
+			if gone {
+				retired++
+			}
+			c.pending.Add(-1)
+		}
+		if c.pending.Add(-1) != 0 || sent == 0 {
+			return
+		}
 	}
 }
 

@@ -62,6 +62,7 @@ type params struct {
 	KeyPrefix   string        `json:"key_prefix"`
 	Seed        uint64        `json:"seed"`
 	Driver      string        `json:"driver"`
+	Batch       bool          `json:"batch"`
 	AllowRemote bool          `json:"allow_remote"`
 	JSON        bool          `json:"-"`
 	Quiet       bool          `json:"-"`
@@ -124,7 +125,9 @@ Load model: closed loop per (connection, depth slot). Each of the -c
 connections carries -d slots; a slot sends its next request as soon as its
 previous answer arrives, so at most c*d requests are in flight and the
 offered load follows the target's speed (like memtier's --pipeline; with
--d 1 it is redis-benchmark without -P). Warm-up requests are not measured.
+-d 1 it is redis-benchmark without -P). With -batch a connection instead
+sends d requests back to back and waits for all d answers before the next
+batch: redis-benchmark -P d, the methodology of docs/peers.md §2. Warm-up requests are not measured.
 The run stops at -duration (at most 10m) or after -n measured requests,
 whichever comes first, or on Ctrl-C, and always prints the report. Latency
 percentiles are of successful requests; errors are counted by TL error name.
@@ -176,6 +179,7 @@ func parseParams(args []string, stdout, stderr io.Writer) (p params, code int, o
 	fs.StringVar(&p.KeyPrefix, "key-prefix", "key:", "prefix of every key; keys are prefix + 0..keys-1")
 	fs.Uint64Var(&p.Seed, "seed", 0, "random seed for key and op choice (0 = from the clock)")
 	fs.StringVar(&p.Driver, "driver", "async", "async (completion callbacks, no goroutine per slot) or sync (one goroutine per slot)")
+	fs.BoolVar(&p.Batch, "batch", false, "send each connection's d requests as a batch and wait for all d answers before the next (redis-benchmark -P); needs -driver async")
 	fs.BoolVar(&p.AllowRemote, "allow-remote", false, "allow a target that is not a loopback address")
 	fs.BoolVar(&p.JSON, "json", false, "print the report as one JSON object")
 	fs.BoolVar(&p.Quiet, "quiet", false, "no progress lines")
@@ -228,6 +232,8 @@ func parseParams(args []string, stdout, stderr io.Writer) (p params, code int, o
 		return fail("-timeout %v outside (0, %v]", p.Timeout, maxTimeout)
 	case p.Driver != "async" && p.Driver != "sync":
 		return fail("-driver %q: want async or sync", p.Driver)
+	case p.Batch && p.Driver != "async":
+		return fail("-batch needs -driver async")
 	}
 	if p.Dist != "zipf" {
 		p.ZipfS = 0

@@ -74,6 +74,17 @@ func TestRunCounts(t *testing.T) {
 					t.Errorf("params %+v", r.Params)
 				}
 			}},
+		{"batch", []string{"-n", "500", "-c", "2", "-d", "4", "-batch", "-mix", "get=5,set=4,mget=1"}, 500, func(t *testing.T, r *report) {
+			if !r.Params.Batch {
+				t.Errorf("params say batch %v", r.Params.Batch)
+			}
+		}},
+		{"batch prefill", []string{"-n", "301", "-c", "3", "-d", "5", "-batch", "-prefill", "-keys", "77", "-key-prefix", "b:", "-mix", "get=1"}, 301,
+			func(t *testing.T, r *report) {
+				if r.Prefill == nil || r.Prefill.Keys != 77 || r.Ops.Get.Hits != 301 {
+					t.Errorf("prefill %+v, gets %+v; want 77 keys and 301 hits", r.Prefill, r.Ops.Get)
+				}
+			}},
 		{"sync driver", []string{"-n", "300", "-c", "2", "-d", "2", "-driver", "sync"}, 300, nil},
 		{"zipf", []string{"-n", "200", "-dist", "zipf", "-zipf-s", "1.5", "-keys", "100"}, 200, nil},
 		{"prefill makes gets hit", []string{"-prefill", "-keys", "50", "-key-prefix", "pf:", "-n", "200", "-mix", "get=1", "-c", "2", "-d", "3"}, 200,
@@ -235,6 +246,7 @@ func TestRefusals(t *testing.T) {
 		{"conns", []string{"-c", "0"}, exitUsage, "-c 0 outside [1, 1024]"},
 		{"zipf s", []string{"-dist", "zipf", "-zipf-s", "1"}, exitUsage, "must be above 1"},
 		{"dist", []string{"-dist", "normal"}, exitUsage, `-dist "normal"`},
+		{"batch sync", []string{"-batch", "-driver", "sync"}, exitUsage, "-batch needs -driver async"},
 		{"args", []string{"memcache.get"}, exitUsage, "takes only flags"},
 		{"bad flag", []string{"-nope"}, exitUsage, "flag provided but not defined"},
 	}

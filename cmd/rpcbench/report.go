@@ -119,8 +119,8 @@ func (r *report) write(w io.Writer, asJSON bool) error {
 		fmt.Fprintf(&b, "(s=%g)", p.ZipfS)
 	}
 	fmt.Fprintf(&b, " key-prefix=%q value=%dB\n", p.KeyPrefix, p.ValueSize)
-	fmt.Fprintf(&b, "  warmup %v  duration %v  n %d  timeout %v  actor %d  prefill %v  driver %s  seed %d\n",
-		p.Warmup, p.Duration, p.N, p.Timeout, p.Actor, p.Prefill, p.Driver, p.Seed)
+	fmt.Fprintf(&b, "  warmup %v  duration %v  n %d  timeout %v  actor %d  prefill %v  driver %s  batch %v  seed %d\n",
+		p.Warmup, p.Duration, p.N, p.Timeout, p.Actor, p.Prefill, p.Driver, p.Batch, p.Seed)
 	if r.Prefill != nil {
 		fmt.Fprintf(&b, "prefill    %d keys set, %d errors, %.2fs\n", r.Prefill.Keys, r.Prefill.Errors, r.Prefill.Seconds)
 	}

@@ -1,9 +1,6 @@
-// Package vkx cross-checks tl and tl/rpc encodings against VK's own Go code
-// (github.com/VKCOM/tl v1.5.7). It is a separate module under testdata so the
-// main module never depends on VK's code. Run from this directory:
-//
-//	GOFLAGS=-mod=mod GOPROXY=off GOSUMDB=off go test .
-package vkx
+// The cross-checks below compare tl and tl/rpc encodings with VK's own Go
+// code (github.com/VKCOM/tl v1.5.7, imported by tests only).
+package rpc_test
 
 import (
 	"bytes"

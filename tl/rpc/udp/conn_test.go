@@ -1,0 +1,68 @@
+package udp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestLoopbackEcho(t *testing.T) {
+	leakCheck(t)
+	srv := newTransport(t, Config{})
+	cli := newTransport(t, Config{})
+	c, err := cli.Dial(addrOf(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := []int{0, 1, 100, 995, 996, 997, 2000, 10_000, 100_000}
+	for i, n := range sizes {
+		body := bytes.Repeat([]byte{byte(i + 1)}, n)
+		if err := c.WritePacket(uint32(0x1000+i), nil, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := acceptWithin(t, srv, 5*time.Second)
+	sr := reader(s)
+	got := map[uint32][]byte{}
+	for range sizes {
+		r := recvWithin(t, sr, 5*time.Second)
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		got[r.typ] = r.body
+		if err := s.WritePacket(r.typ+1, []byte("re:"), r.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, n := range sizes {
+		b, ok := got[uint32(0x1000+i)]
+		if !ok || len(b) != n || (n > 0 && b[n-1] != byte(i+1)) {
+			t.Fatalf("message %d: got %d bytes (present %v), want %d", i, len(b), ok, n)
+		}
+	}
+	cr := reader(c)
+	for range sizes {
+		r := recvWithin(t, cr, 5*time.Second)
+		if r.err != nil || !bytes.HasPrefix(r.body, []byte("re:")) {
+			t.Fatalf("reply: %v %q", r.err, r.body[:min(len(r.body), 8)])
+		}
+	}
+	if c.PeerPID() != srv.LocalPID() {
+		t.Fatalf("peer pid %v, want %v", c.PeerPID(), srv.LocalPID())
+	}
+	_ = c.Close()
+	_ = s.Close()
+	for _, ch := range []<-chan readResult{sr, cr} {
+		r := recvWithin(t, ch, 5*time.Second)
+		if !errors.Is(r.err, ErrClosed) {
+			t.Fatalf("after close: %v", r.err)
+		}
+	}
+	st := srv.Stats()
+	if st.DroppedTotal() != 0 {
+		t.Fatalf("server dropped %v", st.Dropped)
+	}
+	fmt.Sprint(st)
+}

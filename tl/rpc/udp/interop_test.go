@@ -1,0 +1,160 @@
+// Interop with VK's own Go implementation (github.com/VKCOM/tl/pkg/rpc,
+// imported by tests only): our Dial against VK's ServeUDP, and VK's UDP
+// client against our accepting side.
+
+package udp
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"net"
+	"testing"
+	"time"
+
+	vk "github.com/VKCOM/tl/pkg/rpc"
+)
+
+const (
+	tagInvokeReq = 0x2374df3d
+	tagReqResult = 0x63aeda4e
+	tagEnginePID = 0x559d6e36
+	tagNetPID    = 0x46409ccf
+	tagEcho      = 0x0badf00d // unknown to VK's server: handed to our handler
+)
+
+func invoke(qid uint64, fn uint32, payload []byte) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, qid)
+	b = binary.LittleEndian.AppendUint32(b, fn)
+	return append(b, payload...)
+}
+
+// TestInteropOurDialVKServer: our Transport.Dial against VK's ServeUDP:
+// engine.pid (answered by VK's server itself) and an echo handler call
+// with bodies from tiny to chunked (10 KB, 200 KB).
+func TestInteropOurDialVKServer(t *testing.T) {
+	leakCheck(t)
+	sock := listen(t)
+	srvAddr := sock.LocalAddr().(*net.UDPAddr).AddrPort()
+	srv := vk.NewServer(
+		vk.ServerWithCryptoKeys([]string{string(testKey)}),
+		vk.ServerWithLogf(t.Logf),
+		vk.ServerWithHandler(func(ctx context.Context, hctx *vk.HandlerContext) error {
+			hctx.Response = append(hctx.Response, hctx.Request...)
+			return nil
+		}))
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeUDP(sock) }()
+	defer func() {
+		_ = srv.Close()
+		<-served
+	}()
+
+	tr := newTransport(t, Config{})
+	c, err := tr.Dial(srvAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := reader(c)
+
+	cases := []struct {
+		name    string
+		fn      uint32
+		payload []byte
+	}{
+		{"engine.pid", tagEnginePID, nil},
+		{"echo-small", tagEcho, []byte("hello")},
+		{"echo-10KB", tagEcho, bytes.Repeat([]byte("0123456789"), 1024)},
+		{"echo-200KB", tagEcho, bytes.Repeat([]byte("abcdefgh"), 25_600)},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			qid := uint64(0x1122334455660000) + uint64(i)
+			if err := c.WritePacket(tagInvokeReq, nil, invoke(qid, tc.fn, tc.payload)); err != nil {
+				t.Fatal(err)
+			}
+			r := recvWithin(t, rd, 10*time.Second)
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if r.typ != tagReqResult || len(r.body) < 12 || binary.LittleEndian.Uint64(r.body) != qid {
+				t.Fatalf("answer type %#x, %d bytes", r.typ, len(r.body))
+			}
+			res := r.body[8:]
+			switch tc.fn {
+			case tagEnginePID:
+				if binary.LittleEndian.Uint32(res) != tagNetPID || len(res) != 16 {
+					t.Fatalf("engine.pid answer % x", res)
+				}
+				pid := readPID(res[4:])
+				if pid.Port() != srvAddr.Port() {
+					t.Fatalf("engine.pid port %d, want %d", pid.Port(), srvAddr.Port())
+				}
+			default:
+				if binary.LittleEndian.Uint32(res) != tc.fn || !bytes.Equal(res[4:], tc.payload) {
+					t.Fatalf("echo: %d bytes back, want %d", len(res)-4, len(tc.payload))
+				}
+			}
+		})
+	}
+	if p := c.PeerPID(); p.UTime == 0 || p.Port() != srvAddr.Port() {
+		t.Fatalf("peer pid %v", p)
+	}
+	if st := tr.Stats(); st.DroppedTotal() != 0 {
+		t.Fatalf("dropped %v", st.Dropped)
+	}
+}
+
+// TestInteropVKClientOurServer: VK's client over UDP (the udp4 network)
+// against our accepting side, answered by a tiny echo loop.
+func TestInteropVKClientOurServer(t *testing.T) {
+	leakCheck(t)
+	tr := newTransport(t, Config{})
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		for {
+			c, err := tr.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				for {
+					typ, body, err := c.ReadPacket()
+					if err != nil {
+						return
+					}
+					if typ != tagInvokeReq || len(body) < 8 {
+						continue
+					}
+					_ = c.WritePacket(tagReqResult, body[:8], body[8:])
+				}
+			}()
+		}
+	}()
+	client := vk.NewClient(vk.ClientWithCryptoKey(string(testKey)),
+		vk.ClientWithExperimentalLocalUDPAddress("127.0.0.1:0"), vk.ClientWithLogf(t.Logf))
+	defer func() {
+		_ = client.Close()
+		_ = tr.Close()
+		<-served
+	}()
+	for i, payload := range [][]byte{[]byte("tiny"), bytes.Repeat([]byte("0123456789"), 1024), bytes.Repeat([]byte{7}, 100_000)} {
+		req := client.GetRequest()
+		req.Body = binary.LittleEndian.AppendUint32(req.Body, tagEcho)
+		req.Body = append(req.Body, payload...)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := client.Do(ctx, "udp4", tr.LocalAddr().String(), req)
+		cancel()
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		if binary.LittleEndian.Uint32(resp.Body) != tagEcho || !bytes.Equal(resp.Body[4:], payload) {
+			t.Fatalf("call %d: answer %d bytes", i, len(resp.Body))
+		}
+		client.PutResponse(resp)
+	}
+	if st := tr.Stats(); st.DroppedTotal() != 0 || st.Accepted != 1 {
+		t.Fatalf("accepted %d, dropped %v", st.Accepted, st.Dropped)
+	}
+}

@@ -102,6 +102,14 @@ type settings struct {
 	maxLen  int
 }
 
+// Validate reports the first problem ClientHandshake (server false) or
+// ServerHandshake (server true) would find in cfg, so a bad key or limit is
+// refused once at startup rather than on every connection.
+func (cfg *Config) Validate(server bool) error {
+	_, err := cfg.settings(server)
+	return err
+}
+
 func (cfg *Config) settings(server bool) (settings, error) {
 	s := settings{Config: *cfg}
 	if s.Logger == nil {

@@ -90,6 +90,9 @@ func (cfg *Config) settings(start time.Time) (settings, error) {
 	if s.Handler == nil {
 		return s, fmt.Errorf("%w: Handler is nil", ErrBadConfig)
 	}
+	if err := s.Packet.Validate(true); err != nil {
+		return s, fmt.Errorf("%w: Packet: %w", ErrBadConfig, err)
+	}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -83,7 +83,6 @@ type Server struct {
 	rejectLog    rareLog
 	unknownLog   rareLog
 	malformedLog rareLog
-	configLog    rareLog
 
 	onConnWait func() // test hook: a reader waits for a slot; nil in production
 	onConnDone func() // test hook: a connection goroutine ends; nil in production
@@ -208,14 +207,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	s.mu.Unlock()
 	if err != nil {
 		// The packet layer has closed nc and logged why, except for text
-		// and for its config errors (every connection would fail alike).
-		if errors.Is(err, packet.ErrBadConfig) {
-			if n, ok := s.configLog.allow(s.cfg.Now()); ok {
-				s.log.Error("rpc/server: bad Config.Packet, connection closed", "reason", err.Error(),
-					"remote", nc.RemoteAddr(), "failed_since_last_log", n)
-			}
-			return
-		}
+		// (its config was validated by New).
 		var text *packet.TextProtocolError
 		if errors.As(err, &text) {
 			s.answerText(nc, text.Head)

@@ -303,6 +303,7 @@ func TestConfigErrors(t *testing.T) {
 		{"tiny response", Config{Handler: echo, MaxResponseBytes: 10}, "MaxResponseBytes"},
 		{"negative inflight", Config{Handler: echo, MaxInflightPerConn: -1}, "MaxInflightPerConn"},
 		{"negative timeout", Config{Handler: echo, DefaultTimeout: -1}, "DefaultTimeout"},
+		{"short key", Config{Handler: echo, Packet: packet.Config{Key: []byte("too short")}}, "Packet"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg)
@@ -310,26 +311,6 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("got %v, want ErrBadConfig naming %s", err, tc.want)
 			}
 		})
-	}
-}
-
-// TestBadPacketConfig: a packet config that fails every handshake is
-// logged as an error instead of silently dropping connections.
-func TestBadPacketConfig(t *testing.T) {
-	leakCheck(t)
-	done := make(chan struct{}, 1)
-	ts := startServer(t, Config{Handler: echo, Packet: packet.Config{Key: []byte("short")}},
-		func(s *Server) { s.onConnDone = signal(done) })
-	nc, err := (&netDialer{}).dial(ts.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := packet.ClientHandshake(nc, packet.Config{PacketTimeout: wait}); err == nil {
-		t.Fatal("handshake succeeded")
-	}
-	recv(t, done, "connection goroutine to end")
-	if !strings.Contains(ts.log.String(), "bad Config.Packet") {
-		t.Fatalf("not logged:\n%s", ts.log.String())
 	}
 }
 

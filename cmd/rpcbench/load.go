@@ -138,10 +138,12 @@ func newBench(p *params) (*bench, error) {
 	for range nStripes {
 		b.stripes = append(b.stripes, &stripe{byCode: map[string]uint64{}})
 	}
-	seed := p.Seed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
+	if p.Seed == 0 {
+		// Chosen here and kept in p, so the report shows the seed that
+		// reproduces the run's key and op sequence.
+		p.Seed = uint64(time.Now().UnixNano())
 	}
+	seed := p.Seed
 	for c := range p.Conns {
 		cl, err := client.New(p.Addr, client.Options{
 			DefaultTimeout: p.Timeout,

@@ -66,6 +66,7 @@ type params struct {
 	AllowRemote bool          `json:"allow_remote"`
 	JSON        bool          `json:"-"`
 	Quiet       bool          `json:"-"`
+	Progress    time.Duration `json:"-"`
 }
 
 // mix is the share of each operation, e.g. get=90,set=10,mget=0.
@@ -139,7 +140,7 @@ examples:
   rpcbench -addr 127.0.0.1:9300 -mix get=0,mget=1 -mget-keys 10 -c 64
   rpcbench -n 100000 -dist zipf -zipf-s 1.2 -mix get=90,set=10 -json > run.json
 
-Output: progress once per second on stderr (unless -quiet), the report on
+Output: progress every second on stderr (-progress; none with -quiet), the report on
 stdout (text, or one JSON object with -json).
 
 exit codes:
@@ -183,6 +184,7 @@ func parseParams(args []string, stdout, stderr io.Writer) (p params, code int, o
 	fs.BoolVar(&p.AllowRemote, "allow-remote", false, "allow a target that is not a loopback address")
 	fs.BoolVar(&p.JSON, "json", false, "print the report as one JSON object")
 	fs.BoolVar(&p.Quiet, "quiet", false, "no progress lines")
+	fs.DurationVar(&p.Progress, "progress", time.Second, "interval between progress lines on stderr")
 	fs.Usage = usage(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -232,6 +234,8 @@ func parseParams(args []string, stdout, stderr io.Writer) (p params, code int, o
 		return fail("-timeout %v outside (0, %v]", p.Timeout, maxTimeout)
 	case p.Driver != "async" && p.Driver != "sync":
 		return fail("-driver %q: want async or sync", p.Driver)
+	case p.Progress < time.Millisecond:
+		return fail("-progress %v below 1ms", p.Progress)
 	case p.Batch && p.Driver != "async":
 		return fail("-batch needs -driver async")
 	}

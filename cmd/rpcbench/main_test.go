@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -271,5 +272,70 @@ func TestLocalhostName(t *testing.T) {
 	}
 	if err := checkTarget(context.Background(), "127.0.0.2:1"); err != nil {
 		t.Errorf("127.0.0.2: %v", err)
+	}
+}
+
+// signalWriter collects output and closes seen at the first write that
+// contains want.
+type signalWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if bytes.Contains(p, []byte(w.want)) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return w.buf.Write(p)
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestProgress: progress lines appear on stderr while the run waits. The
+// engine holds request 50 until a progress line is out (or 5 s pass), so
+// the line is certain without depending on speed.
+func TestProgress(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	stderr := &signalWriter{want: " ops/s  errors 0  p99 ", seen: make(chan struct{})}
+	var n atomic.Int64
+	var held sync.WaitGroup
+	defer held.Wait()
+	addr, stop := startEngine(t, func(r *server.Request) {
+		if n.Add(1) == 50 {
+			held.Add(1)
+			go func() {
+				defer held.Done()
+				select {
+				case <-stderr.seen:
+				case <-time.After(5 * time.Second):
+				}
+				r.Reply(tl.AppendUint32(nil, memcache.TagNotFound))
+			}()
+			return
+		}
+		r.Reply(tl.AppendUint32(nil, memcache.TagNotFound))
+	})
+	defer stop()
+	var out bytes.Buffer
+	code := run(context.Background(), []string{"-addr", addr, "-n", "100", "-warmup", "0", "-progress", "5ms", "-timeout", "10s", "-mix", "get=1"}, &out, stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	select {
+	case <-stderr.seen:
+	default:
+		t.Errorf("no progress line on stderr:\n%s", stderr.String())
+	}
+	if !strings.Contains(out.String(), "requests   100 in ") || strings.Contains(out.String(), "ops/s  errors") {
+		t.Errorf("stdout should hold the report only:\n%s", out.String())
 	}
 }

@@ -116,7 +116,7 @@ func (b *bench) runPrefill(ctx context.Context, stderr io.Writer) *prefillReport
 	start := time.Now()
 	b.start(phasePrefill)
 	idle := b.idle()
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(b.p.Progress)
 	defer tick.Stop()
 	// Prefill has its own bound: the -duration cap again, so a slow target
 	// cannot make it endless.
@@ -162,7 +162,7 @@ func (b *bench) runLoad(ctx context.Context, stderr io.Writer) *report {
 	idle := b.idle()
 	end := time.NewTimer(p.Warmup + p.Duration)
 	defer end.Stop()
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(p.Progress)
 	defer tick.Stop()
 	var snap hist
 	var lastOK uint64
@@ -189,8 +189,11 @@ loop:
 			}
 			now := b.now()
 			if now < from {
-				fmt.Fprintf(stderr, "rpcbench: warm-up %v/%v\n", time.Duration(now-t0).Round(time.Second), p.Warmup)
+				fmt.Fprintf(stderr, "rpcbench: warm-up %v/%v\n", time.Duration(now-t0).Round(min(p.Progress, time.Second)), p.Warmup)
 				continue
+			}
+			if now-lastAt < int64(p.Progress/2) {
+				continue // the warm-up just ended: too short a window for a rate
 			}
 			snap.Reset()
 			var errs uint64
@@ -201,7 +204,7 @@ loop:
 			ok := snap.Count()
 			rate := float64(ok-lastOK) / time.Duration(now-lastAt).Seconds()
 			lastOK, lastAt = ok, now
-			fmt.Fprintf(stderr, "rpcbench: %4.0fs %10.0f ops/s  errors %d  p99 %v (so far, %d ok)\n",
+			fmt.Fprintf(stderr, "rpcbench: %5.1fs %10.0f ops/s  errors %d  p99 %v (so far, %d ok)\n",
 				time.Duration(now-from).Seconds(), rate, errs, time.Duration(snap.Quantile(0.99)), ok)
 		}
 	}

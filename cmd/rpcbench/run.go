@@ -205,7 +205,7 @@ loop:
 			rate := float64(ok-lastOK) / time.Duration(now-lastAt).Seconds()
 			lastOK, lastAt = ok, now
 			fmt.Fprintf(stderr, "rpcbench: %5.1fs %10.0f ops/s  errors %d  p99 %v (so far, %d ok)\n",
-				time.Duration(now-from).Seconds(), rate, errs, time.Duration(snap.Quantile(0.99)), ok)
+				time.Duration(now-from).Seconds(), rate, errs, time.Duration(snap.Quantile(0.99)).Round(time.Microsecond), ok)
 		}
 	}
 	elapsed := time.Duration(b.now() - from)

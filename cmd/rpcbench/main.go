@@ -125,23 +125,24 @@ an engine, with a latency histogram (p50/p90/p99/p99.9/max).
 Load model: closed loop per (connection, depth slot). Each of the -c
 connections carries -d slots; a slot sends its next request as soon as its
 previous answer arrives, so at most c*d requests are in flight and the
-offered load follows the target's speed (like memtier's --pipeline; with
--d 1 it is redis-benchmark without -P). With -batch a connection instead
-sends d requests back to back and waits for all d answers before the next
-batch: redis-benchmark -P d, the methodology of docs/peers.md §2. Warm-up requests are not measured.
-The run stops at -duration (at most 10m) or after -n measured requests,
-whichever comes first, or on Ctrl-C, and always prints the report. Latency
-percentiles are of successful requests; errors are counted by TL error name.
+offered load follows the target's speed (memtier's --pipeline; with -d 1 it
+is redis-benchmark without -P). With -batch a connection instead sends d
+requests back to back and waits for all d answers before the next batch:
+redis-benchmark -P d, the methodology of docs/peers.md §2.
+Warm-up requests are not measured. The run stops at -duration (at most 10m)
+or after -n measured requests, whichever comes first, or on Ctrl-C, and
+always prints the report. Latency percentiles are of successful requests;
+errors are counted by TL error name (local_timeout etc. for local ones).
 
 examples:
-  # twemproxy methodology (docs/peers.md §2): 1 s warm-up, 8 s measured
-  rpcbench -addr 127.0.0.1:9300 -prefill -c 1 -d 1 -warmup 1s -duration 8s
-  rpcbench -addr 127.0.0.1:9300 -c 16 -d 16 -duration 8s
-  rpcbench -addr 127.0.0.1:9300 -mix get=0,mget=1 -mget-keys 10 -c 64
+  # docs/peers.md §2 cases: 1 s warm-up, 8 s measured, keys prefilled
+  rpcbench -addr 127.0.0.1:9300 -prefill -c 1 -d 1 -warmup 1s -duration 8s -mix get=1
+  rpcbench -addr 127.0.0.1:9300 -prefill -c 16 -d 16 -batch -duration 8s -mix get=1
+  rpcbench -addr 127.0.0.1:9300 -prefill -c 64 -mix mget=1 -mget-keys 10 -duration 8s
   rpcbench -n 100000 -dist zipf -zipf-s 1.2 -mix get=90,set=10 -json > run.json
 
-Output: progress every second on stderr (-progress; none with -quiet), the report on
-stdout (text, or one JSON object with -json).
+Output: progress every -progress on stderr (none with -quiet); the report
+on stdout (text, or one JSON object with -json).
 
 exit codes:
   0  the run finished (errors, if any, are in the report)

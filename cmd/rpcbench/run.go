@@ -30,6 +30,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Warn("rpcbench: loading a non-loopback target (-allow-remote)", "addr", p.Addr, "why", err.Error())
 	}
 	if err := probe(ctx, &p); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "rpcbench: interrupted before the run started\n")
+			return exitFailed
+		}
 		fmt.Fprintf(stderr, "rpcbench: %v\n", err)
 		return exitConn
 	}

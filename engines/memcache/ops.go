@@ -49,8 +49,8 @@ func (s *Store) get(key, dst []byte, now int64) []byte {
 	sh := s.shard(key)
 	sh.mu.RLock()
 	it, ok := sh.m[string(key)]
-	if ok && live(&it, now) {
-		dst = appendValue(dst, &it)
+	if ok && live(it, now) {
+		dst = appendValue(dst, it)
 		sh.mu.RUnlock()
 		return dst
 	}
@@ -65,8 +65,8 @@ func (s *Store) get(key, dst []byte, now int64) []byte {
 // the write lock the read path did not take).
 func (s *Store) expire(sh *shard, key []byte, now int64) {
 	sh.mu.Lock()
-	if it, ok := sh.m[string(key)]; ok && !live(&it, now) {
-		s.removeLocked(sh, string(key), &it)
+	if it, ok := sh.m[string(key)]; ok && !live(it, now) {
+		s.removeLocked(sh, string(key), it)
 		s.expired.Add(1)
 	}
 	sh.mu.Unlock()
@@ -85,31 +85,34 @@ func (s *Store) store(m mode, key []byte, flags, delay int32, value []byte, now 
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	old, exists := sh.m[string(key)]
-	present := exists && live(&old, now)
+	it, exists := sh.m[string(key)]
+	present := exists && live(it, now)
 	switch {
 	case m == modeAdd && present, m == modeReplace && !present:
 		return false, nil
 	}
-	it := item{flags: flags, expires: expiry(delay, now)}
-	var oldSize int64
+	if !exists {
+		it = &item{}
+	}
+	oldSize := int64(0)
 	if exists {
-		oldSize = old.size(string(key))
-		// Reuse the old buffer unless it would pin much more than needed.
-		if c := cap(old.value); c >= len(value) && c <= 2*len(value)+64 {
-			it.value = old.value[:0]
+		oldSize = it.size(string(key))
+	}
+	buf := it.value[:0]
+	// Reuse the old buffer unless it would pin much more than needed.
+	if c := cap(buf); c < len(value) || c > 2*len(value)+64 {
+		buf = nil
+		if len(value) > 0 {
+			buf = make([]byte, 0, len(value))
 		}
 	}
-	if it.value == nil && len(value) > 0 {
-		it.value = make([]byte, 0, len(value))
-	}
-	it.value = append(it.value, value...)
-	if err := s.charge(it.size(string(key)) - oldSize); err != nil {
+	newSize := int64(len(key)+cap(buf)) + itemOverhead
+	if err := s.charge(newSize - oldSize); err != nil {
 		return false, err
 	}
-	if exists {
-		sh.m[string(key)] = it // the existing key string is kept, no allocation
-	} else {
+	// Only now, with the bytes granted, is the old item changed.
+	*it = item{value: append(buf, value...), flags: flags, expires: expiry(delay, now)}
+	if !exists {
 		sh.m[string(key)] = it
 		s.items.Add(1)
 	}
@@ -147,8 +150,8 @@ func (s *Store) incr(key []byte, delta int64, dst []byte, now int64) ([]byte, er
 	if !ok {
 		return tl.AppendUint32(dst, TagNotFound), nil
 	}
-	if !live(&it, now) {
-		s.removeLocked(sh, string(key), &it)
+	if !live(it, now) {
+		s.removeLocked(sh, string(key), it)
 		s.expired.Add(1)
 		return tl.AppendUint32(dst, TagNotFound), nil
 	}
@@ -162,8 +165,7 @@ func (s *Store) incr(key []byte, delta int64, dst []byte, now int64) ([]byte, er
 		it.value = nil
 	}
 	it.num += delta
-	sh.m[string(key)] = it
-	return appendValue(dst, &it), nil
+	return appendValue(dst, it), nil
 }
 
 // remove deletes key and reports whether a live item was there.
@@ -178,8 +180,8 @@ func (s *Store) remove(key []byte, now int64) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	s.removeLocked(sh, string(key), &it)
-	if !live(&it, now) {
+	s.removeLocked(sh, string(key), it)
+	if !live(it, now) {
 		s.expired.Add(1)
 		return false, nil
 	}

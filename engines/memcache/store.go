@@ -67,11 +67,12 @@ type Store struct {
 	closed    bool
 }
 
-// shard is one lock stripe. Items are values, not pointers, so a shard is
-// one map allocation plus the value bytes.
+// shard is one lock stripe. Items are pointers so that an overwrite or an
+// incr updates the item in place: assigning to a map with a []byte key
+// converted to string would allocate the key each time.
 type shard struct {
 	mu sync.RWMutex
-	m  map[string]item
+	m  map[string]*item
 	_  [40]byte // keep neighbouring locks off one cache line
 }
 
@@ -138,7 +139,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, clock: cfg.Clock, seed: maphash.MakeSeed(), shards: make([]shard, n), mask: uint64(n - 1)}
 	for i := range s.shards {
-		s.shards[i].m = make(map[string]item)
+		s.shards[i].m = make(map[string]*item)
 	}
 	s.sweepMu.Lock()
 	s.armLocked()
@@ -205,8 +206,8 @@ func (s *Store) Sweep(budget int) int {
 				break
 			}
 			seen++
-			if !live(&it, now) {
-				s.removeLocked(sh, k, &it)
+			if !live(it, now) {
+				s.removeLocked(sh, k, it)
 				s.expired.Add(1)
 				removed++
 			}

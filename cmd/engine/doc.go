@@ -1,0 +1,21 @@
+// Command engine runs a sample TL RPC engine from engines/ (today: the
+// memcache engine) on one address, for integration tests, demos and
+// `make run`:
+//
+//	engine -kind memcache -listen 127.0.0.1:9311
+//	engine -kind memcache -listen 127.0.0.1:0 -fault-latency 5ms -fault-error-rate 0.1
+//
+// It logs a start line (kind, address, pid) with slog on stderr and prints
+// the bound address alone on stdout's first line, so a script or a test
+// that asked for port 0 learns the port. SIGTERM or SIGINT starts a
+// graceful shutdown (rpcServerWantsFin, requests in flight answered,
+// bounded by -shutdown-timeout); the exit code is then 0. Usage errors
+// exit 2, failures 1.
+//
+// Fault flags (-fault-latency, -fault-error-rate, -fault-stall) set the
+// initial test faults; engine.debugSetFaults (engines/engine.tl) changes
+// them at run time without a restart.
+//
+// run(ctx, args, stdout, stderr) is the whole program minus signals, so
+// tests run it in-process; kinds() is the one list of engine kinds.
+package main

@@ -205,3 +205,15 @@ func ctxTimeout(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// TestSchemasTogether: engine.tl and memcache.tl load as one schema, so a
+// proxy may list both.
+func TestSchemasTogether(t *testing.T) {
+	sc, err := schema.LoadWithPrelude(filepath.Join(".", "engine.tl"), filepath.Join("memcache", "memcache.tl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Function("engine.debugSetFaults") == nil || sc.Function("memcache.get") == nil {
+		t.Fatal("functions missing")
+	}
+}

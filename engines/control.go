@@ -9,8 +9,6 @@ import (
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
 
-const rpcGracefulShutdown = rpc.CodeGracefulShutdown
-
 // debugSetFaults serves engine.debugSetFaults latency_ms:int
 // error_rate_ppm:int stall:Bool = True. Out-of-range values are
 // VALUE_NOT_IN_RANGE.

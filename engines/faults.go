@@ -60,14 +60,16 @@ func (f Faults) stats(add func(k, v string)) {
 	add("fault_stall", strconv.FormatBool(f.Stall))
 }
 
-// held is a request answered later: delayed (due = when to serve it) or
-// stalled (due = when to give up on it, seq = its stall generation).
+// held is a queue entry: a delayed request (due = when to serve it) or a
+// stalled request's release (due = its deadline plus stallGrace). A
+// release is valid only while stalled[r].seq == seq: the Request may have
+// been answered and reused for another stalled call since.
 type held struct {
 	due   time.Time
 	r     *server.Request
-	fail  bool   // answer with an injected error
-	seq   uint64 // nonzero: a stall timeout, valid while stalled[r] == seq
-	stall bool
+	fail  bool // answer with an injected error
+	stall bool // a release, not a delayed request
+	seq   uint64
 }
 
 type heldHeap []held

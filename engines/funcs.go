@@ -10,6 +10,7 @@ import (
 
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
 
@@ -109,8 +110,7 @@ func (t *table) stats(add func(k, v string)) {
 type builtins struct {
 	srv     *server.Server
 	version string
-	pid     uint16
-	utime   uint32
+	pid     packet.PID // as configured; zero fields filled per connection
 }
 
 func (b *builtins) entries() []*entry {
@@ -122,25 +122,30 @@ func (b *builtins) entries() []*entry {
 }
 
 // enginePID answers net.pid ip port_pid utime with the values the
-// handshake sent as SenderPID (tl/rpc/packet fills them the same way:
-// IPv4 and port of the local address, the low 16 bits of the process id,
+// handshake sent as SenderPID: the configured packet.Config.LocalPID with
+// its zero fields filled as tl/rpc/packet fills them (IPv4 and port of
+// the local address, the low 16 bits of the process id; New sets UTime to
 // the start time).
 func (b *builtins) enginePID(r *server.Request, args, dst []byte) ([]byte, error) {
 	if err := End(args); err != nil {
 		return dst, err
 	}
-	var ip uint32
-	var port int
+	p := b.pid
 	if a, ok := r.LocalAddr().(*net.TCPAddr); ok {
-		if ip4 := a.IP.To4(); ip4 != nil {
-			ip = uint32(ip4[0])<<24 | uint32(ip4[1])<<16 | uint32(ip4[2])<<8 | uint32(ip4[3])
+		if ip4 := a.IP.To4(); ip4 != nil && p.IP == 0 {
+			p.IP = uint32(ip4[0])<<24 | uint32(ip4[1])<<16 | uint32(ip4[2])<<8 | uint32(ip4[3])
 		}
-		port = a.Port
+		if p.Port() == 0 {
+			p.PortPID |= uint32(uint16(a.Port))
+		}
+	}
+	if p.ProcessID() == 0 {
+		p.PortPID |= uint32(uint16(os.Getpid())) << 16
 	}
 	dst = tl.AppendUint32(dst, tl.TagNetPid)
-	dst = tl.AppendUint32(dst, ip)
-	dst = tl.AppendUint32(dst, uint32(b.pid)<<16|uint32(uint16(port)))
-	return tl.AppendUint32(dst, b.utime), nil
+	dst = tl.AppendUint32(dst, p.IP)
+	dst = tl.AppendUint32(dst, p.PortPID)
+	return tl.AppendUint32(dst, p.UTime), nil
 }
 
 func (b *builtins) engineVersion(_ *server.Request, args, dst []byte) ([]byte, error) {
@@ -171,5 +176,3 @@ func (b *builtins) engineStat(r *server.Request, args, dst []byte) ([]byte, erro
 	}
 	return dst, nil
 }
-
-func processID() uint16 { return uint16(os.Getpid()) }

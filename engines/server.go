@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
 
@@ -105,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 	s.srv = srv
 
 	s.tab.byTag = make(map[uint32]*entry)
-	b := &builtins{srv: srv, version: cfg.Version, pid: processID(), utime: tc.Packet.LocalPID.UTime}
+	b := &builtins{srv: srv, version: cfg.Version, pid: tc.Packet.LocalPID}
 	for _, e := range b.entries() {
 		_ = s.tab.add(e) // built-in tags are distinct
 	}
@@ -221,7 +222,7 @@ func (s *Server) ServeRPC(r *server.Request) {
 	case f.Stall:
 		r.Retain()
 		if !s.hold.stall(r, fail) {
-			s.drop(r, rpcGracefulShutdown, "engines: shutting down")
+			s.drop(r, rpc.CodeGracefulShutdown, "engines: shutting down")
 		}
 	case f.Latency > 0:
 		r.Retain()

@@ -81,16 +81,18 @@ func TestHelp(t *testing.T) {
 }
 
 // lineWriter hands the first line written to it to a channel.
+// Only the writer goroutine touches buf and sent.
 type lineWriter struct {
 	buf   bytes.Buffer
-	first chan string
+	sent  bool
+	first chan<- string // buffered, capacity 1
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.buf.Write(p)
-	if line, _, ok := strings.Cut(w.buf.String(), "\n"); ok && w.first != nil {
+	if line, _, ok := strings.Cut(w.buf.String(), "\n"); ok && !w.sent {
 		w.first <- line
-		w.first = nil
+		w.sent = true
 	}
 	return len(p), nil
 }
@@ -112,13 +114,14 @@ func TestRunInProcess(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	out := &lineWriter{first: make(chan string, 1)}
+	first := make(chan string, 1)
+	out := &lineWriter{first: first}
 	var stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"-kind", "memcache", "-listen", "127.0.0.1:0", "-fault-error-rate", "1", "-version", "mc-test"}, out, &stderr)
 	}()
-	addr := recvLine(t, out.first)
+	addr := recvLine(t, first)
 	cl, err := client.New(addr, client.Options{})
 	if err != nil {
 		t.Fatal(err)

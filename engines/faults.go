@@ -100,14 +100,15 @@ type holder struct {
 	serve func(r *server.Request, fail bool) // answers a request now
 	drop  func(r *server.Request, code int32, text string)
 
-	mu      sync.Mutex
-	q       heldHeap
-	stalled map[*server.Request]stalledReq
-	seq     uint64
-	timer   Timer
-	armed   time.Time      // due time of timer; zero = none
-	timers  sync.WaitGroup // armed or running timers, for close
-	closed  bool
+	mu       sync.Mutex
+	stalling bool // Faults.Stall as last set: checked under mu so no request is held after unstall
+	q        heldHeap
+	stalled  map[*server.Request]stalledReq
+	seq      uint64
+	timer    Timer
+	armed    time.Time      // due time of timer; zero = none
+	timers   sync.WaitGroup // armed or running timers, for close
+	closed   bool
 }
 
 // delay queues r to be served at due; false if the holder is closed (the
@@ -123,12 +124,23 @@ func (h *holder) delay(r *server.Request, fail bool, due time.Time) bool {
 	return true
 }
 
-// stall holds r; false if the holder is closed.
-func (h *holder) stall(r *server.Request, fail bool) bool {
+// Outcomes of holder.stall.
+const (
+	stallHeld   = iota
+	stallOff    // Stall was turned off meanwhile: serve the request now
+	stallClosed // shutting down: answer GRACEFUL_SHUTDOWN
+)
+
+// stall holds r unless Stall has been turned off since the caller read
+// the faults, or the holder is closed.
+func (h *holder) stall(r *server.Request, fail bool) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		return false
+	switch {
+	case h.closed:
+		return stallClosed
+	case !h.stalling:
+		return stallOff
 	}
 	h.seq++
 	h.stalled[r] = stalledReq{seq: h.seq, fail: fail}
@@ -137,7 +149,7 @@ func (h *holder) stall(r *server.Request, fail bool) bool {
 		heap.Push(&h.q, held{due: due, r: r, seq: h.seq, stall: true})
 		h.armLocked(due)
 	}
-	return true
+	return stallHeld
 }
 
 // armLocked makes sure a timer fires no later than due.
@@ -186,14 +198,18 @@ func (h *holder) fire() {
 	}
 }
 
-// unstall serves every stalled request now.
-func (h *holder) unstall() {
+// setStall records Faults.Stall; turning it off serves every stalled
+// request now.
+func (h *holder) setStall(on bool) {
 	h.mu.Lock()
-	rs := make(map[*server.Request]stalledReq, len(h.stalled))
-	for r, st := range h.stalled {
-		rs[r] = st
+	was := h.stalling
+	h.stalling = on
+	if on || !was {
+		h.mu.Unlock()
+		return
 	}
-	clear(h.stalled)
+	rs := h.stalled
+	h.stalled = make(map[*server.Request]stalledReq)
 	h.mu.Unlock()
 	for r, st := range rs {
 		h.serve(r, st.fail)

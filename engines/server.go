@@ -63,7 +63,6 @@ type Server struct {
 	bufs     sync.Pool // *[]byte result buffers of held requests
 
 	serving sync.WaitGroup // Listen's Serve goroutines
-	closing atomic.Bool
 }
 
 // New validates cfg and builds a Server; Listen or Serve starts it.
@@ -127,6 +126,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Faults.active() {
 		f := cfg.Faults
 		s.faults.Store(&f)
+		s.hold.stalling = f.Stall
 	}
 	return s, nil
 }
@@ -162,7 +162,6 @@ func (s *Server) Serve(ln net.Listener) error {
 // rpcServerWantsFin on every connection, requests in flight answered,
 // bounded by ctx (then connections are closed and ctx's error returned).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closing.Store(true)
 	s.hold.close()
 	err := s.srv.Shutdown(ctx)
 	s.serving.Wait()
@@ -171,7 +170,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close closes everything at once.
 func (s *Server) Close() error {
-	s.closing.Store(true)
 	s.hold.close()
 	err := s.srv.Close()
 	s.serving.Wait()
@@ -199,13 +197,12 @@ func (s *Server) SetFaults(f Faults) error {
 	} else {
 		s.faults.Store(nil)
 	}
+	// Under faultsMu, so concurrent SetFaults apply in one order to both.
+	s.hold.setStall(f.Stall)
 	s.faultsMu.Unlock()
 	if old != f {
 		s.log.Info("engines: faults changed", "kind", s.kind,
 			"latency", f.Latency.String(), "error_rate_ppm", f.ErrorPPM, "stall", f.Stall)
-	}
-	if old.Stall && !f.Stall {
-		s.hold.unstall()
 	}
 	return nil
 }
@@ -221,7 +218,10 @@ func (s *Server) ServeRPC(r *server.Request) {
 	switch {
 	case f.Stall:
 		r.Retain()
-		if !s.hold.stall(r, fail) {
+		switch s.hold.stall(r, fail) {
+		case stallOff:
+			s.serveNow(r, fail)
+		case stallClosed:
 			s.drop(r, rpc.CodeGracefulShutdown, "engines: shutting down")
 		}
 	case f.Latency > 0:

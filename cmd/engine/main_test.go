@@ -112,16 +112,7 @@ func recvLine(t testing.TB, ch <-chan string) string {
 // the control function clears them, and ctx's end exits 0.
 func TestRunInProcess(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	first := make(chan string, 1)
-	out := &lineWriter{first: first}
-	var stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"-kind", "memcache", "-listen", "127.0.0.1:0", "-fault-error-rate", "1", "-version", "mc-test"}, out, &stderr)
-	}()
-	addr := recvLine(t, first)
+	addr, stop, stderr := startRun(t, "-kind", "memcache", "-listen", "127.0.0.1:0", "-fault-error-rate", "1", "-version", "mc-test")
 	cl, err := client.New(addr, client.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -149,14 +140,9 @@ func TestRunInProcess(t *testing.T) {
 	if err := do(tl.AppendUint32(nil, engines.TagEngineVersion)); err != nil || !bytes.Equal(resp.Body, tl.AppendString(tl.AppendUint32(nil, tl.TagString), "mc-test")) {
 		t.Fatalf("version: %x %v", resp.Body, err)
 	}
-	stop()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Fatalf("exit %d; stderr %s", code, stderr.String())
-		}
-	case <-time.After(wait):
-		t.Fatal("run did not return after ctx ended")
+	_ = cl.Close()
+	if code := stop(); code != exitOK {
+		t.Fatalf("exit %d; stderr %s", code, stderr.String())
 	}
 	for _, want := range []string{`msg="engine started" kind=memcache addr=` + addr, "pid=", "fault_error_rate_ppm=1000000", `msg="engine stopped"`} {
 		if !strings.Contains(stderr.String(), want) {
@@ -233,4 +219,81 @@ func goTool(t testing.TB) string {
 		t.Skip("no go command")
 	}
 	return p
+}
+
+// startRun runs run in the background and returns the address it prints,
+// a stop function that ends it and returns the exit code, and its log.
+func startRun(t *testing.T, args ...string) (addr string, stop func() int, log *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan string, 1)
+	log = &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, &lineWriter{first: first}, log) }()
+	select {
+	case addr = <-first:
+	case code := <-done:
+		cancel()
+		t.Fatalf("run exited %d: %s", code, log.String())
+	case <-time.After(wait):
+		cancel()
+		t.Fatal("no address printed")
+	}
+	return addr, func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(wait):
+			t.Fatal("run did not return")
+			return -1
+		}
+	}, log
+}
+
+// TestRunFaultFlags: -fault-stall holds calls until engine.debugSetFaults
+// clears it (a short call times out meanwhile); -fault-latency delays on
+// the real clock without failing anything.
+func TestRunFaultFlags(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		stall bool
+		log   string
+	}{
+		{"stall", []string{"-fault-stall"}, true, "fault_stall=true"},
+		{"latency", []string{"-fault-latency", "5ms"}, false, "fault_latency=5ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, stop, log := startRun(t, append([]string{"-listen", "127.0.0.1:0"}, tc.args...)...)
+			cl, err := client.New(addr, client.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			pid := &client.Request{Body: tl.AppendUint32(nil, engines.TagEnginePID)}
+			if tc.stall {
+				short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				err := cl.Do(short, pid, nil)
+				cancel()
+				if !errors.Is(err, client.ErrTimeout) {
+					t.Fatalf("stalled engine.pid: %v, want ErrTimeout", err)
+				}
+				if err := cl.Do(ctxWait(t), &client.Request{Body: engines.AppendDebugSetFaults(nil, engines.Faults{})}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := cl.Do(ctxWait(t), pid, nil); err != nil {
+				t.Fatalf("engine.pid: %v", err)
+			}
+			_ = cl.Close()
+			if code := stop(); code != exitOK {
+				t.Fatalf("exit %d", code)
+			}
+			if !strings.Contains(log.String(), tc.log) {
+				t.Fatalf("start line lacks %s:\n%s", tc.log, log.String())
+			}
+		})
+	}
 }

@@ -146,3 +146,43 @@ func TestVKClient(t *testing.T) {
 		t.Fatalf("engine.version: %x %v", got, err)
 	}
 }
+
+// TestVKClientStall: VK's client times out against a stalled engine, and
+// the late answers released by clearing the stall do not confuse it.
+func TestVKClientStall(t *testing.T) {
+	leakCheck(t)
+	addr, _ := startEngine(t)
+	cl := vk.NewClient(vk.ClientWithLogf(func(string, ...any) {}))
+	defer cl.Close()
+	do := func(ctx context.Context, body []byte) ([]byte, error) {
+		req := cl.GetRequest()
+		req.Body = append(req.Body[:0], body...)
+		resp, err := cl.Do(ctx, "tcp4", addr, req)
+		if err != nil {
+			return nil, err
+		}
+		defer cl.PutResponse(resp)
+		return bytes.Clone(resp.Body), nil
+	}
+	ctx := ctxWait(t)
+	if _, err := do(ctx, engines.AppendDebugSetFaults(nil, engines.Faults{Stall: true})); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		_, err := do(short, get("foo"))
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("stalled get: %v, want a deadline error", err)
+		}
+	}
+	if _, err := do(ctx, engines.AppendDebugSetFaults(nil, engines.Faults{})); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := do(ctx, set("foo", 0, 0, "bar")); err != nil || !bytes.Equal(got, boolean(true)) {
+		t.Fatalf("set after the stall: %x %v", got, err)
+	}
+	if got, err := do(ctx, get("foo")); err != nil || !bytes.Equal(got, strValue("bar", 0)) {
+		t.Fatalf("get after the stall: %x %v", got, err)
+	}
+}

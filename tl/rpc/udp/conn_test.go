@@ -3,7 +3,6 @@ package udp
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 )
@@ -60,9 +59,7 @@ func TestLoopbackEcho(t *testing.T) {
 			t.Fatalf("after close: %v", r.err)
 		}
 	}
-	st := srv.Stats()
-	if st.DroppedTotal() != 0 {
-		t.Fatalf("server dropped %v", st.Dropped)
+	if st := srv.Stats(); st.DroppedTotal() != 0 || st.Accepted != 1 || st.MessagesIn != uint64(len(sizes)) {
+		t.Fatalf("server stats %+v", st)
 	}
-	fmt.Sprint(st)
 }

@@ -13,13 +13,24 @@ import (
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
 
+// Socket is the part of *net.UDPConn a Transport uses; tests wrap it to
+// inject loss, duplication and reordering.
+type Socket interface {
+	ReadFromUDPAddrPort(b []byte) (n int, addr netip.AddrPort, err error)
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+	LocalAddr() net.Addr
+	Close() error
+}
+
+var _ Socket = (*net.UDPConn)(nil)
+
 // Transport owns one UDP socket and every connection on it. Two goroutines
 // run per Transport: the socket reader and the timer loop. All connection
 // state is guarded by mu; datagrams are built in scratch buffers under it
 // and written while it is held, so the send path allocates nothing.
 type Transport struct {
 	s     *settings
-	sock  *net.UDPConn
+	sock  Socket
 	tab   tables
 	local packet.PID
 
@@ -47,7 +58,7 @@ type Transport struct {
 // New starts a Transport on sock, which it owns from now on (Close closes
 // it). The socket should be bound to a specific IPv4 address to Dial: the
 // address is part of our PID, and VK peers check it.
-func New(sock *net.UDPConn, cfg Config) (*Transport, error) {
+func New(sock Socket, cfg Config) (*Transport, error) {
 	s, err := cfg.settings()
 	if err != nil {
 		return nil, err
@@ -276,8 +287,13 @@ func (t *Transport) fireTimers(now time.Time) time.Duration {
 			}
 		}
 		if !c.resend.at.IsZero() && !now.Before(c.resend.at) {
+			// Only chunks sent before the timer was armed have timed out;
+			// later ones get their own round.
+			armed := c.resend.seq
 			c.resend.fire(c.out.ackPrefix)
-			c.out.markResend(c.out.ackPrefix, c.out.sentEnd-1)
+			if armed != c.out.ackPrefix {
+				c.out.markResend(c.out.ackPrefix, armed-1)
+			}
 			t.flush(c)
 		}
 		if c.err != nil {

@@ -1,8 +1,9 @@
-// Command engine runs a sample TL RPC engine from engines/ (today: the
-// memcache engine) on one address, for integration tests, demos and
-// `make run`:
+// Command engine runs a sample TL RPC engine from engines/ (the memcache
+// engine, or the events engine for merge queries) on one address, for
+// integration tests, demos and `make run`:
 //
 //	engine -kind memcache -listen 127.0.0.1:9311
+//	engine -kind events -listen 127.0.0.1:9312
 //	engine -kind memcache -listen 127.0.0.1:0 -fault-latency 5ms -fault-error-rate 0.1
 //
 // It logs a start line (kind, address, pid) with slog on stderr and prints

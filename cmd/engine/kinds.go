@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/rpcproxy/rpcproxy/engines"
+	"github.com/rpcproxy/rpcproxy/engines/events"
 	"github.com/rpcproxy/rpcproxy/engines/memcache"
 )
 
@@ -25,6 +26,7 @@ type kind struct {
 func kinds() map[string]kind {
 	return map[string]kind{
 		"memcache": {start: startMemcache},
+		"events":   {start: startEvents},
 	}
 }
 
@@ -43,4 +45,14 @@ func startMemcache(o options, _ *slog.Logger) (instance, error) {
 		return instance{}, err
 	}
 	return instance{funcs: st.Funcs(), stats: st.Stats, close: st.Close}, nil
+}
+
+// startEvents starts the events engine with its default limits; it has no
+// background work, so close has nothing to stop.
+func startEvents(_ options, _ *slog.Logger) (instance, error) {
+	st, err := events.New(events.Config{})
+	if err != nil {
+		return instance{}, err
+	}
+	return instance{funcs: st.Funcs(), stats: st.Stats, close: func() {}}, nil
 }

@@ -38,7 +38,7 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown kind", []string{"-kind", "redis"}, `unknown -kind "redis"; known kinds: memcache`},
+		{"unknown kind", []string{"-kind", "redis"}, `unknown -kind "redis"; known kinds: events, memcache`},
 		{"error rate above 1", []string{"-fault-error-rate", "1.5"}, "-fault-error-rate 1.5 outside [0, 1]"},
 		{"error rate NaN", []string{"-fault-error-rate", "NaN"}, "outside [0, 1]"},
 		{"negative latency", []string{"-fault-latency", "-1ms", "-listen", "127.0.0.1:0"}, "fault latency -1ms"},

@@ -47,6 +47,7 @@ examples:
   engine -kind memcache -listen 127.0.0.1:0 -log-level debug
   engine -kind memcache -fault-latency 5ms -fault-error-rate 0.1
   engine -kind memcache -fault-stall     # accepts requests, never answers
+  engine -kind events -listen 127.0.0.1:9312   # events.tl, for merge queries
 
 Faults are for tests; engine.debugSetFaults (engines/engine.tl) changes
 them at run time.

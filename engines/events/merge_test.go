@@ -239,6 +239,14 @@ func TestMergeStrategies(t *testing.T) {
 		ss.shards[i], _ = newStore(t, Config{})
 	}
 	ss.all, _ = newStore(t, Config{})
+	strategies := map[uint32]string{} // tag -> Merges' strategy
+	for _, m := range Merges() {
+		for _, f := range ss.all.Funcs() {
+			if f.Name == m.Function {
+				strategies[f.Tag] = m.Strategy
+			}
+		}
+	}
 	// Distinct ts, so sorted orders do not depend on ids.
 	for i, e := range []struct{ key, text string }{
 		{"a", "red apple"}, {"bb", "green apple"}, {"a", "red car"}, {"ccc", "blue car"},
@@ -274,6 +282,9 @@ func TestMergeStrategies(t *testing.T) {
 	} {
 		name := fmt.Sprintf("%s/%x", tc.strategy, tc.call[:4])
 		t.Run(name, func(t *testing.T) {
+			if want := strings.Fields(tc.strategy)[0]; strategies[binary.LittleEndian.Uint32(tc.call)] != want {
+				t.Fatalf("Merges has %q for this function, the test %q", strategies[binary.LittleEndian.Uint32(tc.call)], want)
+			}
 			if err := w.Check(tc.call); err != nil {
 				t.Fatalf("walker refuses the call: %v", err)
 			}

@@ -1,7 +1,10 @@
 package events
 
 import (
+	"maps"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -95,5 +98,59 @@ func TestSchemasTogether(t *testing.T) {
 		if c := sc.ByTag(tag); c == nil || c.Name != name {
 			t.Errorf("%s %08x: combined schema has %v", name, tag, c)
 		}
+	}
+}
+
+// TestMergesMatchSchema: Merges says what the "Merge:" comments of
+// events.tl say, every other function is documented as single-shard, and
+// the sorted field and limit argument exist in the schema.
+func TestMergesMatchSchema(t *testing.T) {
+	src, err := os.ReadFile("events.tl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]string{} // function -> strategy or "single"
+	var block []string
+	for _, line := range strings.Split(string(src), "\n") {
+		switch {
+		case strings.HasPrefix(line, "//"):
+			block = append(block, line)
+		case strings.HasPrefix(line, "@"):
+			name := strings.Fields(line)[1]
+			text := strings.Join(block, " ")
+			if _, after, ok := strings.Cut(text, "// Merge: "); ok {
+				documented[name] = strings.TrimRight(strings.Fields(after)[0], ".")
+			} else if strings.Contains(text, "Single shard, by key.") {
+				documented[name] = "single"
+			}
+			block = nil
+		default:
+			block = nil
+		}
+	}
+	sc, err := schema.LoadWithPrelude("events.tl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{"events.add": "single", "events.delete": "single", "events.list": "single"}
+	for _, m := range Merges() {
+		got[m.Function] = m.Strategy
+		fn := sc.Function(m.Function)
+		if fn == nil {
+			t.Errorf("%s not in events.tl", m.Function)
+			continue
+		}
+		if m.Strategy != "sorted" {
+			continue
+		}
+		if !slices.ContainsFunc(sc.Constructor("events.event").Fields, func(f schema.Field) bool { return f.Name == m.Field }) {
+			t.Errorf("%s: events.event has no field %q", m.Function, m.Field)
+		}
+		if !slices.ContainsFunc(fn.Fields, func(f schema.Field) bool { return f.Name == m.LimitArg }) {
+			t.Errorf("%s: no argument %q", m.Function, m.LimitArg)
+		}
+	}
+	if !maps.Equal(got, documented) || len(documented) != len(tags)-1 {
+		t.Fatalf("Merges %v\nevents.tl %v", got, documented)
 	}
 }

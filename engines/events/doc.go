@@ -22,7 +22,9 @@
 //	events.Event = events.event 1df43c66 id:long ts:long key:string text:string
 //
 // Merges returns the same table in Go (a test keeps it in step with the
-// "Merge:" comments of events.tl). An event matches query when its text contains it (bytes.Contains; the
+// "Merge:" comments of events.tl).
+//
+// An event matches query when its text contains it (bytes.Contains; the
 // empty query matches everything).
 //
 // minTs and maxTs answer a plain Long, not Maybe long: when nothing

@@ -14,6 +14,7 @@ import (
 // counters must match a recount, ids must be unique and every key's
 // events sorted.
 func TestConcurrent(t *testing.T) {
+	leakCheck(t)
 	s, _ := newStore(t, Config{Shards: 4})
 	const workers, rounds = 8, 200
 	var wg sync.WaitGroup
@@ -75,6 +76,7 @@ func TestConcurrent(t *testing.T) {
 
 // TestConcurrentLimit: concurrent adds never store more than MaxEvents.
 func TestConcurrentLimit(t *testing.T) {
+	leakCheck(t)
 	const limit, workers, rounds = 50, 8, 20
 	s, _ := newStore(t, Config{MaxEvents: limit})
 	var wg sync.WaitGroup

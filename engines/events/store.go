@@ -170,7 +170,9 @@ func (s *Store) Stats(add func(k, v string)) {
 }
 
 // reserve adds n to c unless that passes limit. A CAS loop rather than
-// add-then-undo, so a refused add never makes a concurrent one fail too.
+// add-then-undo, so an add refused by one limit does not make concurrent
+// adds fail on it too (an add refused for bytes does hold an event slot
+// for a moment before giving it back).
 func reserve(c *atomic.Int64, n, limit int64) bool {
 	for {
 		old := c.Load()

@@ -59,6 +59,19 @@ type Transport struct {
 // it). The socket should be bound to a specific IPv4 address to Dial: the
 // address is part of our PID, and VK peers check it.
 func New(sock Socket, cfg Config) (*Transport, error) {
+	t, err := build(sock, cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.wg.Add(2)
+	go t.readLoop()
+	go t.timerLoop()
+	return t, nil
+}
+
+// build makes a Transport without starting its goroutines (New starts
+// them; fuzz tests drive handle directly).
+func build(sock Socket, cfg Config) (*Transport, error) {
 	s, err := cfg.settings()
 	if err != nil {
 		return nil, err
@@ -89,9 +102,6 @@ func New(sock Socket, cfg Config) (*Transport, error) {
 		rx:      encHeader{ackSet: make([]uint32, 0, 64)},
 	}
 	t.blocks.init()
-	t.wg.Add(2)
-	go t.readLoop()
-	go t.timerLoop()
 	return t, nil
 }
 
@@ -188,8 +198,8 @@ func (t *Transport) closeConn(c *Conn, err error) {
 	for _, m := range c.out.queue {
 		t.putMsg(m)
 	}
-	c.out = outgoing{}
-	c.in = incoming{}
+	c.out.queue, c.out.queued = nil, 0
+	clear(c.in.msgs) // the rings stay: late calls on c must not index empty ones
 	close(c.done)
 }
 

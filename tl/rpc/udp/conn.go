@@ -271,7 +271,12 @@ func (t *Transport) receiveChunk(c *Conn, seq, prevParts, nextParts, prevLen, ne
 	}
 	m := in.msgs[first]
 	if m == nil {
-		m = &inMsg{buf: t.getBuf(int(size)), parts: uint32(parts), remaining: uint32(parts)}
+		if k := len(t.inMsgs); k > 0 {
+			m, t.inMsgs = t.inMsgs[k-1], t.inMsgs[:k-1]
+		} else {
+			m = &inMsg{}
+		}
+		*m = inMsg{buf: t.getBuf(int(size)), parts: uint32(parts), remaining: uint32(parts)}
 		in.msgs[first] = m
 	} else if uint64(m.parts) != parts || uint64(len(m.buf)) != size {
 		t.stats.drop(DropChunk)
@@ -284,6 +289,10 @@ func (t *Transport) receiveChunk(c *Conn, seq, prevParts, nextParts, prevLen, ne
 		delete(in.msgs, first)
 		in.buffered -= int(m.parts) - 1
 		t.deliver(c, m.buf)
+		if len(t.inMsgs) < maxFreeMsgs {
+			*m = inMsg{}
+			t.inMsgs = append(t.inMsgs, m)
+		}
 		return true
 	}
 	in.buffered++

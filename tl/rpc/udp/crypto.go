@@ -104,44 +104,43 @@ func pidHash(tab *crc64.Table, a, b packet.PID, gen uint32) uint64 {
 
 // igeEncrypt encrypts src (a multiple of 16 bytes) into dst in AES-IGE mode
 // with iv = c0 (16 bytes) || p0 (16 bytes): c[i] = E(p[i]^c[i-1]) ^ p[i-1].
-// dst and src must not overlap partially; dst == src is not allowed either,
-// because p[i-1] must survive until block i is done.
+// dst and src must not overlap. Each block is worked on in place in dst,
+// so nothing handed to the cipher interface lives on this stack (it would
+// escape to the heap on every call).
 func igeEncrypt(b cipher.Block, iv *[32]byte, dst, src []byte) {
-	var cPrev, pPrev, x [16]byte
+	var cPrev, pPrev [16]byte
 	copy(cPrev[:], iv[:16])
 	copy(pPrev[:], iv[16:])
 	for i := 0; i+16 <= len(src); i += 16 {
-		p := src[i : i+16]
-		for j := range x {
-			x[j] = p[j] ^ cPrev[j]
+		p, d := src[i:i+16], dst[i:i+16]
+		for j := range 16 {
+			d[j] = p[j] ^ cPrev[j]
 		}
-		b.Encrypt(x[:], x[:])
-		for j := range x {
-			x[j] ^= pPrev[j]
+		b.Encrypt(d, d)
+		for j := range 16 {
+			d[j] ^= pPrev[j]
 		}
 		copy(pPrev[:], p)
-		copy(dst[i:i+16], x[:])
-		cPrev = x
+		copy(cPrev[:], d)
 	}
 }
 
 // igeDecrypt inverts igeEncrypt: p[i] = D(c[i]^p[i-1]) ^ c[i-1].
 func igeDecrypt(b cipher.Block, iv *[32]byte, dst, src []byte) {
-	var cPrev, pPrev, x [16]byte
+	var cPrev, pPrev [16]byte
 	copy(cPrev[:], iv[:16])
 	copy(pPrev[:], iv[16:])
 	for i := 0; i+16 <= len(src); i += 16 {
-		c := src[i : i+16]
-		for j := range x {
-			x[j] = c[j] ^ pPrev[j]
+		c, d := src[i:i+16], dst[i:i+16]
+		for j := range 16 {
+			d[j] = c[j] ^ pPrev[j]
 		}
-		b.Decrypt(x[:], x[:])
-		for j := range x {
-			x[j] ^= cPrev[j]
+		b.Decrypt(d, d)
+		for j := range 16 {
+			d[j] ^= cPrev[j]
 		}
 		copy(cPrev[:], c)
-		copy(dst[i:i+16], x[:])
-		pPrev = x
+		copy(pPrev[:], d)
 	}
 }
 

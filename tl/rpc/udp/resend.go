@@ -33,7 +33,8 @@ type outgoing struct {
 	sentEnd   uint32
 	next      uint32
 	streamOff int64
-	queue     []*outMsg
+	queue     []*outMsg // waiting for the window, from qHead
+	qHead     int
 	queued    int  // bytes in queue
 	resend    bool // some chunk below sentEnd has need set
 	lastSent  uint32
@@ -47,8 +48,8 @@ func (o *outgoing) inWindow(seq uint32) bool { return seq-o.ackPrefix < o.sentEn
 // slice moves queued messages into the window while they fit whole.
 func (o *outgoing) slice() {
 	w := uint32(len(o.ring))
-	for len(o.queue) > 0 {
-		m := o.queue[0]
+	for o.qHead < len(o.queue) {
+		m := o.queue[o.qHead]
 		parts := uint32((len(m.buf) + chunkMax - 1) / chunkMax)
 		if parts == 0 {
 			parts = 1
@@ -56,8 +57,8 @@ func (o *outgoing) slice() {
 		if o.next-o.ackPrefix+parts > w {
 			return
 		}
-		o.queue[0] = nil
-		o.queue = o.queue[1:]
+		o.queue[o.qHead] = nil
+		o.qHead++
 		o.queued -= len(m.buf)
 		m.parts, m.refs = parts, parts
 		for p := range parts {
@@ -67,8 +68,8 @@ func (o *outgoing) slice() {
 			o.next++
 		}
 	}
-	if len(o.queue) == 0 {
-		o.queue = o.queue[:0:cap(o.queue)]
+	if o.qHead == len(o.queue) {
+		o.queue, o.qHead = o.queue[:0], 0 // reuse the backing array
 	}
 }
 

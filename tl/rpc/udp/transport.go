@@ -46,13 +46,14 @@ type Transport struct {
 	byHash  map[hashKey]*Conn
 	nextGen map[addrKey]uint32 // generation for the next Dial after a regeneration
 	blocks  blockCache
-	out     []byte    // datagram scratch
-	plain   []byte    // plaintext scratch
-	payload []byte    // payload scratch
-	inPlain []byte    // decryption scratch (reader only, under mu)
-	rx      encHeader // receive-side header scratch (reader only, under mu)
-	bufs    [][]byte  // free small message buffers
+	out     []byte               // datagram scratch
+	plain   []byte               // plaintext scratch
+	payload []byte               // payload scratch
+	inPlain []byte               // decryption scratch (reader only, under mu)
+	rx      encHeader            // receive-side header scratch (reader only, under mu)
+	bufs    [numClasses][][]byte // free message buffers by size class
 	msgs    []*outMsg
+	inMsgs  []*inMsg
 }
 
 // New starts a Transport on sock, which it owns from now on (Close closes
@@ -195,10 +196,10 @@ func (t *Transport) closeConn(c *Conn, err error) {
 			delete(t.byHash, hk)
 		}
 	}
-	for _, m := range c.out.queue {
+	for _, m := range c.out.queue[c.out.qHead:] {
 		t.putMsg(m)
 	}
-	c.out.queue, c.out.queued = nil, 0
+	c.out.queue, c.out.qHead, c.out.queued = nil, 0, 0
 	clear(c.in.msgs) // the rings stay: late calls on c must not index empty ones
 	close(c.done)
 }
@@ -473,29 +474,44 @@ func ipv4(a netip.Addr) (uint32, bool) {
 	return binary.BigEndian.Uint32(b[:]), true
 }
 
-// getBuf returns a message buffer of length n; small ones are recycled.
+// getBuf returns a message buffer of length n from per-size-class free
+// lists (powers of two from 2 KiB to 64 KiB); larger ones are allocated.
 func (t *Transport) getBuf(n int) []byte {
-	if n <= smallBuf {
-		if k := len(t.bufs); k > 0 {
-			b := t.bufs[k-1]
-			t.bufs = t.bufs[:k-1]
+	if k := sizeClass(n); k >= 0 {
+		if l := len(t.bufs[k]); l > 0 {
+			b := t.bufs[k][l-1]
+			t.bufs[k] = t.bufs[k][:l-1]
 			return b[:n]
 		}
-		return make([]byte, n, smallBuf)
+		return make([]byte, n, minClass<<k)
 	}
 	return make([]byte, n)
 }
 
 func (t *Transport) putBuf(b []byte) {
-	if cap(b) == smallBuf && len(t.bufs) < maxFreeBufs {
-		t.bufs = append(t.bufs, b[:0])
+	k := sizeClass(cap(b))
+	if k >= 0 && cap(b) == minClass<<k && len(t.bufs[k]) < maxFreeBytes/cap(b) {
+		t.bufs[k] = append(t.bufs[k], b[:0])
 	}
 }
 
+// sizeClass is the smallest class holding n bytes, or -1 if none does.
+func sizeClass(n int) int {
+	for k := range numClasses {
+		if n <= minClass<<k {
+			return k
+		}
+	}
+	return -1
+}
+
 const (
-	smallBuf    = 2048
-	maxFreeBufs = 4096
+	minClass     = 2048
+	numClasses   = 6       // 2 KiB .. 64 KiB
+	maxFreeBytes = 8 << 20 // per class
 )
+
+const maxFreeMsgs = 4096
 
 func (t *Transport) getMsg(n int) *outMsg {
 	var m *outMsg
@@ -512,7 +528,7 @@ func (t *Transport) getMsg(n int) *outMsg {
 func (t *Transport) putMsg(m *outMsg) {
 	t.putBuf(m.buf)
 	*m = outMsg{}
-	if len(t.msgs) < maxFreeBufs {
+	if len(t.msgs) < maxFreeMsgs {
 		t.msgs = append(t.msgs, m)
 	}
 }

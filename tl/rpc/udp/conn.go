@@ -53,12 +53,13 @@ type Conn struct {
 	out      outgoing
 	in       incoming
 	resend   resendTimer
-	lastRecv time.Time
-	lastUser time.Time // last datagram with user payload sent
-	recvq    [][]byte
-	recvHead int
-	recvLen  int // bytes in recvq
-	err      error
+	// silentSince is when we first sent user data after the peer's last
+	// datagram (zero: the peer spoke since); regeneration counts from it.
+	silentSince time.Time
+	recvq       [][]byte
+	recvHead    int
+	recvLen     int // bytes in recvq
+	err         error
 
 	readable chan struct{} // cap 1: a message was queued
 	writable chan struct{} // cap 1: the write queue shrank

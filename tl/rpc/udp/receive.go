@@ -238,7 +238,7 @@ func (t *Transport) open(b cipher.Block, u *unencHeader, ct []byte) ([]byte, boo
 // messages, timers. t.rx holds its encrypted header.
 func (t *Transport) process(c *Conn, payload []byte) {
 	now := t.s.now()
-	c.lastRecv = now
+	c.silentSince = time.Time{}
 	e := &t.rx
 	o := &c.out
 	before := o.ackPrefix

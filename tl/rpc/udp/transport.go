@@ -310,8 +310,8 @@ func (t *Transport) fireTimers(now time.Time) time.Duration {
 		if c.err != nil {
 			continue
 		}
-		if !c.lastUser.IsZero() && c.lastRecv.Before(c.lastUser) {
-			regen := c.lastUser.Add(regenerateAfter)
+		if !c.silentSince.IsZero() {
+			regen := c.silentSince.Add(regenerateAfter)
 			if !now.Before(regen) {
 				if c.active {
 					t.nextGen[c.key] = c.gen + 1
@@ -418,7 +418,9 @@ func (t *Transport) sendChunks(c *Conn, first, n uint32) {
 		}
 		return b
 	})
-	c.lastUser = t.s.now()
+	if c.silentSince.IsZero() {
+		c.silentSince = t.s.now()
+	}
 	t.write(c.addr, t.out)
 }
 

@@ -1,0 +1,169 @@
+package udp
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock drives Config.Now and Config.NewTimer by hand.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	clk    *fakeClock
+	c      chan time.Time
+	at     time.Time
+	active bool
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_800_000_000, 0)} }
+
+func (f *fakeClock) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeClock) NewTimer(d time.Duration) Timer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := &fakeTimer{clk: f, c: make(chan time.Time, 1), at: f.now.Add(d), active: true}
+	f.timers = append(f.timers, t)
+	return t
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.c }
+
+func (t *fakeTimer) Reset(d time.Duration) {
+	t.clk.mu.Lock()
+	defer t.clk.mu.Unlock()
+	t.at, t.active = t.clk.now.Add(d), true
+}
+
+func (t *fakeTimer) Stop() {
+	t.clk.mu.Lock()
+	defer t.clk.mu.Unlock()
+	t.active = false
+}
+
+// Advance moves time and fires due timers.
+func (f *fakeClock) Advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
+	for _, t := range f.timers {
+		if t.active && !f.now.Before(t.at) {
+			t.active = false
+			select {
+			case t.c <- f.now:
+			default:
+			}
+		}
+	}
+}
+
+// TestAckTimer: a receiver that has nothing to say acks after 30 ms of its
+// clock, not before, and the sender's resend timer then stops.
+func TestAckTimer(t *testing.T) {
+	leakCheck(t)
+	clk := newFakeClock()
+	srv := newTransport(t, Config{Now: clk.Now, NewTimer: clk.NewTimer})
+	cli := newTransport(t, Config{})
+	c, err := cli.Dial(addrOf(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WritePacket(1, nil, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	s := acceptWithin(t, srv, 5*time.Second)
+	if r := recvWithin(t, reader(s), 5*time.Second); r.err != nil || string(r.body) != "ping" {
+		t.Fatalf("got %v %q", r.err, r.body)
+	}
+	if n := srv.Stats().AcksOnly; n != 0 {
+		t.Fatalf("%d acks before the ack delay", n)
+	}
+	clk.Advance(ackDelay - time.Millisecond)
+	if n := srv.Stats().AcksOnly; n != 0 {
+		t.Fatalf("%d acks before the ack delay", n)
+	}
+	clk.Advance(time.Millisecond)
+	waitFor(t, "the ack", func() bool {
+		cli.mu.Lock()
+		defer cli.mu.Unlock()
+		return c.out.ackPrefix == 1 && c.resend.at.IsZero()
+	})
+	if n := srv.Stats().AcksOnly; n != 1 {
+		t.Fatalf("%d ack-only datagrams, want 1", n)
+	}
+	_ = s.Close()
+	_ = c.Close()
+}
+
+// TestRegenerate: user data sent and nothing heard for 5 minutes resets
+// the connection; the next Dial uses generation+1, and the peer accepts it
+// as a new connection.
+func TestRegenerate(t *testing.T) {
+	leakCheck(t)
+	clk := newFakeClock()
+	srv := newTransport(t, Config{})
+	cli := newTransport(t, Config{Now: clk.Now, NewTimer: clk.NewTimer})
+	c, err := cli.Dial(addrOf(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WritePacket(1, nil, []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	s := acceptWithin(t, srv, 5*time.Second)
+	if r := recvWithin(t, reader(s), 5*time.Second); r.err != nil {
+		t.Fatal(r.err)
+	}
+	waitFor(t, "the server's answer", func() bool { // its ack makes the client established
+		cli.mu.Lock()
+		defer cli.mu.Unlock()
+		return c.state == stEstablished && c.silentSince.IsZero()
+	})
+	// The server falls silent (a live one that forgot us would answer
+	// obsoleteHash instead).
+	_ = s.Close()
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WritePacket(2, nil, []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(regenerateAfter - time.Second)
+	select {
+	case <-c.Done():
+		t.Fatal("reset before 5 minutes")
+	default:
+	}
+	clk.Advance(time.Second)
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no regeneration after 5 minutes")
+	}
+	if err := c.Err(); !errors.Is(err, ErrReset) {
+		t.Fatalf("err %v, want ErrReset", err)
+	}
+	c2, err := cli.Dial(c.RemoteAddrPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli.mu.Lock()
+	gen := c2.gen
+	cli.mu.Unlock()
+	if c2 == c || gen != 1 {
+		t.Fatalf("redial: same conn %v, generation %d", c2 == c, gen)
+	}
+	if st := cli.Stats(); st.Resets != 1 {
+		t.Fatalf("resets %d", st.Resets)
+	}
+}

@@ -25,6 +25,17 @@ const (
 	tagEcho      = 0x0badf00d // unknown to VK's server: handed to our handler
 )
 
+// skipVKUnderRace: VK's UDP transport has data races of its own (its
+// Connection.SetFlag in goRead against GetFlag in goWriteStep, v1.5.7
+// transport.go:152/160), which fail any -race run that moves data through
+// it. Run these with: go test -run Interop ./tl/rpc/udp/
+func skipVKUnderRace(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("VK's UDP transport races internally; run without -race")
+	}
+}
+
 func invoke(qid uint64, fn uint32, payload []byte) []byte {
 	b := binary.LittleEndian.AppendUint64(nil, qid)
 	b = binary.LittleEndian.AppendUint32(b, fn)
@@ -35,6 +46,7 @@ func invoke(qid uint64, fn uint32, payload []byte) []byte {
 // engine.pid (answered by VK's server itself) and an echo handler call
 // with bodies from tiny to chunked (10 KB, 200 KB).
 func TestInteropOurDialVKServer(t *testing.T) {
+	skipVKUnderRace(t)
 	leakCheck(t)
 	sock := listen(t)
 	srvAddr := sock.LocalAddr().(*net.UDPAddr).AddrPort()
@@ -109,6 +121,7 @@ func TestInteropOurDialVKServer(t *testing.T) {
 // TestInteropVKClientOurServer: VK's client over UDP (the udp4 network)
 // against our accepting side, answered by a tiny echo loop.
 func TestInteropVKClientOurServer(t *testing.T) {
+	skipVKUnderRace(t)
 	leakCheck(t)
 	tr := newTransport(t, Config{})
 	served := make(chan struct{})

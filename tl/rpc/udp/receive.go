@@ -79,6 +79,9 @@ func (t *Transport) handleHash(addr netip.AddrPort, k addrKey, u *unencHeader, c
 	c := t.byHash[hashKey{k, u.hash}]
 	if c == nil {
 		t.stats.drop(DropUnknownHash)
+		if !t.obsoleteAllowed(k) {
+			return
+		}
 		keyID := t.s.dialKey
 		if u.flags&uCrypto != 0 {
 			keyID = keyIDOf(u.cryptoFlags)
@@ -116,7 +119,7 @@ func (t *Transport) handlePid(addr netip.AddrPort, k addrKey, u *unencHeader, ct
 		// The peer knows an older us. Tell it, unless we already talk to
 		// that address and this is merely a late datagram.
 		t.stats.drop(DropObsoletePid)
-		if t.byAddr[k] == nil {
+		if t.byAddr[k] == nil && t.obsoleteAllowed(k) && t.authentic(secret, u, ct) {
 			p := binary.LittleEndian.AppendUint32(t.payload[:0], tagObsoletePid)
 			p = appendPID(p, u.remote)
 			p = appendPID(p, t.local)
@@ -191,6 +194,27 @@ func (t *Transport) handlePid(addr netip.AddrPort, k addrKey, u *unencHeader, ct
 	}
 	t.process(c, payload)
 }
+
+// obsoleteAllowed rate-limits obsolete* answers to one per address per
+// obsoleteInterval: the unknown-hash case cannot be authenticated, and
+// source addresses can be forged, so unlimited answers would make us a
+// reflector. The table is bounded: it starts over when full.
+func (t *Transport) obsoleteAllowed(k addrKey) bool {
+	now := t.s.now()
+	if last, ok := t.obsoleteAt[k]; ok && now.Sub(last) < obsoleteInterval {
+		return false
+	}
+	if len(t.obsoleteAt) >= maxObsoleteAddrs {
+		clear(t.obsoleteAt)
+	}
+	t.obsoleteAt[k] = now
+	return true
+}
+
+const (
+	obsoleteInterval = 100 * time.Millisecond
+	maxObsoleteAddrs = 4096
+)
 
 // authentic decrypts and checks a datagram without acting on it, so that a
 // forged pid or generation cannot reset a connection.
@@ -338,6 +362,10 @@ func (t *Transport) unreliable(c *Conn, p []byte) {
 		// VK's Go transport only counts these; the pid-mode header that
 		// carried them already drove any reset.
 	default:
+		if c.recvLen+len(p) > t.s.window*chunkMax {
+			t.stats.drop(DropWindow) // the reader is slow: unreliable means droppable
+			return
+		}
 		buf := t.getBuf(len(p))
 		copy(buf, p)
 		t.deliver(c, buf)

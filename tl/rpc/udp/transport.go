@@ -45,15 +45,17 @@ type Transport struct {
 	byAddr  map[addrKey]*Conn
 	byHash  map[hashKey]*Conn
 	nextGen map[addrKey]uint32 // generation for the next Dial after a regeneration
-	blocks  blockCache
-	out     []byte               // datagram scratch
-	plain   []byte               // plaintext scratch
-	payload []byte               // payload scratch
-	inPlain []byte               // decryption scratch (reader only, under mu)
-	rx      encHeader            // receive-side header scratch (reader only, under mu)
-	bufs    [numClasses][][]byte // free message buffers by size class
-	msgs    []*outMsg
-	inMsgs  []*inMsg
+	// obsoleteAt: when we last answered an address with obsolete*.
+	obsoleteAt map[addrKey]time.Time
+	blocks     blockCache
+	out        []byte               // datagram scratch
+	plain      []byte               // plaintext scratch
+	payload    []byte               // payload scratch
+	inPlain    []byte               // decryption scratch (reader only, under mu)
+	rx         encHeader            // receive-side header scratch (reader only, under mu)
+	bufs       [numClasses][][]byte // free message buffers by size class
+	msgs       []*outMsg
+	inMsgs     []*inMsg
 }
 
 // New starts a Transport on sock, which it owns from now on (Close closes
@@ -89,18 +91,19 @@ func build(sock Socket, cfg Config) (*Transport, error) {
 	backlog := max(s.backlog, 0)
 	t := &Transport{
 		s: s, sock: sock, tab: newTables(),
-		local:   s.localPID(ip, ap.Port()),
-		acceptq: make(chan *Conn, backlog),
-		done:    make(chan struct{}),
-		wake:    make(chan struct{}, 1),
-		byAddr:  make(map[addrKey]*Conn),
-		byHash:  make(map[hashKey]*Conn),
-		nextGen: make(map[addrKey]uint32),
-		out:     make([]byte, 0, recvBufferSize),
-		plain:   make([]byte, 0, recvBufferSize),
-		payload: make([]byte, 0, recvBufferSize),
-		inPlain: make([]byte, 0, recvBufferSize),
-		rx:      encHeader{ackSet: make([]uint32, 0, 64)},
+		local:      s.localPID(ip, ap.Port()),
+		acceptq:    make(chan *Conn, backlog),
+		done:       make(chan struct{}),
+		wake:       make(chan struct{}, 1),
+		byAddr:     make(map[addrKey]*Conn),
+		byHash:     make(map[hashKey]*Conn),
+		nextGen:    make(map[addrKey]uint32),
+		obsoleteAt: make(map[addrKey]time.Time),
+		out:        make([]byte, 0, recvBufferSize),
+		plain:      make([]byte, 0, recvBufferSize),
+		payload:    make([]byte, 0, recvBufferSize),
+		inPlain:    make([]byte, 0, recvBufferSize),
+		rx:         encHeader{ackSet: make([]uint32, 0, 64)},
 	}
 	t.blocks.init()
 	return t, nil

@@ -18,6 +18,7 @@ type lossySocket struct {
 	mu                  sync.Mutex
 	rnd                 *rand.Rand
 	loss, dup, reorder  float64
+	readLoss            float64 // drop received datagrams too (for peers we do not wrap)
 	held                []byte
 	heldTo              netip.AddrPort
 	dropped, duplicated int
@@ -44,6 +45,24 @@ func (s *lossySocket) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, er
 		s.held = nil
 	}
 	return n, err
+}
+
+func (s *lossySocket) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	for {
+		n, addr, err := s.UDPConn.ReadFromUDPAddrPort(b)
+		if err != nil {
+			return n, addr, err
+		}
+		s.mu.Lock()
+		drop := s.rnd.Float64() < s.readLoss
+		if drop {
+			s.dropped++
+		}
+		s.mu.Unlock()
+		if !drop {
+			return n, addr, err
+		}
+	}
 }
 
 func newLossy(t testing.TB, cfg Config, seed uint64, loss, dup, reorder float64) (*Transport, *lossySocket) {

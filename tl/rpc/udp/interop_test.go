@@ -173,3 +173,54 @@ func TestInteropVKClientOurServer(t *testing.T) {
 		t.Fatalf("accepted %d, dropped %v", st.Accepted, st.Dropped)
 	}
 }
+
+// TestInteropVKServerLossy: our Dial against VK's ServeUDP with 10% loss
+// each way (both applied on our socket), duplicates and reordering: VK's
+// acks, resends and resend requests interoperate with ours.
+func TestInteropVKServerLossy(t *testing.T) {
+	skipVKUnderRace(t)
+	leakCheck(t)
+	sock := listen(t)
+	srvAddr := sock.LocalAddr().(*net.UDPAddr).AddrPort()
+	srv := vk.NewServer(
+		vk.ServerWithCryptoKeys([]string{string(testKey)}),
+		vk.ServerWithLogf(t.Logf),
+		vk.ServerWithHandler(func(ctx context.Context, hctx *vk.HandlerContext) error {
+			hctx.Response = append(hctx.Response, hctx.Request...)
+			return nil
+		}))
+	go func() { _ = srv.ServeUDP(sock) }()
+	defer func() { _ = srv.Close() }()
+
+	tr, ls := newLossy(t, Config{}, 7, 0.10, 0.05, 0.05)
+	ls.readLoss = 0.10
+	c, err := tr.Dial(srvAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := reader(c)
+	const n = 50
+	want := map[uint64][]byte{}
+	for i := range n {
+		payload := bytes.Repeat([]byte{byte(i)}, 1000+i*80)
+		qid := uint64(1000 + i)
+		want[qid] = payload
+		if err := c.WritePacket(tagInvokeReq, nil, invoke(qid, tagEcho, payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		r := recvWithin(t, rd, 30*time.Second)
+		if r.err != nil || r.typ != tagReqResult || len(r.body) < 12 {
+			t.Fatalf("answer: %v type %#x", r.err, r.typ)
+		}
+		qid := binary.LittleEndian.Uint64(r.body)
+		p, ok := want[qid]
+		if !ok || !bytes.Equal(r.body[12:], p) {
+			t.Fatalf("answer %d: duplicate or corrupt (%d bytes)", qid, len(r.body))
+		}
+		delete(want, qid)
+	}
+	st := tr.Stats()
+	t.Logf("ours: out %d resent %d resend requests out %d in %d, duplicates %d", st.DatagramsOut, st.ChunksResent, st.ResendReqOut, st.ResendReqIn, st.Duplicates)
+}

@@ -66,9 +66,9 @@
 // obsoletePid; a lower generation: obsoleteGeneration (all unreliable).
 // A peer with a new pid, a higher generation, or an obsoleteHash carrying
 // our hash resets the connection: the Conn ends with ErrReset and the
-// caller dials again. After regenerateAfter (5 min) with user data sent
-// and nothing received, the connection resets and the next Dial to that
-// address uses generation+1.
+// caller dials again. Five minutes after the first user datagram sent
+// since the peer last spoke, with nothing received, the connection resets
+// and the next Dial to that address uses generation+1.
 //
 // # Reliability and timers
 //
@@ -107,6 +107,10 @@
 // Deviations from VK's Go code: a new passive connection is created only
 // after its first datagram decrypted; resets end the Conn instead of
 // silently renewing it under the caller; messages larger than the window
-// (about 1 MB) are refused; VK's Transport.Close leaves its reader
-// blocked (see the interop test).
+// (MaxWindow * 996 bytes, about 1 MB) are refused, including chunks of
+// such messages from VK peers; obsolete* answers are rate-limited per
+// address (100 ms) and obsoletePid is sent only for a datagram that
+// decrypts, so forged sources cannot turn us into a reflector; a new
+// peer waits in an accept backlog and is dropped (not acked) while it is
+// full.
 package udp

@@ -207,6 +207,14 @@ func (c *Conn) WriteUnreliable(typ uint32, head, body []byte) error {
 	return t.sendUnreliable(c, p)
 }
 
+// Flush is a no-op kept for parity with packet.Conn: WritePacket sends
+// what the window allows at once, and the rest as acks open it.
+func (c *Conn) Flush() error { return nil }
+
+// ProtocolVersion is 0: UDP connections report no TCP protocol version
+// (wire.md §5.6), so RPC code that branches on it takes the v0 paths.
+func (c *Conn) ProtocolVersion() uint32 { return 0 }
+
 // Close ends the connection at once; unsent and unacked messages are lost.
 func (c *Conn) Close() error {
 	c.t.mu.Lock()

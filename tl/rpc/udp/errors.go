@@ -15,6 +15,8 @@ var (
 	// ErrAddress: an address that cannot be used (not IPv4, wildcard
 	// local address for the active side, zero port).
 	ErrAddress = errors.New("udp: bad address")
+	// ErrTooMany: Dial would exceed Config.MaxConns.
+	ErrTooMany = errors.New("udp: too many connections")
 	// ErrTooLarge: a message larger than the window can carry.
 	ErrTooLarge = errors.New("udp: message too large")
 

@@ -63,6 +63,13 @@ func TestDialErrors(t *testing.T) {
 	if err := c.WriteUnreliable(1, nil, make([]byte, chunkMax)); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("huge unreliable message: %v", err)
 	}
+	one := newTransport(t, Config{MaxConns: 1})
+	if _, err := one.Dial(addrOf(tr)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := one.Dial(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 9)); !errors.Is(err, ErrTooMany) {
+		t.Errorf("second dial with MaxConns 1: %v", err)
+	}
 	_ = tr.Close()
 	if _, err := tr.Accept(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Accept after Close: %v", err)

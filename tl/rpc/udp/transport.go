@@ -174,6 +174,9 @@ func (t *Transport) Dial(addr netip.AddrPort) (*Conn, error) {
 	if c := t.byAddr[k]; c != nil {
 		return c, nil
 	}
+	if len(t.byAddr) >= t.s.maxConns {
+		return nil, fmt.Errorf("%w: %d connections (Config.MaxConns)", ErrTooMany, len(t.byAddr))
+	}
 	c := t.newConn(netip.AddrPortFrom(netip.AddrFrom4(addr.Addr().As4()), addr.Port()), k, true)
 	c.state = stWaitingForRemotePid
 	c.remote = packet.PID{IP: ip, PortPID: uint32(addr.Port())}

@@ -193,6 +193,10 @@ func TestShutdownDrains(t *testing.T) {
 	if m := a.next(t); m.typ != rpc.TypeServerWantsFin {
 		t.Fatalf("app got %08x, want rpcServerWantsFin", m.typ)
 	}
+	// As VK clients do: with a request in flight, ask to finish.
+	if err := a.pc.WritePacket(rpc.TypeClientWantsFin, nil, nil); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("shutdown returned %v with a request in flight", err)

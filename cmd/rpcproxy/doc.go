@@ -2,6 +2,7 @@
 //
 //	rpcproxy check -config FILE                      validate a config, print what it means
 //	rpcproxy route -config FILE -cluster NAME KEY... show which shard and replicas keys go to
+//	rpcproxy serve -config FILE                      run the proxy (SIGHUP reloads, SIGTERM drains)
 //
 // Every subcommand explains itself with -h. Exit codes: 0 success, 1 the
 // command ran and found a problem (invalid config, unroutable key), 2 bad

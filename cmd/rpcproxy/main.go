@@ -33,6 +33,7 @@ func commands() []command {
 	return []command{
 		{"check", "validate a config file and print what it means", runCheck},
 		{"route", "show the shard and replicas that keys go to", runRoute},
+		{"serve", "run the proxy", runServe},
 	}
 }
 

@@ -320,3 +320,10 @@ func nextInvoke(t *testing.T, e *enginetest.Server) enginetest.Request {
 func mustAddr(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
 func configsLoad(path string) (*configs.Config, error) { return configs.Load(path) }
+
+// getCallB is getCall for benchmarks.
+func getCallB(key string) []byte { return tl.AppendString(tl.AppendUint32(nil, tagMemcacheGet), key) }
+
+func configsParse(text string) (*configs.Config, error) {
+	return configs.Parse("bench.toml", []byte(text), ".")
+}

@@ -1,0 +1,188 @@
+package rpcproxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"testing"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
+)
+
+// loopback is an app connection to a proxy in front of a real in-process
+// engine (a tl/rpc/server echo handler), all over 127.0.0.1.
+type loopback struct {
+	pc    *packet.Conn
+	close func()
+}
+
+func startLoopback(tb testing.TB) *loopback {
+	tb.Helper()
+	srv, err := server.New(server.Config{Handler: server.SyncFunc(func(r *server.Request, dst []byte) ([]byte, error) {
+		return append(dst, r.Body...), nil // echo: allocation-free
+	})})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	eln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go srv.Serve(eln)
+	cfg, err := configsParse(fmt.Sprintf(`[proxy]
+listen = %q
+schemas = [%q]
+[[cluster]]
+name = "mc"
+functions = ["memcache.*"]
+shards = [{ replicas = [%q] }]
+`, mainListen, memcacheTL, eln.Addr().String()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ll := &listenLog{}
+	p, err := New(cfg, Options{Listen: ll.Listen, NoAdmin: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(context.Background()) }()
+	nc, err := net.Dial("tcp", p.Addr(mustAddr(mainListen)).String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pc, err := packet.ClientHandshake(nc, packet.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &loopback{pc: pc, close: func() {
+		pc.Close()
+		p.Close()
+		<-served
+		srv.Close()
+	}}
+}
+
+// roundTrip sends memcache.get and reads its answer; nothing allocates.
+func (l *loopback) roundTrip(tb testing.TB, hdr, body []byte, req *rpc.InvokeReq, res *rpc.ReqResult) {
+	req.QueryID++
+	hdr = rpc.AppendInvokeReqHeader(hdr[:0], req)
+	if err := l.pc.WritePacket(rpc.TypeInvokeReq, hdr, body); err != nil {
+		tb.Fatal(err)
+	}
+	typ, raw, err := l.pc.ReadPacket()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := rpc.ParseResult(typ, raw, res); err != nil || res.IsError() || res.QueryID != req.QueryID {
+		tb.Fatalf("answer %x: %v", raw, err)
+	}
+}
+
+// BenchmarkForwardLoopback is one request at a time through the whole
+// proxy: app socket -> server -> route -> engine socket -> engine -> back.
+// allocs/op counts every goroutine of the process (app, proxy, engine).
+func BenchmarkForwardLoopback(b *testing.B) {
+	l := startLoopback(b)
+	defer l.close()
+	body := append([]byte(nil), getCallB("photo100_500")...)
+	hdr := make([]byte, 0, 64)
+	req := &rpc.InvokeReq{Body: body}
+	var res rpc.ReqResult
+	for range 100 { // warm the pools
+		l.roundTrip(b, hdr, body, req, &res)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.roundTrip(b, hdr, body, req, &res)
+	}
+}
+
+// BenchmarkForwardPipelined keeps 16 requests in flight on one app
+// connection.
+func BenchmarkForwardPipelined(b *testing.B) {
+	const depth = 16
+	l := startLoopback(b)
+	defer l.close()
+	body := getCallB("photo100_500")
+	hdr := make([]byte, 0, 64)
+	req := &rpc.InvokeReq{Body: body}
+	var res rpc.ReqResult
+	b.ReportAllocs()
+	for b.Loop() {
+		for range depth {
+			req.QueryID++
+			hdr = rpc.AppendInvokeReqHeader(hdr[:0], req)
+			if err := l.pc.WritePacket(rpc.TypeInvokeReq, hdr, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range depth {
+			typ, raw, err := l.pc.ReadPacket()
+			if err != nil || rpc.ParseResult(typ, raw, &res) != nil || res.IsError() {
+				b.Fatalf("answer %x: %v", raw, err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*depth), "ns/request")
+}
+
+// TestForwardDoesNotAllocate asserts the steady-state request path of the
+// whole process (app, proxy and engine) allocates less than once per
+// request: testing.AllocsPerRun rounds the average down.
+func TestForwardDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts need a build without -race")
+	}
+	l := startLoopback(t)
+	defer l.close()
+	body := getCallB("photo100_500")
+	hdr := make([]byte, 0, 64)
+	req := &rpc.InvokeReq{Body: body}
+	var res rpc.ReqResult
+	for range 200 {
+		l.roundTrip(t, hdr, body, req, &res)
+	}
+	if n := testing.AllocsPerRun(2000, func() { l.roundTrip(t, hdr, body, req, &res) }); n != 0 {
+		t.Fatalf("%v allocations per forwarded request", n)
+	}
+}
+
+// BenchmarkDirectLoopback is BenchmarkForwardLoopback without the proxy:
+// the app talks to the engine itself. The ratio of the two is the proxy's
+// cost per request (peers.md §2 compares twemproxy the same way).
+func BenchmarkDirectLoopback(b *testing.B) {
+	srv, err := server.New(server.Config{Handler: server.SyncFunc(func(r *server.Request, dst []byte) ([]byte, error) {
+		return append(dst, r.Body...), nil
+	})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	pc, err := packet.ClientHandshake(nc, packet.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pc.Close()
+	l := &loopback{pc: pc}
+	body := getCallB("photo100_500")
+	hdr := make([]byte, 0, 64)
+	req := &rpc.InvokeReq{Body: body}
+	var res rpc.ReqResult
+	b.ReportAllocs()
+	for b.Loop() {
+		l.roundTrip(b, hdr, body, req, &res)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package rpcproxy
+
+const raceEnabled = false

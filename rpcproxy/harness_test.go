@@ -327,3 +327,19 @@ func getCallB(key string) []byte { return tl.AppendString(tl.AppendUint32(nil, t
 func configsParse(text string) (*configs.Config, error) {
 	return configs.Parse("bench.toml", []byte(text), ".")
 }
+
+// dialSilent connects an app that never reads its socket, so its answers
+// back up in the kernel and then in the proxy.
+func dialSilent(t *testing.T, addr string) *packet.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := packet.ClientHandshake(nc, packet.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return pc
+}

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
@@ -133,6 +134,9 @@ func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) er
 	if err := l.q.Push(rpc.TypeInvokeReq, hdr, body); err != nil {
 		e.mu.Unlock()
 		e.stats.Failed.Add(1)
+		if errors.Is(err, sendq.ErrClosed) {
+			return e.errs.lost // the connection is failing; its reader will report it
+		}
 		return e.errs.backlog
 	}
 	call.Sent(qid)

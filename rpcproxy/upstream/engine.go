@@ -2,8 +2,8 @@ package upstream
 
 import (
 	"context"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"

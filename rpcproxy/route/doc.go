@@ -28,10 +28,13 @@
 //     PROXY_NO_TARGET errors (*rpc.Error) name what was looked up: actor
 //     id, listen address, function name or tag in hex, cluster.
 //   - Keys never move because of health: a shard's engines are a fixed list.
-//   - Key extraction without the full walker: the fields before the key
-//     must be unconditional primitives (nat, int, long, double, string...);
-//     a function whose key comes after anything else has no key argument,
-//     and the message says which field is in the way.
+//   - Key extraction has two tiers. Functions whose key follows only
+//     unconditional primitives (memcache.get, set, incr...) use a flat
+//     plan that reads just the bytes up to the key. Every other function
+//     goes to the schema walker (tl/walk Keys, with the cluster's rules),
+//     which validates the whole call and reaches keys behind optional or
+//     composite fields. A vector key (getMulti) counts as no key: fan-out
+//     is not done here.
 //   - Build acquires every engine from the Engines it is given and Release
 //     gives them back; a Build that fails has acquired nothing.
 package route

@@ -1,10 +1,12 @@
 package route
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/walk"
 )
 
 func noTarget(format string, args ...any) *rpc.Error {
@@ -63,14 +65,32 @@ func (t *Table) Key(c *Cluster, req *rpc.InvokeReq) (Key, error) {
 	if p == nil {
 		p = t.keys[tag]
 	}
-	if p == nil || !p.ok {
+	if p != nil && p.ok {
+		k, err := p.extract(req.Body)
+		if err != nil {
+			return Key{}, noTarget("cluster %s: cannot read the key of %s: %v", c.Name, t.FunctionName(tag), err)
+		}
+		return k, nil
+	}
+	if c.keys == nil || p == nil {
 		return Key{}, nil
 	}
-	k, err := p.extract(req.Body)
-	if err != nil {
+	// The walker validates the whole call and reaches keys behind
+	// optional or composite fields.
+	v, err := c.keys.Key(req.Body)
+	switch {
+	case errors.Is(err, walk.ErrNoKey):
+		return Key{}, nil
+	case err != nil:
 		return Key{}, noTarget("cluster %s: cannot read the key of %s: %v", c.Name, t.FunctionName(tag), err)
 	}
-	return k, nil
+	switch v.Kind {
+	case walk.KindInt, walk.KindLong:
+		return Key{Kind: KeyInt, Int: v.Int}, nil
+	case walk.KindString:
+		return Key{Kind: KeyString, Str: v.Bytes}, nil
+	}
+	return Key{}, nil // a vector key needs fan-out, which this proxy does not do yet
 }
 
 // Shard returns the shard of req in cluster c, consuming a forward key as
@@ -102,7 +122,9 @@ func (t *Table) noKey(c *Cluster, req *rpc.InvokeReq) error {
 	switch {
 	case req.TL2:
 		why = "a TL2 request carries its key only in forward keys"
+	case c.rules[tag] != nil && c.rules[tag].ok:
 	case c.rules[tag] != nil:
+		why = c.rules[tag].why
 	case t.keys[tag] != nil:
 		why = t.keys[tag].why
 	case t.schema == nil:

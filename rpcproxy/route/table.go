@@ -11,6 +11,7 @@ import (
 	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
 	"github.com/rpcproxy/rpcproxy/sharding"
 	"github.com/rpcproxy/rpcproxy/tl/schema"
+	"github.com/rpcproxy/rpcproxy/tl/walk"
 )
 
 // Engines hands out shared engine connections by address; upstream.Pool
@@ -46,6 +47,10 @@ type Cluster struct {
 	Group    *health.Group
 	Stats    *metrics.Cluster
 	rules    map[uint32]*keyPlan // per function tag, from [[cluster.function]]
+	// keys is the schema walker's key finder with this cluster's rules:
+	// the fallback for functions whose key the flat plans cannot reach
+	// (after optional or composite fields). nil without a schema.
+	keys *walk.Keys
 }
 
 // Shard is one shard: its engines in config order and their balancer.
@@ -68,6 +73,10 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 		keys:     map[uint32]*keyPlan{},
 		schema:   sch,
 		engines:  engines,
+	}
+	var w *walk.Walker
+	if sch != nil {
+		w = walk.New(sch)
 	}
 	// Validate and build everything that can fail before acquiring engines.
 	for i := range cfg.Clusters {
@@ -96,6 +105,17 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			n += len(s.Replicas)
 		}
 		c.Group = health.NewGroup(n, cc.Health.MaxDownShare)
+		named := map[string]string{}
+		for _, r := range cc.Rules {
+			if r.Key != "" {
+				named[r.Name] = r.Key
+			}
+		}
+		if w != nil {
+			if c.keys, err = w.Keys(named); err != nil {
+				return nil, fmt.Errorf("route: cluster %q: key rules: %w", cc.Name, err)
+			}
+		}
 		for _, r := range cc.Rules {
 			if sch == nil {
 				return nil, fmt.Errorf("route: cluster %q: function %q has a key rule but no schema is loaded (proxy.schemas)", cc.Name, r.Name)
@@ -105,9 +125,11 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 				return nil, fmt.Errorf("route: cluster %q: function %q is not in the schemas", cc.Name, r.Name)
 			}
 			p := planKey(fn, r.Key)
-			if !p.ok {
+			if !p.ok && r.Key != "" && c.keys == nil {
 				return nil, fmt.Errorf("route: cluster %q: %s", cc.Name, p.why)
 			}
+			// A plan that is not ok defers to the walker, which accepted
+			// the rule above.
 			c.rules[fn.Tag] = &p
 		}
 		if cc.ActorID != 0 {

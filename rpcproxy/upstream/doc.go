@@ -34,6 +34,9 @@
 //     At most one probe per engine is in flight.
 //   - rpcServerWantsFin from an engine: new requests go to a fresh
 //     connection at once; the old one finishes its pending calls.
+//   - An address listed by two clusters is one Engine: one connection and
+//     one health state; its health settings and max_down_share group are
+//     the last Acquire's (the newest table, the later cluster).
 //   - Released engines (refs 0) close; a Pool's Close fails everything
 //     pending and waits for every goroutine it started.
 package upstream

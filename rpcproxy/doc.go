@@ -50,8 +50,9 @@
 //     functions come from Options.
 //   - The request path (ServeRPC -> engine Send; engine answer -> reply)
 //     allocates nothing in steady state: forwards are pooled, lookups are
-//     map reads, errors are prebuilt. BenchmarkForwardLoopback and TestForwardDoesNotAllocate prove it
-//     for the whole process (app, proxy and engine on loopback).
+//     map reads, errors are prebuilt. BenchmarkForwardLoopback and
+//     TestForwardDoesNotAllocate prove it for the whole process (app,
+//     proxy and engine on loopback).
 //   - Every proxy-made error is an *rpc.Error; rpc.ErrorOf (called by the
 //     server's ReplyErr) is the only mapping to TL codes.
 package rpcproxy

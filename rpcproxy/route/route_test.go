@@ -73,7 +73,7 @@ func (d *dialLog) Dial(_ context.Context, _, addr string) (net.Conn, error) {
 	return nil, errors.New("test: no network")
 }
 
-func buildTable(t *testing.T) *Table {
+func buildTable(t testing.TB) *Table {
 	t.Helper()
 	cfg, err := configs.Parse("test.toml", []byte(testConfig), ".")
 	if err != nil {

@@ -1,0 +1,59 @@
+package upstream
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/rpcproxy/health"
+	"github.com/rpcproxy/rpcproxy/rpcproxy/sendq"
+	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+)
+
+// nopWriter is the no-op sink behind the send queue.
+type nopWriter struct{}
+
+func (nopWriter) WritePacket(uint32, []byte, []byte) error { return nil }
+
+// sinkCall counts answers; nothing else.
+type sinkCall struct {
+	qid     int64
+	answers int
+}
+
+func (c *sinkCall) Sent(qid int64)                        { c.qid = qid }
+func (c *sinkCall) Answer(uint32, []byte, *rpc.ReqResult) { c.answers++ }
+func (c *sinkCall) Fail(error)                            {}
+
+// BenchmarkSendDeliver is the engine side of one forwarded request without
+// sockets: Send (query id, pending entry, send queue) and the answer's
+// delivery (lookup, parse, health), against a send queue drained by a
+// no-op writer.
+func BenchmarkSendDeliver(b *testing.B) {
+	p := &Pool{opts: Options{Now: time.Now}}
+	e := &Engine{addr: "sink", pool: p, health: health.New(health.Settings{}, nil, nil),
+		errs: newEngineErrors("sink"), links: map[*link]struct{}{}, pending: make(map[int64]pending, 64)}
+	l := &link{e: e, q: sendq.New(64 << 20)}
+	e.cur = l
+	stopped := make(chan struct{})
+	go func() { _ = l.q.Run(nopWriter{}); close(stopped) }()
+	defer func() { l.q.Close(); <-stopped }()
+	hdr := make([]byte, 8, 64)
+	body := tl.AppendString(tl.AppendUint32(nil, 0xd33b13ae), "photo100_500")
+	answer := make([]byte, 8, 64)
+	answer = append(answer, body...)
+	var res rpc.ReqResult
+	c := &sinkCall{}
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := e.Send(c, hdr, body, now, now.Add(time.Second)); err != nil {
+			b.Fatal(err)
+		}
+		tl.AppendInt64(answer[:0], c.qid)
+		e.deliver(rpc.TypeReqResult, answer, &res)
+	}
+	if c.answers != b.N {
+		b.Fatalf("%d answers for %d requests", c.answers, b.N)
+	}
+}

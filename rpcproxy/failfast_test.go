@@ -220,3 +220,91 @@ shards = [{ replicas = [%q] }]
 		}
 	}
 }
+
+// max_down_share caps how much of a cluster is marked down: beyond it the
+// engines stay "up" (fail open) and requests reach them.
+func TestMaxDownShareFailsOpen(t *testing.T) {
+	dead1, dead2 := deadAddr(t), deadAddr(t)
+	cfg := parseConfig(t, proxyHeader()+fmt.Sprintf(`
+[[cluster]]
+name = "mc"
+functions = ["memcache.*"]
+sharding = "hash"
+shards = [{ replicas = [%q] }, { replicas = [%q] }]
+[cluster.health]
+max_down_share = 0.5
+probe_interval = "1h"
+probe_max_interval = "1h"
+`, dead1, dead2))
+	p := startProxy(t, cfg, Options{NoAdmin: true})
+	c := p.Table().Cluster("mc")
+	var down, open int
+	for i := range c.Shards {
+		h := c.Shards[i].Replicas[0].Health()
+		switch {
+		case !h.Up():
+			down++
+		case h.FailOpen():
+			open++
+		}
+	}
+	if down != 1 || open != 1 || c.Group.Down() != 1 {
+		t.Fatalf("%d down, %d failing open (group %d); want 1 and 1", down, open, c.Group.Down())
+	}
+	st := p.Snapshot()
+	states := map[string]int{}
+	for _, s := range st.Clusters[0].Shards {
+		states[s.Engines[0].State]++
+	}
+	if states["down"] != 1 || states["fail_open"] != 1 {
+		t.Fatalf("stats states %v", states)
+	}
+}
+
+// A replica at max_inflight sheds load at once: with failover the next
+// replica of the same shard takes the request.
+func TestBusyReplicaShedsLoad(t *testing.T) {
+	eng := startEngines(t, 2)
+	eng[0].Handler = func(*enginetest.Request) enginetest.Reply { return enginetest.Reply{Hold: true} }
+	for _, failover := range []bool{true, false} {
+		t.Run(fmt.Sprintf("failover=%v", failover), func(t *testing.T) {
+			cfg := parseConfig(t, proxyHeader()+fmt.Sprintf(`
+[[cluster]]
+name = "mc"
+functions = ["memcache.*"]
+balance = "round_robin"
+shards = [{ replicas = [%q, %q] }]
+[cluster.health]
+max_inflight = 1
+failover = %v
+`, eng[0].Addr, eng[1].Addr, failover))
+			p := startProxy(t, cfg, Options{NoAdmin: true})
+			a := dialApp(t, p.addr(t, mainListen))
+			// Fill replica 0 (round robin starts somewhere; send until one is held).
+			busy := p.Table().Cluster("mc").Shards[0].Replicas[0]
+			var qid int64
+			for busy.Health().Inflight() == 0 {
+				qid++
+				a.send(t, &rpc.InvokeReq{QueryID: qid, Body: getCall(t, "k")})
+				waitFor(t, "an answer or a held request", func() bool {
+					return busy.Health().Inflight() == 1 || len(a.msgs) > 0
+				})
+				if len(a.msgs) > 0 {
+					a.result(t)
+				}
+			}
+			refused := 0
+			for i := range 6 {
+				res := a.call(t, &rpc.InvokeReq{QueryID: int64(100 + i), Body: getCall(t, "k")})
+				if res.IsError() {
+					wantError(t, res, rpc.CodeTooManyRequests, eng[0].Addr)
+					refused++
+				}
+			}
+			if failover && refused != 0 || !failover && refused == 0 {
+				t.Fatalf("failover=%v: %d of 6 refused", failover, refused)
+			}
+			eng[0].Release()
+		})
+	}
+}

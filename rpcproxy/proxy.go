@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -100,6 +101,9 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 	}
 	if o.Listen == nil {
 		o.Listen = net.Listen
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Float64
 	}
 	if o.MaxAppPending <= 0 {
 		o.MaxAppPending = 16 << 20

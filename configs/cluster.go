@@ -403,10 +403,91 @@ func parseRules(t *table, c *Cluster) []FunctionRule {
 				ft.ps.add(ft.at("key"), "%q: want an argument name of the function (letters, digits, '_')", s)
 			}
 		}
+		parseFanout(ft, &r)
 		ft.unknownKeys()
 		rules = append(rules, r)
 	}
 	return rules
+}
+
+// parseFanout reads a [[cluster.function]] table's split and merge keys
+// and checks them against each other (the schema checks, such as whether
+// key is a vector or sort_field a field of the result's elements, are made
+// when the proxy builds its table).
+func parseFanout(ft *table, r *FunctionRule) {
+	r.OnError = OnErrorFail
+	if s, ok := ft.string("align"); ok {
+		if s != AlignPositional && s != AlignDictionary {
+			ft.ps.add(ft.at("align"), "%q: want %q (element i of the answer is key i's) or %q (the answer is a dictionary keyed by key)", s, AlignPositional, AlignDictionary)
+		}
+		r.Align = s
+	}
+	if s, ok := ft.string("merge"); ok {
+		if !slices.Contains(Merges(), s) {
+			ft.ps.add(ft.at("merge"), "%q: unknown merge strategy; allowed: %s", s, strings.Join(Merges(), ", "))
+		}
+		r.Merge = s
+		if r.Align != "" {
+			ft.ps.add(ft.at("merge"), "a function is either split by key (align) or merged from every shard (merge), not both")
+		}
+		if r.Key != "" {
+			ft.ps.add(ft.at("key"), "a merged function goes to every shard: it has no key argument")
+		}
+	}
+	if s, ok := ft.string("on_error"); ok {
+		if s != OnErrorFail && s != OnErrorPartial {
+			ft.ps.add(ft.at("on_error"), "%q: want %q (any failed shard fails the request) or %q (answer from the shards that answered)", s, OnErrorFail, OnErrorPartial)
+		}
+		r.OnError = s
+	}
+	if s, ok := ft.string("missing"); ok {
+		if err := checkFunctionName(s); err != nil {
+			ft.ps.add(ft.at("missing"), "%v: want a constructor name such as \"memcache.not_found\"", err)
+		}
+		if r.Merge != "" || r.Align == AlignDictionary {
+			ft.ps.add(ft.at("missing"), "only a positional split (align = %q) answers missing keys with a constructor", AlignPositional)
+		} else if r.OnError != OnErrorPartial {
+			ft.ps.add(ft.at("missing"), "only used with on_error = %q: with %q a failed shard fails the request", OnErrorPartial, OnErrorFail)
+		}
+		r.Missing = s
+	}
+	sortedOnly := func(key string) {
+		if r.Merge != MergeSorted {
+			ft.ps.add(ft.at(key), "only with merge = %q", MergeSorted)
+		}
+	}
+	if s, ok := ft.string("sort_field"); ok {
+		sortedOnly("sort_field")
+		if !isArgName(s) {
+			ft.ps.add(ft.at("sort_field"), "%q: want a field name of the result's elements", s)
+		}
+		r.SortField = s
+	} else if r.Merge == MergeSorted && !ft.has("sort_field") {
+		ft.ps.add(ft.at("sort_field"), "missing: merge = %q needs the elements' field to order by", MergeSorted)
+	}
+	if b, ok := ft.bool("descending"); ok {
+		sortedOnly("descending")
+		r.Descending = b
+	}
+	if s, ok := ft.string("limit_arg"); ok {
+		sortedOnly("limit_arg")
+		if !isArgName(s) {
+			ft.ps.add(ft.at("limit_arg"), "%q: want an int argument name of the function", s)
+		}
+		r.LimitArg = s
+	}
+	if r.Merge == MergeSorted {
+		r.DefaultLimit = DefaultMergeLimit
+	}
+	if n, ok := ft.int("default_limit"); ok {
+		sortedOnly("default_limit")
+		if n < 1 || n > MaxMergeLimit {
+			ft.ps.add(ft.at("default_limit"), "%d: want 1..%d", n, MaxMergeLimit)
+		} else if r.LimitArg == "" {
+			ft.ps.add(ft.at("default_limit"), "only with limit_arg: it is the limit when that argument is <= 0")
+		}
+		r.DefaultLimit = int(n)
+	}
 }
 
 // onlyByFunction reports whether function names are the only way requests

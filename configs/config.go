@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -126,8 +127,101 @@ type Health struct {
 type FunctionRule struct {
 	Name string // exact TL function name
 	// Key is the argument holding the routing key, used instead of the
-	// first int/long/string argument.
+	// first int/long/string argument. A vector argument (keys:%(Vector
+	// string)) makes the function a split: one sub-request per shard with
+	// that shard's keys.
 	Key string
+	// Align says how a split's answer lines up with its keys:
+	// AlignPositional (element i answers key i; the default) or
+	// AlignDictionary (a dictionary keyed by key: entries are concatenated).
+	Align string
+	// Merge makes the function a scatter: sent to every shard, the answers
+	// merged by this strategy (MergeConcat ... MergeFirst). "" is no merge.
+	Merge string
+	// SortField, Descending, LimitArg and DefaultLimit apply to MergeSorted:
+	// elements are ordered by the result element's field SortField, at most
+	// the value of argument LimitArg of them are kept (DefaultLimit when
+	// that value is <= 0; no limit when LimitArg is "").
+	SortField    string
+	Descending   bool
+	LimitArg     string
+	DefaultLimit int
+	// OnError is the partial-failure policy of a split or a scatter:
+	// OnErrorFail (the first failed shard's error, by shard order) or
+	// OnErrorPartial (answer from the shards that answered; the count of
+	// failed shards goes in the result extra's failed_subqueries).
+	OnError string
+	// Missing is the constructor answered, in a positional split with
+	// on_error = "partial", for the keys of shards that failed
+	// ("memcache.not_found"). It must be a constructor of the result's
+	// element type without fields. Required in that case: the proxy never
+	// invents a value.
+	Missing string
+}
+
+// Fan-out settings of a FunctionRule.
+const (
+	AlignPositional = "positional"
+	AlignDictionary = "dictionary"
+
+	MergeConcat = "concat"
+	MergeSum    = "sum"
+	MergeMin    = "min"
+	MergeMax    = "max"
+	MergeAnd    = "and"
+	MergeOr     = "or"
+	MergeSorted = "sorted"
+	MergeFirst  = "first"
+
+	OnErrorFail    = "fail"
+	OnErrorPartial = "partial"
+
+	// DefaultMergeLimit is a sorted merge's limit when the request's limit
+	// argument is <= 0 (the events engine's rule); MaxMergeLimit bounds
+	// default_limit.
+	DefaultMergeLimit = 100
+	MaxMergeLimit     = 1_000_000
+)
+
+// Merges lists the merge strategies.
+func Merges() []string {
+	return []string{MergeConcat, MergeSum, MergeMin, MergeMax, MergeAnd, MergeOr, MergeSorted, MergeFirst}
+}
+
+// String renders the rule for `rpcproxy check`.
+func (r FunctionRule) String() string {
+	var parts []string
+	key := r.Key
+	if key == "" {
+		key = "(first int/long/string argument, else the first vector)"
+	}
+	switch {
+	case r.Merge != "":
+		parts = append(parts, "scatter to every shard, merge = "+r.Merge)
+		if r.Merge == MergeSorted {
+			dir := "ascending"
+			if r.Descending {
+				dir = "descending"
+			}
+			lim := "no limit"
+			if r.LimitArg != "" {
+				lim = fmt.Sprintf("limit = argument %s (<= 0: %d)", r.LimitArg, r.DefaultLimit)
+			}
+			parts = append(parts, "by "+r.SortField+" "+dir, lim)
+		}
+	default:
+		parts = append(parts, "key = "+key)
+		if r.Align != "" {
+			parts = append(parts, "split by shard, align = "+r.Align)
+		}
+		if r.Missing != "" {
+			parts = append(parts, "missing = "+r.Missing)
+		}
+	}
+	if r.Merge != "" || r.Align != "" {
+		parts = append(parts, "on_error = "+r.OnError)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Spec returns the placement spec of c for sharding.NewPicker.

@@ -106,7 +106,11 @@ func TestProduction(t *testing.T) {
 		{"photo shard 1 weight", photo.Shards[1].Weight, 2},
 		{"photo timeout", photo.Timeout, 250 * time.Millisecond},
 		{"photo slow latency", photo.Health.SlowLatency, 150 * time.Millisecond},
-		{"photo rule", photo.Rules, []FunctionRule{{"memcache.get", "key"}, {"memcache.set", "key"}}},
+		{"photo rules", photo.Rules, []FunctionRule{
+			{Name: "memcache.get", Key: "key", OnError: "fail"},
+			{Name: "memcache.set", Key: "key", OnError: "fail"},
+			{Name: "memcache.getMulti", Key: "keys", Align: "positional", OnError: "partial", Missing: "memcache.not_found"},
+		}},
 		{"users firstint takes no hash", users.Hash, sharding.KeyHash("")},
 		{"users timeout falls back to proxy", users.Timeout, 500 * time.Millisecond},
 		{"users failover", users.Health.Failover, false},

@@ -378,7 +378,46 @@ fanout = true
 				{14, `cluster[0].function[2].key: "1key": want an argument name`},
 				{15, `cluster[0].function[3].name: missing`},
 				{18, `cluster[0].function[4].name: "b.get": not routed to this cluster (functions = a.*)`},
-				{19, `cluster[0].function[4].fanout: unknown key; allowed here: key, name`},
+				{19, `cluster[0].function[4].fanout: unknown key; allowed here: align, default_limit, descending, key, limit_arg, merge, missing, name, on_error, sort_field`},
+			},
+		},
+		{
+			name: "fan-out rules",
+			src: minimal + `
+[[cluster.function]]
+name = "a.multi"
+align = "ordered"
+on_error = "ignore"
+missing = "a.none"
+[[cluster.function]]
+name = "a.search"
+key = "q"
+merge = "sorted"
+align = "positional"
+default_limit = 0
+[[cluster.function]]
+name = "a.count"
+merge = "avg"
+descending = true
+missing = "a.none"
+[[cluster.function]]
+name = "a.search2"
+merge = "sorted"
+sort_field = "ts"
+default_limit = 5
+`,
+			expectedErr: []want{
+				{9, `cluster[0].function[0].align: "ordered": want "positional"`},
+				{10, `cluster[0].function[0].on_error: "ignore": want "fail"`},
+				{11, `cluster[0].function[0].missing: only used with on_error = "partial"`},
+				{14, `cluster[0].function[1].key: a merged function goes to every shard`},
+				{15, `cluster[0].function[1].merge: a function is either split`},
+				{12, `cluster[0].function[1].sort_field: missing: merge = "sorted" needs`},
+				{17, `cluster[0].function[1].default_limit: 0: want 1..1000000`},
+				{20, `cluster[0].function[2].merge: "avg": unknown merge strategy; allowed: concat, sum, min, max, and, or, sorted, first`},
+				{21, `cluster[0].function[2].descending: only with merge = "sorted"`},
+				{22, `cluster[0].function[2].missing: only a positional split`},
+				{27, `cluster[0].function[3].default_limit: only with limit_arg`},
 			},
 		},
 		{

@@ -34,8 +34,11 @@ test:
 	@# UDP transport (named *Interop*: VK's own UDP code has data races).
 	$(GO) test -count=1 -timeout $(TESTTIMEOUT) -run 'Alloc|Interop' $(PKGS)
 
+# run is the demo (scripts/demo.sh): 4 memcache engines and the proxy on
+# loopback, a scripted rpccall session, then serving until Ctrl-C.
+# DEMO_HOLD=0 exits after the session (the default without a terminal).
 run: build
-	$(BIN)/tlc tags ../shared/tl/engine.tl 2>/dev/null || $(BIN)/tlc -h
+	@BIN=$(BIN) scripts/demo.sh
 
 bench: $(BIN)/benchstat
 	@mkdir -p $(BIN)

@@ -40,6 +40,13 @@ test:
 run: build
 	@BIN=$(BIN) scripts/demo.sh
 
+# bench-proxy measures the proxy against direct engine access with
+# docs/peers.md §2's method (scripts/bench-proxy.sh; RUNS, DURATION and
+# WARMUP override its 5 runs of 1s + 8s). Not part of `make test`.
+.PHONY: bench-proxy
+bench-proxy: build
+	@BIN=$(BIN) scripts/bench-proxy.sh
+
 bench: $(BIN)/benchstat
 	@mkdir -p $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $(PKGS) | tee $(BIN)/bench.txt

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# bench-proxy.sh is `make bench-proxy`: the proxy against direct engine
+# access, measured the way docs/peers.md §2 measured twemproxy.
+#
+# Server side (4 memcache engines and the proxy, GOMAXPROCS=1 each) is
+# pinned to core 0 with taskset, rpcbench to core 1. For each case, runs
+# alternate "direct to one engine" and "through the proxy" (4 engines
+# behind it, ketama); every run is -warmup 1s, then DURATION measured,
+# 10,000 keys x 100 B values, prefilled. The table reports per case the
+# median ops/s of each side, their ratio and the added p50/p99 (medians of
+# the runs' percentiles). It is printed and saved to bin/bench-proxy.md;
+# the raw rpcbench reports are kept in bin/bench-proxy/.
+#
+#   RUNS=5 DURATION=8s WARMUP=1s scripts/bench-proxy.sh   # the defaults
+#   RUNS=3 DURATION=4s scripts/bench-proxy.sh             # shorter
+#
+# Compare ratios, not absolute numbers: on a shared machine they move
+# with whatever else runs (the table's header says so).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BIN=${BIN:-bin}
+RUNS=${RUNS:-5}
+DURATION=${DURATION:-8s}
+WARMUP=${WARMUP:-1s}
+PROXY_PORT=${PROXY_PORT:-19300} # proxy; admin is PROXY_PORT+1
+OUT=$BIN/bench-proxy
+SCHEMA=$PWD/engines/memcache/memcache.tl
+
+# name|rpcbench flags
+CASES=(
+	"get, c=1, d=1 (latency)|-c 1 -d 1"
+	"get, c=64, d=1 (throughput)|-c 64 -d 1"
+	"get, c=16, d=16 (pipelined, -batch)|-c 16 -d 16 -batch"
+)
+
+die() {
+	printf 'bench-proxy: %s\n' "$*" >&2
+	exit 1
+}
+
+PIDS=()
+cleanup() {
+	local rc=$? pid
+	trap - EXIT INT TERM
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do
+		for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+command -v taskset >/dev/null || die "taskset not found: it comes from util-linux (apt-get install util-linux); the method pins the server side to core 0 and rpcbench to core 1"
+(($(nproc) >= 2)) || die "needs at least 2 cores (server side on core 0, rpcbench on core 1); this machine has $(nproc)"
+for b in engine rpcproxy rpcbench; do
+	[[ -x $BIN/$b ]] || die "$BIN/$b is missing: run 'make build' first"
+done
+secs() { # a Go duration of whole or fractional seconds/ms -> whole seconds, rounded up
+	local d=$1
+	case $d in
+	*ms) echo $(((${d%ms} + 999) / 1000)) ;;
+	*s) echo $((${d%s} + 0)) ;;
+	*) die "DURATION/WARMUP: want e.g. 8s or 500ms, got $d" ;;
+	esac
+}
+RUN_LIMIT=$(($(secs "$DURATION") + $(secs "$WARMUP") + 60)) # prefill + drain margin
+for port in "$PROXY_PORT" $((PROXY_PORT + 1)); do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is in use (set PROXY_PORT)"; fi
+done
+rm -rf "$OUT" && mkdir -p "$OUT"
+
+# wait_for tries "$@" every 100ms for at most 10s.
+wait_for() {
+	for _ in $(seq 100); do
+		if "$@"; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+ENGINES=()
+for i in 1 2 3 4; do
+	taskset -c 0 env GOMAXPROCS=1 "$BIN/engine" -kind memcache -listen 127.0.0.1:0 \
+		>"$OUT/engine-$i.out" 2>"$OUT/engine-$i.log" &
+	PIDS+=($!)
+	wait_for test -s "$OUT/engine-$i.out" || die "engine $i did not start: $(tail -3 "$OUT/engine-$i.log")"
+	ENGINES+=("$(head -1 "$OUT/engine-$i.out")")
+done
+cat >"$OUT/bench.toml" <<EOF
+# Written by scripts/bench-proxy.sh.
+[proxy]
+listen = "127.0.0.1:$PROXY_PORT"
+admin = "127.0.0.1:$((PROXY_PORT + 1))"
+timeout = "1s"
+schemas = ["$SCHEMA"]
+log_level = "warn"
+
+[[cluster]]
+name = "memcache"
+functions = ["memcache.*"]
+sharding = "ketama"
+hash = "md5"
+shards = [
+$(for e in "${ENGINES[@]}"; do echo "  { replicas = [\"$e\"] },"; done)
+]
+EOF
+taskset -c 0 env GOMAXPROCS=1 "$BIN/rpcproxy" serve -config "$OUT/bench.toml" -watch 0 \
+	>"$OUT/proxy.out" 2>"$OUT/proxy.log" &
+PIDS+=($!)
+healthy() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$((PROXY_PORT + 1)) && printf 'GET /healthz HTTP/1.0\r\n\r\n' >&3 && grep -q '^ok' <&3" 2>/dev/null; }
+wait_for healthy || die "the proxy did not become healthy: $(tail -5 "$OUT/proxy.log")"
+
+DIRECT=${ENGINES[0]}
+PROXY=127.0.0.1:$PROXY_PORT
+echo "bench-proxy: engines ${ENGINES[*]}; proxy $PROXY; direct target $DIRECT"
+echo "bench-proxy: server side on core 0 (GOMAXPROCS=1 each), rpcbench on core 1; $RUNS runs per side per case, warm-up $WARMUP, $DURATION measured"
+
+# field prints the number after "NAME": in a JSON report (the first one).
+field() { grep -m1 "\"$1\":" "$2" | sed 's/.*: *//; s/,$//'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+bench() { # tag addr flags...
+	local tag=$1 addr=$2
+	shift 2
+	local f=$OUT/$tag.json
+	# shellcheck disable=SC2086
+	if ! timeout "$RUN_LIMIT" taskset -c 1 "$BIN/rpcbench" -addr "$addr" -prefill -quiet -json \
+		-warmup "$WARMUP" -duration "$DURATION" -mix get=1 -keys 10000 -value-size 100 "$@" >"$f" 2>"$OUT/$tag.err"; then
+		die "rpcbench $tag failed: $(tail -3 "$OUT/$tag.err")"
+	fi
+	printf '  %-14s %10.0f ops/s  p50 %7.1f µs  p99 %7.1f µs  errors %s\n' "$tag" \
+		"$(field ops_per_s "$f")" "$(field p50 "$f")" "$(field p99 "$f")" "$(field errors "$f")"
+}
+
+TABLE=$BIN/bench-proxy.md
+{
+	echo "rpcproxy vs direct, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $RUNS runs per side, warm-up $WARMUP + $DURATION measured."
+	echo "Server side (4 engines + proxy) on core 0, rpcbench on core 1; medians of the runs; a shared machine: compare ratios."
+	echo
+	echo "| case | n | direct ops/s | proxy ops/s | **proxy/direct** | p50 µs direct / proxy (added) | p99 µs direct / proxy (added) | errors direct / proxy |"
+	echo "|---|---|---|---|---|---|---|---|"
+} >"$TABLE.tmp"
+n=0
+for c in "${CASES[@]}"; do
+	name=${c%%|*}
+	read -r -a flags <<<"${c#*|}"
+	n=$((n + 1))
+	echo "== case $n: $name"
+	for r in $(seq "$RUNS"); do
+		bench "c$n-direct-$r" "$DIRECT" "${flags[@]}"
+		bench "c$n-proxy-$r" "$PROXY" "${flags[@]}"
+	done
+	stat() { for f in "$OUT"/c$n-"$1"-*.json; do field "$2" "$f"; done | median; }
+	sum() { for f in "$OUT"/c$n-"$1"-*.json; do field errors "$f"; done | awk '{s+=$1} END {print s+0}'; }
+	dops=$(stat direct ops_per_s) pops=$(stat proxy ops_per_s)
+	d50=$(stat direct p50) p50=$(stat proxy p50) d99=$(stat direct p99) p99=$(stat proxy p99)
+	awk -v name="$name" -v n="$RUNS" -v dops="$dops" -v pops="$pops" -v d50="$d50" -v p50="$p50" \
+		-v d99="$d99" -v p99="$p99" -v de="$(sum direct)" -v pe="$(sum proxy)" 'function c(x,  s) { s = sprintf("%.0f", x); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
+		BEGIN { printf "| %s | %d | %s | %s | **%.2f** | %.1f / %.1f (+%.1f) | %.1f / %.1f (+%.1f) | %d / %d |\n",
+			name, n, c(dops), c(pops), pops / dops, d50, p50, p50 - d50, d99, p99, p99 - d99, de, pe }' >>"$TABLE.tmp"
+done
+mv "$TABLE.tmp" "$TABLE"
+echo
+cat "$TABLE"
+echo
+echo "bench-proxy: table saved to $TABLE; raw reports in $OUT/"

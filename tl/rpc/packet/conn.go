@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -45,8 +46,19 @@ type Conn struct {
 	queued  int64 // frame bytes appended so far
 	written int64 // frame bytes handed to the flusher and written
 	werr    error // sticky: ErrClosed or the first fatal error
+	// flushing: the flusher or an inline writer owns the socket's write
+	// side; everybody else only appends to wbuf.
+	flushing bool
 
-	// Flusher goroutine only (or the handshake, before it starts).
+	// Inline writer state, touched only by the goroutine holding flushing.
+	// raw is nil when inline writes are off (encrypted, or not a socket).
+	raw   syscall.RawConn
+	rawFn func(fd uintptr) bool // c.rawWrite, bound once so writes do not allocate
+	ioBuf []byte
+	ioN   int
+	ioErr error
+
+	// Owned by whoever holds flushing (or the handshake, before start).
 	enc       cipher.BlockMode
 	wdeadline time.Time
 
@@ -88,6 +100,14 @@ func newConn(nc net.Conn, s *settings, server bool) *Conn {
 func (c *Conn) start() {
 	c.rd.fixed = false
 	c.started = true
+	if c.enc == nil {
+		if sc, ok := c.nc.(syscall.Conn); ok {
+			if raw, err := sc.SyscallConn(); err == nil {
+				c.raw = raw
+				c.rawFn = c.rawWrite
+			}
+		}
+	}
 	go c.flushLoop()
 }
 
@@ -151,17 +171,129 @@ func (c *Conn) WritePacket(typ uint32, head, body []byte) error {
 	for c.werr == nil && len(c.wbuf) >= c.limit {
 		c.wcond.Wait()
 	}
-	err := c.appendLocked(typ, head, body)
-	c.wmu.Unlock()
-	return err
+	return c.queueLocked(typ, head, body)
+}
+
+// TryWritePacket is WritePacket that never waits: with WriteBufferLimit
+// bytes pending it queues nothing and returns false (the peer is not
+// reading fast enough; the caller decides what to drop). ok is true when
+// the packet was queued or err is the connection's error.
+func (c *Conn) TryWritePacket(typ uint32, head, body []byte) (ok bool, err error) {
+	n := len(head) + len(body)
+	if n > MaxBodyLen {
+		return true, fmt.Errorf("%w: body %d bytes, max %d", ErrTooLarge, n, MaxBodyLen)
+	}
+	c.wmu.Lock()
+	if c.werr == nil && len(c.wbuf) >= c.limit {
+		c.wmu.Unlock()
+		return false, nil
+	}
+	return true, c.queueLocked(typ, head, body)
 }
 
 // writeControl queues a ping or pong ignoring the limit: the reader must
 // not block behind application back-pressure.
 func (c *Conn) writeControl(typ uint32, body []byte) {
 	c.wmu.Lock()
-	_ = c.appendLocked(typ, nil, body)
+	_ = c.queueLocked(typ, nil, body)
+}
+
+// queueLocked appends one packet and gets it written: inline when nothing
+// is pending and nobody owns the socket (one writer at a time pays no
+// goroutine hop), else by whoever owns it, so concurrent writers still
+// share syscalls. It releases wmu.
+func (c *Conn) queueLocked(typ uint32, head, body []byte) error {
+	was := len(c.wbuf)
+	if err := c.appendLocked(typ, head, body); err != nil {
+		c.wmu.Unlock()
+		return err
+	}
+	switch {
+	case was != 0 || c.flushing || !c.started:
+		// The owner (or the flusher, already kicked) writes it.
+		c.wmu.Unlock()
+	case c.raw != nil:
+		c.writeInline()
+	default:
+		c.wmu.Unlock()
+		c.kickFlusher()
+	}
+	return nil
+}
+
+func (c *Conn) kickFlusher() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// writeInline is entered with wmu held, nobody flushing and wbuf holding
+// just-appended frames. It claims the socket, makes one non-blocking write
+// and leaves whatever the kernel did not take to the flusher, so the
+// caller never waits for the peer. It releases wmu.
+func (c *Conn) writeInline() {
+	c.flushing = true
+	out := c.wbuf
+	c.wbuf, c.wspare = c.wspare[:0], nil
 	c.wmu.Unlock()
+
+	c.ioBuf, c.ioN, c.ioErr = out, 0, nil
+	// The poller refuses any write once the deadline has passed, so keep
+	// it ahead as the flusher does (a syscall only when it moved).
+	if err := c.setWriteDeadline(); err != nil {
+		c.ioErr = err
+	} else if err := c.raw.Write(c.rawFn); err != nil && c.ioErr == nil {
+		c.ioErr = err
+	}
+	n, err := c.ioN, c.ioErr
+	c.ioBuf, c.ioErr = nil, nil
+
+	c.wmu.Lock()
+	c.flushing = false
+	c.written += int64(n)
+	if n < len(out) {
+		// Keep the unwritten tail ahead of what others appended meanwhile.
+		k := copy(out, out[n:])
+		out = append(out[:k], c.wbuf...)
+		c.wbuf, c.wspare = out, c.wbuf[:0]
+	} else {
+		c.wspare = out[:0]
+	}
+	kick := len(c.wbuf) > 0
+	c.wmu.Unlock()
+	if n > 0 {
+		c.wcond.Broadcast()
+	}
+	if err != nil {
+		c.fail(fmt.Errorf("rpc/packet: write: %w", err))
+		return
+	}
+	if kick {
+		c.kickFlusher()
+	}
+}
+
+// rawWrite writes ioBuf to the non-blocking socket until it is done or
+// the kernel's buffer is full; it never asks the poller to wait.
+func (c *Conn) rawWrite(fd uintptr) bool {
+	for c.ioN < len(c.ioBuf) {
+		m, err := rawWriteFD(fd, c.ioBuf[c.ioN:])
+		if m > 0 {
+			c.ioN += m
+		}
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			return true
+		case err != nil:
+			c.ioErr = err
+			return true
+		case m <= 0:
+			return true
+		}
+	}
+	return true
 }
 
 func (c *Conn) appendLocked(typ uint32, head, body []byte) error {
@@ -176,12 +308,6 @@ func (c *Conn) appendLocked(typ uint32, head, body []byte) error {
 	c.wbuf = appendFrame(c.wbuf, c.wtab, c.wseq, typ, head, body, c.walign)
 	c.wseq++
 	c.queued += int64(len(c.wbuf) - was)
-	if was == 0 && c.started {
-		select {
-		case c.kick <- struct{}{}:
-		default:
-		}
-	}
 	return nil
 }
 
@@ -227,10 +353,12 @@ func (c *Conn) flushLoop() {
 func (c *Conn) flushOnce() (bool, error) {
 	c.wmu.Lock()
 	out := c.wbuf
-	if len(out) == 0 || c.werr != nil {
+	if len(out) == 0 || c.werr != nil || c.flushing {
+		// An inline writer owns the socket; it kicks us if bytes remain.
 		c.wmu.Unlock()
 		return false, nil
 	}
+	c.flushing = true
 	c.wbuf, c.wspare = c.wspare[:0], nil
 	c.wmu.Unlock()
 
@@ -245,6 +373,7 @@ func (c *Conn) flushOnce() (bool, error) {
 	}
 
 	c.wmu.Lock()
+	c.flushing = false
 	c.written += int64(frames)
 	if cap(out) <= writeRetain {
 		c.wspare = out[:0]

@@ -10,6 +10,7 @@
 //	c, err := packet.ClientHandshake(nc, packet.Config{Key: key})   // or ServerHandshake
 //	typ, body, err := c.ReadPacket()         // one reader goroutine; body valid until the next call
 //	err = c.WritePacket(typ, head, body)     // any goroutine; head and body are sent back to back
+//	ok, err = c.TryWritePacket(typ, head, body) // never waits: ok false when WriteBufferLimit is pending
 //	err = c.Flush(); err = c.CloseGraceful(); err = c.Close()
 //	c.PeerPID(), c.PeerFlags(), c.ProtocolVersion(), c.Encrypted(), c.Done(), c.Err()
 //
@@ -82,7 +83,12 @@
 //   - Writes coalesce: WritePacket frames into a pending buffer under a
 //     short lock; one flusher goroutine per connection encrypts and writes
 //     everything pending with a single Write, so concurrent writers share
-//     syscalls.
+//     syscalls. On plain sockets a writer that finds nothing pending and
+//     nobody writing writes inline instead: one non-blocking write(2),
+//     whatever the kernel does not take is left to the flusher. So a lone
+//     writer pays no goroutine hop, and no writer ever waits for the peer
+//     in TryWritePacket. One goroutine at a time owns the socket's write
+//     side (the flushing flag), which keeps frames in sequence order.
 //   - Timeouts: each handshake step has PacketTimeout. Afterwards, when no
 //     byte arrives for PacketTimeout a ping is sent; if still nothing
 //     arrives for another PacketTimeout the connection closes

@@ -1,0 +1,239 @@
+package fanout
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/walk"
+)
+
+// Placer maps a key to its shard; sharding.Picker implements it.
+type Placer interface {
+	Pick(key []byte) (int, error)
+	PickInt(key int64) int
+}
+
+// Fanout splits calls and merges answers for one schema. It is safe for
+// concurrent use; its plans and scratch space are pooled, so the split and
+// merge paths do not allocate in steady state.
+type Fanout struct {
+	w       *walk.Walker
+	plans   sync.Pool
+	scratch sync.Pool
+}
+
+// New returns a Fanout over the schema of w.
+func New(w *walk.Walker) *Fanout {
+	f := &Fanout{w: w}
+	f.plans.New = func() any { return &Plan{} }
+	f.scratch.New = func() any { return &scratch{} }
+	return f
+}
+
+// Walker returns the schema walker the Fanout uses.
+func (f *Fanout) Walker() *walk.Walker { return f.w }
+
+// Plan is one split request: which shard each key goes to and the
+// sub-call of every shard. Shards with no keys get no sub-call (Keys[s] ==
+// 0) and are not asked. Get it from Split, give it back with Release.
+type Plan struct {
+	// ShardOf[i] is the shard of the call's key i.
+	ShardOf []int
+	// Keys[s] is how many keys shard s gets.
+	Keys []int
+	// Subs[s] is shard s's sub-call: the call with only its keys.
+	Subs [][]byte
+	// Answers[s] is filled by the caller with shard s's outcome.
+	Answers []Answer
+}
+
+// Status is one shard's outcome in a fan-out.
+type Status uint8
+
+const (
+	// Idle: the shard was not asked (a split shard with no keys).
+	Idle Status = iota
+	// OK: the shard answered; Body is its boxed result.
+	OK
+	// Failed: the shard was down, timed out or answered an error.
+	Failed
+)
+
+// Answer is one shard's outcome. The caller owns Body's memory; merges
+// only read it, and copy what they keep.
+type Answer struct {
+	Status Status
+	Body   []byte
+	Err    *rpc.Error
+}
+
+// reset sizes p for n shards, keeping its buffers.
+func (p *Plan) reset(n int) {
+	p.ShardOf = p.ShardOf[:0]
+	if cap(p.Keys) < n {
+		p.Keys = make([]int, n)
+		p.Answers = make([]Answer, n)
+		subs := make([][]byte, n)
+		copy(subs, p.Subs)
+		p.Subs = subs
+	}
+	p.Keys, p.Subs, p.Answers = p.Keys[:n], p.Subs[:n], p.Answers[:n]
+	for s := range n {
+		p.Keys[s] = 0
+		p.Subs[s] = p.Subs[s][:0]
+		p.Answers[s] = Answer{}
+	}
+}
+
+// Release gives p back to f's pool; p and its sub-calls must not be used
+// afterwards.
+func (f *Fanout) Release(p *Plan) {
+	for s := range p.Answers {
+		p.Answers[s] = Answer{}
+	}
+	f.plans.Put(p)
+}
+
+// Split plans a split of call by rule (KindSplit) over n shards: every key
+// of the rule's vector argument is placed by pl, and each shard's
+// sub-call keeps only its keys, as byte ranges of call (walk.SplitBy),
+// in their original order. A call with no keys goes whole to shard 0, so
+// that the answer (an empty vector) still comes from an engine.
+func (f *Fanout) Split(rule *Rule, call []byte, pl Placer, n int) (*Plan, error) {
+	p := f.plans.Get().(*Plan)
+	p.reset(n)
+	it, err := f.w.ArgElems(call, rule.Arg)
+	if err != nil {
+		f.Release(p)
+		return nil, err
+	}
+	for it.Next() {
+		v, ok := it.Value()
+		var s int
+		switch {
+		case !ok:
+			it.Close()
+			f.Release(p)
+			return nil, fmt.Errorf("fanout: %s.%s: elements are not int, long or string keys", rule.Function, rule.Arg)
+		case v.Kind == walk.KindString:
+			if s, err = pl.Pick(v.Bytes); err != nil {
+				it.Close()
+				f.Release(p)
+				return nil, err
+			}
+		default:
+			s = pl.PickInt(v.Int)
+		}
+		p.ShardOf = append(p.ShardOf, s)
+		p.Keys[s]++
+	}
+	if err := it.Err(); err != nil {
+		f.Release(p)
+		return nil, err
+	}
+	if err := f.w.SplitBy(p.Subs, call, rule.Arg, p.ShardOf); err != nil {
+		f.Release(p)
+		return nil, err
+	}
+	if len(p.ShardOf) == 0 && n > 0 {
+		p.Keys[0] = -1 // asked, with no keys
+	}
+	return p, nil
+}
+
+// Asked reports whether shard s gets a sub-call.
+func (p *Plan) Asked(s int) bool { return p.Keys[s] != 0 }
+
+// gate applies the partial-failure policy before a merge: with fail, the
+// first failed shard's error (by shard order); with partial, that error
+// only when no shard answered. failed counts the failed shards.
+func gate(partial bool, answers []Answer) (failed int, err *rpc.Error) {
+	ok := false
+	for i := range answers {
+		switch answers[i].Status {
+		case Failed:
+			if err == nil {
+				err = answers[i].Err
+			}
+			failed++
+		case OK:
+			ok = true
+		}
+	}
+	if failed == 0 || (partial && ok) {
+		return failed, nil
+	}
+	return failed, err
+}
+
+func invalid(shard int, format string, args ...any) *rpc.Error {
+	return &rpc.Error{Code: rpc.CodeProxyInvalidResponse, Description: fmt.Sprintf("rpcproxy: shard %d: ", shard) + fmt.Sprintf(format, args...)}
+}
+
+// fail marks shard s's answer as failed with err (a malformed answer).
+func fail(answers []Answer, s int, err *rpc.Error) {
+	answers[s] = Answer{Status: Failed, Err: err}
+}
+
+// MergeSplit appends to dst the answer to a split call assembled from
+// p.Answers: positional rules answer every key in the call's order (the
+// keys of failed shards get rule.Missing in partial mode); dictionary
+// rules join the shards' entries. Element bytes are copied as they came.
+// A shard whose answer is malformed (not the result type, or not one
+// element per key) counts as failed, with PROXY_INVALID_RESPONSE. failed
+// is the number of failed shards; err is the request's error when the
+// policy says so.
+func (f *Fanout) MergeSplit(dst []byte, rule *Rule, p *Plan) (out []byte, failed int, err *rpc.Error) {
+	if rule.Dictionary {
+		return f.concat(dst, rule.Partial, p.Subs, nil, p.Answers)
+	}
+	sc := f.getScratch(len(p.Answers))
+	defer f.putScratch(sc)
+	first := -1
+	for s := range p.Answers {
+		a := &p.Answers[s]
+		if a.Status != OK {
+			continue
+		}
+		it, werr := f.w.ResultElems(p.Subs[s], a.Body)
+		switch {
+		case werr != nil:
+			fail(p.Answers, s, invalid(s, "%s: %v", rule.Function, werr))
+			continue
+		case it.CountPos() < 0 || it.Len() != max(p.Keys[s], 0):
+			it.Close()
+			fail(p.Answers, s, invalid(s, "%s: %d elements for %d keys", rule.Function, it.Len(), p.Keys[s]))
+			continue
+		}
+		sc.its[s] = it
+		sc.open[s] = true
+		if first < 0 {
+			first = s
+		}
+	}
+	if failed, err = gate(rule.Partial, p.Answers); err != nil {
+		return dst, failed, err
+	}
+	fa := p.Answers[first].Body
+	fi := &sc.its[first]
+	dst = append(dst, fa[:fi.CountPos()]...)
+	dst = tl.AppendUint32(dst, uint32(len(p.ShardOf)))
+	for _, s := range p.ShardOf {
+		if !sc.open[s] {
+			dst = append(dst, rule.Missing...)
+			continue
+		}
+		it := &sc.its[s]
+		if !it.Next() {
+			return dst, failed, invalid(s, "%s: %v", rule.Function, it.Err())
+		}
+		dst = append(dst, it.Bytes()...)
+	}
+	// Finish first's iterator to find where its vector ends: a wrapper's
+	// trailing fields (none for Vector) are copied from it.
+	for fi.Next() {
+	}
+	return append(dst, fa[fi.End():]...), failed, nil
+}

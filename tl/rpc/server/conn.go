@@ -179,7 +179,9 @@ func (c *conn) handleCancel(body []byte) {
 // writeResult frames the answer: header into the Request's scratch, result
 // passed through, both copied by WritePacket into the connection's pending
 // buffer, so nothing here allocates.
-func (c *conn) writeResult(r *Request, extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string) {
+// With try it never waits: it returns false, writing nothing, when the
+// connection's pending writes are at the limit.
+func (c *conn) writeResult(r *Request, extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string, try bool) bool {
 	s := c.srv
 	var head []byte
 	if isErr {
@@ -205,9 +207,19 @@ func (c *conn) writeResult(r *Request, extra *rpc.ResultExtra, result []byte, is
 		result = nil
 	}
 	r.head = head
-	if err := c.pc.WritePacket(rpc.TypeReqResult, head, result); err != nil && !errors.Is(err, packet.ErrClosed) {
+	var err error
+	if try {
+		var ok bool
+		if ok, err = c.pc.TryWritePacket(rpc.TypeReqResult, head, result); !ok {
+			return false
+		}
+	} else {
+		err = c.pc.WritePacket(rpc.TypeReqResult, head, result)
+	}
+	if err != nil && !errors.Is(err, packet.ErrClosed) {
 		s.log.Debug("rpc/server: reply not written", "reason", err.Error(), "query_id", r.QueryID, "conn", c.id)
 	}
+	return true
 }
 
 // release returns the request's memory and slot; it runs exactly once per

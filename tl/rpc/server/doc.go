@@ -46,6 +46,12 @@
 //     pending writes are bounded by packet.Config.WriteBufferLimit. A
 //     reader held back this way does not read pings either, so a client
 //     starved for longer than its packet timeouts reconnects.
+//   - TryReplyResult and TryReplyErr never wait for the client: with the
+//     connection's pending writes at the limit they write nothing and
+//     return false, leaving the request unanswered; CloseConn lets the
+//     handler drop such a client instead of blocking on it. A proxy
+//     answering from its engine readers uses both, so a client that stops
+//     reading never delays anybody else.
 //   - Requests are charged before they are parsed, released by their one
 //     reply; cancels, fins and unknown types are never charged.
 //   - Shutdown sends rpcServerWantsFin once per connection and waits for

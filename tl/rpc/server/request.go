@@ -35,6 +35,7 @@ type Request struct {
 	deadline time.Time
 	weight   int64
 	retained bool
+	value    any // the handler's, until the reply
 
 	// refs counts the parties that may still touch the Request: the
 	// reader (until ServeRPC returns), the reply (until it has written and
@@ -102,7 +103,7 @@ func (r *Request) Retain() {
 // ones are ignored and logged, as long as the Request has not been reused.
 // Reply blocks while the connection has packet.Config.WriteBufferLimit
 // bytes pending (a client that does not read), at most until the write
-// times out and the connection closes.
+// times out and the connection closes; TryReplyResult never blocks.
 func (r *Request) Reply(result []byte) { r.reply(nil, result, false, 0, "") }
 
 // ReplyWithExtra answers with a result and a result extra; only the extra
@@ -137,18 +138,73 @@ func (r *Request) ReplyErr(err error) {
 	r.reply(nil, nil, true, e.Code, e.Description)
 }
 
+// TryReplyResult is ReplyResult that never waits for the client: when the
+// connection already has packet.Config.WriteBufferLimit bytes pending (a
+// client that does not read its answers) it writes nothing and returns
+// false, and the request is still unanswered; the caller then decides,
+// typically CloseConn followed by a reply (which writes nothing). On a
+// closed connection it returns true, like a reply that writes nothing.
+func (r *Request) TryReplyResult(res *rpc.ReqResult) bool {
+	var extra *rpc.ResultExtra
+	if res.HasExtra {
+		extra = &res.Extra
+	}
+	if res.IsError() {
+		return r.tryReply(extra, nil, true, res.ErrorCode, string(res.ErrorText))
+	}
+	return r.tryReply(extra, res.Body, false, 0, "")
+}
+
+// TryReplyErr is ReplyErr that never waits, as TryReplyResult.
+func (r *Request) TryReplyErr(err error) bool {
+	e := rpc.ErrorOf(err)
+	return r.tryReply(nil, nil, true, e.Code, e.Description)
+}
+
+// CloseConn closes the request's connection at once, dropping answers not
+// yet written; the client sees the connection end. Requests still held on
+// it must be replied to as usual (their replies write nothing). A handler
+// uses it for a client that does not read its answers (TryReplyResult
+// false) instead of waiting for it.
+func (r *Request) CloseConn() {
+	c := r.conn
+	c.srv.log.Info("rpc/server: connection closed by the handler", "conn", c.id, "remote", c.pc.RemoteAddr())
+	_ = c.pc.Close()
+}
+
+// SetValue keeps v with the Request until its reply (for a handler's
+// CancelRPC, say); Value returns it. Storing a pointer does not allocate.
+func (r *Request) SetValue(v any) { r.value = v }
+
+// Value is what SetValue stored, or nil.
+func (r *Request) Value() any { return r.value }
+
 func (r *Request) reply(extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string) {
+	r.send(extra, result, isErr, code, text, false)
+}
+
+func (r *Request) tryReply(extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string) bool {
+	return r.send(extra, result, isErr, code, text, true)
+}
+
+// send writes the one reply and releases the request; with try it gives
+// up, leaving the request unanswered, when the connection is full.
+func (r *Request) send(extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string, try bool) bool {
 	if r.flags.Or(flagReplied)&flagReplied != 0 {
 		r.conn.srv.log.Warn("rpc/server: second reply ignored",
 			"query_id", r.QueryID, "conn", r.conn.id, "remote", r.conn.pc.RemoteAddr())
-		return
+		return true
 	}
 	c := r.conn
 	if !r.Extra.NoResult() {
-		c.writeResult(r, extra, result, isErr, code, text)
+		if !c.writeResult(r, extra, result, isErr, code, text, try) {
+			r.flags.And(^flagReplied)
+			return false
+		}
 	}
 	c.release(r)
 	r.unref()
+	return true
 }
 
 // unref drops one reference; the last one puts the Request back.
@@ -165,6 +221,7 @@ func (r *Request) reset() {
 	r.deadline = time.Time{}
 	r.weight = 0
 	r.retained = false
+	r.value = nil
 	r.flags.Store(0)
 	if cap(r.owned) > keepBuf {
 		r.owned = nil

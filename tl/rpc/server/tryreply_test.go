@@ -1,0 +1,79 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+)
+
+// TestTryReplyResultFull: a client that does not read fills its
+// connection's pending writes; TryReplyResult then reports false instead
+// of waiting, CloseConn drops the client, and the remaining replies write
+// nothing, never block and release everything.
+func TestTryReplyResultFull(t *testing.T) {
+	leakCheck(t)
+	const n = 2000
+	held := make(chan *Request, n)
+	ts := startServer(t, Config{
+		Handler: HandlerFunc(func(r *Request) { held <- r }),
+		Packet:  packet.Config{WriteBufferLimit: 64 << 10},
+	})
+	c := dial(t, ts.addr, packet.Config{})
+	for i := range n {
+		c.send(&rpc.InvokeReq{QueryID: int64(i + 1), Body: fn(tagEcho)})
+	}
+	res := &rpc.ReqResult{Body: make([]byte, 16<<10)}
+	full := false
+	for i := 0; i < n; i++ {
+		r := recv(t, held, "request")
+		if full {
+			r.Reply(res.Body) // the connection is closed: writes nothing, must not block
+			continue
+		}
+		res.QueryID = r.QueryID
+		if !r.TryReplyResult(res) {
+			full = true
+			r.CloseConn()
+			r.ReplyErr(errFullForTest)
+		}
+	}
+	if !full {
+		t.Fatal("TryReplyResult never reported full for a client that does not read")
+	}
+	if err := c.waitClosed(); err == nil {
+		t.Fatal("connection not closed")
+	}
+	checkDrained(t, ts.Server)
+}
+
+var errFullForTest = &rpc.Error{Code: rpc.CodeCongestionControlDiscard, Description: "test: client not reading"}
+
+// TestTryReplyResultWrites: with room, TryReplyResult is a normal reply,
+// extras and errors included, and a second reply is ignored.
+func TestTryReplyResultWrites(t *testing.T) {
+	leakCheck(t)
+	ts := startServer(t, Config{Handler: HandlerFunc(func(r *Request) {
+		var res rpc.ReqResult
+		if len(r.Body) > 4 {
+			res = rpc.ReqResult{ErrorForm: rpc.ErrorFormTopLevel, ErrorCode: -4000, ErrorText: []byte("boom")}
+		} else {
+			res = rpc.ReqResult{Body: []byte{1, 2, 3, 4}}
+		}
+		r.SetValue(r)
+		if r.Value() != r {
+			panic("Value lost")
+		}
+		if !r.TryReplyResult(&res) || !r.TryReplyResult(&res) {
+			panic("TryReplyResult full on an idle connection")
+		}
+	})})
+	c := dial(t, ts.addr, packet.Config{})
+	if got := c.call(&rpc.InvokeReq{QueryID: 7, Body: fn(tagEcho)}); got.IsError() || string(got.Body) != "\x01\x02\x03\x04" {
+		t.Fatalf("result %+v", got)
+	}
+	if got := c.call(&rpc.InvokeReq{QueryID: 8, Body: fn(tagEcho, 1, 2, 3, 4)}); !got.IsError() || got.ErrorCode != -4000 || string(got.ErrorText) != "boom" {
+		t.Fatalf("error %+v", got)
+	}
+	checkDrained(t, ts.Server)
+}

@@ -249,4 +249,6 @@ func search(query string, limit int32) []byte {
 	return tl.AppendInt32(queryCall(events.TagSearch, query), limit)
 }
 
-func listAll(limit int32) []byte { return tl.AppendInt32(tl.AppendUint32(nil, events.TagListAll), limit) }
+func listAll(limit int32) []byte {
+	return tl.AppendInt32(tl.AppendUint32(nil, events.TagListAll), limit)
+}

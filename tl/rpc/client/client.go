@@ -12,6 +12,7 @@ import (
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 )
 
 // Client is a multiplexed TL RPC client for one address. It is safe for
@@ -29,6 +30,9 @@ type Client struct {
 	ctx       context.Context // canceled by Close: aborts dials and backoff sleeps
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup // dial loops and readers
+
+	udpMu  sync.Mutex
+	ownUDP *udp.Transport // made on first UDP dial when Options.UDP is nil
 }
 
 // New returns a Client for addr. Nothing is dialed until the first call.
@@ -204,8 +208,9 @@ func (cl *Client) Cancel(qid int64) bool {
 }
 
 // Close fails every pending call with ErrClosed, closes the connections
-// and waits for the Client's goroutines to exit. Calls after Close fail
-// with ErrClosed. It is idempotent.
+// (and the Client's own UDP Transport, not Options.UDP) and waits for the
+// Client's goroutines to exit. Calls after Close fail with ErrClosed. It
+// is idempotent.
 func (cl *Client) Close() error {
 	cl.closeOnce.Do(func() {
 		cl.cancel()
@@ -214,6 +219,7 @@ func (cl *Client) Close() error {
 		}
 	})
 	cl.wg.Wait()
+	cl.closeUDP()
 	return nil
 }
 

@@ -3,20 +3,43 @@ package client
 import (
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
+)
+
+// wire is what the client needs of a connection: a TCP *packet.Conn or a
+// *udp.Conn. Both carry (type, body) messages, give ReadPacket's body to
+// one reader until its next call, copy what WritePacket is given, and
+// report why they ended through Err.
+type wire interface {
+	ReadPacket() (typ uint32, body []byte, err error)
+	WritePacket(typ uint32, head, body []byte) error
+	Close() error
+	Done() <-chan struct{}
+	Err() error
+}
+
+var (
+	_ wire = (*packet.Conn)(nil)
+	_ wire = (*udp.Conn)(nil)
 )
 
 // conn is one established connection of a slot with its reader goroutine.
 type conn struct {
 	s        *slot
-	pc       *packet.Conn
-	cancelOK bool // the peer advertised rpcCancelReq support
+	pc       wire
+	udp      bool // UDP: no handshake, rpcServerWantsFin ignored (wire.md §4.7)
+	cancelOK bool // the peer advertised rpcCancelReq support (always on UDP)
 	born     time.Time
+	local    net.Addr // for the "connected" log line
+	version  uint32
+	crypto   bool
 
 	// Guarded by s.mu.
 	inflight int
@@ -31,7 +54,16 @@ type conn struct {
 }
 
 func newConn(s *slot, pc *packet.Conn) *conn {
-	return &conn{s: s, pc: pc, cancelOK: pc.PeerFlags()&packet.FlagCancelReq != 0, born: time.Now()}
+	return &conn{s: s, pc: pc, cancelOK: pc.PeerFlags()&packet.FlagCancelReq != 0, born: time.Now(),
+		local: pc.LocalAddr(), version: pc.ProtocolVersion(), crypto: pc.Encrypted()}
+}
+
+// newUDPConn wraps a UDP connection. UDP has no handshake flags: cancel is
+// taken as supported (a VK server ignores what it does not know), and it
+// is sent as tag and query id (wire.md §5.6), not as VK's UDP client does.
+func newUDPConn(s *slot, uc *udp.Conn) *conn {
+	return &conn{s: s, pc: uc, udp: true, cancelOK: true, born: time.Now(),
+		local: uc.LocalAddr(), version: uc.ProtocolVersion(), crypto: true}
 }
 
 func (cn *conn) lossErr() error {
@@ -66,7 +98,9 @@ func (cn *conn) read() {
 		case rpc.TypeReqResult, rpc.TypeReqResultError:
 			cn.answer(typ, body)
 		case rpc.TypeServerWantsFin:
-			cn.serverWantsFin()
+			if !cn.udp { // UDP peers never send it; one that does is ignored (wire.md §5.6)
+				cn.serverWantsFin()
+			}
 		default:
 			// VK's client ignores unknown types too: newer servers may
 			// send messages we do not know.
@@ -164,7 +198,7 @@ func (cn *conn) lost(cause error) {
 	switch {
 	case closing:
 		err = ErrClosed
-	case !wasCurrent && len(cn.victims) == 0 && errors.Is(cause, packet.ErrClosed):
+	case !wasCurrent && len(cn.victims) == 0 && (errors.Is(cause, packet.ErrClosed) || errors.Is(cause, udp.ErrClosed)):
 		// A drained connection we closed ourselves: nothing was lost.
 	default:
 		s.cl.opts.Logger.Warn("rpc/client: connection lost", "addr", s.cl.addr,

@@ -1,7 +1,8 @@
 // Package client is the multiplexed TL RPC client (wire.md §4): many
 // concurrent calls share a few TCP packet connections to one address, the
 // way the proxy talks to engines and the CLI and load generator talk to
-// anything.
+// anything. Options.Network "udp" carries the same calls over VK's UDP
+// transport (tl/rpc/udp) instead.
 //
 // A Client owns Conns slots. Each slot has a dial loop goroutine (lazy:
 // started by the first call), one current connection with one reader
@@ -49,6 +50,22 @@
 //     entry; their completion is reported once they are queued for writing.
 //   - Close fails everything pending with ErrClosed and waits for every
 //     goroutine the Client started.
+//
+// # UDP
+//
+// Over UDP a slot's connection is a *udp.Conn from Transport.Dial on
+// Options.UDP (shared: one socket for many Clients, one Client per
+// address) or on the Client's own Transport, made on the first dial and
+// closed by Close. Both transports sit behind the small wire interface, so
+// multiplexing, deadlines, cancel, fail-fast and reconnect are the same
+// code. The differences: encryption is mandatory (a key of >= 32 bytes,
+// checked by New); there is no handshake, so a dial fails only on a bad
+// address and a silent peer shows as timeouts, not as ErrNoConnection;
+// one connection per address (Conns 1); cancel is always sent, as tag and
+// query id (wire.md §5.6, not VK's tag-less UDP form); rpcServerWantsFin
+// is ignored (wire.md §4.7 item 5). A connection that ends with
+// udp.ErrReset (the peer restarted or forgot us) fails its calls with a
+// *ConnError (ErrConnLost, cause ErrReset) and the dial loop dials again.
 //
 // # Call styles
 //

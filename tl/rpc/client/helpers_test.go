@@ -12,6 +12,7 @@ import (
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 )
 
 // wait is the bound for anything a test waits for; generous because the
@@ -46,7 +47,7 @@ func (r *srvReq) answerError(code int32, text string) {
 }
 
 type srvConn struct {
-	pc   *packet.Conn
+	pc   wire         // *packet.Conn or *udp.Conn
 	reqs atomic.Int64 // requests received
 	head []byte       // reader goroutine's answer scratch
 }
@@ -66,7 +67,8 @@ func echoFast(r *srvReq) bool {
 // channels for the test to inspect.
 type testServer struct {
 	t      testing.TB
-	ln     net.Listener
+	ln     net.Listener         // TCP; nil for UDP
+	udp    *udp.Transport       // UDP; nil for TCP
 	handle func(r *srvReq) bool // true: answered
 	held   chan *srvReq
 	cancel chan int64
@@ -88,15 +90,74 @@ func newTestServer(t testing.TB, handle func(r *srvReq) bool) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{t: t, ln: ln, handle: handle, held: make(chan *srvReq, 4096),
-		cancel: make(chan int64, 4096), fin: make(chan *srvConn, 16), conns: make(chan *srvConn, 64),
-		live: map[*srvConn]bool{}}
+	s := baseServer(t, handle)
+	s.ln = ln
 	s.wg.Add(1)
 	go s.accept()
 	return s
 }
 
-func (s *testServer) addr() string { return s.ln.Addr().String() }
+func baseServer(t testing.TB, handle func(r *srvReq) bool) *testServer {
+	return &testServer{t: t, handle: handle, held: make(chan *srvReq, 4096),
+		cancel: make(chan int64, 4096), fin: make(chan *srvConn, 16), conns: make(chan *srvConn, 64),
+		live: map[*srvConn]bool{}}
+}
+
+// udpKey is the UDP test key (UDP is always encrypted).
+var udpKey = []byte("0123456789abcdef0123456789abcdef-udp-test")
+
+// newUDPTestServer is testServer on tl/rpc/udp: a Transport on
+// 127.0.0.1:0 accepting connections, one reader goroutine each.
+func newUDPTestServer(t testing.TB, handle func(r *srvReq) bool) *testServer {
+	t.Helper()
+	s := baseServer(t, handle)
+	s.udp = newUDPTransport(t)
+	s.wg.Add(1)
+	go s.acceptUDP()
+	return s
+}
+
+// newUDPTransport is a Transport on 127.0.0.1:0 with udpKey; the caller
+// closes it.
+func newUDPTransport(t testing.TB) *udp.Transport {
+	t.Helper()
+	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := udp.New(sock, udp.Config{Keys: [][]byte{udpKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func (s *testServer) acceptUDP() {
+	defer s.wg.Done()
+	for {
+		c, err := s.udp.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveWire(c)
+		}()
+	}
+}
+
+// udpOptions are client Options for a UDP test server.
+func udpOptions() Options {
+	return Options{Network: "udp", Packet: packet.Config{Key: udpKey}}
+}
+
+func (s *testServer) addr() string {
+	if s.udp != nil {
+		return s.udp.LocalAddr().String()
+	}
+	return s.ln.Addr().String()
+}
 
 func (s *testServer) accept() {
 	defer s.wg.Done()
@@ -116,6 +177,11 @@ func (s *testServer) serve(nc net.Conn) {
 	if err != nil {
 		return
 	}
+	s.serveWire(pc)
+}
+
+// serveWire reads requests from one connection until it ends.
+func (s *testServer) serveWire(pc wire) {
 	c := &srvConn{pc: pc}
 	s.mu.Lock()
 	s.live[c] = true
@@ -165,7 +231,11 @@ func (s *testServer) serve(nc net.Conn) {
 
 // kill closes the listener and every connection abruptly.
 func (s *testServer) kill() {
-	_ = s.ln.Close()
+	if s.udp != nil {
+		_ = s.udp.Close() // ends Accept and every connection
+	} else {
+		_ = s.ln.Close()
+	}
 	s.mu.Lock()
 	for c := range s.live {
 		_ = c.pc.Close()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 )
 
 // Defaults (wire.md §4.7, VK's Go client).
@@ -22,13 +23,26 @@ const (
 // Options configure a Client. The zero value is valid: one lazily dialed
 // plain TCP connection, no default timeout, calls wait for a connection.
 type Options struct {
-	// Network for Dial; "" means "tcp".
+	// Network for Dial; "" means "tcp". "udp" or "udp4" selects VK's UDP
+	// transport (tl/rpc/udp, IPv4 only): always encrypted, so it needs
+	// UDP or a key in Packet.Key (>= 32 bytes; Packet.Keys are accepted
+	// too), and Conns must be 1 (UDP has one connection per address).
 	Network string
 	// Packet configures the transport (keys, encryption, protocol
-	// version, packet timeout, logger of the packet layer).
+	// version, packet timeout, logger of the packet layer). Over UDP only
+	// Key and Keys are used.
 	Packet packet.Config
+	// UDP, if set with a UDP Network, is the Transport to dial on, so that
+	// many Clients share one socket (the proxy: one for all engines); its
+	// keys apply and the caller closes it after the Clients. At most one
+	// Client per address may use a Transport, because the Transport keeps
+	// one connection per address and a connection has one reader. nil
+	// means the Client makes its own on first use, bound to port 0 of the
+	// local address that routes to the target (127.0.0.1 for loopback),
+	// and closes it in Close.
+	UDP *udp.Transport
 	// Dial opens the socket; nil means a net.Dialer. Tests and the proxy
-	// inject their own (to redirect, count or fail dials).
+	// inject their own (to redirect, count or fail dials). TCP only.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// DialTimeout bounds dial plus handshake; zero means 10 s.
 	DialTimeout time.Duration
@@ -67,6 +81,9 @@ func (o *Options) withDefaults() (Options, error) {
 	s := *o
 	if s.Network == "" {
 		s.Network = "tcp"
+	}
+	if err := s.checkUDP(); err != nil {
+		return s, err
 	}
 	if s.Dial == nil {
 		var d net.Dialer
@@ -122,4 +139,45 @@ func (o *Options) backoff(fails int) time.Duration {
 	}
 	d = min(d, o.MaxReconnectDelay)
 	return o.Jitter(d)
+}
+
+// isUDP reports whether the Network selects the UDP transport.
+func (o *Options) isUDP() bool { return o.Network == "udp" || o.Network == "udp4" }
+
+// udpKeys are the keys of the Client's own UDP Transport, Packet.Key first
+// (the one Dial uses).
+func (o *Options) udpKeys() [][]byte {
+	var keys [][]byte
+	if o.Packet.Key != nil {
+		keys = append(keys, o.Packet.Key)
+	}
+	return append(keys, o.Packet.Keys...)
+}
+
+// checkUDP validates the UDP-related fields.
+func (o *Options) checkUDP() error {
+	switch {
+	case o.Network == "udp6":
+		return fmt.Errorf("%w: Network %q: the UDP transport is IPv4 only (use udp or udp4)", ErrBadOptions, o.Network)
+	case !o.isUDP():
+		if o.UDP != nil {
+			return fmt.Errorf("%w: UDP Transport given with Network %q (want udp or udp4)", ErrBadOptions, o.Network)
+		}
+		return nil
+	case o.Conns > 1:
+		return fmt.Errorf("%w: Conns %d over UDP: a Transport keeps one connection per address, want 0 or 1", ErrBadOptions, o.Conns)
+	case o.UDP != nil:
+		return nil
+	}
+	keys := o.udpKeys()
+	if len(keys) == 0 {
+		return fmt.Errorf("%w: Network %q needs Packet.Key (>= %d bytes) or a UDP Transport: UDP is always encrypted",
+			ErrBadOptions, o.Network, packet.MinCryptoKeyLen)
+	}
+	for _, k := range keys {
+		if len(k) < packet.MinCryptoKeyLen {
+			return fmt.Errorf("%w: UDP key of %d bytes, need >= %d", ErrBadOptions, len(k), packet.MinCryptoKeyLen)
+		}
+	}
+	return nil
 }

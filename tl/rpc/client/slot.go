@@ -299,6 +299,9 @@ func (s *slot) connect() (*conn, error) {
 	o := &s.cl.opts
 	ctx, cancel := context.WithTimeout(s.cl.ctx, o.DialTimeout)
 	defer cancel()
+	if o.isUDP() {
+		return s.connectUDP(ctx)
+	}
 	nc, err := o.Dial(ctx, o.Network, s.cl.addr)
 	if err != nil {
 		return nil, fmt.Errorf("rpc/client: dial: %w", err)
@@ -372,8 +375,8 @@ func (s *slot) publish(cn *conn) bool {
 	s.mu.Unlock()
 
 	s.cl.stats.connects.Add(1)
-	s.cl.opts.Logger.Info("rpc/client: connected", "addr", s.cl.addr, "local", cn.pc.LocalAddr(),
-		"version", cn.pc.ProtocolVersion(), "encrypted", cn.pc.Encrypted())
+	s.cl.opts.Logger.Info("rpc/client: connected", "addr", s.cl.addr, "local", cn.local,
+		"udp", cn.udp, "version", cn.version, "encrypted", cn.crypto)
 	s.cl.wg.Add(1)
 	go cn.read()
 	for _, c := range batch {

@@ -216,9 +216,15 @@ func (c *Conn) Flush() error { return nil }
 func (c *Conn) ProtocolVersion() uint32 { return 0 }
 
 // Close ends the connection at once; unsent and unacked messages are lost.
+// The next Dial to the same peer uses the next generation: the peer still
+// holds this connection's seqs and keys and would take a new one's for
+// duplicates, while a higher generation makes it reset its side.
 func (c *Conn) Close() error {
 	c.t.mu.Lock()
 	defer c.t.mu.Unlock()
+	if c.active && c.err == nil && c.t.byAddr[c.key] == c {
+		c.t.nextGen[c.key] = c.gen + 1
+	}
 	c.t.closeConn(c, ErrClosed)
 	return nil
 }

@@ -44,7 +44,7 @@ type Transport struct {
 	closed  bool
 	byAddr  map[addrKey]*Conn
 	byHash  map[hashKey]*Conn
-	nextGen map[addrKey]uint32 // generation for the next Dial after a regeneration
+	nextGen map[addrKey]uint32 // generation for the next Dial after a regeneration or a local Close
 	// obsoleteAt: when we last answered an address with obsolete*.
 	obsoleteAt map[addrKey]time.Time
 	blocks     blockCache

@@ -5,15 +5,14 @@ import (
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/rpcproxy/health"
-	"github.com/rpcproxy/rpcproxy/rpcproxy/sendq"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 )
 
-// nopWriter is the no-op sink behind the send queue.
+// nopWriter is a connection that takes every packet and sends nothing.
 type nopWriter struct{}
 
-func (nopWriter) WritePacket(uint32, []byte, []byte) error { return nil }
+func (nopWriter) TryWritePacket(uint32, []byte, []byte) (bool, error) { return true, nil }
 
 // sinkCall counts answers; nothing else.
 type sinkCall struct {
@@ -26,18 +25,14 @@ func (c *sinkCall) Answer(uint32, []byte, *rpc.ReqResult) { c.answers++ }
 func (c *sinkCall) Fail(error)                            {}
 
 // BenchmarkSendDeliver is the engine side of one forwarded request without
-// sockets: Send (query id, pending entry, send queue) and the answer's
-// delivery (lookup, parse, health), against a send queue drained by a
-// no-op writer.
+// sockets: Send (query id, pending entry, the connection's TryWritePacket)
+// and the answer's delivery (lookup, parse, health), against a connection
+// that takes every packet.
 func BenchmarkSendDeliver(b *testing.B) {
 	p := &Pool{opts: Options{Now: time.Now}}
 	e := &Engine{addr: "sink", pool: p, health: health.New(health.Settings{}, nil, nil),
 		errs: newEngineErrors("sink"), links: map[*link]struct{}{}, pending: make(map[int64]pending, 64)}
-	l := &link{e: e, q: sendq.New(64 << 20)}
-	e.cur = l
-	stopped := make(chan struct{})
-	go func() { _ = l.q.Run(nopWriter{}); close(stopped) }()
-	defer func() { l.q.Close(); <-stopped }()
+	e.cur = &link{e: e, w: nopWriter{}}
 	hdr := make([]byte, 8, 64)
 	body := tl.AppendString(tl.AppendUint32(nil, 0xd33b13ae), "photo100_500")
 	answer := make([]byte, 8, 64)

@@ -7,13 +7,16 @@
 // # Request path
 //
 //	Send(call, hdr, body, deadline)  under the engine's lock: assign a query
-//	                                 id, write it into hdr, push hdr+body to
-//	                                 the connection's sendq (never blocks),
-//	                                 remember call in pending
+//	                                 id, remember call in pending; then,
+//	                                 unlocked, TryWritePacket hdr+body on
+//	                                 the connection (never blocks: written
+//	                                 inline when the connection is idle,
+//	                                 else coalesced by its flusher)
 //	reader goroutine                 look the query id up, remove it, call
 //	                                 call.Answer (body valid only then)
 //	Pool ticker                      remove and fail calls past their
-//	                                 deadline; start due probes
+//	                                 deadline (scanning only when the
+//	                                 earliest may be due); start probes
 //	Cancel(qid)                      remove the call, send rpcCancelReq
 //
 // Whoever removes a call from pending owns its completion, so Answer or Fail
@@ -21,12 +24,12 @@
 //
 // # Invariants
 //
-//   - Fail fast: Send never dials and never waits. No connection, a full
-//     send queue or a closed engine is an immediate *rpc.Error naming the
+//   - Fail fast: Send never dials and never waits. No connection, a
+//     connection with QueueLimit bytes pending or a closed engine is an immediate *rpc.Error naming the
 //     engine (built once per engine, so failing does not allocate).
-//   - No head-of-line blocking: each engine has its own connection, reader,
-//     writer and lock; the lock is never held across I/O. A slow engine's
-//     socket blocks only its own writer goroutine.
+//   - No head-of-line blocking: each engine has its own connection, reader
+//     and lock; the lock is never held across I/O. Writes never wait for
+//     the engine: only the connection's own flusher goroutine does.
 //   - A connect error (dial, handshake, a connection that breaks) marks the
 //     engine down at once and fails the calls sent on that connection with
 //     NO_CONNECTIONS; timeouts and QUERY_TIMEOUT answers are counted by the

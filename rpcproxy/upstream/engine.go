@@ -3,13 +3,11 @@ package upstream
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/rpcproxy/health"
-	"github.com/rpcproxy/rpcproxy/rpcproxy/sendq"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
@@ -57,25 +55,36 @@ type Engine struct {
 	errs   engineErrors
 	stats  Stats
 
-	mu       sync.Mutex
-	cur      *link // nil when not connected
-	links    map[*link]struct{}
-	pending  map[int64]pending
-	qid      int64
-	refs     int
-	closed   bool
-	dialing  bool
-	expired  []pending // sweeper scratch, used only by the pool ticker
+	mu      sync.Mutex
+	cur     *link // nil when not connected
+	links   map[*link]struct{}
+	pending map[int64]pending
+	qid     int64
+	refs    int
+	closed  bool
+	dialing bool
+	expired []pending // sweeper scratch, used only by the pool ticker
+	// nextDue is at or before the earliest deadline pending (zero: none
+	// known), so the ticker scans pending only when something may be due.
+	nextDue  time.Time
 	ready    chan struct{}
 	readyOne sync.Once
 }
 
 // link is one packet connection to the engine.
 type link struct {
-	e  *Engine
-	pc *packet.Conn
-	q  *sendq.Queue
+	e       *Engine
+	pc      *packet.Conn
+	w       packetWriter // pc, or a sink in benchmarks
+	closing atomic.Bool  // closeIfIdle started a graceful close
 }
+
+// packetWriter is the non-blocking half of *packet.Conn that Send needs.
+type packetWriter interface {
+	TryWritePacket(typ uint32, head, body []byte) (ok bool, err error)
+}
+
+var _ packetWriter = (*packet.Conn)(nil)
 
 // Addr returns the engine's address.
 func (e *Engine) Addr() string { return e.addr }
@@ -111,8 +120,12 @@ func (e *Engine) BusyError() error { return e.errs.busy }
 
 // Send forwards one request: hdr is the envelope (its first 8 bytes are
 // overwritten with the engine query id), body the function call. It returns
-// nil or an *rpc.Error; the query id goes to call.Sent. It never blocks: without a connection, or with
-// the connection's send queue full, it fails at once.
+// nil or an *rpc.Error; the query id goes to call.Sent. It never blocks:
+// without a connection, or with the connection's pending writes at
+// QueueLimit (the engine is not reading), it fails at once. The packet is
+// written after the lock is released (inline when the connection is idle,
+// else coalesced by its flusher), so senders to one engine never wait for
+// each other's syscalls.
 func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) error {
 	e.mu.Lock()
 	l := e.cur
@@ -130,20 +143,33 @@ func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) er
 		e.qid = 1
 	}
 	qid := e.qid
-	binary.LittleEndian.PutUint64(hdr, uint64(qid))
-	if err := l.q.Push(rpc.TypeInvokeReq, hdr, body); err != nil {
-		e.mu.Unlock()
-		e.stats.Failed.Add(1)
-		if errors.Is(err, sendq.ErrClosed) {
-			return e.errs.lost // the connection is failing; its reader will report it
-		}
-		return e.errs.backlog
-	}
+	// Registered before the write: the answer may come back at once.
 	call.Sent(qid)
 	e.pending[qid] = pending{call: call, link: l, start: start, deadline: deadline}
+	if !deadline.IsZero() && (e.nextDue.IsZero() || deadline.Before(e.nextDue)) {
+		e.nextDue = deadline
+	}
 	e.mu.Unlock()
-	e.stats.Requests.Add(1)
-	return nil
+	binary.LittleEndian.PutUint64(hdr, uint64(qid))
+	ok, err := l.w.TryWritePacket(rpc.TypeInvokeReq, hdr, body)
+	if ok && err == nil {
+		e.stats.Requests.Add(1)
+		return nil
+	}
+	e.mu.Lock()
+	_, mine := e.pending[qid]
+	delete(e.pending, qid)
+	e.mu.Unlock()
+	if !mine {
+		// The connection failed meanwhile and its reader (or the sweeper)
+		// took the call: it gets Fail from them, so the Send stands.
+		return nil
+	}
+	e.stats.Failed.Add(1)
+	if !ok {
+		return e.errs.backlog
+	}
+	return e.errs.lost // the connection is failing; its reader will report it
 }
 
 // Cancel removes the call with query id qid, if it is still pending, and
@@ -154,11 +180,13 @@ func (e *Engine) Cancel(qid int64) bool {
 	p, ok := e.pending[qid]
 	if ok {
 		delete(e.pending, qid)
-		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], uint64(qid))
-		_ = p.link.q.Push(rpc.TypeCancelReq, b[:], nil)
 	}
 	e.mu.Unlock()
+	if ok {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(qid))
+		_, _ = p.link.w.TryWritePacket(rpc.TypeCancelReq, b[:], nil)
+	}
 	return ok
 }
 
@@ -185,9 +213,8 @@ func (e *Engine) connect(ctx context.Context) error {
 	}
 	e.cur = l
 	e.links[l] = struct{}{}
-	e.pool.wg.Add(2)
+	e.pool.wg.Add(1)
 	go l.read()
-	go l.write()
 	return nil
 }
 
@@ -203,15 +230,7 @@ func (e *Engine) dial(ctx context.Context) (*link, error) {
 	if err != nil {
 		return nil, &EngineError{Addr: e.addr, Op: "handshake", Err: err}
 	}
-	return &link{e: e, pc: pc, q: sendq.New(o.QueueLimit)}, nil
-}
-
-func (l *link) write() {
-	defer l.e.pool.wg.Done()
-	// Run returns on close, after a drain, or when a write fails; either
-	// way this connection is finished, and closing it ends its reader.
-	_ = l.q.Run(l.pc)
-	_ = l.pc.CloseGraceful()
+	return &link{e: e, pc: pc, w: pc}, nil
 }
 
 // read delivers answers until the connection fails.
@@ -300,7 +319,17 @@ func (e *Engine) closeIfIdle(l *link) {
 		}
 	}
 	e.mu.Unlock()
-	l.q.CloseDrain()
+	if l.closing.Swap(true) {
+		return
+	}
+	// Flush what was written (a cancel, say) and close; the flush may wait
+	// for the engine, so not on the caller's goroutine. Closing ends the
+	// link's reader, which forgets the link.
+	e.pool.wg.Add(1)
+	go func() {
+		defer e.pool.wg.Done()
+		_ = l.pc.CloseGraceful()
+	}()
 }
 
 // linkDown fails every call sent on l and, if l was the engine's current
@@ -321,7 +350,6 @@ func (e *Engine) linkDown(l *link, cause error) {
 	}
 	closed := e.closed
 	e.mu.Unlock()
-	l.q.Close()
 	l.pc.Close()
 	err := e.errs.lost
 	if closed {
@@ -336,16 +364,29 @@ func (e *Engine) linkDown(l *link, cause error) {
 	}
 }
 
-// sweep fails the calls whose deadline passed before now.
+// sweep fails the calls whose deadline passed before now. It scans the
+// pending calls only when the earliest deadline may have passed, and learns
+// the next earliest while scanning: with answers much faster than
+// timeouts, that is one scan per timeout, not one per tick.
 func (e *Engine) sweep(now time.Time) {
 	e.mu.Lock()
+	if e.nextDue.IsZero() || !now.After(e.nextDue) {
+		e.mu.Unlock()
+		return
+	}
 	exp := e.expired[:0]
+	var next time.Time
 	for qid, p := range e.pending {
-		if !p.deadline.IsZero() && now.After(p.deadline) {
+		switch {
+		case p.deadline.IsZero():
+		case now.After(p.deadline):
 			exp = append(exp, p)
 			delete(e.pending, qid)
+		case next.IsZero() || p.deadline.Before(next):
+			next = p.deadline
 		}
 	}
+	e.nextDue = next
 	e.mu.Unlock()
 	for i := range exp {
 		e.stats.Timeouts.Add(1)
@@ -368,7 +409,6 @@ func (e *Engine) close() {
 	}
 	e.mu.Unlock()
 	for _, l := range links {
-		l.q.Close()
 		l.pc.Close() // the reader fails the pending calls
 	}
 	e.readyOne.Do(func() { close(e.ready) })

@@ -27,10 +27,13 @@ type Options struct {
 	DialTimeout time.Duration
 	// ProbeTimeout bounds a probe's engine.pid; default 1s.
 	ProbeTimeout time.Duration
-	// QueueLimit caps bytes queued to one engine connection; default 16 MiB.
+	// QueueLimit caps bytes pending to one engine connection (its
+	// packet.Config.WriteBufferLimit, unless Packet sets one); beyond it
+	// Send fails at once. Default 16 MiB.
 	QueueLimit int
 	// Tick is how often deadlines are checked and due probes started;
-	// default 5ms. A call fails at most one Tick after its deadline.
+	// default 5ms. A call fails at most one Tick after its deadline; an
+	// engine's pending calls are scanned only when one may be due.
 	Tick time.Duration
 	// Now is the clock of deadlines and health; nil means time.Now.
 	Now func() time.Time
@@ -80,6 +83,9 @@ func NewPool(o Options) *Pool {
 	}
 	if o.Packet.Logger == nil {
 		o.Packet.Logger = o.Logger
+	}
+	if o.Packet.WriteBufferLimit <= 0 {
+		o.Packet.WriteBufferLimit = o.QueueLimit
 	}
 	p := &Pool{opts: o, engines: map[string]*Engine{}}
 	p.ctx, p.cancel = context.WithCancel(context.Background())

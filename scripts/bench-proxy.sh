@@ -161,7 +161,7 @@ for c in "${CASES[@]}"; do
 	d50=$(stat direct p50) p50=$(stat proxy p50) d99=$(stat direct p99) p99=$(stat proxy p99)
 	awk -v name="$name" -v n="$RUNS" -v dops="$dops" -v pops="$pops" -v d50="$d50" -v p50="$p50" \
 		-v d99="$d99" -v p99="$p99" -v de="$(sum direct)" -v pe="$(sum proxy)" 'function c(x,  s) { s = sprintf("%.0f", x); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
-		BEGIN { printf "| %s | %d | %s | %s | **%.2f** | %.1f / %.1f (+%.1f) | %.1f / %.1f (+%.1f) | %d / %d |\n",
+		BEGIN { printf "| %s | %d | %s | %s | **%.2f** | %.1f / %.1f (%+.1f) | %.1f / %.1f (%+.1f) | %d / %d |\n",
 			name, n, c(dops), c(pops), pops / dops, d50, p50, p50 - d50, d99, p99, p99 - d99, de, pe }' >>"$TABLE.tmp"
 done
 mv "$TABLE.tmp" "$TABLE"

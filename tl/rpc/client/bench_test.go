@@ -121,3 +121,39 @@ func TestDoNoAllocs(t *testing.T) {
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// BenchmarkClientEchoUDP: as BenchmarkClientEcho over our UDP transport
+// (loopback, AES-256-IGE both ways) against the in-test UDP server.
+func BenchmarkClientEchoUDP(b *testing.B) {
+	defer verifyNoLeaks(b, goleak.IgnoreCurrent())
+	srv := newUDPTestServer(b, echoFast)
+	defer srv.close()
+	benchClientOpts(b, srv.addr(), udpOptions())
+}
+
+// TestUDPDoNoAllocs: TestDoNoAllocs over UDP: client, both Transports and
+// the in-test server together allocate nothing per Do in steady state.
+func TestUDPDoNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items on purpose")
+	}
+	defer verifyNoLeaks(t)
+	srv := newUDPTestServer(t, echoFast)
+	defer srv.close()
+	cl := newClient(t, srv.addr(), udpOptions())
+	defer cl.Close()
+	req, resp := echoReq(make([]byte, 64)), &Response{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	do := func() {
+		if err := cl.Do(ctx, req, resp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 {
+		do()
+	}
+	if a := testing.AllocsPerRun(2000, do); a > 0.05 {
+		t.Fatalf("%v allocs per Do", a)
+	}
+}

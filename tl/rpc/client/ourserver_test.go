@@ -128,10 +128,13 @@ func BenchmarkOurPairEcho(b *testing.B) {
 	benchOurClient(b, srv.ln.Addr().String())
 }
 
-func benchOurClient(b *testing.B, addr string) {
+func benchOurClient(b *testing.B, addr string) { benchClientOpts(b, addr, Options{}) }
+
+// benchClientOpts: Do with 1 and 64 concurrent callers, Clients made with o.
+func benchClientOpts(b *testing.B, addr string, o Options) {
 	payload := make([]byte, 64)
 	b.Run("callers=1", func(b *testing.B) {
-		cl := newClient(b, addr, Options{})
+		cl := newClient(b, addr, o)
 		defer cl.Close()
 		req, resp := echoReq(payload), &Response{}
 		b.ReportAllocs()
@@ -143,7 +146,7 @@ func benchOurClient(b *testing.B, addr string) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 	})
 	b.Run("callers=64", func(b *testing.B) {
-		cl := newClient(b, addr, Options{})
+		cl := newClient(b, addr, o)
 		defer cl.Close()
 		b.SetParallelism(max(1, 64/runtimeProcs()))
 		b.ReportAllocs()

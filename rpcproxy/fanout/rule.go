@@ -62,9 +62,13 @@ type Rule struct {
 	Missing []byte
 
 	// Sorted merges.
-	SortField  string
-	sortPrim   schema.PrimKind
-	sortBoxed  bool
+	SortField string
+	sortPrim  schema.PrimKind
+	sortBoxed bool
+	// sortAt is the sort field's offset in an element when every field
+	// before it has a fixed size, so the key is read without walking the
+	// element again; -1 otherwise (walk.Elems.Field).
+	sortAt     int
 	Descending bool
 	LimitArg   string
 	limitBoxed bool
@@ -143,6 +147,7 @@ func Compile(fn *schema.Combinator, r configs.FunctionRule, splitArg string) (*R
 			return nil, fmt.Errorf("fanout: %s: sort_field %q is optional (fields mask)", fn.Name, r.SortField)
 		}
 		rule.SortField, rule.sortPrim, rule.sortBoxed = r.SortField, f.Type.Prim, f.Type.Kind == schema.RefType
+		rule.sortAt = fixedOffset(elem, r.SortField)
 		rule.Descending, rule.DefaultLimit = r.Descending, r.DefaultLimit
 		if r.LimitArg != "" {
 			a := argField(fn, r.LimitArg)
@@ -209,6 +214,48 @@ func elemField(elem *schema.TypeRef, name string) (*schema.Field, error) {
 		}
 	}
 	return nil, fmt.Errorf("%s has no field %q", c.Name, name)
+}
+
+// fixedOffset returns the offset of field name in an element of type
+// elem when every field before it is an unconditional fixed-size
+// primitive, else -1.
+func fixedOffset(elem *schema.TypeRef, name string) int {
+	var c *schema.Combinator
+	off := 0
+	switch {
+	case elem.Kind == schema.RefCtor:
+		c = elem.Ctor
+	case elem.Kind == schema.RefType && elem.Type != nil && len(elem.Type.Constructors) == 1:
+		c, off = elem.Type.Constructors[0], 4
+		if c.Default {
+			off = 0 // "_": written without a tag
+		}
+	default:
+		return -1
+	}
+	for i := range c.Fields {
+		f := &c.Fields[i]
+		if f.Name == name {
+			return off
+		}
+		if f.Cond != nil || f.Excl {
+			return -1
+		}
+		if f.Type.Kind == schema.RefType {
+			off += 4 // a boxed primitive's tag
+		} else if f.Type.Kind != schema.RefCtor && f.Type.Kind != schema.RefNat {
+			return -1
+		}
+		switch f.Type.Prim {
+		case schema.PrimNat, schema.PrimInt, schema.PrimFloat:
+			off += 4
+		case schema.PrimLong, schema.PrimDouble:
+			off += 8
+		default:
+			return -1
+		}
+	}
+	return -1
 }
 
 func argField(fn *schema.Combinator, name string) *schema.Field {

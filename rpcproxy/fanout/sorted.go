@@ -107,20 +107,27 @@ func (f *Fanout) advance(rule *Rule, sc *scratch, c *cursor) (bool, *rpc.Error) 
 		}
 		return false, nil
 	}
-	s, e, err := it.Field(rule.SortField)
-	if err != nil {
-		return false, invalid(c.shard, "%s: sort field: %v", rule.Function, err)
+	var b []byte
+	if rule.sortAt >= 0 {
+		// The element was validated: the fixed-size fields are there.
+		b = it.Bytes()[rule.sortAt:]
+	} else {
+		s, e, err := it.Field(rule.SortField)
+		if err != nil {
+			return false, invalid(c.shard, "%s: sort field: %v", rule.Function, err)
+		}
+		b = c.body[s:e]
 	}
 	if rule.sortBoxed {
-		s += 4
+		b = b[4:]
 	}
-	b := c.body[s:e]
 	switch rule.sortPrim {
 	case schema.PrimInt:
 		c.num = int64(int32(binary.LittleEndian.Uint32(b)))
 	case schema.PrimLong:
 		c.num = int64(binary.LittleEndian.Uint64(b))
 	default:
+		var err error
 		if c.str, _, err = tl.ReadBytes(b); err != nil {
 			return false, invalid(c.shard, "%s: sort field: %v", rule.Function, err)
 		}

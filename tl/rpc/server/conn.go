@@ -30,6 +30,7 @@ type conn struct {
 	closing   sync.Once
 	finSent   bool   // guarded by srv.mu
 	scratch   []byte // reader-only
+	value     any    // reader-only: the handler's per-connection state
 }
 
 func newConn(s *Server, pc *packet.Conn, id uint64) *conn {

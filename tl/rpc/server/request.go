@@ -35,7 +35,6 @@ type Request struct {
 	deadline time.Time
 	weight   int64
 	retained bool
-	value    any // the handler's, until the reply
 
 	// refs counts the parties that may still touch the Request: the
 	// reader (until ServeRPC returns), the reply (until it has written and
@@ -172,12 +171,14 @@ func (r *Request) CloseConn() {
 	_ = c.pc.Close()
 }
 
-// SetValue keeps v with the Request until its reply (for a handler's
-// CancelRPC, say); Value returns it. Storing a pointer does not allocate.
-func (r *Request) SetValue(v any) { r.value = v }
+// SetConnValue keeps v with the request's connection, for the handler's
+// per-connection state (a proxy's table of calls to cancel), so a handler
+// needs no shared map of connections. Like ConnValue it is for the
+// connection's reader goroutine only: during ServeRPC and CancelRPC.
+func (r *Request) SetConnValue(v any) { r.conn.value = v }
 
-// Value is what SetValue stored, or nil.
-func (r *Request) Value() any { return r.value }
+// ConnValue is what SetConnValue stored on this connection, or nil.
+func (r *Request) ConnValue() any { return r.conn.value }
 
 func (r *Request) reply(extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string) {
 	r.send(extra, result, isErr, code, text, false)
@@ -221,7 +222,6 @@ func (r *Request) reset() {
 	r.deadline = time.Time{}
 	r.weight = 0
 	r.retained = false
-	r.value = nil
 	r.flags.Store(0)
 	if cap(r.owned) > keepBuf {
 		r.owned = nil

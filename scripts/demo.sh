@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# demo.sh is `make run`: it starts 4 memcache engines and the proxy on
-# loopback (configs/demo.toml), walks through a short session with rpccall
-# (sets and gets, where each key lives, an engine that hangs and comes
-# back), then keeps everything serving until Ctrl-C.
+# demo.sh is `make run`: it starts 4 memcache engines, 4 events engines and
+# the proxy on loopback (configs/demo.toml), walks through a short session
+# with rpccall (sets and gets, where each key lives, events spread over
+# shards, an engine that hangs and comes back), then keeps everything
+# serving until Ctrl-C.
 #
 #   scripts/demo.sh            # after `make build`; BIN=dir to use other binaries
 #   DEMO_HOLD=0 scripts/demo.sh  # exit after the session (the default when
@@ -15,10 +16,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin}
 CONFIG=configs/demo.toml
-SCHEMA=engines/memcache/memcache.tl
+SCHEMA=engines/memcache/memcache.tl,engines/events/events.tl
 PROXY=127.0.0.1:9300
 ADMIN_PORT=9301
 ENGINE_PORTS=(9311 9312 9313 9314)
+EVENTS_PORTS=(9321 9322 9323 9324)
 RUN=.run/demo
 if [[ -z ${DEMO_HOLD:-} ]]; then
 	if [[ -t 0 && -t 1 ]]; then DEMO_HOLD=1; else DEMO_HOLD=0; fi
@@ -99,12 +101,13 @@ quote() {
 	done
 }
 
-# shard_of prints "INDEX ENGINE" for key $1 (rpcproxy route).
-shard_of() { "$BIN/rpcproxy" route -config "$CONFIG" "$1" | awk -F'\t' '{print $2, $3}'; }
+# shard_of prints "INDEX ENGINE" for key $1 in cluster $2 (default
+# memcache), with rpcproxy route.
+shard_of() { "$BIN/rpcproxy" route -config "$CONFIG" -cluster "${2:-memcache}" "$1" | awk -F'\t' '{print $2, $3}'; }
 
 start_engine() {
-	local port=$1
-	"$BIN/engine" -kind memcache -listen "127.0.0.1:$port" -shutdown-timeout 2s \
+	local port=$1 kind=${2:-memcache}
+	"$BIN/engine" -kind "$kind" -listen "127.0.0.1:$port" -shutdown-timeout 2s \
 		>"$RUN/engine-$port.out" 2>"$RUN/engine-$port.log" &
 	PIDS[engine-$port]=$!
 	PID_CHECK=$! wait_for 100 test -s "$RUN/engine-$port.out" ||
@@ -114,18 +117,21 @@ start_engine() {
 for b in engine rpcproxy rpccall; do
 	[[ -x $BIN/$b ]] || die "$BIN/$b is missing: run 'make build' first (or 'make run')"
 done
-for port in 9300 "$ADMIN_PORT" "${ENGINE_PORTS[@]}"; do
+for port in 9300 "$ADMIN_PORT" "${ENGINE_PORTS[@]}" "${EVENTS_PORTS[@]}"; do
 	if listening "$port"; then
-		die "port $port on 127.0.0.1 is already in use (an earlier demo still running? see: ss -ltnp 'sport = :$port'); the demo needs 9300, 9301 and 9311-9314"
+		die "port $port on 127.0.0.1 is already in use (an earlier demo still running? see: ss -ltnp 'sport = :$port'); the demo needs 9300, 9301, 9311-9314 and 9321-9324"
 	fi
 done
 mkdir -p "$RUN"
 
-section "Starting 4 memcache engines and the proxy (logs in $RUN/)"
+section "Starting 4 memcache engines, 4 events engines and the proxy (logs in $RUN/)"
 for port in "${ENGINE_PORTS[@]}"; do
 	start_engine "$port"
-	echo "  engine   memcache on 127.0.0.1:$port  (pid ${PIDS[engine-$port]})"
 done
+for port in "${EVENTS_PORTS[@]}"; do
+	start_engine "$port" events
+done
+echo "  engines  memcache on 127.0.0.1:9311-9314, events on 127.0.0.1:9321-9324"
 "$BIN/rpcproxy" serve -config "$CONFIG" >"$RUN/proxy.out" 2>"$RUN/proxy.log" &
 PIDS[proxy]=$!
 if ! PID_CHECK=$! wait_for 100 healthz >/dev/null; then
@@ -147,6 +153,19 @@ read -r idx VICTIM < <(shard_of user:1)
 echo "  The value really is on $VICTIM (shard $idx): asking that engine directly:"
 call -addr "$VICTIM" memcache.get '{"key":"user:1"}'
 
+section "Events: each events.add goes to the shard of its key"
+EV=(alice:30:login bob:10:login carol:50:logout dave:20:login erin:40:login)
+for e in "${EV[@]}"; do
+	IFS=: read -r key ts text <<<"$e"
+	read -r idx engine < <(shard_of "$key" events)
+	echo "  $key -> shard $idx ($engine)"
+	call events.add "{\"key\":\"$key\",\"ts\":$ts,\"text\":\"$text\"}" >/dev/null
+done
+echo "  events.count '{\"query\":\"login\"}' asked of each engine directly:"
+for port in "${EVENTS_PORTS[@]}"; do
+	printf '    127.0.0.1:%s -> %s\n' "$port" "$("$BIN/rpccall" -schema "$SCHEMA" -compact -addr "127.0.0.1:$port" events.count '{"query":"login"}' 2>&1)"
+done
+
 section "Fail fast: engine $VICTIM hangs (SIGSTOP)"
 OTHER=""
 for key in "${KEYS[@]}"; do
@@ -154,6 +173,7 @@ for key in "${KEYS[@]}"; do
 	if [[ $e != "$VICTIM" ]]; then OTHER=$key; break; fi
 done
 kill -STOP "${PIDS[engine-${VICTIM##*:}]}"
+sleep 0.1 # let the stop take effect before the first request
 echo "  Gets for user:1 wait out their timeout (500ms) until 2 timeouts in a row mark"
 echo "  the engine down; then they fail at once with NO_CONNECTIONS:"
 for _ in 1 2 3 4; do call -timeout 500ms memcache.get '{"key":"user:1"}' || true; done
@@ -174,9 +194,11 @@ else
 fi
 
 section "Try it yourself"
-echo "  $BIN/rpccall -schema $SCHEMA memcache.set '{\"key\":\"hello\",\"flags\":0,\"delay\":0,\"value\":\"world\"}'"
-echo "  $BIN/rpccall -schema $SCHEMA memcache.get '{\"key\":\"hello\"}'"
-echo "  $BIN/rpcproxy route -config $CONFIG hello"
+MC=engines/memcache/memcache.tl
+echo "  $BIN/rpccall -schema $MC memcache.set '{\"key\":\"hello\",\"flags\":0,\"delay\":0,\"value\":\"world\"}'"
+echo "  $BIN/rpccall -schema $MC memcache.get '{\"key\":\"hello\"}'"
+echo "  $BIN/rpccall -schema engines/events/events.tl events.list '{\"key\":\"alice\",\"limit\":10}'"
+echo "  $BIN/rpcproxy route -config $CONFIG -cluster memcache hello"
 echo "  http://127.0.0.1:$ADMIN_PORT/stats (JSON), /metrics (Prometheus); proxy log: $RUN/proxy.log"
 
 if [[ $DEMO_HOLD == 0 ]]; then

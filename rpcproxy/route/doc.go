@@ -18,6 +18,24 @@
 //	shard:   the cluster's sharding.Picker; no key with more than one shard
 //	         is PROXY_NO_TARGET naming the function and the cluster
 //
+// # Spread (fan-out, package fanout)
+//
+// Before the key, Spread says whether a request leaves for several shards:
+//
+//	rpcProxy.diagonal query:!X   Diagonal: the inner call to every shard; the
+//	                             cluster is looked up by the inner function
+//	forward keys in the extra    One: they name the shard (they win)
+//	cluster of one shard         One: a split or merge would change nothing
+//	[[cluster.function]] merge   Merge: the call to every shard
+//	a vector key argument        Split (memcache.getMulti keys:%(Vector
+//	                             string), or key = a vector argument):
+//	                             positional, on_error = "fail" by default
+//	anything else                One
+//
+// Fan-out rules are compiled against the schema by fanout.Compile in
+// Build, so a rule that cannot work (a positional partial split without
+// missing, a sort field the elements lack) refuses the whole config.
+//
 // A non-zero actor id that names no cluster is refused (PROXY_NO_TARGET),
 // never routed by port or function instead: an app that says which cluster
 // it means must not be sent elsewhere.
@@ -33,8 +51,8 @@
 //     plan that reads just the bytes up to the key. Every other function
 //     goes to the schema walker (tl/walk Keys, with the cluster's rules),
 //     which validates the whole call and reaches keys behind optional or
-//     composite fields. A vector key (getMulti) counts as no key: fan-out
-//     is not done here.
+//     composite fields. A vector key (getMulti) counts as no key here: Spread
+//     sends such calls to the proxy's split instead.
 //   - Build acquires every engine from the Engines it is given and Release
 //     gives them back; a Build that fails has acquired nothing.
 package route

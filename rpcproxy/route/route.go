@@ -26,7 +26,7 @@ func (t *Table) Lookup(listen netip.AddrPort, req *rpc.InvokeReq) (*Cluster, err
 	if c := t.byListen[listen]; c != nil {
 		return c, nil
 	}
-	tag, ok := req.FunctionTag()
+	tag, ok := lookupTag(req)
 	if !ok {
 		return nil, noTarget("request on %s has no function tag", listen)
 	}

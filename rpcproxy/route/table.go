@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/configs"
+	"github.com/rpcproxy/rpcproxy/rpcproxy/fanout"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/health"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/metrics"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
@@ -31,7 +32,9 @@ type Table struct {
 	byActor  map[int64]*Cluster
 	byListen map[netip.AddrPort]*Cluster
 	byTag    map[uint32]*Cluster
-	keys     map[uint32]*keyPlan // default plan per function tag
+	keys     map[uint32]*keyPlan     // default plan per function tag
+	splits   map[uint32]*fanout.Rule // default split of functions keyed by a vector
+	fan      *fanout.Fanout
 	schema   *schema.Schema
 	engines  Engines
 }
@@ -46,7 +49,8 @@ type Cluster struct {
 	Failover bool
 	Group    *health.Group
 	Stats    *metrics.Cluster
-	rules    map[uint32]*keyPlan // per function tag, from [[cluster.function]]
+	rules    map[uint32]*keyPlan     // per function tag, from [[cluster.function]]
+	fanout   map[uint32]*fanout.Rule // splits and merges, from [[cluster.function]]
 	// keys is the schema walker's key finder with this cluster's rules:
 	// the fallback for functions whose key the flat plans cannot reach
 	// (after optional or composite fields). nil without a schema.
@@ -71,12 +75,17 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 		byListen: map[netip.AddrPort]*Cluster{},
 		byTag:    map[uint32]*Cluster{},
 		keys:     map[uint32]*keyPlan{},
+		splits:   map[uint32]*fanout.Rule{},
 		schema:   sch,
 		engines:  engines,
 	}
 	var w *walk.Walker
 	if sch != nil {
 		w = walk.New(sch)
+		t.fan = fanout.New(w)
+		if err := t.buildFanout(nil, nil); err != nil {
+			return nil, err
+		}
 	}
 	// Validate and build everything that can fail before acquiring engines.
 	for i := range cfg.Clusters {
@@ -93,6 +102,7 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			Failover: cc.Health.Failover,
 			Stats:    stats.Cluster(cc.Name),
 			rules:    map[uint32]*keyPlan{},
+			fanout:   map[uint32]*fanout.Rule{},
 		}
 		n := 0
 		for j := range cc.Shards {
@@ -131,6 +141,11 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			// A plan that is not ok defers to the walker, which accepted
 			// the rule above.
 			c.rules[fn.Tag] = &p
+		}
+		if sch != nil {
+			if err := t.buildFanout(c, cc); err != nil {
+				return nil, err
+			}
 		}
 		if cc.ActorID != 0 {
 			t.byActor[cc.ActorID] = c

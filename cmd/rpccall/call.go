@@ -75,7 +75,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	inv := rpc.InvokeReq{ActorID: o.actor, Extra: extra}
 	header := rpc.AppendInvokeReqHeader(nil, &inv)[8:]
 
-	cl, err := client.New(o.addr, client.Options{Network: o.network, FailFast: true, DialTimeout: o.timeout})
+	co := o.conn
+	co.FailFast, co.DialTimeout = true, o.timeout
+	cl, err := client.New(o.addr, co)
 	if err != nil {
 		return usageErr("%v", err)
 	}

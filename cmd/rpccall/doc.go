@@ -4,6 +4,12 @@
 // code.
 //
 //	rpccall -schema engines/memcache/memcache.tl memcache.get '{"key":"photo100_500"}'
+//	rpccall -network udp -key-file key -schema engines/memcache/memcache.tl memcache.get '{"key":"a"}'
+//
+// -network udp speaks VK's UDP transport (tl/rpc/udp), which is always
+// encrypted: -key-file or -key-hex gives the key (>= 32 bytes); over TCP a
+// key is optional and enables AES (cmd/internal/netflags). UDP has no
+// handshake, so an absent UDP peer is a timeout (exit 4), not exit 3.
 //
 // Flow: load the schema -> find the function (close names on a typo) ->
 // encode the arguments (errors name the JSON path) -> build the envelope

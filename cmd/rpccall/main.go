@@ -10,6 +10,9 @@ import (
 	"os/signal"
 	"strings"
 	"time"
+
+	"github.com/rpcproxy/rpcproxy/cmd/internal/netflags"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/client"
 )
 
 func main() {
@@ -36,7 +39,8 @@ const maxRepeat = 1_000_000
 // options are the parsed flags.
 type options struct {
 	addr          string
-	network       string
+	transport     netflags.Flags
+	conn          client.Options // Network and Packet.Key from transport
 	schemas       []string
 	actor         int64
 	timeout       time.Duration
@@ -73,7 +77,7 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *listFlag) {
 	fs.SetOutput(stderr)
 	schemas := new(listFlag)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:9300", "`host:port` of the proxy or engine")
-	fs.StringVar(&o.network, "network", "tcp", "transport; only tcp for now (udp is planned)")
+	o.transport.Register(fs)
 	fs.Var(schemas, "schema", "TL schema `FILE` (repeatable, or comma-separated); default $"+schemaEnv)
 	fs.Int64Var(&o.actor, "actor", 0, "actor id `N` sent in the header (0 = none)")
 	fs.DurationVar(&o.timeout, "timeout", time.Second, "wait this long for the answer; also sent as custom_timeout_ms")
@@ -112,6 +116,7 @@ return_binlog_time, return_pid, return_request_sizes, return_failed_subqueries,
 return_query_stats, must_be_master, return_shards_binlog_pos,
 return_view_number; "flags" ORs raw bits in.
 
+`+netflags.Usage("rpccall", "-schema engines/memcache/memcache.tl memcache.get '{\"key\":\"a\"}'")+`
 exit codes:
   0  success
   1  the peer answered a TL error (printed with its code and name), or an
@@ -173,12 +178,13 @@ func parseArgs(args []string, stdout, stderr io.Writer) (o options, code int, ok
 	switch {
 	case o.fn == "":
 		return fail("no FUNCTION given")
-	case o.network != "tcp":
-		return fail("-network %q is not supported yet; only tcp works for now", o.network)
 	case o.timeout <= 0:
 		return fail("-timeout %v must be positive", o.timeout)
 	case o.repeat < 1 || o.repeat > maxRepeat:
 		return fail("-n %d outside [1, %d]", o.repeat, maxRepeat)
+	}
+	if err := o.transport.Apply(&o.conn); err != nil {
+		return fail("%v", err)
 	}
 	return o, exitOK, true
 }

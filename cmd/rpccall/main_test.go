@@ -100,15 +100,18 @@ func TestCall(t *testing.T) {
 			code: exitUsage, noStdout: true, stderrHas: []string{"no schema: pass -schema FILE"}},
 		{name: "missing schema file", args: []string{"-addr", ok, "-schema", "nope.tl", "memcache.get", `{"key":"a"}`},
 			code: exitUsage, noStdout: true, stderrHas: []string{"rpccall: schema nope.tl:"}},
-		{name: "udp not yet", args: []string{"-network", "udp", "-schema", schemaFile, "memcache.get", `{"key":"a"}`},
-			code: exitUsage, noStdout: true, stderrHas: []string{`-network "udp" is not supported yet`}},
+		{name: "udp without a key", args: []string{"-network", "udp", "-schema", schemaFile, "memcache.get", `{"key":"a"}`},
+			code: exitUsage, noStdout: true, stderrHas: []string{"-network udp needs the peer's crypto key: pass -key-file FILE or -key-hex HEX"}},
+		{name: "unknown network", args: []string{"-network", "sctp", "-schema", schemaFile, "memcache.get", `{"key":"a"}`},
+			code: exitUsage, noStdout: true, stderrHas: []string{`-network "sctp": want tcp or udp`}},
 		{name: "no function", args: []string{"-schema", schemaFile},
 			code: exitUsage, noStdout: true, stderrHas: []string{"no FUNCTION given"}},
 		{name: "two JSON args", args: []string{"-schema", schemaFile, "memcache.get", "{}", "{}"},
 			code: exitUsage, noStdout: true, stderrHas: []string{"quote the JSON"}},
 		{name: "connection refused", args: []string{"-addr", refused, "-schema", schemaFile, "memcache.get", `{"key":"a"}`},
 			code: exitConn, noStdout: true, stderrHas: []string{"rpccall: cannot connect to " + refused, "check -addr"}},
-		{name: "help", args: []string{"-h"}, stdoutHas: []string{"exit codes:", "RPCCALL_SCHEMA", "memcache.get"}},
+		{name: "help", args: []string{"-h"}, stdoutHas: []string{"exit codes:", "RPCCALL_SCHEMA", "memcache.get",
+			"-network udp -key-file", "-key-hex HEX", "transport: -network tcp (default) or udp"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

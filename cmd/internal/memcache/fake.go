@@ -10,6 +10,7 @@ import (
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 )
 
 // FakeConfig configures a Fake. The zero value answers every request.
@@ -22,6 +23,9 @@ type FakeConfig struct {
 	// BinlogPos is answered in the result extra when a request asks for
 	// it (return_binlog_pos), so tests can see result extras travel.
 	BinlogPos int64
+	// UDPKey, if set (>= 32 bytes), makes the Fake serve over VK's UDP
+	// transport (tl/rpc/udp) on 127.0.0.1:0 instead of TCP.
+	UDPKey []byte
 }
 
 // Seen is what the Fake saw in the envelope of the last request.
@@ -38,6 +42,8 @@ type Fake struct {
 	cfg    FakeConfig
 	srv    *server.Server
 	ln     net.Listener
+	udp    *udp.Transport // UDP mode: srv and ln are nil
+	wg     sync.WaitGroup // UDP mode: the accept loop and connection readers
 	served chan struct{}
 	reqs   atomic.Int64
 
@@ -49,6 +55,9 @@ type Fake struct {
 // StartFake starts a Fake; Close stops it.
 func StartFake(cfg FakeConfig) (*Fake, error) {
 	f := &Fake{cfg: cfg, data: make(map[string][]byte), served: make(chan struct{})}
+	if cfg.UDPKey != nil {
+		return f, f.startUDP()
+	}
 	srv, err := server.New(server.Config{Handler: f})
 	if err != nil {
 		return nil, err
@@ -66,7 +75,12 @@ func StartFake(cfg FakeConfig) (*Fake, error) {
 }
 
 // Addr is the address the Fake listens on.
-func (f *Fake) Addr() string { return f.ln.Addr().String() }
+func (f *Fake) Addr() string {
+	if f.udp != nil {
+		return f.udp.LocalAddr().String()
+	}
+	return f.ln.Addr().String()
+}
 
 // Requests is the number of requests answered so far.
 func (f *Fake) Requests() int64 { return f.reqs.Load() }
@@ -89,25 +103,35 @@ var _ server.Handler = (*Fake)(nil)
 
 // Close stops the server and waits for its goroutines.
 func (f *Fake) Close() {
+	if f.udp != nil {
+		_ = f.udp.Close() // ends Accept and every connection
+		f.wg.Wait()
+		return
+	}
 	_ = f.srv.Close()
 	<-f.served
 }
 
 func (f *Fake) serve(r *server.Request, dst []byte) ([]byte, error) {
+	return f.call(r.ActorID, &r.Extra, r.Body, dst)
+}
+
+// call records the envelope and answers body into dst.
+func (f *Fake) call(actor int64, extra *rpc.InvokeReqExtra, body, dst []byte) ([]byte, error) {
 	n := f.reqs.Add(1)
 	f.mu.Lock()
-	f.seen = Seen{ActorID: r.ActorID, Flags: r.Extra.Flags, Extra: r.Extra}
-	f.seen.Extra.StringForward = append([]byte(nil), r.Extra.StringForward...)
+	f.seen = Seen{ActorID: actor, Flags: extra.Flags, Extra: *extra}
+	f.seen.Extra.StringForward = append([]byte(nil), extra.StringForward...)
 	f.seen.Extra.StringForwardKeys = rpc.StringVector{}
 	f.seen.Extra.IntForwardKeys = rpc.LongVector{}
 	f.seen.Extra.WaitShardsBinlogPos = rpc.LongDictionary{}
 	f.seen.Extra.TraceContext.SourceID = nil
-	f.seen.Extra.ExecutionContext = append([]byte(nil), r.Extra.ExecutionContext...)
+	f.seen.Extra.ExecutionContext = append([]byte(nil), extra.ExecutionContext...)
 	f.mu.Unlock()
 	if f.cfg.ErrorEvery > 0 && n%f.cfg.ErrorEvery == 0 {
 		return dst, &rpc.Error{Code: f.cfg.ErrorCode, Description: fmt.Sprintf("fake error for request %d", n)}
 	}
-	out, err := f.answer(r.Body, dst)
+	out, err := f.answer(body, dst)
 	var re *rpc.Error
 	if err != nil && !errors.As(err, &re) {
 		err = &rpc.Error{Code: rpc.CodeSyntax, Description: "fake memcache: " + err.Error()}

@@ -185,6 +185,9 @@ func TestStoppedEngine(t *testing.T) {
 	if timeouts == 0 || timeouts > 2 {
 		t.Fatalf("%d timeouts before the engine was marked down; consecutive_timeouts is 2", timeouts)
 	}
+	if st := p.stats(t).Clusters[0].Shards[v].Engines[0]; st.State != "down" || st.Timeouts < uint64(timeouts) {
+		t.Fatalf("/stats for the hung engine: %+v, want state down and %d timeouts", st, timeouts)
+	}
 	for i := range 10 {
 		if _, _, err := a.get(p.addr, keys[v], callOpts{timeoutMs: faultTimeoutMs}); codeOf(err) != codeNoConnections {
 			t.Fatalf("get %d while the engine is down: %v, want NO_CONNECTIONS", i, err)

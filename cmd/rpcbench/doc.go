@@ -6,7 +6,9 @@
 // # Load model
 //
 // Closed loop per (connection, depth slot). Each of -c connections is its
-// own tl/rpc/client Client with one TCP connection, carrying -d slots; a
+// own tl/rpc/client Client with one connection (TCP, or with -network udp
+// VK's UDP transport on a socket of its own, keyed by -key-file or
+// -key-hex: cmd/internal/netflags), carrying -d slots; a
 // slot has one request in flight and sends the next as soon as the answer
 // (or error) arrives. So at most c*d requests are in flight, and the
 // offered load follows the target instead of queueing without bound. This

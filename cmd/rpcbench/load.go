@@ -145,10 +145,10 @@ func newBench(p *params) (*bench, error) {
 	}
 	seed := p.Seed
 	for c := range p.Conns {
-		cl, err := client.New(p.Addr, client.Options{
-			DefaultTimeout: p.Timeout,
-			DialTimeout:    min(p.Timeout*5, 10*time.Second),
-		})
+		o := p.conn
+		o.DefaultTimeout = p.Timeout
+		o.DialTimeout = min(p.Timeout*5, 10*time.Second)
+		cl, err := client.New(p.Addr, o)
 		if err != nil {
 			b.close()
 			return nil, err

@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rpcproxy/rpcproxy/cmd/internal/netflags"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/client"
 )
 
 func main() {
@@ -45,6 +48,7 @@ const (
 // params are the parsed flags; the report prints them all.
 type params struct {
 	Addr        string        `json:"addr"`
+	Network     string        `json:"network"`
 	Conns       int           `json:"c"`
 	Depth       int           `json:"d"`
 	Duration    time.Duration `json:"-"`
@@ -67,6 +71,9 @@ type params struct {
 	JSON        bool          `json:"-"`
 	Quiet       bool          `json:"-"`
 	Progress    time.Duration `json:"-"`
+
+	transport netflags.Flags
+	conn      client.Options // Network and Packet.Key, from transport
 }
 
 // mix is the share of each operation, e.g. get=90,set=10,mget=0.
@@ -141,6 +148,7 @@ examples:
   rpcbench -addr 127.0.0.1:9300 -prefill -c 64 -mix mget=1 -mget-keys 10 -duration 8s
   rpcbench -n 100000 -dist zipf -zipf-s 1.2 -mix get=90,set=10 -json > run.json
 
+`+netflags.Usage("rpcbench", "-addr 127.0.0.1:9300 -c 4 -d 16 -mix get=1")+`
 Output: progress every -progress on stderr (none with -quiet); the report
 on stdout (text, or one JSON object with -json).
 
@@ -164,7 +172,7 @@ func parseParams(args []string, stdout, stderr io.Writer) (p params, code int, o
 	fs.SetOutput(stderr)
 	var mixText string
 	fs.StringVar(&p.Addr, "addr", "127.0.0.1:9300", "`host:port` of the proxy or engine")
-	fs.IntVar(&p.Conns, "c", 1, "connections (each its own TCP connection)")
+	fs.IntVar(&p.Conns, "c", 1, "connections (each its own client and connection; over UDP its own socket)")
 	fs.IntVar(&p.Depth, "d", 1, "pipeline depth: requests in flight per connection")
 	fs.DurationVar(&p.Duration, "duration", 10*time.Second, "measured time, after -warmup (at most 10m)")
 	fs.Int64Var(&p.N, "n", 0, "stop after `N` measured requests (0 = run for -duration)")
@@ -186,6 +194,7 @@ func parseParams(args []string, stdout, stderr io.Writer) (p params, code int, o
 	fs.BoolVar(&p.JSON, "json", false, "print the report as one JSON object")
 	fs.BoolVar(&p.Quiet, "quiet", false, "no progress lines")
 	fs.DurationVar(&p.Progress, "progress", time.Second, "interval between progress lines on stderr")
+	p.transport.Register(fs)
 	fs.Usage = usage(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -240,6 +249,10 @@ func parseParams(args []string, stdout, stderr io.Writer) (p params, code int, o
 	case p.Batch && p.Driver != "async":
 		return fail("-batch needs -driver async")
 	}
+	if err := p.transport.Apply(&p.conn); err != nil {
+		return fail("%v", err)
+	}
+	p.Network = p.conn.Network
 	if p.Dist != "zipf" {
 		p.ZipfS = 0
 	}

@@ -114,7 +114,11 @@ func (r *report) write(w io.Writer, asJSON bool) error {
 	}
 	p := &r.Params
 	var b strings.Builder
-	fmt.Fprintf(&b, "rpcbench %s  c=%d d=%d  mix %s mget-keys=%d  keys=%d %s", p.Addr, p.Conns, p.Depth, p.Mix, p.MgetKeys, p.Keys, p.Dist)
+	fmt.Fprintf(&b, "rpcbench %s", p.Addr)
+	if p.Network != "tcp" {
+		fmt.Fprintf(&b, " (%s)", p.Network)
+	}
+	fmt.Fprintf(&b, "  c=%d d=%d  mix %s mget-keys=%d  keys=%d %s", p.Conns, p.Depth, p.Mix, p.MgetKeys, p.Keys, p.Dist)
 	if p.Dist == "zipf" {
 		fmt.Fprintf(&b, "(s=%g)", p.ZipfS)
 	}

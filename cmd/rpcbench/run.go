@@ -96,7 +96,9 @@ func checkTarget(ctx context.Context, addr string) error {
 // not as a report full of timeouts. An error answer is fine: the target
 // is up, and the run will count such answers.
 func probe(ctx context.Context, p *params) error {
-	cl, err := client.New(p.Addr, client.Options{FailFast: true, DialTimeout: p.Timeout})
+	o := p.conn
+	o.FailFast, o.DialTimeout = true, p.Timeout
+	cl, err := client.New(p.Addr, o)
 	if err != nil {
 		return err
 	}
@@ -110,6 +112,9 @@ func probe(ctx context.Context, p *params) error {
 	case err == nil, errors.As(err, &re):
 		return nil
 	case errors.Is(err, client.ErrTimeout):
+		if p.conn.Network != "tcp" {
+			return fmt.Errorf("no answer from %s within -timeout %v; is it up, speaking TL RPC over UDP, with this key?", p.Addr, p.Timeout)
+		}
 		return fmt.Errorf("no answer from %s within -timeout %v; is it up and speaking TL RPC?", p.Addr, p.Timeout)
 	}
 	return fmt.Errorf("cannot reach %s: %v (is the proxy or engine running there? check -addr)", p.Addr, err)

@@ -34,6 +34,10 @@ type forward struct {
 	res  rpc.ReqResult
 	fail error
 	next *forward // replier queue
+
+	// scat is the fan-out state of a request sent to several shards;
+	// created on the first fan-out and kept across recycles.
+	scat *scatter
 }
 
 var _ upstream.Call = (*forward)(nil)
@@ -71,6 +75,10 @@ func (h *handler) ServeRPC(r *server.Request) {
 	f.r, f.gen, f.c, f.start = r, g, c, now
 	f.req = r.InvokeReq // the server's copy stays as received: it masks the answer's extra
 	f.req.StripActor()
+	if sp, rule, call := t.Spread(c, &f.req); sp != route.One {
+		h.spread(f, sp, rule, call, now)
+		return
+	}
 	i, err := t.Shard(c, &f.req)
 	if err != nil {
 		c.Stats.NoTarget.Add(1)
@@ -131,11 +139,21 @@ func (h *handler) ServeRPC(r *server.Request) {
 // Sent records the engine query id, for cancels.
 func (f *forward) Sent(qid int64) { f.qid.Store(qid) }
 
-// pickReplica chooses the shard's replica: the balancer's pick if it is up
-// and under its in-flight cap, else (with failover) the next usable replica
-// of the same shard in config order. Never another shard.
+// pickReplica chooses the shard's replica for f.
 func (f *forward) pickReplica() error {
-	s := f.shard
+	i, e, err := pickReplica(f.shard, f.c.Failover)
+	if err != nil {
+		return err
+	}
+	f.idx, f.e = i, e
+	return nil
+}
+
+// pickReplica chooses a replica of shard s: the balancer's pick if it is
+// up and under its in-flight cap, else (with failover) the next usable
+// replica of the same shard in config order. Never another shard. The
+// replica's health and balancer count the request as started.
+func pickReplica(s *route.Shard, failover bool) (int, *upstream.Engine, error) {
 	i, _ := s.Balancer.Pick() // nothing is ever marked down in the balancer: health is checked here
 	n := len(s.Replicas)
 	var refusal error
@@ -153,15 +171,14 @@ func (f *forward) pickReplica() error {
 				refusal = e.BusyError()
 			}
 		default:
-			f.idx, f.e = j, e
 			s.Balancer.Start(j)
-			return nil
+			return j, e, nil
 		}
-		if !f.c.Failover {
+		if !failover {
 			break
 		}
 	}
-	return refusal
+	return 0, nil, refusal
 }
 
 // release ends the accounting of a request sent (or about to be sent) to

@@ -1,0 +1,248 @@
+package rpcproxy
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/rpcproxy/fanout"
+	"github.com/rpcproxy/rpcproxy/rpcproxy/route"
+	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+)
+
+// scatter is a request that leaves for several shards (route.Spread):
+// one sub-call per shard, all sent from ServeRPC under the request's one
+// deadline, and the merge (package fanout) when the last one is done. It
+// belongs to its forward and is reused with it, so a fan-out allocates
+// nothing in steady state.
+//
+//	ServeRPC: plan (split) or copy the call; for each shard: pick a
+//	          replica (down or busy: Failed at once, never waited for),
+//	          Send; pending counts the sub-calls in flight, plus one
+//	          held by ServeRPC until every Send is done
+//	engine reader / deadline sweep: sub.Answer or sub.Fail fills the
+//	          shard's Answer; the last one (pending 0) merges into the
+//	          forward's buffer and pushes it to the app's replier
+//
+// Cancels from the app are not passed on to the shards of a fan-out.
+type scatter struct {
+	f       *forward
+	spread  route.Spread
+	rule    *fanout.Rule
+	plan    *fanout.Plan    // Split
+	call    []byte          // Merge, Diagonal: the call every shard gets
+	answers []fanout.Answer // Merge, Diagonal (Split: plan.Answers)
+	subs    []sub
+	pending atomic.Int32
+	hdr     []byte
+	// failedAsked: the app set return_failed_subqueries.
+	failedAsked bool
+}
+
+// sub is one shard's sub-call of a scatter.
+type sub struct {
+	s     *scatter
+	shard *route.Shard
+	idx   int
+	e     *upstream.Engine
+	ans   *fanout.Answer
+	buf   []byte
+}
+
+var _ upstream.Call = (*sub)(nil)
+
+// spread sends f to several shards. Like ServeRPC it never blocks; every
+// failure before a sub-call is sent is an immediate reply.
+func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []byte, now time.Time) {
+	r, c := f.r, f.c
+	deadline, ok := r.Deadline()
+	if !ok {
+		deadline = now.Add(c.Timeout)
+	}
+	left := deadline.Sub(now)
+	if left <= 0 {
+		c.Stats.Timeouts.Add(1)
+		f.finish(errExpired)
+		return
+	}
+	if f.scat == nil {
+		f.scat = &scatter{f: f, hdr: make([]byte, 0, 128)}
+	}
+	s := f.scat
+	s.spread, s.rule = sp, rule
+	n := len(c.Shards)
+	fan := f.gen.tab.Fanout()
+	if sp == route.Split {
+		plan, err := fan.Split(rule, call, c.Picker, n)
+		if err != nil {
+			c.Stats.NoTarget.Add(1)
+			f.finish(&rpc.Error{Code: rpc.CodeSyntax, Description: "rpcproxy: cannot split " + rule.Function + ": " + err.Error()})
+			return
+		}
+		s.plan = plan
+	} else {
+		s.call = append(s.call[:0], call...)
+		if cap(s.answers) < n {
+			s.answers = make([]fanout.Answer, n)
+		}
+		s.answers = s.answers[:n]
+	}
+	if cap(s.subs) < n {
+		s.subs = make([]sub, n)
+	}
+	s.subs = s.subs[:n]
+	noResult := f.req.Extra.NoResult()
+	f.req.Extra.ClearNoResult()
+	f.req.Extra.SetCustomTimeoutMs(int32((left + time.Millisecond - 1) / time.Millisecond))
+	s.failedAsked = f.req.Extra.Flags&rpc.FlagReturnFailedSubqueries != 0
+	s.hdr = rpc.AppendInvokeReqHeader(s.hdr[:0], &f.req)
+	if noResult {
+		f.r = nil
+	} else {
+		f.rep = h.replier(r.ConnID())
+	}
+	// Everything the sub-calls need is set: from the first Send on, the
+	// last answer may merge and reply on another goroutine, so s and f
+	// are not touched after the loop except through done.
+	s.pending.Store(1)
+	for i := range n {
+		ans, body := s.slot(i)
+		if ans == nil {
+			continue
+		}
+		sb := &s.subs[i]
+		sb.s, sb.shard, sb.ans = s, &c.Shards[i], ans
+		idx, e, err := pickReplica(sb.shard, c.Failover)
+		if err != nil {
+			c.Stats.Refused.Add(1)
+			*ans = fanout.Answer{Status: fanout.Failed, Err: rpcError(err)}
+			continue
+		}
+		sb.idx, sb.e = idx, e
+		s.pending.Add(1)
+		if err := e.Send(sb, s.hdr, body, now, deadline); err != nil {
+			c.Stats.Refused.Add(1)
+			sb.release(true)
+			*ans = fanout.Answer{Status: fanout.Failed, Err: rpcError(err)}
+			s.pending.Add(-1)
+		}
+	}
+	s.done()
+	if noResult {
+		r.Reply(nil) // writes nothing: the app asked for no answer
+	}
+}
+
+// slot returns shard i's Answer and the call it gets, or nil when shard i
+// is not asked (a split shard without keys).
+func (s *scatter) slot(i int) (*fanout.Answer, []byte) {
+	if s.spread == route.Split {
+		if !s.plan.Asked(i) {
+			return nil, nil
+		}
+		return &s.plan.Answers[i], s.plan.Subs[i]
+	}
+	return &s.answers[i], s.call
+}
+
+func rpcError(err error) *rpc.Error {
+	if e, ok := err.(*rpc.Error); ok {
+		return e
+	}
+	return &rpc.Error{Code: rpc.CodeUnknown, Description: "rpcproxy: " + err.Error()}
+}
+
+// Sent is not used: cancels are not passed on to a fan-out's shards.
+func (sb *sub) Sent(int64) {}
+
+// Answer copies the shard's answer out of the engine's read buffer.
+func (sb *sub) Answer(_ uint32, _ []byte, res *rpc.ReqResult) {
+	failed := res.IsError()
+	if failed {
+		*sb.ans = fanout.Answer{Status: fanout.Failed, Err: &rpc.Error{Code: res.ErrorCode, Description: string(res.ErrorText)}}
+	} else {
+		sb.buf = append(sb.buf[:0], res.Body...)
+		*sb.ans = fanout.Answer{Status: fanout.OK, Body: sb.buf}
+	}
+	sb.release(failed)
+	sb.s.done()
+}
+
+// Fail records a shard that gave no answer (deadline, connection lost).
+func (sb *sub) Fail(err error) {
+	e := rpcError(err)
+	if e.Code == rpc.CodeQueryTimeout {
+		sb.s.f.c.Stats.Timeouts.Add(1)
+	}
+	*sb.ans = fanout.Answer{Status: fanout.Failed, Err: e}
+	sb.release(true)
+	sb.s.done()
+}
+
+// release ends the accounting of the sub-call on its engine.
+func (sb *sub) release(failed bool) {
+	f := sb.s.f
+	sb.e.Health().Finish()
+	sb.shard.Balancer.Finish(sb.idx, f.p.now().Sub(f.start), failed)
+}
+
+// done ends one sub-call (or ServeRPC's hold); the last one merges.
+func (s *scatter) done() {
+	if s.pending.Add(-1) == 0 {
+		s.finish()
+	}
+}
+
+// finish merges the shards' answers into the forward's buffer and hands
+// the forward to the app's replier.
+func (s *scatter) finish() {
+	f := s.f
+	fan := f.gen.tab.Fanout()
+	var failed int
+	var err *rpc.Error
+	switch s.spread {
+	case route.Split:
+		f.buf, failed, err = fan.MergeSplit(f.buf[:0], s.rule, s.plan)
+		fan.Release(s.plan)
+		s.plan = nil
+	case route.Merge:
+		f.buf, failed, err = fan.Merge(f.buf[:0], s.rule, s.call, s.answers)
+	default:
+		f.buf, failed = fanout.Diagonal(f.buf[:0], s.answers)
+	}
+	s.reset()
+	c := f.c
+	c.Stats.Answers.Add(1)
+	c.Stats.Observe(f.p.now().Sub(f.start))
+	if err != nil {
+		c.Stats.Errors.Add(1)
+		f.fail = err
+		f.buf = f.buf[:0]
+	} else {
+		f.res = rpc.ReqResult{Body: f.buf}
+		if s.failedAsked {
+			f.res.HasExtra = true
+			f.res.Extra.Flags = rpc.ResultFlagFailedSubqueries
+			f.res.Extra.FailedSubqueries = int32(failed)
+		}
+	}
+	if f.r == nil { // no_result: nobody waits
+		f.recycle()
+		return
+	}
+	if !f.rep.fits(len(f.buf)) {
+		f.fail, f.buf = errAppSlow, f.buf[:0]
+	}
+	f.rep.push(f)
+}
+
+// reset drops the per-request references, keeping the buffers.
+func (s *scatter) reset() {
+	for i := range s.answers {
+		s.answers[i] = fanout.Answer{}
+	}
+	for i := range s.subs {
+		s.subs[i] = sub{buf: s.subs[i].buf[:0]}
+	}
+	s.rule = nil
+}

@@ -89,6 +89,9 @@ func newSortedFixture(tb testing.TB, shards, per int) *sortedFixture {
 }
 
 func TestSplitMergeAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts need a build without -race")
+	}
 	fx := newSplitFixture(t)
 	dst := make([]byte, 0, 4096)
 	fx.run(t, dst)
@@ -98,6 +101,9 @@ func TestSplitMergeAlloc(t *testing.T) {
 }
 
 func TestMergeAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts need a build without -race")
+	}
 	fx := newSortedFixture(t, 4, 50)
 	dst := make([]byte, 0, 1<<16)
 	tests := []struct {

@@ -2,195 +2,127 @@ package rpcproxy
 
 import (
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
 
-// replier writes one app connection's answers on its own goroutine, so an
-// engine's reader never waits for an app's socket: Answer copies the answer
-// and pushes it here without blocking. If the app stops reading, only this
-// goroutine waits (until the packet layer's write timeout closes the
-// connection), and answers beyond MaxAppPending bytes queued are replaced by
-// a short CONGESTION_CONTROL_DISCARD error, so memory stays bounded.
+// replier answers one app connection's requests. It has no goroutine: the
+// goroutine that finishes a forward (the engine's reader, the deadline
+// sweeper, a cancel) writes the answer itself with TryReplyResult, which
+// copies it into the app connection's pending writes (inline to the socket
+// when the connection is idle) and never waits for the app.
 //
-// A replier exists while its connection has requests in flight, and a
-// little longer (replierIdle) so that a connection with one request at a
-// time does not start a goroutine per request.
+// Slow apps: when an app connection already has its packet
+// WriteBufferLimit of answers pending (an app that stopped reading), the
+// answer is replaced by CONGESTION_CONTROL_DISCARD (-3017), which the
+// server queues up to 256 KiB over the limit; beyond that, that app's
+// connection is closed (the app sees it end, as after a write timeout, and
+// its requests in flight are released by replies that write nothing). So
+// memory per app stays bounded and nobody else ever waits for that app.
+//
+// A replier lives in its app connection's value (server.Request's
+// SetConnValue), so finding it takes no shared lock; its own mutex guards
+// only the table of calls in flight that rpcCancelReq looks up.
 type replier struct {
-	h     *handler
-	id    uint64
-	limit int64
-
-	mu     sync.Mutex
-	calls  map[*server.Request]*forward // for rpcCancelReq
-	head   *forward
-	tail   *forward
-	active int // requests handed out by handler.replier and not yet done
-
-	queued atomic.Int64 // answer bytes waiting
-	kick   chan struct{}
+	mu    sync.Mutex
+	calls map[*server.Request]*forward // in flight, for rpcCancelReq
 }
 
-const replierIdle = time.Second
+// anyConn is what handler.replier returns before track has found the
+// request's connection: track, untrack, done and fits ignore their
+// receiver and work on r's connection's own replier, so anyConn is never
+// locked or written (no state lives in it).
+var anyConn replier
 
-// replier returns conn id's replier, counting one more active request.
-func (h *handler) replier(id uint64) *replier {
-	h.mu.RLock()
-	rep := h.reps[id]
-	if rep != nil {
-		rep.mu.Lock()
-		rep.active++
-		rep.mu.Unlock()
-	}
-	h.mu.RUnlock()
-	if rep != nil {
+// replier is forward.go's entry point; the connection's own replier is
+// found by track (and set as f.rep, which answers use) without a lookup by
+// connection id.
+func (h *handler) replier(uint64) *replier { return &anyConn }
+
+// connReplier returns r's connection's replier, creating it on the
+// connection's first request (ServeRPC and CancelRPC run on the
+// connection's reader, the only goroutine touching the value).
+func connReplier(r *server.Request) *replier {
+	if rep, ok := r.ConnValue().(*replier); ok {
 		return rep
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if rep = h.reps[id]; rep != nil {
-		rep.mu.Lock()
-		rep.active++
-		rep.mu.Unlock()
-		return rep
-	}
-	rep = &replier{h: h, id: id, limit: int64(h.p.opts.MaxAppPending), calls: map[*server.Request]*forward{},
-		active: 1, kick: make(chan struct{}, 1)}
-	h.reps[id] = rep
-	h.p.wg.Add(1)
-	go rep.run()
+	rep := &replier{calls: map[*server.Request]*forward{}}
+	r.SetConnValue(rep)
 	return rep
 }
 
-func (rep *replier) track(r *server.Request, f *forward) {
+// track records f as r's call in flight and makes the connection's
+// replier f's, before the forward is sent.
+func (*replier) track(r *server.Request, f *forward) {
+	rep := connReplier(r)
+	f.rep = rep
 	rep.mu.Lock()
 	rep.calls[r] = f
 	rep.mu.Unlock()
 }
 
-func (rep *replier) untrack(r *server.Request) {
+// untrack forgets r's call: it was not sent.
+func (*replier) untrack(r *server.Request) {
+	rep := connReplier(r)
 	rep.mu.Lock()
 	delete(rep.calls, r)
 	rep.mu.Unlock()
 }
 
-// done ends one active request that will not be pushed.
-func (rep *replier) done() {
-	rep.mu.Lock()
-	rep.active--
-	rep.mu.Unlock()
-	rep.wake()
-}
+// done ends a request that will not be pushed; nothing is counted.
+func (*replier) done() {}
 
-func (rep *replier) wake() {
-	select {
-	case rep.kick <- struct{}{}:
-	default:
-	}
-}
+// fits is always true: the app connection's WriteBufferLimit bounds its
+// pending answers, checked when the answer is written.
+func (*replier) fits(int) bool { return true }
 
-// fits reports whether n more answer bytes stay within the app's bound.
-func (rep *replier) fits(n int) bool {
-	return rep.limit <= 0 || rep.queued.Load()+int64(n) <= rep.limit
-}
-
-// push queues a finished forward for its reply; never blocks.
+// push answers f's request now, on the calling goroutine, without waiting
+// for the app, and recycles f.
 func (rep *replier) push(f *forward) {
-	rep.queued.Add(int64(len(f.buf)))
+	r := f.r
+	// Forget the call first, under the lock CancelRPC reads f under: once
+	// removed, no cancel touches f, so it may be recycled below.
 	rep.mu.Lock()
-	if rep.tail == nil {
-		rep.head = f
-	} else {
-		rep.tail.next = f
-	}
-	rep.tail = f
+	delete(rep.calls, r)
 	rep.mu.Unlock()
-	rep.wake()
-}
-
-func (rep *replier) pop() *forward {
-	rep.mu.Lock()
-	defer rep.mu.Unlock()
-	f := rep.head
-	if f == nil {
-		return nil
+	var ok bool
+	if f.fail != nil {
+		ok = r.TryReplyErr(f.fail)
+	} else {
+		ok = r.TryReplyResult(&f.res)
 	}
-	rep.head = f.next
-	if rep.head == nil {
-		rep.tail = nil
+	if !ok && f.fail == nil {
+		ok = r.TryReplyErr(errAppSlow) // CONGESTION_CONTROL_DISCARD
 	}
-	f.next = nil
-	// Forget it before replying: the Request is recycled by the reply.
-	delete(rep.calls, f.r)
-	return f
-}
-
-func (rep *replier) run() {
-	defer rep.h.p.wg.Done()
-	idle := time.NewTimer(replierIdle)
-	defer idle.Stop()
-	stop := rep.h.p.stopped // nil once the proxy is stopping: then leave as soon as idle
-	for {
-		f := rep.pop()
-		if f == nil {
-			if stop == nil && rep.retire() {
-				return
-			}
-			select {
-			case <-rep.kick:
-			case <-idle.C:
-				if rep.retire() {
-					return
-				}
-				idle.Reset(replierIdle)
-			case <-stop:
-				stop = nil
-			}
-			continue
-		}
-		n := int64(len(f.buf))
-		f.reply()
-		rep.queued.Add(-n)
-		f.recycle()
-		rep.mu.Lock()
-		rep.active--
-		rep.mu.Unlock()
+	if !ok {
+		// Not even short errors fit: drop the app rather than wait for it.
+		r.CloseConn()
+		r.ReplyErr(errAppSlow) // writes nothing now: releases the request
 	}
-}
-
-// retire removes an idle replier; it reports false if requests came in.
-func (rep *replier) retire() bool {
-	h := rep.h
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	rep.mu.Lock()
-	defer rep.mu.Unlock()
-	if rep.active != 0 || rep.head != nil {
-		return false
-	}
-	delete(h.reps, rep.id)
-	return true
+	f.recycle()
 }
 
 // CancelRPC passes the app's rpcCancelReq on to the engine. If the engine
 // call was still pending, the app gets an error answer (which VK clients
 // ignore for a cancelled query) and the engine an rpcCancelReq.
 func (h *handler) CancelRPC(r *server.Request) {
-	h.mu.RLock()
-	rep := h.reps[r.ConnID()]
-	h.mu.RUnlock()
-	if rep == nil {
+	rep, ok := r.ConnValue().(*replier)
+	if !ok {
 		return
 	}
 	rep.mu.Lock()
 	f := rep.calls[r]
-	delete(rep.calls, r)
-	rep.mu.Unlock()
-	if f == nil || !f.e.Cancel(f.qid.Load()) {
+	if f == nil {
+		rep.mu.Unlock()
 		return
 	}
+	// Read under the lock: push (which recycles f) waits for it.
+	e, qid := f.e, f.qid.Load()
+	rep.mu.Unlock()
+	if !e.Cancel(qid) {
+		return // answered meanwhile: push replies
+	}
+	// Cancel removed the engine call, so nobody else finishes f.
 	f.c.Stats.Errors.Add(1)
 	f.fail = errCancelled
 	f.release()

@@ -152,6 +152,10 @@ for key in "${KEYS[@]}"; do call memcache.get "{\"key\":\"$key\"}"; done
 read -r idx VICTIM < <(shard_of user:1)
 echo "  The value really is on $VICTIM (shard $idx): asking that engine directly:"
 call -addr "$VICTIM" memcache.get '{"key":"user:1"}'
+echo "  One memcache.getMulti for keys on all four shards (and one missing key): the proxy"
+echo "  splits it by shard, asks the four engines in parallel and answers in the keys' order:"
+MULTI='{"keys":["user:1","user:4","nope","user:6","user:8"]}'
+call memcache.getMulti "$MULTI"
 
 section "Events: each events.add goes to the shard of its key"
 EV=(alice:30:login bob:10:login carol:50:logout dave:20:login erin:40:login)
@@ -166,6 +170,11 @@ for port in "${EVENTS_PORTS[@]}"; do
 	printf '    127.0.0.1:%s -> %s\n' "$port" "$("$BIN/rpccall" -schema "$SCHEMA" -compact -addr "127.0.0.1:$port" events.count '{"query":"login"}' 2>&1)"
 done
 
+echo "  Through the proxy, events.count is sent to every shard and summed:"
+call events.count '{"query":"login"}'
+echo "  and events.search is merged newest first across shards, cut at its limit:"
+call events.search '{"query":"log","limit":3}'
+
 section "Fail fast: engine $VICTIM hangs (SIGSTOP)"
 OTHER=""
 for key in "${KEYS[@]}"; do
@@ -179,6 +188,11 @@ echo "  the engine down; then they fail at once with NO_CONNECTIONS:"
 for _ in 1 2 3 4; do call -timeout 500ms memcache.get '{"key":"user:1"}' || true; done
 echo "  Other shards are not affected ($OTHER is on another engine):"
 call memcache.get "{\"key\":\"$OTHER\"}" || true
+echo "  A getMulti still answers: the down shard's keys come back not_found, and the result"
+echo "  extra says one sub-request failed (asked for with return_failed_subqueries):"
+out=$("$BIN/rpccall" -schema "$SCHEMA" -compact -v -extra '{"return_failed_subqueries":true}' memcache.getMulti "$MULTI" 2>&1 | grep -v '^# [cqe]' || true)
+echo "  \$ rpccall -v -extra '{\"return_failed_subqueries\":true}' memcache.getMulti '$MULTI'"
+printf '    -> %s\n' "$out" | sed '2,$s/^/       /'
 grep -h 'engine down' "$RUN/proxy.log" | tail -1 | sed 's/^/  proxy log: /' || true
 
 section "Recovery: engine $VICTIM resumes (SIGCONT)"
@@ -197,7 +211,8 @@ section "Try it yourself"
 MC=engines/memcache/memcache.tl
 echo "  $BIN/rpccall -schema $MC memcache.set '{\"key\":\"hello\",\"flags\":0,\"delay\":0,\"value\":\"world\"}'"
 echo "  $BIN/rpccall -schema $MC memcache.get '{\"key\":\"hello\"}'"
-echo "  $BIN/rpccall -schema engines/events/events.tl events.list '{\"key\":\"alice\",\"limit\":10}'"
+echo "  $BIN/rpccall -schema $MC memcache.getMulti '{\"keys\":[\"hello\",\"user:1\",\"user:4\"]}'"
+echo "  $BIN/rpccall -schema engines/events/events.tl events.search '{\"query\":\"login\",\"limit\":10}'"
 echo "  $BIN/rpcproxy route -config $CONFIG -cluster memcache hello"
 echo "  http://127.0.0.1:$ADMIN_PORT/stats (JSON), /metrics (Prometheus); proxy log: $RUN/proxy.log"
 

@@ -47,15 +47,17 @@ func (t *Table) Spread(c *Cluster, req *rpc.InvokeReq) (s Spread, rule *fanout.R
 	if req.TL2 {
 		return One, nil, nil
 	}
-	if inner, ok := rpc.UnwrapDiagonal(req.Body); ok {
-		return Diagonal, nil, inner
+	tag, ok := req.FunctionTag()
+	if !ok {
+		return One, nil, nil
+	}
+	if tag == rpc.TagProxyDiagonal { // checked first: UnwrapDiagonal's miss allocates an error
+		if inner, ok := rpc.UnwrapDiagonal(req.Body); ok {
+			return Diagonal, nil, inner
+		}
 	}
 	const forward = rpc.FlagStringForwardKeys | rpc.FlagIntForwardKeys | rpc.FlagStringForward | rpc.FlagIntForward
 	if len(c.Shards) < 2 || req.Extra.Flags&forward != 0 || t.fan == nil {
-		return One, nil, nil
-	}
-	tag, ok := req.FunctionTag()
-	if !ok {
 		return One, nil, nil
 	}
 	rule = c.fanout[tag]

@@ -1,0 +1,183 @@
+package rpcproxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/rpcproxy/rpcproxy/engines/events"
+	"github.com/rpcproxy/rpcproxy/engines/memcache"
+	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
+)
+
+// startFanoutLoopback starts n in-process engines (tl/rpc/server, answer
+// by handle), a proxy in front of them with the given cluster text (%s:
+// the shards line), and an app connection, all on 127.0.0.1.
+func startFanoutLoopback(tb testing.TB, n int, handle func(shard int, call, dst []byte) []byte, cluster string) (*loopback, *Proxy) {
+	tb.Helper()
+	var shards []string
+	var closers []func()
+	for i := range n {
+		srv, err := server.New(server.Config{Handler: server.SyncFunc(func(r *server.Request, dst []byte) ([]byte, error) {
+			return handle(i, r.Body, dst), nil
+		})})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		go srv.Serve(ln)
+		closers = append(closers, func() { srv.Close() })
+		shards = append(shards, fmt.Sprintf("{ replicas = [%q] }", ln.Addr().String()))
+	}
+	cfg, err := configsParse(fmt.Sprintf("[proxy]\nlisten = %q\nschemas = [%q, %q]\n", mainListen, memcacheTL, eventsTL) +
+		fmt.Sprintf(cluster, "shards = ["+strings.Join(shards, ", ")+"]"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ll := &listenLog{}
+	p, err := New(cfg, Options{Listen: ll.Listen, NoAdmin: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(context.Background()) }()
+	nc, err := net.Dial("tcp", p.Addr(mustAddr(mainListen)).String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pc, err := packet.ClientHandshake(nc, packet.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &loopback{pc: pc, close: func() {
+		pc.Close()
+		p.Close()
+		<-served
+		for _, c := range closers {
+			c()
+		}
+	}}, p
+}
+
+// BenchmarkFanoutGetMulti10Loopback: a 10-key memcache.getMulti split over
+// 4 engines (real memcache stores) and merged back in key order, one at a
+// time, app and engines on loopback; allocs/op counts the whole process.
+func BenchmarkFanoutGetMulti10Loopback(b *testing.B) {
+	var stores [4]*memcache.Store
+	for i := range stores {
+		s, err := memcache.New(memcache.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	var getMulti [4]func(args, dst []byte) ([]byte, error)
+	for i, s := range stores {
+		for _, f := range s.Funcs() {
+			if f.Tag == memcache.TagGetMulti {
+				getMulti[i] = f.Call
+			}
+		}
+	}
+	handle := func(shard int, call, dst []byte) []byte {
+		out, err := getMulti[shard](call[4:], dst)
+		if err != nil {
+			b.Error(err)
+		}
+		return out
+	}
+	l, p := startFanoutLoopback(b, 4, handle, "[[cluster]]\nname = \"mc\"\nfunctions = [\"memcache.*\"]\nsharding = \"hash\"\n%s\n")
+	defer l.close()
+	var keys []string
+	c := p.Table().Cluster("mc")
+	for i := range 10 {
+		k := fmt.Sprintf("photo%d_%d", i, 500+i)
+		keys = append(keys, k)
+		s, _ := c.Picker.Pick([]byte(k))
+		if _, err := runFuncs(stores[s].Funcs(), mcSet(k, "some photo value")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	body := mcGetMulti(keys...)
+	hdr := make([]byte, 0, 64)
+	req := &rpc.InvokeReq{Body: body}
+	var res rpc.ReqResult
+	for range 100 {
+		l.roundTrip(b, hdr, body, req, &res)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.roundTrip(b, hdr, body, req, &res)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10, "ns/key")
+}
+
+// sixteenSearches is 16 engines each answering events.search with the same
+// precomputed 1,000 events (ts descending, interleaved across shards).
+func sixteenSearches() [16][]byte {
+	var out [16][]byte
+	for s := range 16 {
+		b := tl.AppendUint32(tl.AppendUint32(nil, tl.TagVector), 1000)
+		for i := range 1000 {
+			b = tl.AppendInt64(tl.AppendInt64(tl.AppendUint32(b, events.TagEvent), int64(i)), int64((1000-i)*16+s))
+			b = tl.AppendString(tl.AppendString(b, fmt.Sprintf("key%d", i)), "an event text")
+		}
+		out[s] = b
+	}
+	return out
+}
+
+// BenchmarkFanoutSorted16x1000Loopback: events.search to 16 engines, each
+// answering 1,000 events, merged by ts (16,000 elements out), and the same
+// answers wrapped by rpcProxy.diagonal. ns/element is wall time per
+// element merged, the whole round trip included.
+func BenchmarkFanoutSorted16x1000Loopback(b *testing.B) {
+	answers := sixteenSearches()
+	handle := func(shard int, _, dst []byte) []byte { return append(dst, answers[shard]...) }
+	l, _ := startFanoutLoopback(b, 16, handle, `[[cluster]]
+name = "events"
+functions = ["events.*"]
+sharding = "hash"
+%s
+[[cluster.function]]
+name = "events.search"
+merge = "sorted"
+sort_field = "ts"
+descending = true
+limit_arg = "limit"
+default_limit = 1000000
+`)
+	defer l.close()
+	search := tl.AppendInt32(evQuery(events.TagSearch, ""), 0)
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"sorted", search},
+		{"diagonal", append(tl.AppendUint32(nil, rpc.TagProxyDiagonal), search...)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			hdr := make([]byte, 0, 64)
+			req := &rpc.InvokeReq{Body: tc.body}
+			var res rpc.ReqResult
+			for range 10 {
+				l.roundTrip(b, hdr, tc.body, req, &res)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				l.roundTrip(b, hdr, tc.body, req, &res)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/16000, "ns/element")
+		})
+	}
+}

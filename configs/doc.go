@@ -61,4 +61,18 @@
 // harmless. Requests also reach a cluster through its own listen port or its
 // actor_id, whatever their function; a cluster with none of the three is
 // rejected as unreachable.
+//
+// # Fan-out ([[cluster.function]])
+//
+// A function whose key argument is a vector (memcache.getMulti keys, or any
+// key = "a vector argument") is split by shard; align says how the answer
+// lines up with the keys ("positional": element i answers key i, the
+// default; "dictionary": the shards' entries are joined). merge = "concat"
+// | "sum" | "min" | "max" | "and" | "or" | "sorted" | "first" makes a
+// function a scatter to every shard instead; sorted takes sort_field,
+// descending, limit_arg and default_limit (100). on_error = "fail" (the
+// default) or "partial" applies to both; a positional partial split needs
+// missing, the field-less constructor answered for the keys of failed
+// shards (memcache.not_found). These keys are checked against each other
+// here, and against the schema when the proxy builds its table.
 package configs

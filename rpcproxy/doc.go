@@ -35,6 +35,18 @@
 //     answer bytes its answers are replaced by CONGESTION_CONTROL_DISCARD
 //     (-3017). tl/rpc/server offers no way to close one connection from a
 //     handler; see the report in the commit history.
+//   - Fan-out (scatter.go, packages route and fanout): a vector key
+//     argument (memcache.getMulti) is split, one sub-request per shard
+//     with that shard's keys, answered in the request's key order; a
+//     function configured with merge = ... goes to every shard and its
+//     answers are merged; rpcProxy.diagonal sends its inner call to every
+//     shard and answers one Maybe per shard (Nothing for failed ones).
+//     Sub-requests leave in parallel from ServeRPC under the request's
+//     one deadline; a down or busy shard is failed at once, never waited
+//     for. on_error = "fail" answers the first failed shard's error by
+//     shard order; "partial" answers from the shards that answered and
+//     reports the failed count in failed_subqueries when asked. Forward
+//     keys still pick one shard. Cancels are not passed on to fan-outs.
 //   - Reload (Reload, Apply, the file watcher): validate -> build -> swap.
 //     A config or schema that fails is refused and logged; the old table
 //     stays. New listeners open before the swap, removed ones are shut

@@ -111,11 +111,7 @@ func printConfig(w io.Writer, cfg *configs.Config) {
 			fmt.Fprintf(w, "  function rules\n")
 			tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			for _, r := range c.Rules {
-				key := r.Key
-				if key == "" {
-					key = "(first int/long/string argument)"
-				}
-				fmt.Fprintf(tw, "    %s\tkey = %s\n", r.Name, key)
+				fmt.Fprintf(tw, "    %s\t%s\n", r.Name, r)
 			}
 			tw.Flush()
 		}

@@ -13,6 +13,7 @@
 #
 #   RUNS=5 DURATION=8s WARMUP=1s scripts/bench-proxy.sh   # the defaults
 #   RUNS=3 DURATION=4s scripts/bench-proxy.sh             # shorter
+#   MGET=1 scripts/bench-proxy.sh                         # also 10-key getMulti
 #
 # Compare ratios, not absolute numbers: on a shared machine they move
 # with whatever else runs (the table's header says so).
@@ -33,6 +34,14 @@ CASES=(
 	"get, c=64, d=1 (throughput)|-c 64 -d 1"
 	"get, c=16, d=16 (pipelined, -batch)|-c 16 -d 16 -batch"
 )
+# MGET=1 adds peers.md's multi-get rows: direct, one engine answers all 10
+# keys; through the proxy the getMulti is split over the 4 shards.
+if [[ ${MGET:-0} == 1 ]]; then
+	CASES+=(
+		"mget 10 keys, c=1, d=1|-c 1 -d 1 -mix mget=1 -mget-keys 10"
+		"mget 10 keys, c=64, d=1|-c 64 -d 1 -mix mget=1 -mget-keys 10"
+	)
+fi
 
 die() {
 	printf 'bench-proxy: %s\n' "$*" >&2
@@ -130,7 +139,7 @@ bench() { # tag addr flags...
 	local f=$OUT/$tag.json
 	# shellcheck disable=SC2086
 	if ! timeout "$RUN_LIMIT" taskset -c 1 "$BIN/rpcbench" -addr "$addr" -prefill -quiet -json \
-		-warmup "$WARMUP" -duration "$DURATION" -mix get=1 -keys 10000 -value-size 100 "$@" >"$f" 2>"$OUT/$tag.err"; then
+		-warmup "$WARMUP" -duration "$DURATION" -keys 10000 -value-size 100 -mix get=1 "$@" >"$f" 2>"$OUT/$tag.err"; then
 		die "rpcbench $tag failed: $(tail -3 "$OUT/$tag.err")"
 	fi
 	printf '  %-14s %10.0f ops/s  p50 %7.1f µs  p99 %7.1f µs  errors %s\n' "$tag" \

@@ -58,10 +58,19 @@ trap 'exit 143' TERM
 # listening reports whether something accepts TCP connections on port $1.
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# healthz prints the proxy admin's /healthz body (bash's /dev/tcp, bounded).
-healthz() {
+# admin_get prints the response to GET $1 from the proxy's admin port
+# (bash's /dev/tcp, bounded: no curl needed).
+admin_get() {
 	timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$ADMIN_PORT &&
-		printf 'GET /healthz HTTP/1.0\r\n\r\n' >&3 && tail -n 1 <&3" 2>/dev/null
+		printf 'GET $1 HTTP/1.0\r\n\r\n' >&3 && cat <&3" 2>/dev/null
+}
+
+# ready reports whether the proxy is healthy and connected to all 8
+# engines: it dials them after it starts listening, and until a
+# connection is up requests for that engine fail fast (NO_CONNECTIONS).
+ready() {
+	admin_get /healthz | grep -q '^ok' &&
+		(($(admin_get /stats | grep -c '"connected": *true') == ${#ENGINE_PORTS[@]} + ${#EVENTS_PORTS[@]}))
 }
 
 # wait_for runs "$2..." every 100ms until it succeeds, for at most $1 tenths
@@ -93,6 +102,15 @@ call() {
 	return "$rc"
 }
 
+# quietly runs "$@" and shows its output only if it fails.
+quietly() {
+	local out
+	if ! out=$("$@"); then
+		printf '%s\n' "$out"
+		die "that call should have worked; logs in $RUN/"
+	fi
+}
+
 # quote prints its arguments as a shell would need them, JSON in '...'.
 quote() {
 	local a
@@ -107,6 +125,7 @@ shard_of() { "$BIN/rpcproxy" route -config "$CONFIG" -cluster "${2:-memcache}" "
 
 start_engine() {
 	local port=$1 kind=${2:-memcache}
+	: >"$RUN/engine-$port.out" # before the start: a stale address must not look like this one's
 	"$BIN/engine" -kind "$kind" -listen "127.0.0.1:$port" -shutdown-timeout 2s \
 		>"$RUN/engine-$port.out" 2>"$RUN/engine-$port.log" &
 	PIDS[engine-$port]=$!
@@ -134,8 +153,8 @@ done
 echo "  engines  memcache on 127.0.0.1:9311-9314, events on 127.0.0.1:9321-9324"
 "$BIN/rpcproxy" serve -config "$CONFIG" >"$RUN/proxy.out" 2>"$RUN/proxy.log" &
 PIDS[proxy]=$!
-if ! PID_CHECK=$! wait_for 100 healthz >/dev/null; then
-	echo "demo: the proxy did not become healthy; its log ($RUN/proxy.log):" >&2
+if ! PID_CHECK=$! wait_for 100 ready; then
+	echo "demo: the proxy did not become ready (healthy, connected to every engine); its log ($RUN/proxy.log):" >&2
 	tail -n 10 "$RUN/proxy.log" >&2
 	exit 1
 fi
@@ -146,7 +165,7 @@ KEYS=(user:1 user:4 user:6 user:8 photo:3)
 for key in "${KEYS[@]}"; do
 	read -r idx engine < <(shard_of "$key")
 	echo "  $key -> shard $idx ($engine)"
-	call memcache.set "{\"key\":\"$key\",\"flags\":0,\"delay\":0,\"value\":\"value of $key\"}" >/dev/null
+	quietly call memcache.set "{\"key\":\"$key\",\"flags\":0,\"delay\":0,\"value\":\"value of $key\"}"
 done
 for key in "${KEYS[@]}"; do call memcache.get "{\"key\":\"$key\"}"; done
 read -r idx VICTIM < <(shard_of user:1)
@@ -163,7 +182,7 @@ for e in "${EV[@]}"; do
 	IFS=: read -r key ts text <<<"$e"
 	read -r idx engine < <(shard_of "$key" events)
 	echo "  $key -> shard $idx ($engine)"
-	call events.add "{\"key\":\"$key\",\"ts\":$ts,\"text\":\"$text\"}" >/dev/null
+	quietly call events.add "{\"key\":\"$key\",\"ts\":$ts,\"text\":\"$text\"}"
 done
 echo "  events.count '{\"query\":\"login\"}' asked of each engine directly:"
 for port in "${EVENTS_PORTS[@]}"; do

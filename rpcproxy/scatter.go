@@ -99,7 +99,15 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 	if noResult {
 		f.r = nil
 	} else {
-		f.rep = h.replier(r.ConnID())
+		// track then untrack: the connection's replier becomes f's (the
+		// replier finds it by track) without leaving the call in the
+		// cancel table: a fan-out has no single engine call to cancel.
+		// CancelRPC runs on this same goroutine, so it cannot see f
+		// between the two.
+		rep := h.replier(r.ConnID())
+		f.rep = rep
+		rep.track(r, f)
+		rep.untrack(r)
 	}
 	// Everything the sub-calls need is set: from the first Send on, the
 	// last answer may merge and reply on another goroutine, so s and f

@@ -183,6 +183,20 @@ func startProxy(t *testing.T, c config) *proxy {
 		}
 		return p.healthy()
 	})
+	// The proxy dials engines after it starts listening; until a
+	// connection is up, that engine's requests fail fast.
+	waitFor(t, "the proxy to connect to every engine", func() bool {
+		for _, c := range p.stats(t).Clusters {
+			for _, s := range c.Shards {
+				for _, e := range s.Engines {
+					if !e.Connected {
+						return false
+					}
+				}
+			}
+		}
+		return true
+	})
 	return p
 }
 

@@ -15,15 +15,18 @@
 // while it is down, other shards unaffected); recovery after a restart;
 // reload under load with no failed request; a bad reload refused while the
 // old config keeps serving; garbage bytes closing only their own
-// connection.
+// connection; fan-out: a getMulti split over the shards and answered in
+// key order, partially (memcache.not_found, failed_subqueries = 1) with
+// one engine killed, and merged events.search / events.count.
 //
 // # Rules
 //
 //   - Every process is started with startProc, which kills it (SIGCONT
 //     first, so a stopped one can die) in t.Cleanup, also on failure.
 //   - No time.Sleep as synchronisation: tests wait on the engine's first
-//     stdout line, the proxy's /healthz and /stats, and answers, each with
-//     a bounded waitFor.
+//     stdout line, the proxy's /healthz and /stats (every engine
+//     connected, reload counters), /proc state for SIGSTOP, and answers,
+//     each with a bounded waitFor.
 //   - No latency assertions: failures are counted and their error codes
 //     checked; "within its deadline" only with a margin of seconds.
 //   - Every load loop is bounded in count and time.

@@ -61,9 +61,15 @@ func TestDemo(t *testing.T) {
 	if got := cfg.Proxy.Listen.String(); got != "127.0.0.1:9300" {
 		t.Errorf("listen = %s, want 127.0.0.1:9300", got)
 	}
-	abs, _ := filepath.Abs("../engines/memcache/memcache.tl")
-	if !reflect.DeepEqual(cfg.Proxy.Schemas, []string{abs}) {
-		t.Errorf("schemas = %q, want [%q] (relative to the config file)", cfg.Proxy.Schemas, abs)
+	mc, _ := filepath.Abs("../engines/memcache/memcache.tl")
+	ev, _ := filepath.Abs("../engines/events/events.tl")
+	if !reflect.DeepEqual(cfg.Proxy.Schemas, []string{mc, ev}) {
+		t.Errorf("schemas = %q, want [%q %q] (relative to the config file)", cfg.Proxy.Schemas, mc, ev)
+	}
+	if c, ok := cfg.ClusterForFunction("events.search"); !ok || c.Name != "events" {
+		t.Errorf("ClusterForFunction(events.search) = %v, %v; want cluster events", c, ok)
+	} else if r, ok := c.Rule("events.search"); !ok || r.Merge != MergeSorted || r.SortField != "ts" {
+		t.Errorf("events.search rule %+v, want a sorted merge by ts", r)
 	}
 	c, ok := cfg.ClusterForFunction("memcache.get")
 	if !ok || c.Name != "memcache" {

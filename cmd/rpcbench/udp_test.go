@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"net"
 	"strings"
 	"testing"
 
@@ -65,6 +66,16 @@ func TestRunUDP(t *testing.T) {
 		if code != exitUsage || stdout != "" || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit %d and %q", tc.args, code, stdout, stderr, exitUsage, tc.want)
 		}
+	}
+	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	silent := sock.LocalAddr().String() // bound, never read: no handshake to refuse, the probe times out
+	code, stdout, stderr := runBench(t, context.Background(), "-addr", silent, "-network", "udp", "-key-hex", keyHex, "-timeout", "100ms", "-quiet")
+	if code != exitConn || stdout != "" || !strings.Contains(stderr, "speaking TL RPC over UDP, with this key?") {
+		t.Errorf("silent UDP port: exit %d, stdout %q, stderr %q; want exit %d", code, stdout, stderr, exitConn)
 	}
 	code, stdout, _ = runBench(t, context.Background(), "-h")
 	if code != exitOK || !strings.Contains(stdout, "rpcbench -network udp -key-file") || !strings.Contains(stdout, "-key-hex HEX") {

@@ -58,9 +58,10 @@ func newConn(s *slot, pc *packet.Conn) *conn {
 		local: pc.LocalAddr(), version: pc.ProtocolVersion(), crypto: pc.Encrypted()}
 }
 
-// newUDPConn wraps a UDP connection. UDP has no handshake flags: cancel is
-// taken as supported (a VK server ignores what it does not know), and it
-// is sent as tag and query id (wire.md §5.6), not as VK's UDP client does.
+// newUDPConn wraps a UDP connection. UDP has no handshake flags to say
+// whether the peer knows rpcCancelReq, so it is always sent, as tag and
+// query id (wire.md §5.6; VK's server parses it, unknown ids are ignored),
+// not tag-less as VK's UDP client does.
 func newUDPConn(s *slot, uc *udp.Conn) *conn {
 	return &conn{s: s, pc: uc, udp: true, cancelOK: true, born: time.Now(),
 		local: uc.LocalAddr(), version: uc.ProtocolVersion(), crypto: true}

@@ -36,7 +36,9 @@ type Options struct {
 	// many Clients share one socket (the proxy: one for all engines); its
 	// keys apply and the caller closes it after the Clients. At most one
 	// Client per address may use a Transport, because the Transport keeps
-	// one connection per address and a connection has one reader. nil
+	// one connection per address and a connection has one reader; a
+	// Transport used only for Clients should refuse peers
+	// (udp.Config.AcceptBacklog < 0), or Accept them elsewhere. nil
 	// means the Client makes its own on first use, bound to port 0 of the
 	// local address that routes to the target (127.0.0.1 for loopback),
 	// and closes it in Close.

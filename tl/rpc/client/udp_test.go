@@ -340,14 +340,12 @@ func TestUDPFailFast(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	var err error
-	for !errors.Is(err, ErrNoConnection) { // the first call may queue until the dial fails
-		if err = cl.Do(ctx, echoReq(nil), nil); err != nil && !errors.Is(err, ErrNoConnection) {
-			t.Fatalf("err %v, want ErrNoConnection", err)
+	// The first call queues until the dial fails, then fails with it.
+	for i := range 2 {
+		err := cl.Do(ctx, echoReq(nil), nil)
+		if !errors.Is(err, ErrNoConnection) || !strings.Contains(err.Error(), "IPv4 only") {
+			t.Fatalf("call %d: err %v, want ErrNoConnection saying why", i, err)
 		}
-	}
-	if !strings.Contains(err.Error(), "IPv4 only") {
-		t.Fatalf("err %v does not say why", err)
 	}
 }
 
@@ -381,5 +379,33 @@ func TestUDPBadOptions(t *testing.T) {
 			t.Fatal(err)
 		}
 		cl.Close()
+	}
+}
+
+// TestUDPTransportClosed: closing a shared Transport under a Client fails
+// its calls in flight with ErrConnLost; redials then fail, so FailFast
+// calls get ErrNoConnection.
+func TestUDPTransportClosed(t *testing.T) {
+	defer verifyNoLeaks(t)
+	srv := newUDPTestServer(t, hold)
+	defer srv.close()
+	tr := newUDPTransport(t)
+	cl := newClient(t, srv.addr(), Options{Network: "udp", UDP: tr, FailFast: true})
+	defer cl.Close()
+	h := make(chanHandler, 1)
+	if _, err := cl.Go(echoReq(nil), time.Now().Add(wait), h, 1); err != nil {
+		t.Fatal(err)
+	}
+	srv.nextHeld(t)
+	_ = tr.Close()
+	if r := recvResult(t, h); !errors.Is(r.err, ErrConnLost) || !errors.Is(r.err, udp.ErrClosed) {
+		t.Fatalf("err %v, want ErrConnLost caused by udp.ErrClosed", r.err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	// The call fails at once if the redial already failed, else it queues
+	// until it does: ErrNoConnection either way.
+	if err := cl.Do(ctx, echoReq(nil), nil); !errors.Is(err, ErrNoConnection) || !errors.Is(err, udp.ErrClosed) {
+		t.Fatalf("err %v, want ErrNoConnection caused by udp.ErrClosed", err)
 	}
 }

@@ -39,6 +39,9 @@ type scatter struct {
 	failedAsked bool
 }
 
+// maxKeptAnswer bounds the answer buffer a pooled sub-call keeps.
+const maxKeptAnswer = 256 << 10
+
 // sub is one shard's sub-call of a scatter.
 type sub struct {
 	s     *scatter
@@ -250,7 +253,11 @@ func (s *scatter) reset() {
 		s.answers[i] = fanout.Answer{}
 	}
 	for i := range s.subs {
-		s.subs[i] = sub{buf: s.subs[i].buf[:0]}
+		buf := s.subs[i].buf[:0]
+		if cap(buf) > maxKeptAnswer {
+			buf = nil // a rare huge answer does not pin its memory in the pool
+		}
+		s.subs[i] = sub{buf: buf}
 	}
 	s.rule = nil
 }

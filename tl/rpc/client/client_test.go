@@ -674,7 +674,11 @@ func TestQueueCompaction(t *testing.T) {
 	defer cl.Close()
 	h := make(chanHandler, 1)
 	for i := range 500 {
-		if _, err := cl.Go(echoReq(nil), time.Now().Add(time.Millisecond), h, uint64(i)); err != nil {
+		_, err := cl.Go(echoReq(nil), time.Now().Add(time.Millisecond), h, uint64(i))
+		if errors.Is(err, ErrTimeout) {
+			continue // a slow machine let the deadline pass before Go: never queued
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		if r := recvResult(t, h); !errors.Is(r.err, ErrTimeout) {

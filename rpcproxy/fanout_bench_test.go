@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	engclock "github.com/rpcproxy/rpcproxy/engines/enginetest"
 	"github.com/rpcproxy/rpcproxy/engines/events"
 	"github.com/rpcproxy/rpcproxy/engines/memcache"
 	"github.com/rpcproxy/rpcproxy/tl"
@@ -68,17 +69,15 @@ func startFanoutLoopback(tb testing.TB, n int, handle func(shard int, call, dst 
 	}}, p
 }
 
-// BenchmarkFanoutGetMulti10Loopback: a 10-key memcache.getMulti split over
-// 4 engines (real memcache stores) and merged back in key order, one at a
-// time, app and engines on loopback; allocs/op counts the whole process.
-func BenchmarkFanoutGetMulti10Loopback(b *testing.B) {
+// getMultiLoopback is a 10-key getMulti split over 4 engines serving real
+// memcache stores, with the proxy and an app connection on loopback.
+func getMultiLoopback(b testing.TB) (l *loopback, body []byte, done func()) {
 	var stores [4]*memcache.Store
 	for i := range stores {
-		s, err := memcache.New(memcache.Config{})
+		s, err := memcache.New(memcache.Config{Clock: engclock.NewClock(t0)})
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer s.Close()
 		stores[i] = s
 	}
 	var getMulti [4]func(args, dst []byte) ([]byte, error)
@@ -97,7 +96,6 @@ func BenchmarkFanoutGetMulti10Loopback(b *testing.B) {
 		return out
 	}
 	l, p := startFanoutLoopback(b, 4, handle, "[[cluster]]\nname = \"mc\"\nfunctions = [\"memcache.*\"]\nsharding = \"hash\"\n%s\n")
-	defer l.close()
 	var keys []string
 	c := p.Table().Cluster("mc")
 	for i := range 10 {
@@ -108,7 +106,40 @@ func BenchmarkFanoutGetMulti10Loopback(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	body := mcGetMulti(keys...)
+	return l, mcGetMulti(keys...), func() {
+		l.close()
+		for _, s := range stores {
+			s.Close()
+		}
+	}
+}
+
+// TestFanoutGetMultiAlloc: the steady-state split and merge path of a
+// 10-key getMulti allocates nothing in the whole process (app, proxy,
+// engines).
+func TestFanoutGetMultiAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts need a build without -race")
+	}
+	l, body, done := getMultiLoopback(t)
+	defer done()
+	hdr := make([]byte, 0, 64)
+	req := &rpc.InvokeReq{Body: body}
+	var res rpc.ReqResult
+	for range 200 {
+		l.roundTrip(t, hdr, body, req, &res)
+	}
+	if n := testing.AllocsPerRun(500, func() { l.roundTrip(t, hdr, body, req, &res) }); n != 0 {
+		t.Fatalf("%v allocations per 10-key getMulti fan-out", n)
+	}
+}
+
+// BenchmarkFanoutGetMulti10Loopback: a 10-key memcache.getMulti split over
+// 4 engines (real memcache stores) and merged back in key order, one at a
+// time, app and engines on loopback; allocs/op counts the whole process.
+func BenchmarkFanoutGetMulti10Loopback(b *testing.B) {
+	l, body, done := getMultiLoopback(b)
+	defer done()
 	hdr := make([]byte, 0, 64)
 	req := &rpc.InvokeReq{Body: body}
 	var res rpc.ReqResult

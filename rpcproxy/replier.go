@@ -3,6 +3,8 @@ package rpcproxy
 import (
 	"sync"
 
+	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
 
@@ -89,7 +91,13 @@ func (rep *replier) push(f *forward) {
 	if f.fail != nil {
 		ok = r.TryReplyErr(f.fail)
 	} else {
-		ok = r.TryReplyResult(&f.res)
+		var b *packet.Batch
+		if f.e != nil {
+			// On the engine's reader (inside its Answer): the answer
+			// joins that reader's burst.
+			b = f.e.AnswerBatch(f.qid.Load())
+		}
+		ok = r.TryReplyResultIn(b, &f.res)
 	}
 	if !ok && f.fail == nil {
 		ok = r.TryReplyErr(errAppSlow) // CONGESTION_CONTROL_DISCARD
@@ -101,6 +109,17 @@ func (rep *replier) push(f *forward) {
 	}
 	f.recycle()
 }
+
+// Batch makes a forward's request join its app reader's burst (see
+// upstream.Batcher): Send runs in ServeRPC, on that reader.
+func (f *forward) Batch() *packet.Batch {
+	if f.r == nil {
+		return nil
+	}
+	return f.r.Batch()
+}
+
+var _ upstream.Batcher = (*forward)(nil)
 
 // CancelRPC passes the app's rpcCancelReq on to the engine. If the engine
 // call was still pending, the app gets an error answer (which VK clients

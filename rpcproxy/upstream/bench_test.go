@@ -7,12 +7,16 @@ import (
 	"github.com/rpcproxy/rpcproxy/rpcproxy/health"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
 
 // nopWriter is a connection that takes every packet and sends nothing.
 type nopWriter struct{}
 
 func (nopWriter) TryWritePacket(uint32, []byte, []byte) (bool, error) { return true, nil }
+func (nopWriter) TryWritePacketIn(*packet.Batch, int, uint32, []byte, []byte) (bool, error) {
+	return true, nil
+}
 
 // sinkCall counts answers; nothing else.
 type sinkCall struct {

@@ -66,9 +66,16 @@ type Engine struct {
 	expired []pending // sweeper scratch, used only by the pool ticker
 	// nextDue is at or before the earliest deadline pending (zero: none
 	// known), so the ticker scans pending only when something may be due.
-	nextDue  time.Time
-	ready    chan struct{}
-	readyOne sync.Once
+	nextDue time.Time
+
+	// batch holds back the app answers the link readers write while they
+	// have more answers buffered (see packet.Batch); answering is the
+	// query id being delivered, so AnswerBatch can tell a callback runs
+	// inside deliver, on a reader.
+	batch     packet.Batch
+	answering atomic.Int64
+	ready     chan struct{}
+	readyOne  sync.Once
 }
 
 // link is one packet connection to the engine.
@@ -82,6 +89,7 @@ type link struct {
 // packetWriter is the non-blocking half of *packet.Conn that Send needs.
 type packetWriter interface {
 	TryWritePacket(typ uint32, head, body []byte) (ok bool, err error)
+	TryWritePacketIn(b *packet.Batch, over int, typ uint32, head, body []byte) (ok bool, err error)
 }
 
 var _ packetWriter = (*packet.Conn)(nil)
@@ -118,6 +126,26 @@ func (e *Engine) DownError() error { return e.errs.down }
 // BusyError is the error for requests refused by the in-flight cap.
 func (e *Engine) BusyError() error { return e.errs.busy }
 
+// Batcher is implemented by calls whose Send runs on a reader goroutine
+// working through a burst (a proxy's app reader during ServeRPC): the
+// request is held back in that batch until the reader has no whole packet
+// buffered, so the burst reaches the engine with one syscall. nil means
+// write now.
+type Batcher interface {
+	Batch() *packet.Batch
+}
+
+// AnswerBatch returns the batch of the link reader delivering the call
+// with query id qid, if Answer for it is running now (so the caller is on
+// that reader goroutine), else nil. Answers written to apps in it leave
+// together once the reader has no more answers buffered.
+func (e *Engine) AnswerBatch(qid int64) *packet.Batch {
+	if qid != 0 && e.answering.Load() == qid {
+		return &e.batch
+	}
+	return nil
+}
+
 // Send forwards one request: hdr is the envelope (its first 8 bytes are
 // overwritten with the engine query id), body the function call. It returns
 // nil or an *rpc.Error; the query id goes to call.Sent. It never blocks:
@@ -127,6 +155,10 @@ func (e *Engine) BusyError() error { return e.errs.busy }
 // else coalesced by its flusher), so senders to one engine never wait for
 // each other's syscalls.
 func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) error {
+	var b *packet.Batch
+	if bc, ok := call.(Batcher); ok {
+		b = bc.Batch() // before the call is registered: it may finish at once
+	}
 	e.mu.Lock()
 	l := e.cur
 	if l == nil {
@@ -151,7 +183,7 @@ func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) er
 	}
 	e.mu.Unlock()
 	binary.LittleEndian.PutUint64(hdr, uint64(qid))
-	ok, err := l.w.TryWritePacket(rpc.TypeInvokeReq, hdr, body)
+	ok, err := l.w.TryWritePacketIn(b, 0, rpc.TypeInvokeReq, hdr, body)
 	if ok && err == nil {
 		e.stats.Requests.Add(1)
 		return nil
@@ -238,7 +270,11 @@ func (l *link) read() {
 	defer l.e.pool.wg.Done()
 	e := l.e
 	var res rpc.ReqResult
+	defer e.batch.Flush()
 	for {
+		if !l.pc.Buffered() {
+			e.batch.Flush() // no more answers buffered: write the burst
+		}
 		typ, body, err := l.pc.ReadPacket()
 		if err != nil {
 			e.linkDown(l, &EngineError{Addr: e.addr, Op: "read", Err: err})
@@ -288,7 +324,9 @@ func (e *Engine) deliver(typ uint32, body []byte, res *rpc.ReqResult) {
 	} else {
 		c = e.health.Answered(now, now.Sub(p.start))
 	}
+	e.answering.Store(qid)
 	p.call.Answer(typ, body, res)
+	e.answering.Store(0)
 	e.pool.report(e, c, nil)
 }
 

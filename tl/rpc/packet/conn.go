@@ -57,6 +57,12 @@ type Conn struct {
 	ioBuf []byte
 	ioN   int
 	ioErr error
+	// batch holds the pending bytes back until its Flush; nil when none.
+	batch *Batch
+	// lastInline is when the last inline write began (UnixNano), guarded
+	// by wmu: writes closer together than inlineGap are a burst, left to
+	// the flusher so that they share one syscall.
+	lastInline int64
 
 	// Owned by whoever holds flushing (or the handshake, before start).
 	enc       cipher.BlockMode
@@ -179,16 +185,25 @@ func (c *Conn) WritePacket(typ uint32, head, body []byte) error {
 // reading fast enough; the caller decides what to drop). ok is true when
 // the packet was queued or err is the connection's error.
 func (c *Conn) TryWritePacket(typ uint32, head, body []byte) (ok bool, err error) {
+	return c.TryWritePacketIn(nil, 0, typ, head, body)
+}
+
+// TryWritePacketIn is TryWritePacket with two options. A non-nil b holds
+// the write back until b.Flush when nothing else is writing the
+// connection (see Batch). over allows that many bytes more than
+// WriteBufferLimit pending: a server uses it to tell a slow client, in
+// order, that answers were dropped, within a known bound.
+func (c *Conn) TryWritePacketIn(b *Batch, over int, typ uint32, head, body []byte) (ok bool, err error) {
 	n := len(head) + len(body)
 	if n > MaxBodyLen {
 		return true, fmt.Errorf("%w: body %d bytes, max %d", ErrTooLarge, n, MaxBodyLen)
 	}
 	c.wmu.Lock()
-	if c.werr == nil && len(c.wbuf) >= c.limit {
+	if c.werr == nil && len(c.wbuf) >= c.limit+over {
 		c.wmu.Unlock()
 		return false, nil
 	}
-	return true, c.queueLocked(typ, head, body)
+	return true, c.queueBatchLocked(b, typ, head, body)
 }
 
 // writeControl queues a ping or pong ignoring the limit: the reader must
@@ -203,6 +218,12 @@ func (c *Conn) writeControl(typ uint32, body []byte) {
 // goroutine hop), else by whoever owns it, so concurrent writers still
 // share syscalls. It releases wmu.
 func (c *Conn) queueLocked(typ uint32, head, body []byte) error {
+	return c.queueBatchLocked(nil, typ, head, body)
+}
+
+// queueBatchLocked is queueLocked, holding the write back for b (if not
+// nil) when it would otherwise start one.
+func (c *Conn) queueBatchLocked(b *Batch, typ uint32, head, body []byte) error {
 	was := len(c.wbuf)
 	if err := c.appendLocked(typ, head, body); err != nil {
 		c.wmu.Unlock()
@@ -210,9 +231,18 @@ func (c *Conn) queueLocked(typ uint32, head, body []byte) error {
 	}
 	switch {
 	case was != 0 || c.flushing || !c.started:
-		// The owner (or the flusher, already kicked) writes it.
+		// The owner or the flusher (already kicked) writes it.
 		c.wmu.Unlock()
-	case c.raw != nil:
+	case b != nil:
+		held := c.batch != nil // by b or another batch: its Flush writes it
+		if !held {
+			c.batch = b
+		}
+		c.wmu.Unlock()
+		if !held {
+			b.add(c)
+		}
+	case c.raw != nil && c.inlineDue():
 		c.writeInline()
 	default:
 		c.wmu.Unlock()
@@ -226,6 +256,23 @@ func (c *Conn) kickFlusher() {
 	case c.kick <- struct{}{}:
 	default:
 	}
+}
+
+// inlineGap: a write within this long of the previous inline write is
+// part of a burst (a reader answering a pipelined batch, many app
+// connections at once) and goes to the flusher, which runs once the
+// burst's producer yields and writes the burst with one syscall. Lone
+// writes (one request in flight) are further apart than this.
+const inlineGap = 5 * time.Microsecond
+
+// inlineDue reports whether the write being queued is a lone one; wmu held.
+func (c *Conn) inlineDue() bool {
+	now := time.Now().UnixNano()
+	if now-c.lastInline < int64(inlineGap) {
+		return false
+	}
+	c.lastInline = now
+	return true
 }
 
 // writeInline is entered with wmu held, nobody flushing and wbuf holding

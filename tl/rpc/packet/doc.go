@@ -11,6 +11,8 @@
 //	typ, body, err := c.ReadPacket()         // one reader goroutine; body valid until the next call
 //	err = c.WritePacket(typ, head, body)     // any goroutine; head and body are sent back to back
 //	ok, err = c.TryWritePacket(typ, head, body) // never waits: ok false when WriteBufferLimit is pending
+//	c.TryWritePacketIn(&batch, over, typ, head, body); batch.Flush() // a reader's burst, one syscall
+//	c.Buffered()                             // a whole packet is buffered: the next read will not wait
 //	err = c.Flush(); err = c.CloseGraceful(); err = c.Close()
 //	c.PeerPID(), c.PeerFlags(), c.ProtocolVersion(), c.Encrypted(), c.Done(), c.Err()
 //
@@ -89,6 +91,10 @@
 //     writer pays no goroutine hop, and no writer ever waits for the peer
 //     in TryWritePacket. One goroutine at a time owns the socket's write
 //     side (the flushing flag), which keeps frames in sequence order.
+//     Writes closer than 5 µs to the previous inline one are a burst and
+//     go to the flusher. A reader working through packets it has buffered
+//     passes a Batch instead: its writes (to any connections) wait in
+//     pending until it Flushes, before it would wait for input.
 //   - Timeouts: each handshake step has PacketTimeout. Afterwards, when no
 //     byte arrives for PacketTimeout a ping is sent; if still nothing
 //     arrives for another PacketTimeout the connection closes

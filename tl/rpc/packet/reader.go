@@ -335,3 +335,23 @@ func (rd *reader) checkHeader(length, seq, typ uint32) error {
 	}
 	return nil
 }
+
+// complete reports whether buf[r:d] holds a whole packet (after any
+// padding words); a bad length reports false, and the read reports it.
+func (rd *reader) complete() bool {
+	if rd.seq == seqNonce || rd.seq == seqHandshake {
+		return false
+	}
+	for r, pads := rd.r, 0; rd.d-r >= 4 && pads <= maxPadWords; pads++ {
+		n := int(binary.LittleEndian.Uint32(rd.buf[r:]))
+		if n != padWord {
+			total := n
+			if rd.dec != nil {
+				total += -n & 3
+			}
+			return n >= packetOverhead && rd.d-r >= total
+		}
+		r += 4
+	}
+	return false
+}

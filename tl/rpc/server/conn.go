@@ -31,6 +31,9 @@ type conn struct {
 	finSent   bool   // guarded by srv.mu
 	scratch   []byte // reader-only
 	value     any    // reader-only: the handler's per-connection state
+	// batch holds back the writes this reader makes (SyncFunc replies, a
+	// proxy's forwards) until it has no whole packet buffered.
+	batch packet.Batch
 }
 
 func newConn(s *Server, pc *packet.Conn, id uint64) *conn {
@@ -41,6 +44,7 @@ func newConn(s *Server, pc *packet.Conn, id uint64) *conn {
 		waiter: newSemWaiter(),
 		slots:  make(chan struct{}, s.cfg.MaxInflightPerConn),
 	}
+	c.waiter.beforeWait = c.batch.Flush
 	if s.canceler != nil {
 		c.pending = make(map[int64]*Request)
 	}
@@ -52,7 +56,11 @@ func newConn(s *Server, pc *packet.Conn, id uint64) *conn {
 // packet layer.
 func (c *conn) readLoop() {
 	defer c.pc.Close()
+	defer c.batch.Flush()
 	for {
+		if !c.pc.Buffered() {
+			c.batch.Flush() // the burst is over: write it before waiting
+		}
 		typ, body, err := c.pc.ReadPacket()
 		if err != nil {
 			return
@@ -87,6 +95,7 @@ func (c *conn) handleInvoke(body []byte) bool {
 	select {
 	case c.slots <- struct{}{}:
 	default:
+		c.batch.Flush() // the replies we wait for may be held in it
 		s.stats.connWaits.Add(1)
 		if s.onConnWait != nil {
 			s.onConnWait()
@@ -177,12 +186,24 @@ func (c *conn) handleCancel(body []byte) {
 	r.unref()
 }
 
+// errorSlack is how far over WriteBufferLimit TryReplyErr may still queue
+// short error answers, so a client that reads slowly learns in order which
+// answers were dropped, with memory still bounded.
+const errorSlack = 256 << 10
+
 // writeResult frames the answer: header into the Request's scratch, result
 // passed through, both copied by WritePacket into the connection's pending
 // buffer, so nothing here allocates.
-// With try it never waits: it returns false, writing nothing, when the
-// connection's pending writes are at the limit.
-func (c *conn) writeResult(r *Request, extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string, try bool) bool {
+// writeMode is how writeResult may wait for the client.
+type writeMode struct {
+	try   bool          // never wait: report false when the connection is full
+	batch *packet.Batch // hold the write back in this batch (see packet.Batch)
+}
+
+// writeResult frames and writes the reply. With m.try it never waits: it
+// returns false, writing nothing, when the connection's pending writes are
+// at the limit.
+func (c *conn) writeResult(r *Request, extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string, m writeMode) bool {
 	s := c.srv
 	var head []byte
 	if isErr {
@@ -208,13 +229,22 @@ func (c *conn) writeResult(r *Request, extra *rpc.ResultExtra, result []byte, is
 		result = nil
 	}
 	r.head = head
-	var err error
-	if try {
-		var ok bool
-		if ok, err = c.pc.TryWritePacket(rpc.TypeReqResult, head, result); !ok {
+	over := 0
+	if isErr && m.try {
+		over = errorSlack
+	}
+	ok, err := c.pc.TryWritePacketIn(m.batch, over, rpc.TypeReqResult, head, result)
+	if !ok {
+		if m.try {
 			return false
 		}
-	} else {
+		// Full: this reply will wait for the client. Whatever the
+		// batches hold must not wait with it (other connections' writes
+		// may be held there), so write them first.
+		if m.batch != nil {
+			m.batch.Flush()
+		}
+		c.batch.Flush()
 		err = c.pc.WritePacket(rpc.TypeReqResult, head, result)
 	}
 	if err != nil && !errors.Is(err, packet.ErrClosed) {

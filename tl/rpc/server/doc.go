@@ -52,6 +52,10 @@
 //     handler drop such a client instead of blocking on it. A proxy
 //     answering from its engine readers uses both, so a client that stops
 //     reading never delays anybody else.
+//   - A reader's writes (SyncFunc replies, what a handler writes through
+//     Request.Batch during ServeRPC) are held in its packet.Batch until it
+//     has no whole packet buffered, or before it waits for anything, so a
+//     pipelined burst is answered with one syscall.
 //   - Requests are charged before they are parsed, released by their one
 //     reply; cancels, fins and unknown types are never charged.
 //   - Shutdown sends rpcServerWantsFin once per connection and waits for

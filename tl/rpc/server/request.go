@@ -143,18 +143,40 @@ func (r *Request) ReplyErr(err error) {
 // false, and the request is still unanswered; the caller then decides,
 // typically CloseConn followed by a reply (which writes nothing). On a
 // closed connection it returns true, like a reply that writes nothing.
-func (r *Request) TryReplyResult(res *rpc.ReqResult) bool {
+func (r *Request) TryReplyResult(res *rpc.ReqResult) bool { return r.TryReplyResultIn(nil, res) }
+
+// TryReplyResultIn is TryReplyResult whose write b may hold back until
+// b.Flush (see packet.Batch): a proxy's engine reader answering a burst of
+// answers passes its own batch.
+func (r *Request) TryReplyResultIn(b *packet.Batch, res *rpc.ReqResult) bool {
 	var extra *rpc.ResultExtra
 	if res.HasExtra {
 		extra = &res.Extra
 	}
+	m := writeMode{try: true, batch: b}
 	if res.IsError() {
-		return r.tryReply(extra, nil, true, res.ErrorCode, string(res.ErrorText))
+		return r.send(extra, nil, true, res.ErrorCode, string(res.ErrorText), m)
 	}
-	return r.tryReply(extra, res.Body, false, 0, "")
+	return r.send(extra, res.Body, false, 0, "", m)
 }
 
-// TryReplyErr is ReplyErr that never waits, as TryReplyResult.
+// Batch is the batch of the connection's reader goroutine: writes a
+// handler makes during ServeRPC (a proxy forwarding the request) may be
+// held back in it until the reader has no whole packet buffered, so a
+// pipelined burst is forwarded with one syscall. Only for writes made on
+// the reader goroutine, during ServeRPC.
+func (r *Request) Batch() *packet.Batch { return &r.conn.batch }
+
+// replyOnReader is reply for handlers answering during ServeRPC on the
+// reader goroutine (SyncFunc): the write joins the reader's batch.
+func (r *Request) replyOnReader(result []byte, isErr bool, code int32, text string) {
+	r.send(nil, result, isErr, code, text, writeMode{batch: &r.conn.batch})
+}
+
+// TryReplyErr is ReplyErr that never waits, as TryReplyResult, except
+// that it still queues when the pending writes are up to 256 KiB over the
+// limit: a handler replacing answers it cannot queue by short errors can
+// tell the client so, in order.
 func (r *Request) TryReplyErr(err error) bool {
 	e := rpc.ErrorOf(err)
 	return r.tryReply(nil, nil, true, e.Code, e.Description)
@@ -181,16 +203,16 @@ func (r *Request) SetConnValue(v any) { r.conn.value = v }
 func (r *Request) ConnValue() any { return r.conn.value }
 
 func (r *Request) reply(extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string) {
-	r.send(extra, result, isErr, code, text, false)
+	r.send(extra, result, isErr, code, text, writeMode{})
 }
 
 func (r *Request) tryReply(extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string) bool {
-	return r.send(extra, result, isErr, code, text, true)
+	return r.send(extra, result, isErr, code, text, writeMode{try: true})
 }
 
 // send writes the one reply and releases the request; with try it gives
 // up, leaving the request unanswered, when the connection is full.
-func (r *Request) send(extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string, try bool) bool {
+func (r *Request) send(extra *rpc.ResultExtra, result []byte, isErr bool, code int32, text string, m writeMode) bool {
 	if r.flags.Or(flagReplied)&flagReplied != 0 {
 		r.conn.srv.log.Warn("rpc/server: second reply ignored",
 			"query_id", r.QueryID, "conn", r.conn.id, "remote", r.conn.pc.RemoteAddr())
@@ -198,7 +220,7 @@ func (r *Request) send(extra *rpc.ResultExtra, result []byte, isErr bool, code i
 	}
 	c := r.conn
 	if !r.Extra.NoResult() {
-		if !c.writeResult(r, extra, result, isErr, code, text, try) {
+		if !c.writeResult(r, extra, result, isErr, code, text, m) {
 			r.flags.And(^flagReplied)
 			return false
 		}

@@ -19,6 +19,9 @@ type byteSem struct {
 type semWaiter struct {
 	n     int64
 	ready chan struct{} // cap 1: signalled once per grant
+	// beforeWait, if set, runs before the waiter blocks (the reader
+	// flushes the writes it holds back: the bytes may wait on them).
+	beforeWait func()
 }
 
 func newSemWaiter() *semWaiter { return &semWaiter{ready: make(chan struct{}, 1)} }
@@ -37,6 +40,9 @@ func (s *byteSem) acquire(n int64, w *semWaiter, stop <-chan struct{}) bool {
 	s.mu.Unlock()
 	if s.onWait != nil {
 		s.onWait()
+	}
+	if w.beforeWait != nil {
+		w.beforeWait()
 	}
 	select {
 	case <-w.ready:

@@ -49,10 +49,11 @@ type SyncFunc func(r *Request, dst []byte) ([]byte, error)
 func (f SyncFunc) ServeRPC(r *Request) {
 	out, err := f(r, r.out[:0])
 	if err != nil {
-		r.ReplyErr(err)
+		e := rpc.ErrorOf(err)
+		r.replyOnReader(nil, true, e.Code, e.Description)
 		return
 	}
-	r.Reply(out)
+	r.replyOnReader(out, false, 0, "")
 	// The reader still holds the Request, so keeping the grown buffer is safe.
 	r.out = out[:0]
 }

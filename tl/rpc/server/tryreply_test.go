@@ -9,7 +9,8 @@ import (
 
 // TestTryReplyResultFull: a client that does not read fills its
 // connection's pending writes; TryReplyResult then reports false instead
-// of waiting, CloseConn drops the client, and the remaining replies write
+// of waiting, a short error still fits above the limit, CloseConn drops
+// the client, and the remaining replies write
 // nothing, never block and release everything.
 func TestTryReplyResultFull(t *testing.T) {
 	leakCheck(t)
@@ -24,18 +25,22 @@ func TestTryReplyResultFull(t *testing.T) {
 		c.send(&rpc.InvokeReq{QueryID: int64(i + 1), Body: fn(tagEcho)})
 	}
 	res := &rpc.ReqResult{Body: make([]byte, 16<<10)}
-	full := false
+	full, closed := false, false
 	for i := 0; i < n; i++ {
 		r := recv(t, held, "request")
-		if full {
+		switch {
+		case closed:
 			r.Reply(res.Body) // the connection is closed: writes nothing, must not block
-			continue
-		}
-		res.QueryID = r.QueryID
-		if !r.TryReplyResult(res) {
-			full = true
+		case full:
+			closed = true
 			r.CloseConn()
 			r.ReplyErr(errFullForTest)
+		case !r.TryReplyResult(res):
+			// A short error still fits: the slack above the limit.
+			full = true
+			if !r.TryReplyErr(errFullForTest) {
+				t.Fatal("TryReplyErr found no room right after the limit")
+			}
 		}
 	}
 	if !full {

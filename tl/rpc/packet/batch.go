@@ -1,0 +1,69 @@
+package packet
+
+import "sync"
+
+// Batch holds back the writes a reader makes while it works through a
+// burst of packets it already has buffered (a pipelined batch of
+// requests, a read full of answers), to any number of connections, until
+// Flush: the reader calls Flush before it would wait for more input
+// (Conn.Buffered false), so the burst leaves in one syscall per
+// connection instead of one per packet, with no goroutine hop.
+//
+// A packet queued in a batch is pending like any other: it counts toward
+// WriteBufferLimit, and anything that writes the connection meanwhile (its
+// flusher, another writer's inline write, another batch's Flush) writes it
+// too. A connection is held by at most one batch at a time. The zero
+// Batch is ready; it is safe for concurrent use, though one reader
+// goroutine normally owns it. The owner must Flush before it blocks on
+// anything but its own read, and when it stops.
+type Batch struct {
+	mu    sync.Mutex
+	conns []*Conn
+}
+
+// add records that c has packets waiting for this batch.
+func (b *Batch) add(c *Conn) {
+	b.mu.Lock()
+	b.conns = append(b.conns, c)
+	b.mu.Unlock()
+}
+
+// Flush writes every connection this batch holds back: inline when the
+// connection is idle, else through its flusher. It never waits for a peer.
+func (b *Batch) Flush() {
+	b.mu.Lock()
+	conns := b.conns
+	b.conns = b.conns[:0]
+	if len(conns) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	// Flushing outside the lock would race with adds reusing the slice;
+	// each flush is short and never blocks, so hold it.
+	for i, c := range conns {
+		c.flushBatched()
+		conns[i] = nil
+	}
+	b.mu.Unlock()
+}
+
+// flushBatched releases c from its batch and gets its pending bytes
+// written.
+func (c *Conn) flushBatched() {
+	c.wmu.Lock()
+	c.batch = nil
+	switch {
+	case len(c.wbuf) == 0 || c.flushing || c.werr != nil:
+		c.wmu.Unlock()
+	case c.raw != nil:
+		c.lastInline = 0 // a burst's one write is not part of the next burst
+		c.writeInline()
+	default:
+		c.wmu.Unlock()
+		c.kickFlusher()
+	}
+}
+
+// Buffered reports whether a whole packet is already buffered, so the
+// next ReadPacket will not wait for the network. Reader goroutine only.
+func (c *Conn) Buffered() bool { return c.rd.complete() }

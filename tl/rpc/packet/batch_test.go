@@ -1,0 +1,78 @@
+package packet
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+)
+
+// TestBatchHoldsUntilFlush: writes in a batch stay pending (held by it)
+// until Flush, then leave in order with one write, so the peer's first
+// read holds them all (Buffered reports the rest after one ReadPacket).
+func TestBatchHoldsUntilFlush(t *testing.T) {
+	defer verifyNoLeaks(t)
+	nc, ns := tcpPair(t)
+	c, s := handshakePair(t, nc, ns, Config{}, Config{})
+	defer c.Close()
+	defer s.Close()
+	var b Batch
+	body := make([]byte, 8)
+	for i := range 3 {
+		binary.LittleEndian.PutUint32(body, uint32(i))
+		if ok, err := c.TryWritePacketIn(&b, 0, 9, nil, body); !ok || err != nil {
+			t.Fatalf("write %d: %v %v", i, ok, err)
+		}
+	}
+	c.wmu.Lock()
+	pending, held := len(c.wbuf), c.batch == &b
+	c.wmu.Unlock()
+	if pending != 3*(8+packetOverhead) || !held {
+		t.Fatalf("before Flush: %d bytes pending, held %v; want 3 packets held", pending, held)
+	}
+	b.Flush()
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		r := waitRecv(t, readAsync(s), 5*time.Second)
+		if r.err != nil || r.typ != 9 || binary.LittleEndian.Uint32(r.body) != uint32(i) {
+			t.Fatalf("packet %d: %#x %x %v", i, r.typ, r.body, r.err)
+		}
+	}
+	c.wmu.Lock()
+	held = c.batch != nil
+	c.wmu.Unlock()
+	if held {
+		t.Fatal("still held after Flush")
+	}
+}
+
+// TestBufferedAfterOneWrite: packets that arrive in one read are reported
+// buffered until the last one is taken.
+func TestBufferedAfterOneWrite(t *testing.T) {
+	defer verifyNoLeaks(t)
+	nc, ns := tcpPair(t)
+	c, s := handshakePair(t, nc, ns, Config{}, Config{})
+	defer c.Close()
+	defer s.Close()
+	var b Batch
+	for range 3 {
+		if ok, err := c.TryWritePacketIn(&b, 0, 9, nil, make([]byte, 8)); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	b.Flush()
+	if s.Buffered() {
+		t.Fatal("Buffered before any read")
+	}
+	var got []bool
+	for range 3 {
+		if _, _, err := s.ReadPacket(); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s.Buffered())
+	}
+	if !got[0] || !got[1] || got[2] {
+		t.Fatalf("Buffered after each of 3 packets from one write: %v, want [true true false]", got)
+	}
+}

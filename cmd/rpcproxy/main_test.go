@@ -291,7 +291,7 @@ func TestCheckExamples(t *testing.T) {
 }
 
 func TestRouteDemo(t *testing.T) {
-	code, stdout, stderr := runCmd(t, "route", "-config", "../../configs/demo.toml", "foo", "bar", "hello")
+	code, stdout, stderr := runCmd(t, "route", "-config", "../../configs/demo.toml", "-cluster", "memcache", "foo", "bar", "hello")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -24,7 +24,7 @@ BIN=${BIN:-bin}
 RUNS=${RUNS:-5}
 DURATION=${DURATION:-8s}
 WARMUP=${WARMUP:-1s}
-PROXY_PORT=${PROXY_PORT:-19300} # proxy; admin is PROXY_PORT+1
+PROXY_PORT=${PROXY_PORT:-} # proxy; admin is PROXY_PORT+1; default: the first free pair from 29300
 OUT=$BIN/bench-proxy
 SCHEMA=$PWD/engines/memcache/memcache.tl
 
@@ -78,8 +78,15 @@ secs() { # a Go duration of whole or fractional seconds/ms -> whole seconds, rou
 	esac
 }
 RUN_LIMIT=$(($(secs "$DURATION") + $(secs "$WARMUP") + 60)) # prefill + drain margin
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if [[ -z $PROXY_PORT ]]; then
+	for p in $(seq 29300 2 29398); do
+		if ! in_use "$p" && ! in_use $((p + 1)); then PROXY_PORT=$p && break; fi
+	done
+	[[ -n $PROXY_PORT ]] || die "no free port pair in 29300-29399 (set PROXY_PORT)"
+fi
 for port in "$PROXY_PORT" $((PROXY_PORT + 1)); do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is in use (set PROXY_PORT)"; fi
+	if in_use "$port"; then die "port $port is in use (set PROXY_PORT)"; fi
 done
 rm -rf "$OUT" && mkdir -p "$OUT"
 
@@ -149,7 +156,7 @@ bench() { # tag addr flags...
 TABLE=$BIN/bench-proxy.md
 {
 	echo "rpcproxy vs direct, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $RUNS runs per side, warm-up $WARMUP + $DURATION measured."
-	echo "Server side (4 engines + proxy) on core 0, rpcbench on core 1; medians of the runs; a shared machine: compare ratios."
+	echo "Server side (4 engines + proxy) on core 0, rpcbench on core 1; medians of the runs; a shared machine: compare ratios (load average at the start: $(cut -d' ' -f1-3 /proc/loadavg))."
 	echo
 	echo "| case | n | direct ops/s | proxy ops/s | **proxy/direct** | p50 µs direct / proxy (added) | p99 µs direct / proxy (added) | errors direct / proxy |"
 	echo "|---|---|---|---|---|---|---|---|"

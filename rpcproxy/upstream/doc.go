@@ -12,8 +12,12 @@
 //	                                 the connection (never blocks: written
 //	                                 inline when the connection is idle,
 //	                                 else coalesced by its flusher)
+//	                                 (a Batcher call's write waits in its
+//	                                 reader's packet.Batch until the burst ends)
 //	reader goroutine                 look the query id up, remove it, call
-//	                                 call.Answer (body valid only then)
+//	                                 call.Answer (body valid only then);
+//	                                 AnswerBatch lets Answer's own writes
+//	                                 join this reader's burst
 //	Pool ticker                      remove and fail calls past their
 //	                                 deadline (scanning only when the
 //	                                 earliest may be due); start probes

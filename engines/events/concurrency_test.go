@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rpcproxy/rpcproxy/engines/enginetest"
 	"github.com/rpcproxy/rpcproxy/tl"
 )
 
@@ -14,7 +15,7 @@ import (
 // counters must match a recount, ids must be unique and every key's
 // events sorted.
 func TestConcurrent(t *testing.T) {
-	leakCheck(t)
+	enginetest.LeakCheck(t)
 	s, _ := newStore(t, Config{Shards: 4})
 	const workers, rounds = 8, 200
 	var wg sync.WaitGroup
@@ -76,7 +77,7 @@ func TestConcurrent(t *testing.T) {
 
 // TestConcurrentLimit: concurrent adds never store more than MaxEvents.
 func TestConcurrentLimit(t *testing.T) {
-	leakCheck(t)
+	enginetest.LeakCheck(t)
 	const limit, workers, rounds = 50, 8, 20
 	s, _ := newStore(t, Config{MaxEvents: limit})
 	var wg sync.WaitGroup

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpcproxy/rpcproxy/engines/enginetest"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 )
@@ -34,20 +35,20 @@ func TestGolden(t *testing.T) {
 		{"listAll after delete", "f6469d1e 00000000", "15c4b51c 00000000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, e := call(t, s, unhex(t, tc.req))
+			got, e := call(t, s, enginetest.Unhex(t, tc.req))
 			if e != nil {
 				t.Fatal(e)
 			}
-			if want := unhex(t, tc.want); !bytes.Equal(got, want) {
+			if want := enginetest.Unhex(t, tc.want); !bytes.Equal(got, want) {
 				t.Fatalf("answer %x, want %x", got, want)
 			}
 		})
 	}
 	// The builders used by the other tests agree with the vectors.
-	if got, want := add("user1", 1000, "hello"), unhex(t, "00502dfa 05757365 72310000 e803000000000000 0568656c 6c6f0000"); !bytes.Equal(got, want) {
+	if got, want := add("user1", 1000, "hello"), enginetest.Unhex(t, "00502dfa 05757365 72310000 e803000000000000 0568656c 6c6f0000"); !bytes.Equal(got, want) {
 		t.Fatalf("add builder %x", got)
 	}
-	if got, want := vector(ev{1, 1000, "user1", "hello"}), unhex(t, "15c4b51c 01000000 663cf41d 0100000000000000 e803000000000000 05757365 72310000 0568656c 6c6f0000"); !bytes.Equal(got, want) {
+	if got, want := vector(ev{1, 1000, "user1", "hello"}), enginetest.Unhex(t, "15c4b51c 01000000 663cf41d 0100000000000000 e803000000000000 05757365 72310000 0568656c 6c6f0000"); !bytes.Equal(got, want) {
 		t.Fatalf("vector builder %x", got)
 	}
 }

@@ -1,13 +1,9 @@
 package memcache
 
 import (
-	"encoding/hex"
-	"errors"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/rpcproxy/rpcproxy/engines"
 	"github.com/rpcproxy/rpcproxy/engines/enginetest"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
@@ -37,38 +33,7 @@ func newStore(t testing.TB, cfg Config) (*Store, *enginetest.Clock) {
 // engines.Server would, and returns the answer or the TL error.
 func call(t testing.TB, s *Store, body []byte) ([]byte, *rpc.Error) {
 	t.Helper()
-	tag, args, err := tl.ReadUint32(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range s.Funcs() {
-		if f.Tag == tag {
-			out, err := f.Call(args, nil)
-			if err != nil {
-				var e *rpc.Error
-				switch {
-				case errors.As(err, &e):
-					return nil, e
-				case errors.Is(err, engines.ErrExtraData):
-					return nil, &rpc.Error{Code: rpc.CodeExtraData, Description: err.Error()}
-				default:
-					return nil, &rpc.Error{Code: rpc.CodeSyntax, Description: err.Error()}
-				}
-			}
-			return out, nil
-		}
-	}
-	t.Fatalf("no function %08x", tag)
-	return nil, nil
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return enginetest.Call(t, s.Funcs(), body)
 }
 
 // Request builders.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpcproxy/rpcproxy/engines/enginetest"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/schema"
@@ -27,11 +28,11 @@ func TestGolden(t *testing.T) {
 		{"get hit flags 1", "ae133bd3 03666f6f", "1abbbea6 03626172 01000000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, e := call(t, s, unhex(t, tc.req))
+			got, e := call(t, s, enginetest.Unhex(t, tc.req))
 			if e != nil {
 				t.Fatal(e)
 			}
-			if want := unhex(t, tc.want); !bytes.Equal(got, want) {
+			if want := enginetest.Unhex(t, tc.want); !bytes.Equal(got, want) {
 				t.Fatalf("answer %x, want %x", got, want)
 			}
 		})

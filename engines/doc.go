@@ -46,6 +46,12 @@
 // turned off (served), a grace second after their deadline (QUERY_TIMEOUT,
 // keeping memory bounded) or at shutdown (GRACEFUL_SHUTDOWN).
 //
+// # Stores
+//
+// The sample engines' stores share Stripes: keys are placed on a
+// power-of-two number of lock stripes by a per-store seeded hash; each
+// store keeps its own stripe type (lock, map, padding).
+//
 // # Invariants
 //
 //   - Every request gets exactly one reply, whatever the faults; Shutdown

@@ -2,7 +2,6 @@ package events
 
 import (
 	"fmt"
-	"hash/maphash"
 	"math"
 	"slices"
 	"strconv"
@@ -64,11 +63,10 @@ type Config struct {
 
 // Store is the in-memory event store, safe for concurrent use.
 type Store struct {
-	cfg    Config
-	clock  engines.Clock
-	seed   maphash.Seed
-	shards []shard
-	mask   uint64
+	cfg     Config
+	clock   engines.Clock
+	stripes engines.Stripes
+	shards  []shard // stripes.Len() of them
 
 	lastID  atomic.Int64
 	events  atomic.Int64
@@ -140,11 +138,8 @@ func New(cfg Config) (*Store, error) {
 	case cfg.MaxBytes == 0:
 		cfg.MaxBytes = DefaultMaxBytes
 	}
-	n := 1
-	for n < cfg.Shards {
-		n <<= 1
-	}
-	s := &Store{cfg: cfg, clock: cfg.Clock, seed: maphash.MakeSeed(), shards: make([]shard, n), mask: uint64(n - 1)}
+	st := engines.NewStripes(cfg.Shards)
+	s := &Store{cfg: cfg, clock: cfg.Clock, stripes: st, shards: make([]shard, st.Len())}
 	for i := range s.shards {
 		s.shards[i].m = make(map[string][]*event)
 	}
@@ -152,7 +147,7 @@ func New(cfg Config) (*Store, error) {
 }
 
 func (s *Store) shard(key []byte) *shard {
-	return &s.shards[maphash.Bytes(s.seed, key)&s.mask]
+	return &s.shards[s.stripes.Index(key)]
 }
 
 // Len returns the number of stored events.

@@ -2,7 +2,6 @@ package memcache
 
 import (
 	"fmt"
-	"hash/maphash"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,11 +49,10 @@ type Config struct {
 // expiry on access and a bounded periodic sweep. It is safe for
 // concurrent use.
 type Store struct {
-	cfg    Config
-	clock  engines.Clock
-	seed   maphash.Seed
-	shards []shard
-	mask   uint64
+	cfg     Config
+	clock   engines.Clock
+	stripes engines.Stripes
+	shards  []shard // stripes.Len() of them
 
 	bytes   atomic.Int64
 	items   atomic.Int64
@@ -133,11 +131,8 @@ func New(cfg Config) (*Store, error) {
 	case cfg.SweepEvery == 0:
 		cfg.SweepEvery = DefaultSweepEvery
 	}
-	n := 1
-	for n < cfg.Shards {
-		n <<= 1
-	}
-	s := &Store{cfg: cfg, clock: cfg.Clock, seed: maphash.MakeSeed(), shards: make([]shard, n), mask: uint64(n - 1)}
+	st := engines.NewStripes(cfg.Shards)
+	s := &Store{cfg: cfg, clock: cfg.Clock, stripes: st, shards: make([]shard, st.Len())}
 	for i := range s.shards {
 		s.shards[i].m = make(map[string]*item)
 	}
@@ -148,7 +143,7 @@ func New(cfg Config) (*Store, error) {
 }
 
 func (s *Store) shard(key []byte) *shard {
-	return &s.shards[maphash.Bytes(s.seed, key)&s.mask]
+	return &s.shards[s.stripes.Index(key)]
 }
 
 func (s *Store) now() int64 { return s.clock.Now().UnixNano() }

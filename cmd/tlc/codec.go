@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/rpcproxy/rpcproxy/tl/schema"
@@ -24,6 +25,30 @@ func (s *schemaFiles) Set(v string) error {
 		}
 	}
 	return nil
+}
+
+// codecFlags returns the flag set of a codec subcommand (name is "tlc
+// encode" or "tlc decode"), writing to stderr, with -schema bound to files.
+func codecFlags(name string, files *schemaFiles, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Var(files, "schema", "schema `FILE[,FILE...]` (repeatable); the prelude supplies missing standard types")
+	return fs
+}
+
+// checkOperands reports a usage error on stderr and returns false unless
+// fs was left want arguments and files names at least one schema.
+func checkOperands(fs *flag.FlagSet, files schemaFiles, want int, stderr io.Writer) bool {
+	if fs.NArg() != want {
+		fmt.Fprintf(stderr, "%s: want %d arguments, got %d\n", fs.Name(), want, fs.NArg())
+		fs.Usage()
+		return false
+	}
+	if len(files) == 0 {
+		fmt.Fprintf(stderr, "%s: no -schema files\n", fs.Name())
+		return false
+	}
+	return true
 }
 
 // loadCodec resolves the schema files with the prelude, which supplies

@@ -3,17 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 )
 
 // runDecode implements "tlc decode": TL1 hex in, JSON out.
 func runDecode(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("tlc decode", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var files schemaFiles
-	fs.Var(&files, "schema", "schema `FILE[,FILE...]` (repeatable); the prelude supplies missing standard types")
+	fs := codecFlags("tlc decode", &files, stderr)
 	call := fs.Bool("call", false, "HEX is a boxed function call; no TYPE")
 	result := fs.String("result", "", "HEX is the answer to a call of `FUNCTION`; needs -request; no TYPE")
 	request := fs.String("request", "", "the request (boxed call, `HEX`) whose answer -result decodes")
@@ -50,13 +47,7 @@ func runDecode(args []string, stdout, stderr io.Writer) int {
 	if *call || *result != "" {
 		want = 1
 	}
-	if fs.NArg() != want {
-		fmt.Fprintf(stderr, "tlc decode: want %d arguments, got %d\n", want, fs.NArg())
-		fs.Usage()
-		return exitUsage
-	}
-	if len(files) == 0 {
-		fmt.Fprintf(stderr, "tlc decode: no -schema files\n")
+	if !checkOperands(fs, files, want, stderr) {
 		return exitUsage
 	}
 	fail := func(err error) int {

@@ -1,17 +1,17 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
+
+	"github.com/rpcproxy/rpcproxy/tl/schema"
+	"github.com/rpcproxy/rpcproxy/tl/tljson"
 )
 
 // runEncode implements "tlc encode": JSON in, TL1 hex out.
 func runEncode(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("tlc encode", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var files schemaFiles
-	fs.Var(&files, "schema", "schema `FILE[,FILE...]` (repeatable); the prelude supplies missing standard types")
+	fs := codecFlags("tlc encode", &files, stderr)
 	typ := fs.String("type", "", "encode a value of this type `expression` instead of a function call")
 	fs.Usage = func() {
 		w := fs.Output()
@@ -31,13 +31,7 @@ func runEncode(args []string, stdout, stderr io.Writer) int {
 	if *typ != "" {
 		want = 1
 	}
-	if fs.NArg() != want {
-		fmt.Fprintf(stderr, "tlc encode: want %d arguments, got %d\n", want, fs.NArg())
-		fs.Usage()
-		return exitUsage
-	}
-	if len(files) == 0 {
-		fmt.Fprintf(stderr, "tlc encode: no -schema files\n")
+	if !checkOperands(fs, files, want, stderr) {
 		return exitUsage
 	}
 	c, err := loadCodec(files)
@@ -47,23 +41,19 @@ func runEncode(args []string, stdout, stderr io.Writer) int {
 	}
 	var out []byte
 	if *typ != "" {
-		t, err := c.ParseType(*typ)
-		if err == nil {
+		var t *tljson.Type
+		if t, err = c.ParseType(*typ); err == nil {
 			out, err = c.EncodeValue(nil, t, []byte(fs.Arg(0)))
 		}
-		if err != nil {
-			fmt.Fprintf(stderr, "tlc encode: %v\n", err)
-			return exitError
-		}
 	} else {
-		fn, err := c.Function(fs.Arg(0))
-		if err == nil {
+		var fn *schema.Combinator
+		if fn, err = c.Function(fs.Arg(0)); err == nil {
 			out, err = c.EncodeCall(nil, fn, []byte(fs.Arg(1)))
 		}
-		if err != nil {
-			fmt.Fprintf(stderr, "tlc encode: %v\n", err)
-			return exitError
-		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tlc encode: %v\n", err)
+		return exitError
 	}
 	fmt.Fprintf(stdout, "%x\n", out)
 	return exitOK

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 func TestFixedGolden(t *testing.T) {
@@ -26,7 +28,7 @@ func TestFixedGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if want := unhex(t, tt.want); !bytes.Equal(tt.got, want) {
+			if want := tltest.Unhex(t, tt.want); !bytes.Equal(tt.got, want) {
 				t.Fatalf("got %x, want %x", tt.got, want)
 			}
 		})

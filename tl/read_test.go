@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 func TestBool(t *testing.T) {
-	if got := AppendBool(nil, true); !bytes.Equal(got, unhex(t, "b5757299")) {
+	if got := AppendBool(nil, true); !bytes.Equal(got, tltest.Unhex(t, "b5757299")) {
 		t.Fatalf("AppendBool(true) = %x", got)
 	}
-	if got := AppendBool(nil, false); !bytes.Equal(got, unhex(t, "379779bc")) {
+	if got := AppendBool(nil, false); !bytes.Equal(got, tltest.Unhex(t, "379779bc")) {
 		t.Fatalf("AppendBool(false) = %x", got)
 	}
 	tests := []struct {
@@ -26,7 +28,7 @@ func TestBool(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, rest, err := ReadBool(unhex(t, tt.in))
+			got, rest, err := ReadBool(tltest.Unhex(t, tt.in))
 			if !errors.Is(err, tt.wantErr) || got != tt.want {
 				t.Fatalf("got %v, %v; want %v, %v", got, err, tt.want, tt.wantErr)
 			}
@@ -38,7 +40,7 @@ func TestBool(t *testing.T) {
 }
 
 func TestExpectTag(t *testing.T) {
-	in := unhex(t, "15c4b51c 00000000")
+	in := tltest.Unhex(t, "15c4b51c 00000000")
 	rest, err := ExpectTag(in, TagVector)
 	if err != nil || len(rest) != 4 {
 		t.Fatalf("ExpectTag(vector) = %x, %v", rest, err)
@@ -77,7 +79,7 @@ func TestReadCount(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := unhex(t, tt.in)
+			in := tltest.Unhex(t, tt.in)
 			got, rest, err := ReadCount(in, tt.minSize)
 			if !errors.Is(err, tt.wantErr) || got != tt.want {
 				t.Fatalf("got %d, %v; want %d, %v", got, err, tt.want, tt.wantErr)
@@ -118,14 +120,14 @@ func TestWorkedExamples(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if want := unhex(t, tt.want); !bytes.Equal(tt.got, want) {
+			if want := tltest.Unhex(t, tt.want); !bytes.Equal(tt.got, want) {
 				t.Fatalf("got %x, want %x", tt.got, want)
 			}
 		})
 	}
 
 	// Decode the dictionary back with the readers.
-	r := unhex(t, "8f614c1f 01000000 01610000 01620000")
+	r := tltest.Unhex(t, "8f614c1f 01000000 01610000 01620000")
 	r, err := ExpectTag(r, TagDictionary)
 	must(t, err)
 	n, r, err := ReadCount(r, 8) // key string + value string, 4 bytes each at least

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 // TestStringGolden covers every string example of tl.md §5.2.
@@ -28,7 +30,7 @@ func TestStringGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := unhex(t, tt.want)
+			want := tltest.Unhex(t, tt.want)
 			if got := AppendString(nil, tt.in); !bytes.Equal(got, want) {
 				t.Fatalf("AppendString = %x, want %x", got, want)
 			}
@@ -82,7 +84,7 @@ func TestReadBytesErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := unhex(t, tt.in)
+			in := tltest.Unhex(t, tt.in)
 			got, rest, err := ReadBytes(in)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)

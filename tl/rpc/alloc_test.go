@@ -1,13 +1,17 @@
 package rpc
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
+)
 
 // TestZeroAlloc pins the hot-path guarantee of doc.go: parsing and rewriting
 // a request and a result allocate nothing.
 func TestZeroAlloc(t *testing.T) {
-	in := unhex(t, "de00000000000000 f7aca5f0 6f00000000000000 84008400 "+
+	in := tltest.Unhex(t, "de00000000000000 f7aca5f0 6f00000000000000 84008400 "+
 		"02000000 026b3100 046b6579 32000000 f4010000 ae133bd3 03666f6f")
-	resIn := unhex(t, "de00000000000000 e14cc88c 04000000 0100007f 2b000000 05000000 b5757299")
+	resIn := tltest.Unhex(t, "de00000000000000 e14cc88c 04000000 0100007f 2b000000 05000000 b5757299")
 	var req InvokeReq
 	var res ReqResult
 	buf := make([]byte, 0, 256)
@@ -46,8 +50,8 @@ func TestUnwrapDiagonal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inner, ok := UnwrapDiagonal(unhex(t, tt.hex))
-			if ok != tt.ok || string(inner) != string(unhex(t, tt.inner)) {
+			inner, ok := UnwrapDiagonal(tltest.Unhex(t, tt.hex))
+			if ok != tt.ok || string(inner) != string(tltest.Unhex(t, tt.inner)) {
 				t.Fatalf("got %x %v", inner, ok)
 			}
 		})

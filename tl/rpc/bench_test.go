@@ -2,13 +2,15 @@ package rpc
 
 import (
 	"testing"
+
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 // benchRequest is a proxy-typical request: actor, string forward keys,
 // a timeout, no_result, and a memcache.get body.
 func benchRequest(b *testing.B) []byte {
 	b.Helper()
-	return unhex(b, ""+
+	return tltest.Unhex(b, ""+
 		"de00000000000000"+
 		"f7aca5f0 6f00000000000000"+
 		"84008400"+
@@ -56,7 +58,7 @@ func BenchmarkRewriteInvokeReq(b *testing.B) {
 }
 
 func BenchmarkParseRewriteResult(b *testing.B) {
-	in := unhex(b, "de00000000000000 e14cc88c 04000000 0100007f 2b000000 05000000 1abbbea6 03626172 01000000")
+	in := tltest.Unhex(b, "de00000000000000 e14cc88c 04000000 0100007f 2b000000 05000000 1abbbea6 03626172 01000000")
 	var res ReqResult
 	buf := make([]byte, 0, 256)
 	b.ReportAllocs()

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 func TestInvokeReqGolden(t *testing.T) {
@@ -41,7 +42,7 @@ func TestInvokeReqGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := unhex(t, tt.hex)
+			want := tltest.Unhex(t, tt.hex)
 			got := AppendInvokeReq(nil, &tt.req)
 			if !bytes.Equal(got, want) {
 				t.Fatalf("AppendInvokeReq\n got %x\nwant %x", got, want)
@@ -86,7 +87,7 @@ func TestParseInvokeReqErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var req InvokeReq
-			err := ParseInvokeReq(unhex(t, tt.hex), &req)
+			err := ParseInvokeReq(tltest.Unhex(t, tt.hex), &req)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -101,7 +102,7 @@ func TestParseInvokeReqErrors(t *testing.T) {
 // length: each cut inside the envelope must fail cleanly, each cut inside the
 // body must parse with a shorter body.
 func TestParseInvokeReqPrefixes(t *testing.T) {
-	full := unhex(t, "01000000 00000000 f7aca5f0 6f000000 00000000 "+fullExtraHex+" aabbccdd 11223344")
+	full := tltest.Unhex(t, "01000000 00000000 f7aca5f0 6f000000 00000000 "+fullExtraHex+" aabbccdd 11223344")
 	headerLen := len(full) - 8
 	for n := range len(full) {
 		var req InvokeReq
@@ -121,7 +122,7 @@ func TestParseInvokeReqPrefixes(t *testing.T) {
 // clear no_result, override the timeout, swap the query id, strip the actor,
 // and forward the body untouched.
 func TestRewrite(t *testing.T) {
-	in := unhex(t, ""+
+	in := tltest.Unhex(t, ""+
 		"de00000000000000"+ // query_id 222
 		"f7aca5f0 6f00000000000000"+ // rpcDestActorFlags actor 111
 		"84008400"+ // flags: return_pid, no_result, string_forward_keys, custom_timeout_ms
@@ -148,7 +149,7 @@ func TestRewrite(t *testing.T) {
 	req.StripActor()
 
 	out := AppendInvokeReqHeader(nil, &req)
-	want := unhex(t, ""+
+	want := tltest.Unhex(t, ""+
 		"e703000000000000"+ // query_id 999
 		"5e0352e3"+ // rpcDestFlags
 		"04008400"+ // flags: return_pid, string_forward_keys, custom_timeout_ms
@@ -157,7 +158,7 @@ func TestRewrite(t *testing.T) {
 	if !bytes.Equal(out, want) {
 		t.Fatalf("header\n got %x\nwant %x", out, want)
 	}
-	if !bytes.Equal(req.Body, unhex(t, "ae133bd3 03666f6f")) {
+	if !bytes.Equal(req.Body, tltest.Unhex(t, "ae133bd3 03666f6f")) {
 		t.Fatalf("body %x", req.Body)
 	}
 	if !bytes.Equal(in, orig) {
@@ -171,7 +172,7 @@ func TestRewrite(t *testing.T) {
 	}
 	req.Extra.SetCustomTimeoutMs(0)
 	out = AppendInvokeReqHeader(out[:0], &req)
-	if want := unhex(t, "e703000000000000 5e0352e3 04000400 00000000"); !bytes.Equal(out, want) {
+	if want := tltest.Unhex(t, "e703000000000000 5e0352e3 04000400 00000000"); !bytes.Equal(out, want) {
 		t.Fatalf("header\n got %x\nwant %x", out, want)
 	}
 }
@@ -217,7 +218,7 @@ func TestExtraAccessors(t *testing.T) {
 // TestUnknownFlagsVerbatim keeps bits the schema does not know (17, 22, 24,
 // 31 and the True bits) through parse and append.
 func TestUnknownFlagsVerbatim(t *testing.T) {
-	in := unhex(t, "de00000000000000 5e0352e3 ff7d4289 aabbccdd")
+	in := tltest.Unhex(t, "de00000000000000 5e0352e3 ff7d4289 aabbccdd")
 	var req InvokeReq
 	must(t, ParseInvokeReq(in, &req))
 	if req.Extra.Flags != 0x89427dff || !bytes.Equal(AppendInvokeReq(nil, &req), in) {

@@ -6,15 +6,16 @@ import (
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 func TestCancelReq(t *testing.T) {
 	body := AppendCancelReq(nil, 222)
-	if !bytes.Equal(body, unhex(t, "de00000000000000")) {
+	if !bytes.Equal(body, tltest.Unhex(t, "de00000000000000")) {
 		t.Fatalf("body %x", body)
 	}
 	// wire.md §5.6: over UDP the tag comes first; VK's Go client omits it.
-	if msg := AppendMessage(nil, TypeCancelReq, body); !bytes.Equal(msg, unhex(t, "221b3f19 de00000000000000")) {
+	if msg := AppendMessage(nil, TypeCancelReq, body); !bytes.Equal(msg, tltest.Unhex(t, "221b3f19 de00000000000000")) {
 		t.Fatalf("message %x", msg)
 	}
 	id, err := ParseCancelReq(body)
@@ -30,7 +31,7 @@ func TestCancelReq(t *testing.T) {
 }
 
 func TestMessages(t *testing.T) {
-	typ, body, err := SplitMessage(unhex(t, "3ddf7423 de00000000000000"))
+	typ, body, err := SplitMessage(tltest.Unhex(t, "3ddf7423 de00000000000000"))
 	if err != nil || typ != TypeInvokeReq || len(body) != 8 {
 		t.Fatalf("SplitMessage = %#x %x %v", typ, body, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 func TestParseResultGolden(t *testing.T) {
@@ -19,7 +20,7 @@ func TestParseResultGolden(t *testing.T) {
 	}{
 		{"captured response (wire.md §3.7)", TypeReqResult,
 			"08070605 04030201 78563412 0a000000",
-			ReqResult{QueryID: 0x0102030405060708, Body: unhex(t, "78563412 0a000000")}},
+			ReqResult{QueryID: 0x0102030405060708, Body: tltest.Unhex(t, "78563412 0a000000")}},
 		{"form 1 nested rpcReqResultError", TypeReqResult,
 			"de00000000000000 f532e47a de00000000000000 46f4ffff 04646f77 6e000000",
 			ReqResult{QueryID: 222, ErrorForm: ErrorFormNested, ErrorCode: CodeNoConnections, ErrorText: down, Body: []byte{}}},
@@ -39,22 +40,22 @@ func TestParseResultGolden(t *testing.T) {
 			"de00000000000000 e14cc88c 04000000 0100007f 2b000000 05000000 b5757299",
 			ReqResult{QueryID: 222, HasExtra: true,
 				Extra: ResultExtra{Flags: ResultFlagEnginePID, EnginePID: NetPID{IP: 0x7f000001, PortPID: 43, UTime: 5}},
-				Body:  unhex(t, "b5757299")}},
+				Body:  tltest.Unhex(t, "b5757299")}},
 		{"extra with flags 0", TypeReqResult,
 			"de00000000000000 e14cc88c 00000000 b5757299",
-			ReqResult{QueryID: 222, HasExtra: true, Body: unhex(t, "b5757299")}},
+			ReqResult{QueryID: 222, HasExtra: true, Body: tltest.Unhex(t, "b5757299")}},
 		{"extra then error", TypeReqResult,
 			"de00000000000000 e14cc88c 01000000 0900000000000000 f532e47a de00000000000000 46f4ffff 04646f77 6e000000",
 			ReqResult{QueryID: 222, HasExtra: true, Extra: ResultExtra{Flags: ResultFlagBinlogPos, BinlogPos: 9},
 				ErrorForm: ErrorFormNested, ErrorCode: CodeNoConnections, ErrorText: down, Body: []byte{}}},
 		{"TL2 marker", TypeReqResult,
 			"de00000000000000 544c3230 01020304",
-			ReqResult{QueryID: 222, TL2: true, Body: unhex(t, "01020304")}},
+			ReqResult{QueryID: 222, TL2: true, Body: tltest.Unhex(t, "01020304")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got ReqResult
-			must(t, ParseResult(tt.typ, unhex(t, tt.hex), &got))
+			must(t, ParseResult(tt.typ, tltest.Unhex(t, tt.hex), &got))
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("\n got %+v\nwant %+v", got, tt.want)
 			}
@@ -82,7 +83,7 @@ func TestParseResultErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var res ReqResult
-			if err := ParseResult(tt.typ, unhex(t, tt.hex), &res); !errors.Is(err, tt.want) {
+			if err := ParseResult(tt.typ, tltest.Unhex(t, tt.hex), &res); !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
 		})
@@ -101,15 +102,15 @@ func TestAppendResult(t *testing.T) {
 		reqFlags uint32
 		hex      string
 	}{
-		{"plain", ReqResult{QueryID: 222, Body: unhex(t, "b5757299")}, 0,
+		{"plain", ReqResult{QueryID: 222, Body: tltest.Unhex(t, "b5757299")}, 0,
 			"de00000000000000 b5757299"},
-		{"extra masked to pid", ReqResult{QueryID: 222, HasExtra: true, Extra: pidExtra, Body: unhex(t, "b5757299")},
+		{"extra masked to pid", ReqResult{QueryID: 222, HasExtra: true, Extra: pidExtra, Body: tltest.Unhex(t, "b5757299")},
 			FlagReturnPid,
 			"de00000000000000 e14cc88c 04000000 0100007f 2b000000 05000000 b5757299"},
-		{"extra not asked for", ReqResult{QueryID: 222, HasExtra: true, Extra: pidExtra, Body: unhex(t, "b5757299")},
+		{"extra not asked for", ReqResult{QueryID: 222, HasExtra: true, Extra: pidExtra, Body: tltest.Unhex(t, "b5757299")},
 			FlagCustomTimeoutMs,
 			"de00000000000000 b5757299"},
-		{"TL2 success", ReqResult{QueryID: 222, TL2: true, Body: unhex(t, "01020304")}, 0,
+		{"TL2 success", ReqResult{QueryID: 222, TL2: true, Body: tltest.Unhex(t, "01020304")}, 0,
 			"de00000000000000 544c3230 01020304"},
 		{"reqError normalised to form 1", ReqResult{QueryID: 222, ErrorForm: ErrorFormReqError, ErrorCode: CodeNoConnections, ErrorText: []byte("down")}, 0,
 			"de00000000000000 f532e47a de00000000000000 46f4ffff 04646f77 6e000000"},
@@ -121,7 +122,7 @@ func TestAppendResult(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := unhex(t, tt.hex)
+			want := tltest.Unhex(t, tt.hex)
 			if got := AppendResult(nil, &tt.res, tt.reqFlags); !bytes.Equal(got, want) {
 				t.Fatalf("\n got %x\nwant %x", got, want)
 			}
@@ -143,7 +144,7 @@ func TestAppendResultExtraEveryField(t *testing.T) {
 		EpochNumber:     11, ViewNumber: 12,
 	}
 	got := AppendResultHeader(nil, 222, &e, 0xffffffff, false)
-	want := unhex(t, "de00000000000000 e14cc88c 7f400008"+
+	want := tltest.Unhex(t, "de00000000000000 e14cc88c 7f400008"+
 		"01000000 00000000 02000000 00000000"+ // binlog pos, time
 		"03000000 04000000 05000000"+ // engine pid
 		"06000000 07000000 08000000 09000000"+ // sizes, failed, compression
@@ -167,7 +168,7 @@ func TestAppendResultExtraEveryField(t *testing.T) {
 
 func TestAppendErrorBody(t *testing.T) {
 	got := AppendErrorBody(nil, 222, 0, "boom")
-	if want := unhex(t, "f532e47a de00000000000000 60f0ffff 04626f6f 6d000000"); !bytes.Equal(got, want) {
+	if want := tltest.Unhex(t, "f532e47a de00000000000000 60f0ffff 04626f6f 6d000000"); !bytes.Equal(got, want) {
 		t.Fatalf("\n got %x\nwant %x", got, want)
 	}
 	var res ReqResult

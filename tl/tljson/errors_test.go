@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 // TestGoldenCommon pins !X calls, nat template params bound from a field,
@@ -39,13 +40,13 @@ func TestGoldenCommon(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := unhex(t, tc.callHex); !bytes.Equal(req, want) {
+			if want := tltest.Unhex(t, tc.callHex); !bytes.Equal(req, want) {
 				t.Fatalf("call = %x, want %x", req, want)
 			}
 			if js, err := c.DecodeCall(req); err != nil || string(js) != tc.call {
 				t.Errorf("DecodeCall = %s, %v; want %s", js, err, tc.call)
 			}
-			res := unhex(t, tc.resHex)
+			res := tltest.Unhex(t, tc.resHex)
 			js, err := c.DecodeResult(fn, req, res)
 			if err != nil || string(js) != tc.resJSON {
 				t.Fatalf("DecodeResult = %s, %v; want %s", js, err, tc.resJSON)
@@ -99,7 +100,7 @@ func TestMasks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := unhex(t, tc.hex); !bytes.Equal(got, want) {
+			if want := tltest.Unhex(t, tc.hex); !bytes.Equal(got, want) {
 				t.Errorf("encode = %x, want %x", got, want)
 			}
 		})
@@ -194,7 +195,7 @@ func TestEncodeErrors(t *testing.T) {
 func TestDecodeErrors(t *testing.T) {
 	c := memcacheCodec(t)
 	tree := treeCodec(t)
-	deep := bytes.Repeat(unhex(t, "2a7725ad"), 100) // tree.node ... never ends
+	deep := bytes.Repeat(tltest.Unhex(t, "2a7725ad"), 100) // tree.node ... never ends
 	tests := []struct {
 		name string
 		c    *Codec
@@ -226,7 +227,7 @@ func TestDecodeErrors(t *testing.T) {
 			}
 			bin := tc.bin
 			if bin == nil {
-				bin = unhex(t, tc.hex)
+				bin = tltest.Unhex(t, tc.hex)
 			}
 			_, err := cd.DecodeValue(mustType(t, cd, tc.typ), bin)
 			if !errors.Is(err, tc.err) {
@@ -334,7 +335,7 @@ func TestMaskInferenceBool(t *testing.T) {
 	}
 	for _, tc := range tests {
 		want := tl.AppendUint32(tl.AppendUint32(nil, tag), tc.mask)
-		want = append(want, unhex(t, tc.tail)...)
+		want = append(want, tltest.Unhex(t, tc.tail)...)
 		got, err := c.EncodeValue(nil, ty, []byte(tc.json))
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("%s: %x, %v; want %x", tc.json, got, err, want)

@@ -3,6 +3,8 @@ package tljson
 import (
 	"bytes"
 	"testing"
+
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 // fuzzTypes are the (schema, type) pairs the fuzz targets pick from with
@@ -73,8 +75,8 @@ func (fc fuzzCase) encode(js []byte) ([]byte, error) {
 // to the same bytes and decodes to the same JSON.
 func FuzzDecodeValue(f *testing.F) {
 	cases := fuzzSetup(f)
-	f.Add(uint8(0), unhex(f, "1abbbea6 03626172 01000000"))
-	f.Add(uint8(3), unhex(f, "8f614c1f 01000000 01610000 01620000"))
+	f.Add(uint8(0), tltest.Unhex(f, "1abbbea6 03626172 01000000"))
+	f.Add(uint8(3), tltest.Unhex(f, "8f614c1f 01000000 01610000 01620000"))
 	f.Fuzz(func(t *testing.T, sel uint8, bin []byte) {
 		fc := cases[int(sel)%len(cases)]
 		js, err := fc.decode(bin)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"testing"
+
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 // TestGoldenCalls pins the tl.md §5.8 request vectors and their JSON.
@@ -29,7 +31,7 @@ func TestGoldenCalls(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := unhex(t, tc.hex)
+			want := tltest.Unhex(t, tc.hex)
 			got, err := c.EncodeCall(nil, fn, []byte(tc.args))
 			if err != nil {
 				t.Fatal(err)
@@ -100,7 +102,7 @@ func TestGoldenValues(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ty := mustType(t, c, tc.typ)
-			bin := unhex(t, tc.hex)
+			bin := tltest.Unhex(t, tc.hex)
 			js, err := c.DecodeValue(ty, bin)
 			if err != nil {
 				t.Fatal(err)

@@ -1,7 +1,6 @@
 package tljson
 
 import (
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,15 +70,6 @@ func corpusCodec(t testing.TB, name string) *Codec {
 		return New(s)
 	}
 	return loadCodec(t, true, p)
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func mustType(t testing.TB, c *Codec, expr string) *Type {

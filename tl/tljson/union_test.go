@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 // TestVKInputForms: the union, enum and Maybe forms of VK's tlgen JSON are
@@ -52,7 +54,7 @@ func TestVKInputForms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := unhex(t, tc.hex); !bytes.Equal(got, want) {
+			if want := tltest.Unhex(t, tc.hex); !bytes.Equal(got, want) {
 				t.Errorf("encode = %x, want %x", got, want)
 			}
 		})
@@ -65,7 +67,7 @@ func TestCallByTag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := unhex(t, "3ddf7423 0100000000000000 c6b76b16")
+	want := tltest.Unhex(t, "3ddf7423 0100000000000000 c6b76b16")
 	for _, js := range []string{
 		`{"query_id":1,"query":{"_":"engine.nop"}}`,
 		`{"_":"rpcInvokeReq#2374df3d","query_id":1,"query":{"_":"engine.nop#166bb7c6"}}`,

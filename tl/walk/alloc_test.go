@@ -2,6 +2,8 @@ package walk
 
 import (
 	"testing"
+
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 // TestZeroAllocs pins the hot-path promise of doc.go: no allocation per
@@ -26,8 +28,8 @@ func TestZeroAllocs(t *testing.T) {
 		shardOf[i] = i % 3
 	}
 	strvalue := enc(nil).tag(tagOf(t, w, "memcache.strvalue")).str("v").i32(1)
-	set := unhex(t, hexSetFoo)
-	boolTrue := unhex(t, hexBoolTrue)
+	set := tltest.Unhex(t, hexSetFoo)
+	boolTrue := tltest.Unhex(t, hexBoolTrue)
 	tests := []struct {
 		name string
 		f    func() error

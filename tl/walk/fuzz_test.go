@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 	"github.com/rpcproxy/rpcproxy/tl/schema"
 )
 
@@ -54,8 +55,8 @@ func fuzzTargets(t testing.TB) []fuzzTarget {
 
 func FuzzSkip(f *testing.F) {
 	targets := fuzzTargets(f)
-	f.Add([]byte(unhex(f, hexGetFoo)), uint8(3))
-	f.Add([]byte(unhex(f, hexDictAB)), uint8(4))
+	f.Add([]byte(tltest.Unhex(f, hexGetFoo)), uint8(3))
+	f.Add([]byte(tltest.Unhex(f, hexDictAB)), uint8(4))
 	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
 		tg := targets[int(which)%len(targets)]
 		switch {

@@ -1,8 +1,6 @@
 package walk
 
 import (
-	"encoding/hex"
-	"strings"
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/tl"
@@ -44,16 +42,6 @@ func srcWalker(t testing.TB, src string) *Walker {
 		t.Fatal(err)
 	}
 	return New(s)
-}
-
-// unhex decodes space-separated hex words.
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // enc is a tiny test-only TL encoder.

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 func TestElemsField(t *testing.T) {
@@ -66,18 +67,18 @@ func TestElemsField(t *testing.T) {
 
 func TestResultErrors(t *testing.T) {
 	w := memcacheWalker(t)
-	get := unhex(t, hexGetFoo)
+	get := tltest.Unhex(t, hexGetFoo)
 	multi := benchGetMulti(t, w, 2)
 	tests := []struct {
 		name string
 		f    func() error
 		err  error
 	}{
-		{"elems of object", func() error { _, err := w.ResultElems(get, unhex(t, hexStrvalue)); return err }, ErrNotVector},
+		{"elems of object", func() error { _, err := w.ResultElems(get, tltest.Unhex(t, hexStrvalue)); return err }, ErrNotVector},
 		{"elems truncated", func() error { _, err := w.ResultElems(multi, enc(nil).tag(tl.TagVector).u32(2)); return err }, tl.ErrTruncated},
 		{"field of vector", func() error { _, _, err := w.ResultField(multi, enc(nil).tag(tl.TagVector).u32(0), "x"); return err }, ErrAbsent},
 		{"value of vector", func() error { _, err := w.ResultValue(multi, enc(nil).tag(tl.TagVector).u32(0)); return err }, ErrType},
-		{"unknown call", func() error { return w.CheckResult(enc(nil).tag(5), unhex(t, hexBoolTrue)) }, ErrUnknownFunction},
+		{"unknown call", func() error { return w.CheckResult(enc(nil).tag(5), tltest.Unhex(t, hexBoolTrue)) }, ErrUnknownFunction},
 		{"empty answer", func() error { return w.CheckResult(get, nil) }, tl.ErrTruncated},
 	}
 	for _, tc := range tests {

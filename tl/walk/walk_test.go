@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 )
 
 // Golden vectors of tl.md §5.8.
@@ -33,7 +34,7 @@ func TestGoldenIdentify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := w.Function(unhex(t, tc.hex))
+			c, err := w.Function(tltest.Unhex(t, tc.hex))
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
@@ -42,7 +43,7 @@ func TestGoldenIdentify(t *testing.T) {
 			}
 		})
 	}
-	_, err := w.Function(unhex(t, "01020304"))
+	_, err := w.Function(tltest.Unhex(t, "01020304"))
 	if err == nil || !strings.Contains(err.Error(), "0x04030201") {
 		t.Fatalf("unknown tag error %v does not name the tag", err)
 	}
@@ -67,7 +68,7 @@ func TestGoldenCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := w.Check(unhex(t, tc.hex))
+			err := w.Check(tltest.Unhex(t, tc.hex))
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
@@ -89,12 +90,12 @@ func TestGoldenArg(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			call := unhex(t, tc.hex)
+			call := tltest.Unhex(t, tc.hex)
 			s, e, err := w.Arg(call, tc.arg)
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
-			if err == nil && string(call[s:e]) != string(unhex(t, tc.want)) {
+			if err == nil && string(call[s:e]) != string(tltest.Unhex(t, tc.want)) {
 				t.Fatalf("arg = % x, want %s", call[s:e], tc.want)
 			}
 		})
@@ -103,7 +104,7 @@ func TestGoldenArg(t *testing.T) {
 
 func TestGoldenResults(t *testing.T) {
 	w := memcacheWalker(t)
-	get, set := unhex(t, hexGetFoo), unhex(t, hexSetFoo)
+	get, set := tltest.Unhex(t, hexGetFoo), tltest.Unhex(t, hexSetFoo)
 	tests := []struct {
 		name      string
 		call      []byte
@@ -121,21 +122,21 @@ func TestGoldenResults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := unhex(t, tc.resp)
+			resp := tltest.Unhex(t, tc.resp)
 			s, e, err := w.ResultField(tc.call, resp, tc.field)
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
-			if err == nil && string(resp[s:e]) != string(unhex(t, tc.wantField)) {
+			if err == nil && string(resp[s:e]) != string(tltest.Unhex(t, tc.wantField)) {
 				t.Fatalf("field = % x, want %s", resp[s:e], tc.wantField)
 			}
 		})
 	}
-	v, err := w.ResultValue(set, unhex(t, hexBoolTrue))
+	v, err := w.ResultValue(set, tltest.Unhex(t, hexBoolTrue))
 	if err != nil || v.Kind != KindBool || v.Int != 1 {
 		t.Fatalf("Bool result = %+v, %v", v, err)
 	}
-	if _, err := w.ResultValue(get, unhex(t, hexStrvalue)); !errors.Is(err, ErrType) {
+	if _, err := w.ResultValue(get, tltest.Unhex(t, hexStrvalue)); !errors.Is(err, ErrType) {
 		t.Fatalf("object as scalar: %v", err)
 	}
 }
@@ -146,7 +147,7 @@ test.dict = Dictionary string;
 test.intDict = IntKeyDictionary Long;
 `)
 	call := enc(nil).tag(tagOf(t, w, "test.dict"))
-	resp := unhex(t, hexDictAB)
+	resp := tltest.Unhex(t, hexDictAB)
 	if err := w.CheckResult(call, resp); err != nil {
 		t.Fatal(err)
 	}

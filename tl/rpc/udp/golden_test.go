@@ -7,17 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // TestIGEVectors: OpenSSL's AES-IGE test vectors (igetest.c, AES-128; the
 // mode does not depend on the key size), both directions.
@@ -48,7 +40,7 @@ func TestIGEVectors(t *testing.T) {
 			}
 			var iv [32]byte
 			copy(iv[:], tc.iv)
-			p, c := unhex(t, tc.plain), unhex(t, tc.cipher_)
+			p, c := tltest.Unhex(t, tc.plain), tltest.Unhex(t, tc.cipher_)
 			out := make([]byte, len(p))
 			igeEncrypt(b, &iv, out, p)
 			if !bytes.Equal(out, c) {
@@ -139,7 +131,7 @@ func TestHeaderGolden(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			want := unhex(t, tc.hex)
+			want := tltest.Unhex(t, tc.hex)
 			got := appendUnenc(nil, &tc.u)
 			if !bytes.Equal(got, want) {
 				t.Fatalf("append:\n got %x\nwant %x", got, want)
@@ -169,7 +161,7 @@ func TestEncHeaderGolden(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			want := unhex(t, tc.hex)
+			want := tltest.Unhex(t, tc.hex)
 			got := appendEnc(nil, &tc.e)
 			if !bytes.Equal(got, want) {
 				t.Fatalf("append:\n got %x\nwant %x", got, want)
@@ -207,14 +199,14 @@ func TestSealCapturedShape(t *testing.T) {
 	key := []byte("abcdefghijklmnopqrstuvwxyz012345")
 	u := unencHeader{flags: uPid | uCrypto | uSHA | uRandom | uEncrypted, local: clientPID, remote: serverPID, cryptoFlags: cryptoFlags(KeyID(key))}
 	w := newBlock(deriveKey(key, clientPID, serverPID, 0))
-	payload := unhex(t, "3ddf7423 0100000000000000 5e0352e3 04008000 f4010000 78563412")
+	payload := tltest.Unhex(t, "3ddf7423 0100000000000000 5e0352e3 04008000 f4010000 78563412")
 	e := encHeader{flags: ePacketNum | eSingle | ePrevParts | eNextParts | ePrevLength | eNextLength | ePacketOffset}
 	tab := newTables()
 	d, _ := seal(nil, nil, tab.crc32c, w, &u, &e, func(b []byte) []byte { return append(b, payload...) })
 	if len(d) != 172 || e.flags != 0x47d00439 {
 		t.Fatalf("datagram %d bytes, enc flags %#x; want 172, 0x47d00439", len(d), e.flags)
 	}
-	if !bytes.HasPrefix(d, unhex(t, "45e9a800 b9000000")) {
+	if !bytes.HasPrefix(d, tltest.Unhex(t, "45e9a800 b9000000")) {
 		t.Fatalf("prefix %x", d[:8])
 	}
 	var u2 unencHeader

@@ -2,12 +2,12 @@ package main
 
 import (
 	"bytes"
-	"encoding/hex"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 
+	"github.com/rpcproxy/rpcproxy/engines/enginetest"
 	"github.com/rpcproxy/rpcproxy/engines/events"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/client"
@@ -33,7 +33,7 @@ func TestRunEvents(t *testing.T) {
 	search := tl.AppendInt32(tl.AppendString(tl.AppendUint32(nil, events.TagSearch), "ell"), 10)
 	// Vector of one events.event id=1 ts=1000 key="user1" text="hello".
 	want := "15c4b51c 01000000 663cf41d 0100000000000000 e803000000000000 05757365 72310000 0568656c 6c6f0000"
-	if err := cl.Do(ctx, &client.Request{Body: search}, &resp); err != nil || !bytes.Equal(resp.Body, unhexT(t, want)) {
+	if err := cl.Do(ctx, &client.Request{Body: search}, &resp); err != nil || !bytes.Equal(resp.Body, enginetest.Unhex(t, want)) {
 		t.Fatalf("search: %x %v, want %s", resp.Body, err, want)
 	}
 	_ = cl.Close()
@@ -43,13 +43,4 @@ func TestRunEvents(t *testing.T) {
 	if want := `msg="engine started" kind=events addr=` + addr; !strings.Contains(stderr.String(), want) {
 		t.Errorf("log lacks %q:\n%s", want, stderr.String())
 	}
-}
-
-func unhexT(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

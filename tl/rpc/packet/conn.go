@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -286,11 +287,16 @@ func (c *Conn) writeInline() {
 	c.wmu.Unlock()
 
 	c.ioBuf, c.ioN, c.ioErr = out, 0, nil
-	// The poller refuses any write once the deadline has passed, so keep
-	// it ahead as the flusher does (a syscall only when it moved).
-	if err := c.setWriteDeadline(); err != nil {
-		c.ioErr = err
-	} else if err := c.raw.Write(c.rawFn); err != nil && c.ioErr == nil {
+	err := c.raw.Write(c.rawFn)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The poller refuses writes once the flusher's last deadline has
+		// passed; the inline write itself never waits, so re-arm only
+		// then (not a clock read per write) and try again.
+		if err = c.setWriteDeadline(); err == nil {
+			err = c.raw.Write(c.rawFn)
+		}
+	}
+	if err != nil && c.ioErr == nil {
 		c.ioErr = err
 	}
 	n, err := c.ioN, c.ioErr

@@ -16,21 +16,20 @@ func TestTryReplyResultFull(t *testing.T) {
 	leakCheck(t)
 	const n = 2000
 	held := make(chan *Request, n)
+	connDone := make(chan struct{}, 1)
 	ts := startServer(t, Config{
 		Handler: HandlerFunc(func(r *Request) { held <- r }),
 		Packet:  packet.Config{WriteBufferLimit: 64 << 10},
-	})
+	}, func(s *Server) { s.onConnDone = signal(connDone) })
 	c := dial(t, ts.addr, packet.Config{})
 	for i := range n {
 		c.send(&rpc.InvokeReq{QueryID: int64(i + 1), Body: fn(tagEcho)})
 	}
 	res := &rpc.ReqResult{Body: make([]byte, 16<<10)}
 	full, closed := false, false
-	for i := 0; i < n; i++ {
+	for i := 0; i < n && !closed; i++ {
 		r := recv(t, held, "request")
 		switch {
-		case closed:
-			r.Reply(res.Body) // the connection is closed: writes nothing, must not block
 		case full:
 			closed = true
 			r.CloseConn()
@@ -41,6 +40,15 @@ func TestTryReplyResultFull(t *testing.T) {
 			if !r.TryReplyErr(errFullForTest) {
 				t.Fatal("TryReplyErr found no room right after the limit")
 			}
+		}
+	}
+	if closed {
+		// Requests read before the close are still held: once the
+		// connection's goroutine is gone they are all in held. Their
+		// replies write nothing and must not block.
+		recv(t, connDone, "connection end")
+		for len(held) > 0 {
+			(<-held).Reply(res.Body)
 		}
 	}
 	if !full {

@@ -14,11 +14,8 @@ import (
 )
 
 func TestDoEcho(t *testing.T) {
-	defer verifyNoLeaks(t)
 	srv := newTestServer(t, echo)
-	defer srv.close()
-	cl := newClient(t, srv.addr(), Options{})
-	defer cl.Close()
+	cl := clientOf(t, srv, Options{})
 
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
 	cases := []struct {
@@ -123,11 +120,8 @@ func TestEnvelope(t *testing.T) {
 }
 
 func TestRawHeader(t *testing.T) {
-	defer verifyNoLeaks(t)
 	srv := newTestServer(t, hold)
-	defer srv.close()
-	cl := newClient(t, srv.addr(), Options{})
-	defer cl.Close()
+	cl := clientOf(t, srv, Options{})
 
 	inv := rpc.InvokeReq{ActorID: 77, Extra: rpc.InvokeReqExtra{Flags: rpc.FlagStringForward, StringForward: []byte("key")}}
 	full := rpc.AppendInvokeReqHeader(nil, &inv)
@@ -223,11 +217,8 @@ func TestConcurrentPairing(t *testing.T) {
 }
 
 func TestGoAsync(t *testing.T) {
-	defer verifyNoLeaks(t)
 	srv := newTestServer(t, echo)
-	defer srv.close()
-	cl := newClient(t, srv.addr(), Options{Conns: 2})
-	defer cl.Close()
+	cl := clientOf(t, srv, Options{Conns: 2})
 
 	const n = 200
 	h := make(chanHandler, n)
@@ -250,11 +241,8 @@ func TestGoAsync(t *testing.T) {
 }
 
 func TestNoResult(t *testing.T) {
-	defer verifyNoLeaks(t)
 	srv := newTestServer(t, hold)
-	defer srv.close()
-	cl := newClient(t, srv.addr(), Options{})
-	defer cl.Close()
+	cl := clientOf(t, srv, Options{})
 
 	req := echoReq([]byte("fire"))
 	req.Extra.Flags = rpc.FlagNoResult
@@ -279,11 +267,8 @@ func TestNoResult(t *testing.T) {
 }
 
 func TestDeadline(t *testing.T) {
-	defer verifyNoLeaks(t)
 	srv := newTestServer(t, hold)
-	defer srv.close()
-	cl := newClient(t, srv.addr(), Options{})
-	defer cl.Close()
+	cl := clientOf(t, srv, Options{})
 
 	t.Run("Do", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -333,11 +318,8 @@ func TestDeadline(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	defer verifyNoLeaks(t)
 	srv := newTestServer(t, hold)
-	defer srv.close()
-	cl := newClient(t, srv.addr(), Options{})
-	defer cl.Close()
+	cl := clientOf(t, srv, Options{})
 
 	t.Run("Do", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -536,11 +518,8 @@ func TestWaitForConnection(t *testing.T) {
 // client sends rpcClientWantsFin, new calls go to a new connection, the
 // old calls still complete, then the old connection is closed.
 func TestServerWantsFin(t *testing.T) {
-	defer verifyNoLeaks(t)
 	srv := newTestServer(t, hold)
-	defer srv.close()
-	cl := newClient(t, srv.addr(), Options{})
-	defer cl.Close()
+	cl := clientOf(t, srv, Options{})
 
 	const n = 3
 	h := make(chanHandler, n+1)
@@ -697,11 +676,8 @@ func TestQueueCompaction(t *testing.T) {
 // TestServerWantsFinIdle: a fin with nothing in flight closes the
 // connection at once, and the next call dials a fresh one.
 func TestServerWantsFinIdle(t *testing.T) {
-	defer verifyNoLeaks(t)
 	srv := newTestServer(t, echo)
-	defer srv.close()
-	cl := newClient(t, srv.addr(), Options{})
-	defer cl.Close()
+	cl := clientOf(t, srv, Options{})
 	if err := cl.Do(context.Background(), echoReq(nil), nil); err != nil {
 		t.Fatal(err)
 	}

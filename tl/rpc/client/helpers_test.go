@@ -327,6 +327,17 @@ func newClient(t testing.TB, addr string, o Options) *Client {
 	return cl
 }
 
+// clientOf returns a Client of srv with o. The client, then srv, are
+// closed when the test ends, and then no goroutine may be left.
+func clientOf(t *testing.T, srv *testServer, o Options) *Client {
+	t.Helper()
+	t.Cleanup(func() { verifyNoLeaks(t) })
+	t.Cleanup(srv.close)
+	cl := newClient(t, srv.addr(), o)
+	t.Cleanup(func() { _ = cl.Close() })
+	return cl
+}
+
 func echoReq(payload []byte) *Request {
 	body := append([]byte{0x0d, 0xf0, 0xad, 0x0b}, payload...) // an unknown function tag, then the payload
 	return &Request{Body: body}

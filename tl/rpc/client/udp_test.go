@@ -17,11 +17,8 @@ import (
 // TestUDPEcho: echo over UDP against the in-test server on tl/rpc/udp,
 // bodies from empty to chunked (100 KB, 900 KB), Do and Go.
 func TestUDPEcho(t *testing.T) {
-	defer verifyNoLeaks(t)
 	srv := newUDPTestServer(t, echo)
-	defer srv.close()
-	cl := newClient(t, srv.addr(), udpOptions())
-	defer cl.Close()
+	cl := clientOf(t, srv, udpOptions())
 
 	cases := []struct {
 		name    string
@@ -119,11 +116,8 @@ func TestUDPEnvelope(t *testing.T) {
 // TestUDPConcurrent: 200 concurrent calls share one UDP connection; every
 // answer reaches its own caller.
 func TestUDPConcurrent(t *testing.T) {
-	defer verifyNoLeaks(t)
 	srv := newUDPTestServer(t, echo)
-	defer srv.close()
-	cl := newClient(t, srv.addr(), udpOptions())
-	defer cl.Close()
+	cl := clientOf(t, srv, udpOptions())
 	const n = 200
 	errs := make(chan error, n)
 	for i := range n {
@@ -153,11 +147,8 @@ func TestUDPConcurrent(t *testing.T) {
 // sends nothing; cancellation sends rpcCancelReq as tag and query id (not
 // VK's tag-less UDP form), which the server parses.
 func TestUDPDeadlineAndCancel(t *testing.T) {
-	defer verifyNoLeaks(t)
 	srv := newUDPTestServer(t, echoPrefixed)
-	defer srv.close()
-	cl := newClient(t, srv.addr(), udpOptions())
-	defer cl.Close()
+	cl := clientOf(t, srv, udpOptions())
 
 	h := make(chanHandler, 2)
 	tqid, err := cl.Go(echoReq([]byte("late")), time.Now().Add(50*time.Millisecond), h, 1)

@@ -104,6 +104,71 @@ func vkLeaks(t testing.TB) {
 	verifyNoLeaks(t)
 }
 
+// checkVKEnvelope calls VK's tagCheck handler with an actor, forward keys,
+// a timeout and the binlog_pos ask; it checks the echo, the result extra
+// VK added and what VK saw. tcp holds the expected TCP-only notions
+// (version, encryption); nil (UDP) leaves them unchecked.
+func checkVKEnvelope(t *testing.T, ctx context.Context, cl *Client, srv *vkServer, tcp *seen) {
+	t.Helper()
+	req := &Request{ActorID: 4242, Body: tagged(tagCheck, []byte("abcd"))}
+	req.Extra.Flags = rpc.FlagStringForwardKeys | rpc.FlagIntForwardKeys | rpc.FlagReturnBinlogPos
+	req.Extra.StringForwardKeys = rpc.MakeStringVector("user:1", "x")
+	req.Extra.IntForwardKeys = rpc.MakeLongVector(7, -8)
+	req.Extra.SetCustomTimeoutMs(1500)
+	var resp Response
+	if err := cl.Do(ctx, req, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(resp.Body, req.Body) {
+		t.Fatalf("echo %x, want %x", resp.Body, req.Body)
+	}
+	if x := resp.Result.Extra; !resp.Result.HasExtra || x.Flags != rpc.ResultFlagBinlogPos || x.BinlogPos != 77 {
+		t.Fatalf("result extra %+v (present %v), want binlog_pos 77 only", x, resp.Result.HasExtra)
+	}
+	got := <-srv.seen
+	want := seen{actor: 4242, timeout: 1500, hasTimeout: true, strKeys: []string{"user:1", "x"}, intKeys: []int64{7, -8}}
+	if tcp != nil {
+		want.version, want.encrypted = tcp.version, tcp.encrypted
+	} else {
+		got.version, got.encrypted = 0, false
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("VK saw %+v, want %+v", got, want)
+	}
+}
+
+// checkVKError: VK's tagFail answer arrives as an *rpc.Error with its code
+// and text.
+func checkVKError(t *testing.T, ctx context.Context, cl *Client) {
+	t.Helper()
+	err := cl.Do(ctx, &Request{Body: tagged(tagFail, nil)}, nil)
+	var re *rpc.Error
+	if !errors.As(err, &re) || re.Code != rpc.CodeUnknownFunctionID || re.Description != "vk says no" {
+		t.Fatalf("err %v, want *rpc.Error -2000", err)
+	}
+}
+
+// checkVKConcurrent makes n echo calls at once with Go; each answer must
+// reach its own token.
+func checkVKConcurrent(t *testing.T, cl *Client, n int) {
+	t.Helper()
+	h := make(chanHandler, n)
+	for i := range n {
+		if _, err := cl.Go(&Request{Body: tagged(tagEcho, fmt.Appendf(nil, "%08d", i))}, time.Now().Add(wait), h, uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		r := recvResult(t, h)
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if want := fmt.Sprintf("%08d", r.token); string(r.body[4:]) != want {
+			t.Fatalf("token %d got %q", r.token, r.body[4:])
+		}
+	}
+}
+
 func TestVKServer(t *testing.T) {
 	defer vkLeaks(t)
 	cases := []struct {
@@ -128,35 +193,9 @@ func TestVKServer(t *testing.T) {
 			defer cancel()
 
 			t.Run("envelope", func(t *testing.T) {
-				req := &Request{ActorID: 4242, Body: tagged(tagCheck, []byte("abcd"))}
-				req.Extra.Flags = rpc.FlagStringForwardKeys | rpc.FlagIntForwardKeys | rpc.FlagReturnBinlogPos
-				req.Extra.StringForwardKeys = rpc.MakeStringVector("user:1", "x")
-				req.Extra.IntForwardKeys = rpc.MakeLongVector(7, -8)
-				req.Extra.SetCustomTimeoutMs(1500)
-				var resp Response
-				if err := cl.Do(ctx, req, &resp); err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(resp.Body, req.Body) {
-					t.Fatalf("echo %x, want %x", resp.Body, req.Body)
-				}
-				if x := resp.Result.Extra; !resp.Result.HasExtra || x.Flags != rpc.ResultFlagBinlogPos || x.BinlogPos != 77 {
-					t.Fatalf("result extra %+v (present %v), want binlog_pos 77 only", x, resp.Result.HasExtra)
-				}
-				got := <-srv.seen
-				want := seen{actor: 4242, timeout: 1500, hasTimeout: true, strKeys: []string{"user:1", "x"},
-					intKeys: []int64{7, -8}, version: tc.version.Wire(), encrypted: tc.aes}
-				if fmt.Sprint(got) != fmt.Sprint(want) {
-					t.Fatalf("VK saw %+v, want %+v", got, want)
-				}
+				checkVKEnvelope(t, ctx, cl, srv, &seen{version: tc.version.Wire(), encrypted: tc.aes})
 			})
-			t.Run("error", func(t *testing.T) {
-				err := cl.Do(ctx, &Request{Body: tagged(tagFail, nil)}, nil)
-				var re *rpc.Error
-				if !errors.As(err, &re) || re.Code != rpc.CodeUnknownFunctionID || re.Description != "vk says no" {
-					t.Fatalf("err %v, want *rpc.Error -2000", err)
-				}
-			})
+			t.Run("error", func(t *testing.T) { checkVKError(t, ctx, cl) })
 			t.Run("1MiB", func(t *testing.T) {
 				req := &Request{Body: tagged(tagEcho, big)}
 				var resp Response
@@ -167,24 +206,7 @@ func TestVKServer(t *testing.T) {
 					t.Fatal("1 MiB echo differs")
 				}
 			})
-			t.Run("1000 concurrent", func(t *testing.T) {
-				const n = 1000
-				h := make(chanHandler, n)
-				for i := range n {
-					if _, err := cl.Go(&Request{Body: tagged(tagEcho, fmt.Appendf(nil, "%08d", i))}, time.Now().Add(wait), h, uint64(i)); err != nil {
-						t.Fatal(err)
-					}
-				}
-				for range n {
-					r := recvResult(t, h)
-					if r.err != nil {
-						t.Fatal(r.err)
-					}
-					if want := fmt.Sprintf("%08d", r.token); string(r.body[4:]) != want {
-						t.Fatalf("token %d got %q", r.token, r.body[4:])
-					}
-				}
-			})
+			t.Run("1000 concurrent", func(t *testing.T) { checkVKConcurrent(t, cl, 1000) })
 		})
 	}
 }

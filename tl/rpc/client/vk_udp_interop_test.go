@@ -8,14 +8,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"testing"
 	"time"
 
 	vk "github.com/VKCOM/tl/pkg/rpc"
 
-	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
 
@@ -58,29 +56,7 @@ func TestInteropVKServerUDP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 
-	t.Run("envelope", func(t *testing.T) {
-		req := &Request{ActorID: 4242, Body: tagged(tagCheck, []byte("abcd"))}
-		req.Extra.Flags = rpc.FlagStringForwardKeys | rpc.FlagIntForwardKeys | rpc.FlagReturnBinlogPos
-		req.Extra.StringForwardKeys = rpc.MakeStringVector("user:1", "x")
-		req.Extra.IntForwardKeys = rpc.MakeLongVector(7, -8)
-		req.Extra.SetCustomTimeoutMs(1500)
-		var resp Response
-		if err := cl.Do(ctx, req, &resp); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(resp.Body, req.Body) {
-			t.Fatalf("echo %x, want %x", resp.Body, req.Body)
-		}
-		if x := resp.Result.Extra; !resp.Result.HasExtra || x.Flags != rpc.ResultFlagBinlogPos || x.BinlogPos != 77 {
-			t.Fatalf("result extra %+v (present %v), want binlog_pos 77 only", x, resp.Result.HasExtra)
-		}
-		got := <-srv.seen
-		got.version, got.encrypted = 0, false // TCP-only notions
-		want := seen{actor: 4242, timeout: 1500, hasTimeout: true, strKeys: []string{"user:1", "x"}, intKeys: []int64{7, -8}}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("VK saw %+v, want %+v", got, want)
-		}
-	})
+	t.Run("envelope", func(t *testing.T) { checkVKEnvelope(t, ctx, cl, srv, nil) }) // version and encryption are TCP-only notions
 	for _, tc := range []struct {
 		name    string
 		payload []byte
@@ -99,13 +75,7 @@ func TestInteropVKServerUDP(t *testing.T) {
 			}
 		})
 	}
-	t.Run("error", func(t *testing.T) {
-		err := cl.Do(ctx, &Request{Body: tagged(tagFail, nil)}, nil)
-		var re *rpc.Error
-		if !errors.As(err, &re) || re.Code != rpc.CodeUnknownFunctionID || re.Description != "vk says no" {
-			t.Fatalf("err %v, want *rpc.Error -2000", err)
-		}
-	})
+	t.Run("error", func(t *testing.T) { checkVKError(t, ctx, cl) })
 	t.Run("cancel", func(t *testing.T) {
 		// VK's server must take our rpcCancelReq (tag and query id) for
 		// what it is: the connection goes on working.
@@ -139,24 +109,7 @@ func TestInteropVKServerUDP(t *testing.T) {
 			t.Fatalf("engine.pid answer % x, want net.pid", resp.Body)
 		}
 	})
-	t.Run("200 concurrent", func(t *testing.T) {
-		const n = 200
-		h := make(chanHandler, n)
-		for i := range n {
-			if _, err := cl.Go(&Request{Body: tagged(tagEcho, fmt.Appendf(nil, "%08d", i))}, time.Now().Add(wait), h, uint64(i)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for range n {
-			r := recvResult(t, h)
-			if r.err != nil {
-				t.Fatal(r.err)
-			}
-			if want := fmt.Sprintf("%08d", r.token); string(r.body[4:]) != want {
-				t.Fatalf("token %d got %q", r.token, r.body[4:])
-			}
-		}
-	})
+	t.Run("200 concurrent", func(t *testing.T) { checkVKConcurrent(t, cl, 200) })
 	if st := cl.Stats(); st.Failed != 0 || st.Connects != 1 {
 		t.Fatalf("stats %+v", st)
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -42,14 +43,14 @@ func invoke(qid uint64, fn uint32, payload []byte) []byte {
 	return append(b, payload...)
 }
 
-// TestInteropOurDialVKServer: our Transport.Dial against VK's ServeUDP:
-// engine.pid (answered by VK's server itself) and an echo handler call
-// with bodies from tiny to chunked (10 KB, 200 KB).
-func TestInteropOurDialVKServer(t *testing.T) {
-	skipVKUnderRace(t)
-	leakCheck(t)
+// startVKEcho runs VK's ServeUDP with an echo handler on 127.0.0.1:0 until
+// the test ends and returns its address. VK's UDP Transport.Close does not
+// wake its goRead (it waits on a condition only a received datagram
+// signals), so ServeUDP never returns: leakCheck ignores that goroutine
+// and the cleanup does not wait.
+func startVKEcho(t *testing.T) netip.AddrPort {
+	t.Helper()
 	sock := listen(t)
-	srvAddr := sock.LocalAddr().(*net.UDPAddr).AddrPort()
 	srv := vk.NewServer(
 		vk.ServerWithCryptoKeys([]string{string(testKey)}),
 		vk.ServerWithLogf(t.Logf),
@@ -58,10 +59,17 @@ func TestInteropOurDialVKServer(t *testing.T) {
 			return nil
 		}))
 	go func() { _ = srv.ServeUDP(sock) }()
-	// VK's UDP Transport.Close does not wake its goRead (it waits on a
-	// condition only a received datagram signals), so ServeUDP never
-	// returns: leakCheck ignores that goroutine and we do not wait.
-	defer func() { _ = srv.Close() }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return sock.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// TestInteropOurDialVKServer: our Transport.Dial against VK's ServeUDP:
+// engine.pid (answered by VK's server itself) and an echo handler call
+// with bodies from tiny to chunked (10 KB, 200 KB).
+func TestInteropOurDialVKServer(t *testing.T) {
+	skipVKUnderRace(t)
+	leakCheck(t)
+	srvAddr := startVKEcho(t)
 
 	tr := newTransport(t, Config{})
 	c, err := tr.Dial(srvAddr)
@@ -180,17 +188,7 @@ func TestInteropVKClientOurServer(t *testing.T) {
 func TestInteropVKServerLossy(t *testing.T) {
 	skipVKUnderRace(t)
 	leakCheck(t)
-	sock := listen(t)
-	srvAddr := sock.LocalAddr().(*net.UDPAddr).AddrPort()
-	srv := vk.NewServer(
-		vk.ServerWithCryptoKeys([]string{string(testKey)}),
-		vk.ServerWithLogf(t.Logf),
-		vk.ServerWithHandler(func(ctx context.Context, hctx *vk.HandlerContext) error {
-			hctx.Response = append(hctx.Response, hctx.Request...)
-			return nil
-		}))
-	go func() { _ = srv.ServeUDP(sock) }()
-	defer func() { _ = srv.Close() }()
+	srvAddr := startVKEcho(t)
 
 	tr, ls := newLossy(t, Config{}, 7, 0.10, 0.05, 0.05)
 	ls.readLoss = 0.10

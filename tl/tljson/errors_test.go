@@ -91,18 +91,7 @@ func TestMasks(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := c.EncodeValue(nil, ty, []byte(tc.json))
-			if tc.err != nil {
-				if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.msg) {
-					t.Fatalf("error %v, want %v containing %q", err, tc.err, tc.msg)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := tltest.Unhex(t, tc.hex); !bytes.Equal(got, want) {
-				t.Errorf("encode = %x, want %x", got, want)
-			}
+			checkEncoded(t, got, err, tc.err, tc.msg, tc.hex)
 		})
 	}
 }

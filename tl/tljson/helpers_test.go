@@ -1,11 +1,14 @@
 package tljson
 
 import (
+	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
 	"github.com/rpcproxy/rpcproxy/tl/schema"
 )
 
@@ -70,6 +73,24 @@ func corpusCodec(t testing.TB, name string) *Codec {
 		return New(s)
 	}
 	return loadCodec(t, true, p)
+}
+
+// checkEncoded checks what an encode gave: with wantErr, that error with
+// msg in its text; otherwise no error and the bytes of wantHex.
+func checkEncoded(t *testing.T, got []byte, err, wantErr error, msg, wantHex string) {
+	t.Helper()
+	if wantErr != nil {
+		if !errors.Is(err, wantErr) || !strings.Contains(err.Error(), msg) {
+			t.Fatalf("error %v, want %v containing %q", err, wantErr, msg)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tltest.Unhex(t, wantHex); !bytes.Equal(got, want) {
+		t.Errorf("encode = %x, want %x", got, want)
+	}
 }
 
 func mustType(t testing.TB, c *Codec, expr string) *Type {

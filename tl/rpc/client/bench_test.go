@@ -57,18 +57,7 @@ func BenchmarkClientEchoPipe(b *testing.B) {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
 			cl := newClient(b, "pipe", Options{Dial: srv.dialPipe})
 			defer cl.Close()
-			b.SetParallelism(max(1, callers/runtimeProcs()))
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				req, resp := echoReq(payload), &Response{}
-				for pb.Next() {
-					if err := cl.Do(context.Background(), req, resp); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+			benchParallelDo(b, cl, payload, callers)
 		})
 	}
 }
@@ -84,11 +73,8 @@ func TestDoNoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items on purpose")
 	}
-	defer verifyNoLeaks(t)
 	srv := newTestServer(t, echoFast)
-	defer srv.close()
-	cl := newClient(t, srv.addr(), Options{})
-	defer cl.Close()
+	cl := clientOf(t, srv, Options{})
 	req, resp := echoReq(make([]byte, 64)), &Response{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
@@ -137,11 +123,8 @@ func TestUDPDoNoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items on purpose")
 	}
-	defer verifyNoLeaks(t)
 	srv := newUDPTestServer(t, echoFast)
-	defer srv.close()
-	cl := newClient(t, srv.addr(), udpOptions())
-	defer cl.Close()
+	cl := clientOf(t, srv, udpOptions())
 	req, resp := echoReq(make([]byte, 64)), &Response{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()

@@ -148,17 +148,23 @@ func benchClientOpts(b *testing.B, addr string, o Options) {
 	b.Run("callers=64", func(b *testing.B) {
 		cl := newClient(b, addr, o)
 		defer cl.Close()
-		b.SetParallelism(max(1, 64/runtimeProcs()))
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			req, resp := echoReq(payload), &Response{}
-			for pb.Next() {
-				if err := cl.Do(context.Background(), req, resp); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+		benchParallelDo(b, cl, payload, 64)
 	})
+}
+
+// benchParallelDo measures Do of an echo of payload from callers
+// goroutines (at least one per P), each with its own Request and Response.
+func benchParallelDo(b *testing.B, cl *Client, payload []byte, callers int) {
+	b.SetParallelism(max(1, callers/runtimeProcs()))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req, resp := echoReq(payload), &Response{}
+		for pb.Next() {
+			if err := cl.Do(context.Background(), req, resp); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 }

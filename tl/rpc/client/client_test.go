@@ -142,11 +142,8 @@ func TestRawHeader(t *testing.T) {
 }
 
 func TestErrorAnswer(t *testing.T) {
-	defer verifyNoLeaks(t)
 	srv := newTestServer(t, func(r *srvReq) bool { r.answerError(rpc.CodeUnknownFunctionID, "no such function"); return true })
-	defer srv.close()
-	cl := newClient(t, srv.addr(), Options{})
-	defer cl.Close()
+	cl := clientOf(t, srv, Options{})
 
 	var resp Response
 	err := cl.Do(context.Background(), echoReq(nil), &resp)

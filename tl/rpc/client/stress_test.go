@@ -31,7 +31,6 @@ func (h *countHandler) Done(token uint64, resp *Response, err error) {
 // cancellation and connection drops against each other: every call must
 // be delivered exactly once and nothing may stay in flight.
 func TestStress(t *testing.T) {
-	defer verifyNoLeaks(t)
 	var seq atomic.Int64
 	srv := newTestServer(t, func(r *srvReq) bool {
 		switch seq.Add(1) % 4 {
@@ -44,9 +43,7 @@ func TestStress(t *testing.T) {
 		}
 		return true
 	})
-	defer srv.close()
-	cl := newClient(t, srv.addr(), Options{Conns: 2, MinReconnectDelay: time.Millisecond, MaxReconnectDelay: 5 * time.Millisecond})
-	defer cl.Close()
+	cl := clientOf(t, srv, Options{Conns: 2, MinReconnectDelay: time.Millisecond, MaxReconnectDelay: 5 * time.Millisecond})
 
 	const n = 3000
 	h := &countHandler{n: make([]atomic.Int32, n), done: make(chan struct{})}

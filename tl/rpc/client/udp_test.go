@@ -61,7 +61,6 @@ func TestUDPEcho(t *testing.T) {
 // TestUDPEnvelope: actor and extra arrive intact, errors come back as
 // *rpc.Error, and a request too large for the window is a bad request.
 func TestUDPEnvelope(t *testing.T) {
-	defer verifyNoLeaks(t)
 	type seen struct {
 		actor       int64
 		flags       uint32
@@ -81,9 +80,7 @@ func TestUDPEnvelope(t *testing.T) {
 		r.answer(nil)
 		return true
 	})
-	defer srv.close()
-	cl := newClient(t, srv.addr(), udpOptions())
-	defer cl.Close()
+	cl := clientOf(t, srv, udpOptions())
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 
@@ -300,15 +297,12 @@ func TestUDPSharedTransport(t *testing.T) {
 // TestUDPServerWantsFinIgnored: a UDP peer that sends rpcServerWantsFin
 // does not retire the connection (wire.md §4.7 item 5).
 func TestUDPServerWantsFinIgnored(t *testing.T) {
-	defer verifyNoLeaks(t)
 	srv := newUDPTestServer(t, func(r *srvReq) bool {
 		_ = r.conn.pc.WritePacket(rpc.TypeServerWantsFin, nil, nil)
 		r.answer(nil)
 		return true
 	})
-	defer srv.close()
-	cl := newClient(t, srv.addr(), udpOptions())
-	defer cl.Close()
+	cl := clientOf(t, srv, udpOptions())
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	for i := range 3 {

@@ -16,7 +16,8 @@ import (
 // packets; replies are written from any goroutine through pc.
 type conn struct {
 	srv    *Server
-	pc     *packet.Conn
+	pc     wire
+	udp    bool // a udp.Conn: no rpcServerWantsFin
 	id     uint64
 	waiter *semWaiter    // the reader's place in the byte semaphore queue
 	slots  chan struct{} // one token per unanswered request
@@ -36,7 +37,7 @@ type conn struct {
 	batch packet.Batch
 }
 
-func newConn(s *Server, pc *packet.Conn, id uint64) *conn {
+func newConn(s *Server, pc wire, id uint64) *conn {
 	c := &conn{
 		srv:    s,
 		pc:     pc,

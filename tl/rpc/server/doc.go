@@ -5,6 +5,13 @@
 // coalescing writer. The proxy's app-facing listener and the sample
 // engines use it.
 //
+// ServeUDP serves the connections of a tl/rpc/udp Transport with the same
+// per-connection machinery (a small wire interface over packet.Conn and
+// udp.Conn). Over UDP there is no rpcServerWantsFin (wire.md §4.7):
+// Shutdown closes each UDP connection at its last reply, then the
+// transport; batches are no-ops, and the Try replies wait while a UDP
+// connection's queue holds a window (about 1 MB) instead of failing.
+//
 // # Messages (wire.md §4.1)
 //
 //	rpcInvokeReq      -> rpc.ParseInvokeReq -> built-in answer or Handler

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 )
 
 // Handler serves requests. ServeRPC is called on the connection's reader
@@ -71,7 +72,8 @@ const (
 	stateClosed
 )
 
-// Server is a TL RPC server over packet connections.
+// Server is a TL RPC server over packet connections (TCP, Serve) and UDP
+// transports (ServeUDP).
 type Server struct {
 	cfg          settings
 	log          *slog.Logger
@@ -95,6 +97,7 @@ type Server struct {
 	mu         sync.Mutex
 	state      serverState
 	listeners  map[net.Listener]struct{}
+	transports map[*udp.Transport]struct{}
 	handshakes map[net.Conn]struct{}
 	conns      map[*conn]struct{}
 	wg         sync.WaitGroup // connection goroutines; Add under mu while running
@@ -117,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 		start:      start,
 		handler:    st.Handler,
 		listeners:  make(map[net.Listener]struct{}),
+		transports: make(map[*udp.Transport]struct{}),
 		handshakes: make(map[net.Conn]struct{}),
 		conns:      make(map[*conn]struct{}),
 		stopped:    make(chan struct{}),
@@ -263,6 +267,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
+		if c.udp {
+			// No fin over UDP (wire.md §4.7): close at the last reply.
+			c.finishWhenIdle()
+			continue
+		}
 		// WritePacket may wait for a slow peer's window: outside the lock.
 		_ = c.pc.WritePacket(rpc.TypeServerWantsFin, nil, nil)
 	}
@@ -273,6 +282,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.closeTransports()
 		return nil
 	case <-ctx.Done():
 		_ = s.Close()
@@ -295,6 +305,7 @@ func (s *Server) Close() error {
 	for _, c := range conns {
 		_ = c.pc.Close()
 	}
+	s.closeTransports()
 	s.wg.Wait()
 	return nil
 }

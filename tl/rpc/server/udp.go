@@ -1,0 +1,141 @@
+package server
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
+)
+
+// wire is what a connection's reader and replies need from the transport:
+// a TCP packet.Conn as it is, a udp.Conn through udpWire.
+type wire interface {
+	ReadPacket() (typ uint32, body []byte, err error)
+	WritePacket(typ uint32, head, body []byte) error
+	TryWritePacketIn(b *packet.Batch, over int, typ uint32, head, body []byte) (ok bool, err error)
+	Buffered() bool
+	Close() error
+	CloseGraceful() error
+	Done() <-chan struct{}
+	RemoteAddr() net.Addr
+	LocalAddr() net.Addr
+	PeerPID() packet.PID
+	LocalPID() packet.PID
+	ProtocolVersion() uint32
+	Encrypted() bool
+}
+
+var (
+	_ wire = (*packet.Conn)(nil)
+	_ wire = udpWire{}
+)
+
+// udpWire adapts a udp.Conn. The UDP transport sends as soon as the window
+// allows and has no batches, so batches are ignored; it has no
+// non-blocking write either, so TryWritePacketIn waits while the
+// connection's queue holds a window of bytes (about 1 MB) instead of
+// reporting it full.
+type udpWire struct {
+	*udp.Conn
+	t *udp.Transport
+}
+
+func (w udpWire) TryWritePacketIn(_ *packet.Batch, _ int, typ uint32, head, body []byte) (bool, error) {
+	return true, w.WritePacket(typ, head, body)
+}
+
+// Buffered is false: every message read may be the last of a burst.
+func (w udpWire) Buffered() bool { return false }
+
+// CloseGraceful closes at once: a udp.Conn has nothing to flush, its
+// writes are already queued in the transport.
+func (w udpWire) CloseGraceful() error { return w.Close() }
+
+// Encrypted is true: UDP is always encrypted (wire.md §5.1).
+func (w udpWire) Encrypted() bool { return true }
+
+func (w udpWire) LocalPID() packet.PID { return w.t.LocalPID() }
+
+// ServeUDP serves every connection t accepts like a TCP connection, except
+// that the server never sends rpcServerWantsFin over UDP (wire.md §4.7):
+// Shutdown closes each UDP connection once its requests are answered. t
+// belongs to the server from now on: Shutdown (after the last connection
+// ends) and Close close it, and ServeUDP then returns ErrServerClosed.
+// MaxConns counts UDP peers too.
+func (s *Server) ServeUDP(t *udp.Transport) error {
+	s.mu.Lock()
+	if s.state != stateRunning {
+		s.mu.Unlock()
+		_ = t.Close()
+		return ErrServerClosed
+	}
+	s.transports[t] = struct{}{}
+	s.mu.Unlock()
+	for {
+		uc, err := t.Accept()
+		if err != nil {
+			select {
+			case <-s.stopped:
+				return ErrServerClosed
+			default:
+			}
+			s.mu.Lock()
+			delete(s.transports, t)
+			s.mu.Unlock()
+			return fmt.Errorf("rpc/server: udp accept: %w", err)
+		}
+		s.stats.connsTotal.Add(1)
+		if s.nconns.Add(1) > int64(s.cfg.MaxConns) {
+			s.nconns.Add(-1)
+			s.stats.connsRejected.Add(1)
+			if n, ok := s.rejectLog.allow(s.cfg.Now()); ok {
+				s.log.Warn("rpc/server: MaxConns reached, UDP connection closed",
+					"remote", uc.RemoteAddr(), "max_conns", s.cfg.MaxConns, "rejected_since_last_log", n)
+			}
+			_ = uc.Close()
+			continue
+		}
+		c := newConn(s, udpWire{Conn: uc, t: t}, s.nextID.Add(1))
+		c.udp = true
+		s.mu.Lock()
+		if s.state != stateRunning {
+			s.mu.Unlock()
+			s.nconns.Add(-1)
+			_ = uc.Close()
+			continue // Close, or Shutdown's end, closes t and ends Accept
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveUDPConn(c)
+	}
+}
+
+func (s *Server) serveUDPConn(c *conn) {
+	defer s.wg.Done()
+	defer s.nconns.Add(-1)
+	if s.onConnDone != nil {
+		defer s.onConnDone()
+	}
+	s.stats.connsActive.Add(1)
+	c.readLoop()
+	s.stats.connsActive.Add(-1)
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// closeTransports closes the UDP transports, ending ServeUDP.
+func (s *Server) closeTransports() {
+	s.mu.Lock()
+	ts := make([]*udp.Transport, 0, len(s.transports))
+	for t := range s.transports {
+		ts = append(ts, t)
+	}
+	clear(s.transports)
+	s.mu.Unlock()
+	for _, t := range ts {
+		_ = t.Close()
+	}
+}

@@ -1,0 +1,204 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	vk "github.com/VKCOM/tl/pkg/rpc"
+	"go.uber.org/goleak"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	rpcclient "github.com/rpcproxy/rpcproxy/tl/rpc/client"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
+)
+
+// startUDPServer serves cfg on a UDP transport on 127.0.0.1:0 until the
+// test ends; served gets ServeUDP's result.
+func startUDPServer(t testing.TB, cfg Config) (*Server, string, chan error) {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := udp.New(sock, udp.Config{Keys: [][]byte{testKey}})
+	if err != nil {
+		_ = sock.Close()
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		served <- s.ServeUDP(tr)
+	}()
+	t.Cleanup(func() {
+		_ = s.Close()
+		<-exited
+	})
+	return s, sock.LocalAddr().String(), served
+}
+
+func udpClient(t testing.TB, addr string) *rpcclient.Client {
+	t.Helper()
+	opts := rpcclient.Options{Network: "udp"}
+	opts.Packet.Key = testKey
+	cl, err := rpcclient.New(addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Close() })
+	return cl
+}
+
+// TestUDPServe: our client over UDP gets echoes (one datagram and many),
+// errors and engine.pid from the built-ins; Shutdown then ends ServeUDP
+// without a fin and the served transport is closed.
+func TestUDPServe(t *testing.T) {
+	leakCheck(t)
+	h := SyncFunc(func(r *Request, dst []byte) ([]byte, error) {
+		if r.ActorID == 7 {
+			return nil, &rpc.Error{Code: -5005, Description: "udp says no"}
+		}
+		return append(dst, r.Body...), nil
+	})
+	s, addr, served := startUDPServer(t, Config{Handler: h, Engine: EngineConfig{Enabled: true, Version: "v"}})
+	cl := udpClient(t, addr)
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	var resp rpcclient.Response
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"small", fn(tagEcho, 1, 2, 3, 4)},
+		{"chunked", fn(tagEcho, bytes.Repeat([]byte("0123"), 5000)...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := cl.Do(ctx, &rpcclient.Request{Body: tc.body}, &resp); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(resp.Body, tc.body) {
+				t.Fatalf("echo: got %d bytes, want %d", len(resp.Body), len(tc.body))
+			}
+		})
+	}
+	err := cl.Do(ctx, &rpcclient.Request{ActorID: 7, Body: fn(tagEcho)}, &resp)
+	var re *rpc.Error
+	if !errors.As(err, &re) || re.Code != -5005 {
+		t.Fatalf("error answer: %v", err)
+	}
+	if err := cl.Do(ctx, &rpcclient.Request{Body: fn(TagEnginePID)}, &resp); err != nil {
+		t.Fatalf("engine.pid: %v", err)
+	}
+	if st := s.Stats(nil); st["clients_active"] != "1" {
+		t.Fatalf("stats: %+v", st)
+	}
+
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-served:
+		if !errors.Is(err, ErrServerClosed) {
+			t.Fatalf("ServeUDP returned %v", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("ServeUDP did not return after Shutdown")
+	}
+}
+
+// TestUDPClose: Close ends a UDP connection with a request still held by
+// the handler; its late reply is safe and ServeUDP returns.
+func TestUDPClose(t *testing.T) {
+	leakCheck(t)
+	held := make(chan *Request, 1)
+	s, addr, served := startUDPServer(t, Config{Handler: HandlerFunc(func(r *Request) { held <- r })})
+	cl := udpClient(t, addr)
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		var resp rpcclient.Response
+		errc <- cl.Do(ctx, &rpcclient.Request{Body: fn(tagEcho)}, &resp)
+	}()
+	var r *Request
+	select {
+	case r = <-held:
+	case <-time.After(wait):
+		t.Fatal("request did not arrive")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.Reply(nil) // after Close: writes nothing
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("ServeUDP returned %v", err)
+	}
+	_ = cl.Close()
+	if err := <-errc; err == nil {
+		t.Fatal("call answered after Close")
+	}
+}
+
+// TestInteropVKClientUDP: VK's Go client over its UDP transport against
+// ServeUDP: echo and an error.
+func TestInteropVKClientUDP(t *testing.T) {
+	if raceEnabled {
+		t.Skip("VK's UDP transport races internally; run without -race (make test does)")
+	}
+	t.Cleanup(func() { verifyNoLeaksVKUDP(t) })
+	h := SyncFunc(func(r *Request, dst []byte) ([]byte, error) {
+		if r.ActorID == 7 {
+			return nil, &rpc.Error{Code: -5005, Description: "udp says no"}
+		}
+		return append(dst, r.Body...), nil
+	})
+	_, addr, _ := startUDPServer(t, Config{Handler: h})
+	cl := vk.NewClient(vk.ClientWithLogf(func(string, ...any) {}),
+		vk.ClientWithCryptoKey(string(testKey)),
+		vk.ClientWithExperimentalLocalUDPAddress("127.0.0.1:0"))
+	t.Cleanup(func() { _ = cl.Close() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for _, body := range [][]byte{fn(tagEcho, 1, 2, 3, 4), fn(tagEcho, bytes.Repeat([]byte("abcd"), 3000)...)} {
+		req := cl.GetRequest()
+		req.Body = append(req.Body, body...)
+		resp, err := cl.Do(ctx, "udp4", addr, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(resp.Body, body) {
+			t.Fatalf("echo: got %d bytes, want %d", len(resp.Body), len(body))
+		}
+		cl.PutResponse(resp)
+	}
+	req := cl.GetRequest()
+	req.ActorID = 7
+	req.Body = append(req.Body, fn(tagEcho)...)
+	_, err := cl.Do(ctx, "udp4", addr, req)
+	var ve *vk.Error
+	if !errors.As(err, &ve) || ve.Code != -5005 {
+		t.Fatalf("error answer: %v", err)
+	}
+}
+
+// verifyNoLeaksVKUDP is goleak ignoring VK's UDP transport goroutines,
+// which never exit after its Close.
+func verifyNoLeaksVKUDP(t *testing.T) {
+	t.Helper()
+	opts := []goleak.Option{goleak.IgnoreTopFunction("github.com/VKCOM/tl/internal/vkgo/pkg/srvfunc.(*CPUInfo).thisProcessCpuUsageLoop")}
+	for _, f := range []string{"goRead", "goSend", "goReceive", "goWrite", "goResend", "goAck", "goResendRequest", "goRegenerate", "Run"} {
+		opts = append(opts, goleak.IgnoreAnyFunction("github.com/VKCOM/tl/pkg/rpc/udp.(*Transport)."+f))
+	}
+	goleak.VerifyNone(t, opts...)
+}

@@ -79,8 +79,11 @@ func parseCluster(t *table, proxy Proxy) Cluster {
 		c.Timeout = d
 	}
 	if s, ok := t.string("transport"); ok {
-		if s != "tcp" {
-			t.ps.add(t.at("transport"), `%q: only "tcp" is supported ("udp" to engines is not implemented yet)`, s)
+		switch {
+		case s == "udp" && proxy.KeyFile == "":
+			t.ps.add(t.at("transport"), `%q: only "tcp" is supported without a key: "udp" is always encrypted, set [proxy] key_file`, s)
+		case s != "tcp" && s != "udp":
+			t.ps.add(t.at("transport"), `%q: want "tcp" or "udp"`, s)
 		}
 		c.Transport = s
 	}
@@ -548,6 +551,24 @@ func checkClusters(cfg *Config, tables []*table, ps *problems) {
 				}
 			}
 			listeners = append(listeners, listener{c.Listen, t.at("listen")})
+		}
+	}
+	// An engine address is one upstream engine (one connection, one
+	// health), so every cluster listing it must reach it the same way.
+	transports := map[string]int{}
+	for i := range cfg.Clusters {
+		c := &cfg.Clusters[i]
+		for _, sh := range c.Shards {
+			for _, r := range sh.Replicas {
+				j, seen := transports[r.Addr]
+				switch {
+				case !seen:
+					transports[r.Addr] = i
+				case cfg.Clusters[j].Transport != c.Transport:
+					ps.add(tables[i].at("transport"), "%q: engine %s is reached over %s by cluster %q; an engine has one transport",
+						c.Transport, r.Addr, cfg.Clusters[j].Transport, cfg.Clusters[j].Name)
+				}
+			}
 		}
 	}
 	for j := range cfg.Clusters {

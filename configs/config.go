@@ -25,7 +25,7 @@ type Config struct {
 
 // Proxy is the [proxy] table: what the proxy itself listens on and its limits.
 type Proxy struct {
-	Listen  netip.AddrPort // TCP and UDP; default 127.0.0.1:9300
+	Listen  netip.AddrPort // TCP, and UDP when UDP is set; default 127.0.0.1:9300
 	Admin   netip.AddrPort // admin HTTP; default 127.0.0.1:9301
 	Timeout time.Duration  // default request timeout; default 1s
 	// Schemas are TL schema files, made absolute against the config file's
@@ -43,6 +43,13 @@ type Proxy struct {
 	// DrainTimeout is how long shutdown waits for requests in flight
 	// ([proxy.shutdown] drain_timeout).
 	DrainTimeout time.Duration
+	// KeyFile is the crypto key's file (key_file), made absolute against
+	// the config file's directory; "" when not set. It is read by the
+	// proxy at start (ReadKey), not here.
+	KeyFile string
+	// UDP: listen for VK's UDP transport on Listen and every cluster's
+	// listen, besides TCP. Default true when KeyFile is set; it needs it.
+	UDP bool
 }
 
 // Cluster is one [[cluster]] table.
@@ -59,7 +66,7 @@ type Cluster struct {
 	Partitions int              // bounded only; 0 otherwise
 	Balance    sharding.Policy
 	Timeout    time.Duration // defaults to Proxy.Timeout
-	Transport  string        // "tcp"
+	Transport  string        // "tcp" or "udp" (needs Proxy.KeyFile)
 	Health     Health
 	Shards     []Shard        // in file order; index i is shard i
 	Rules      []FunctionRule // [[cluster.function]], in file order

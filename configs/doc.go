@@ -31,6 +31,12 @@
 //   - No schema file is opened here: schema paths are only made absolute
 //     (relative to the config file's directory). The proxy reports a missing
 //     schema when it loads them, so checking a config needs no schema files.
+//   - UDP needs a key: [proxy] key_file (made absolute against the config
+//     file's directory, read by ReadKey when the proxy starts: the file's
+//     bytes as is, 32..4096) turns on UDP listening (udp, default true
+//     with a key) and allows transport = "udp" for clusters; udp = true or
+//     transport = "udp" without it is an error. An engine address has one
+//     transport in every cluster that lists it.
 //
 // # Decoding
 //

@@ -119,6 +119,23 @@ func parseProxy(t *table, baseDir string) Proxy {
 			p.Schemas = append(p.Schemas, s)
 		}
 	}
+	if s, ok := t.string("key_file"); ok {
+		if strings.TrimSpace(s) == "" {
+			t.ps.add(t.at("key_file"), "empty path: want the file holding the crypto key")
+		} else {
+			if !filepath.IsAbs(s) {
+				s = filepath.Join(baseDir, s)
+			}
+			p.KeyFile = filepath.Clean(s)
+		}
+	}
+	p.UDP = p.KeyFile != ""
+	if b, ok := t.bool("udp"); ok {
+		if b && p.KeyFile == "" {
+			t.ps.add(t.at("udp"), "true: UDP is always encrypted; set key_file")
+		}
+		p.UDP = b && p.KeyFile != ""
+	}
 	if st, ok := t.table("shutdown"); ok {
 		if d, ok := st.duration("drain_timeout"); ok {
 			p.DrainTimeout = d

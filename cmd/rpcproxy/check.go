@@ -68,7 +68,7 @@ func printConfig(w io.Writer, cfg *configs.Config) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	p := cfg.Proxy
 	fmt.Fprintf(tw, "proxy\n")
-	fmt.Fprintf(tw, "  listen\t%s (tcp, udp)\n", p.Listen)
+	fmt.Fprintf(tw, "  listen\t%s %s\n", p.Listen, networksText(p))
 	fmt.Fprintf(tw, "  admin\t%s\n", p.Admin)
 	fmt.Fprintf(tw, "  timeout\t%s\n", p.Timeout)
 	fmt.Fprintf(tw, "  max connections\t%d\n", p.MaxConnections)
@@ -77,6 +77,9 @@ func printConfig(w io.Writer, cfg *configs.Config) {
 	fmt.Fprintf(tw, "  log level\t%s\n", strings.ToLower(p.LogLevel.String()))
 	fmt.Fprintf(tw, "  drain timeout\t%s\n", p.DrainTimeout)
 	fmt.Fprintf(tw, "  schemas\t%s\n", schemasText(p.Schemas))
+	if p.KeyFile != "" {
+		fmt.Fprintf(tw, "  key file\t%s\n", keyText(p.KeyFile))
+	}
 	tw.Flush()
 
 	for i := range cfg.Clusters {
@@ -88,7 +91,7 @@ func printConfig(w io.Writer, cfg *configs.Config) {
 			actor = strconv.FormatInt(c.ActorID, 10)
 		}
 		if c.Listen.IsValid() {
-			listen = c.Listen.String() + " (tcp, udp)"
+			listen = c.Listen.String() + " " + networksText(cfg.Proxy)
 		}
 		fmt.Fprintf(tw, "  actor id\t%s\n", actor)
 		fmt.Fprintf(tw, "  listen\t%s\n", listen)
@@ -197,4 +200,22 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// networksText is what the app listeners accept.
+func networksText(p configs.Proxy) string {
+	if p.UDP {
+		return "(tcp, udp)"
+	}
+	return "(tcp)"
+}
+
+// keyText names the key file and whether it holds a usable key; the key
+// itself is never printed.
+func keyText(path string) string {
+	k, err := configs.ReadKey(path)
+	if err != nil {
+		return path + " (" + strings.TrimPrefix(err.Error(), "configs: ") + ")"
+	}
+	return fmt.Sprintf("%s (%d bytes)", path, len(k))
 }

@@ -67,6 +67,10 @@ shards = [{ replicas = ["127.0.0.1:1"] }, { replicas = [] }]
 func TestRun(t *testing.T) {
 	good := writeConfig(t, ketamaExample)
 	broken := writeConfig(t, brokenConfig)
+	keyed := writeConfig(t, strings.Replace(ketamaExample, "[proxy]\n", "[proxy]\nkey_file = \"key\"\n", 1))
+	if err := os.WriteFile(filepath.Join(filepath.Dir(keyed), "key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name         string
 		args         []string
@@ -136,7 +140,7 @@ func TestRun(t *testing.T) {
 			expectedCode: 0,
 			stdout: []string{
 				"OK, 2 clusters",
-				"listen           127.0.0.1:9300 (tcp, udp)",
+				"listen           127.0.0.1:9300 (tcp)\n", // no key_file: no UDP
 				"requests         256MiB in flight, 16777199 bytes each at most",
 				"missing.tl (not found)",
 				"cluster redis", "functions  redis.*", "sharding   ketama (key hash md5)",
@@ -145,6 +149,13 @@ func TestRun(t *testing.T) {
 				"cluster users", "actor id   7", "sharding   firstint\n",
 			},
 			stderrEmpty: true,
+		},
+		{
+			name:         "check a config with a key: UDP on, the key checked, never printed",
+			args:         []string{"check", "-config", keyed},
+			expectedCode: 0,
+			stdout:       []string{"listen           127.0.0.1:9300 (tcp, udp)", "key file", "key (32 bytes)"},
+			stderrEmpty:  true,
 		},
 		{
 			name:         "check a broken config prints every problem",

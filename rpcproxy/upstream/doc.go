@@ -44,6 +44,14 @@
 //   - An address listed by two clusters is one Engine: one connection and
 //     one health state; its health settings and max_down_share group are
 //     the last Acquire's (the newest table, the later cluster).
+//   - UDP engines (AcquireUDP; keyed apart from the same address over
+//     TCP) share one udp.Transport, one udp.Conn each. UDP has no connect
+//     step: a dead engine shows as timeouts, down after
+//     ConsecutiveTimeouts; probes bring it back, and a reset connection
+//     (the engine restarted) is a connect error like a broken TCP one. A
+//     write to a UDP engine waits only while a window (about 1 MB) of its
+//     requests is unacknowledged, as the transport has no non-blocking
+//     write.
 //   - Released engines (refs 0) close; a Pool's Close fails everything
 //     pending and waits for every goroutine it started.
 package upstream

@@ -49,6 +49,8 @@ type Stats struct {
 // Engine is one engine address: its connection, its pending calls and its
 // health. Safe for concurrent use.
 type Engine struct {
+	key    string // in Pool.engines: addr, or udpKey(addr)
+	udp    bool   // reached over VK's UDP transport
 	addr   string
 	pool   *Pool
 	health *health.Tracker
@@ -81,7 +83,7 @@ type Engine struct {
 // link is one packet connection to the engine.
 type link struct {
 	e       *Engine
-	pc      *packet.Conn
+	pc      linkConn     // *packet.Conn or udpLink
 	w       packetWriter // pc, or a sink in benchmarks
 	closing atomic.Bool  // closeIfIdle started a graceful close
 }
@@ -93,6 +95,9 @@ type packetWriter interface {
 }
 
 var _ packetWriter = (*packet.Conn)(nil)
+
+// UDP reports whether the engine is reached over VK's UDP transport.
+func (e *Engine) UDP() bool { return e.udp }
 
 // Addr returns the engine's address.
 func (e *Engine) Addr() string { return e.addr }
@@ -254,6 +259,9 @@ func (e *Engine) dial(ctx context.Context) (*link, error) {
 	o := &e.pool.opts
 	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
 	defer cancel()
+	if e.udp {
+		return e.dialUDP(ctx)
+	}
 	nc, err := o.Dial(ctx, "tcp", e.addr)
 	if err != nil {
 		return nil, &EngineError{Addr: e.addr, Op: "dial", Err: err}

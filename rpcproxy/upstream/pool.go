@@ -12,6 +12,7 @@ import (
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 )
 
 // TagEnginePid is engine.pid, the probe every VK engine answers.
@@ -44,6 +45,13 @@ type Options struct {
 	Logger *slog.Logger
 	// OnChange, if set, is called once per health transition.
 	OnChange func(e *Engine, c health.Change, cause error)
+	// UDPKey is the crypto key of UDP engines (AcquireUDP), >= 32 bytes;
+	// the pool makes one Transport for them on first use and closes it
+	// with the pool. nil: UDP engines fail to connect.
+	UDPKey []byte
+	// UDP, if set, is the Transport for UDP engines instead (the caller
+	// owns it; tests).
+	UDP *udp.Transport
 }
 
 // Pool owns every engine connection of the proxy, keyed by address.
@@ -55,6 +63,7 @@ type Pool struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	probeHdr []byte
+	ownUDP   *udp.Transport // made by udpTransport; under mu
 }
 
 // NewPool starts a pool and its ticker; Close stops it.
@@ -100,9 +109,14 @@ func (p *Pool) now() time.Time { return p.opts.Now() }
 // use, and counts one more reference. Settings and group replace the
 // engine's current ones: the newest config wins.
 func (p *Pool) Acquire(addr string, s health.Settings, g *health.Group) *Engine {
+	return p.acquire(addr, addr, false, s, g)
+}
+
+// acquire finds or makes the engine under key (its address, or udpKey).
+func (p *Pool) acquire(key, addr string, isUDP bool, s health.Settings, g *health.Group) *Engine {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	e, ok := p.engines[addr]
+	e, ok := p.engines[key]
 	if ok {
 		e.mu.Lock()
 		e.refs++
@@ -112,6 +126,8 @@ func (p *Pool) Acquire(addr string, s health.Settings, g *health.Group) *Engine 
 		return e
 	}
 	e = &Engine{
+		key:     key,
+		udp:     isUDP,
 		addr:    addr,
 		pool:    p,
 		health:  health.New(s, g, p.opts.Rand),
@@ -121,7 +137,7 @@ func (p *Pool) Acquire(addr string, s health.Settings, g *health.Group) *Engine 
 		refs:    1,
 		ready:   make(chan struct{}),
 	}
-	p.engines[addr] = e
+	p.engines[key] = e
 	p.goConnect(e)
 	return e
 }
@@ -134,7 +150,7 @@ func (p *Pool) Release(e *Engine) {
 	last := e.refs == 0
 	e.mu.Unlock()
 	if last {
-		delete(p.engines, e.addr)
+		delete(p.engines, e.key)
 	}
 	p.mu.Unlock()
 	if last {
@@ -168,6 +184,13 @@ func (p *Pool) Close() {
 		e.close()
 	}
 	p.wg.Wait()
+	p.mu.Lock()
+	tr := p.ownUDP
+	p.ownUDP = nil
+	p.mu.Unlock()
+	if tr != nil {
+		_ = tr.Close()
+	}
 }
 
 func (p *Pool) goConnect(e *Engine) {

@@ -1,0 +1,164 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/rpcproxy/rpcproxy/rpcproxy/health"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
+)
+
+// linkConn is what a link needs from its connection: a TCP packet.Conn as
+// it is, a udp.Conn through udpLink.
+type linkConn interface {
+	packetWriter
+	ReadPacket() (typ uint32, body []byte, err error)
+	Buffered() bool
+	Close() error
+	CloseGraceful() error
+}
+
+var (
+	_ linkConn = (*packet.Conn)(nil)
+	_ linkConn = udpLink{}
+)
+
+// udpLink adapts a udp.Conn. The UDP transport sends at once what its
+// window allows and queues the rest itself, so there is no batch to join;
+// it has no non-blocking write, so a write waits only while the
+// connection's queue holds a whole window (about 1 MB) of unacknowledged
+// requests, which an engine that answers never lets happen.
+type udpLink struct{ *udp.Conn }
+
+func (u udpLink) TryWritePacket(typ uint32, head, body []byte) (bool, error) {
+	return true, u.WritePacket(typ, head, body)
+}
+
+func (u udpLink) TryWritePacketIn(_ *packet.Batch, _ int, typ uint32, head, body []byte) (bool, error) {
+	return true, u.WritePacket(typ, head, body)
+}
+
+// Buffered is false: each answer may be the last of a burst.
+func (u udpLink) Buffered() bool { return false }
+
+// CloseGraceful closes at once: there is nothing of ours to flush.
+func (u udpLink) CloseGraceful() error { return u.Close() }
+
+// udpKey is the pool key of a UDP engine: the same address over TCP is
+// another engine.
+func udpKey(addr string) string { return "udp://" + addr }
+
+// AcquireUDP is Acquire for an engine reached over VK's UDP transport
+// (Options.UDPKey is required). All UDP engines share one Transport: one
+// local socket, one udp.Conn per engine. There is no connect step, so a
+// dead engine is not seen at dial time: its calls time out, the health
+// tracker marks it down after ConsecutiveTimeouts, and probes (engine.pid)
+// bring it back.
+func (p *Pool) AcquireUDP(addr string, s health.Settings, g *health.Group) *Engine {
+	return p.acquire(udpKey(addr), addr, true, s, g)
+}
+
+// dialUDP opens the engine's udp.Conn on the pool's Transport.
+func (e *Engine) dialUDP(ctx context.Context) (*link, error) {
+	ap, err := resolveUDP(ctx, e.addr)
+	if err != nil {
+		return nil, &EngineError{Addr: e.addr, Op: "dial", Err: err}
+	}
+	tr, err := e.pool.udpTransport(ap)
+	if err != nil {
+		return nil, &EngineError{Addr: e.addr, Op: "dial", Err: err}
+	}
+	uc, err := tr.Dial(ap)
+	if err != nil {
+		return nil, &EngineError{Addr: e.addr, Op: "dial", Err: err}
+	}
+	u := udpLink{uc}
+	return &link{e: e, pc: u, w: u}, nil
+}
+
+// udpTransport returns Options.UDP, or the pool's own Transport, made on
+// first use and bound to the local address that routes to ap (VK peers
+// check that a datagram's source is the address in our PID, so the
+// wildcard address will not do; every UDP engine must be reachable from
+// that one address).
+func (p *Pool) udpTransport(ap netip.AddrPort) (*udp.Transport, error) {
+	if p.opts.UDP != nil {
+		return p.opts.UDP, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ownUDP != nil {
+		return p.ownUDP, nil
+	}
+	if p.ctx.Err() != nil {
+		return nil, errors.New("pool closed")
+	}
+	if len(p.opts.UDPKey) == 0 {
+		return nil, errors.New("no crypto key for UDP (Options.UDPKey)")
+	}
+	local, err := localIPFor(ap)
+	if err != nil {
+		return nil, err
+	}
+	sock, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0)))
+	if err != nil {
+		return nil, err
+	}
+	tr, err := udp.New(sock, udp.Config{Keys: [][]byte{p.opts.UDPKey}, Logger: p.opts.Logger, AcceptBacklog: -1})
+	if err != nil {
+		_ = sock.Close()
+		return nil, err
+	}
+	p.ownUDP = tr
+	return tr, nil
+}
+
+// resolveUDP turns host:port into an IPv4 address; the UDP transport is
+// IPv4 only.
+func resolveUDP(ctx context.Context, addr string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		if !ap.Addr().Unmap().Is4() {
+			return ap, fmt.Errorf("%s: the UDP transport is IPv4 only", addr)
+		}
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+	}
+	host, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	port, err := strconv.ParseUint(ps, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%s: bad port", addr)
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	if len(ips) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("%s has no IPv4 address", host)
+	}
+	return netip.AddrPortFrom(ips[0].Unmap(), uint16(port)), nil
+}
+
+// localIPFor is the source address the kernel picks for ap, found by
+// connecting a UDP socket (which sends nothing).
+func localIPFor(ap netip.AddrPort) (netip.Addr, error) {
+	if ap.Addr().IsLoopback() {
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+	}
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(ap))
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer c.Close()
+	la, ok := c.LocalAddr().(*net.UDPAddr)
+	if !ok {
+		return netip.Addr{}, errors.New("no local address")
+	}
+	return la.AddrPort().Addr().Unmap(), nil
+}

@@ -9,8 +9,8 @@
 //	   envelope re-encoded (new query id, forward key dropped, no_result
 //	   cleared, custom_timeout_ms = time left); body forwarded as it came
 //	                                                                  ▼
-//	app ◀─ replier goroutine ◀── copy ◀── engine reader ◀── engine sendq
-//	       (per app conn)                 (per engine)      (never blocks)
+//	app ◀─ TryReplyResultIn ◀── whoever finishes the request: the engine
+//	       (never waits)           reader, the deadline sweeper, a cancel
 //
 // # Behaviour
 //
@@ -28,13 +28,24 @@
 //   - Cancels (rpcCancelReq) from an app are passed on to the engine.
 //   - Engine errors pass through unchanged (code and text), with the result
 //     extra the app asked for.
-//   - Slow apps: answers are written by one replier goroutine per app
-//     connection; an engine reader only copies an answer and queues it. An
-//     app that stops reading blocks only its own replier (until the packet
-//     write timeout closes its connection), and beyond MaxAppPending queued
-//     answer bytes its answers are replaced by CONGESTION_CONTROL_DISCARD
-//     (-3017). tl/rpc/server offers no way to close one connection from a
-//     handler; see the report in the commit history.
+//   - Slow apps: there is no replier goroutine and no send queue. Whoever
+//     finishes a request (the engine's reader, the deadline sweeper, a
+//     cancel) answers the app with TryReplyResultIn, which copies the
+//     answer into the app connection's pending writes and never waits.
+//     An app connection with MaxAppPending bytes pending (its packet
+//     WriteBufferLimit; an app that stopped reading) gets
+//     CONGESTION_CONTROL_DISCARD (-3017) instead, queued within a slack of
+//     256 KiB; beyond that its connection is closed (CloseConn). Nobody
+//     else ever waits for a slow app (replier.go).
+//   - UDP (proxy.key_file, proxy.udp): every app listener also serves VK's
+//     UDP transport on the same IP and port (udp.go), feeding the same
+//     handler through tl/rpc/server's ServeUDP; no rpcServerWantsFin is
+//     sent over UDP. Clusters with transport = "udp" reach their engines
+//     through one shared udp.Transport (package upstream); a dead UDP
+//     engine shows as timeouts, goes down after consecutive_timeouts and
+//     is probed back like any other. Over UDP the Try replies wait while
+//     a UDP window (about 1 MB) is unacknowledged instead of answering
+//     -3017. The key and udp are read at start; a reload keeps them.
 //   - Fan-out (scatter.go, packages route and fanout): a vector key
 //     argument (memcache.getMulti) is split, one sub-request per shard
 //     with that shard's keys, answered in the request's key order; a
@@ -53,7 +64,8 @@
 //     down gracefully after it; requests in flight finish on their table;
 //     engines are shared by address and reference-counted, so those that
 //     stay keep their connections and health.
-//   - Shutdown: stop accepting, rpcServerWantsFin to every app connection,
+//   - Shutdown: stop accepting, rpcServerWantsFin to every TCP app connection
+//     (UDP ones close at their last answer),
 //     drain until the context ends, close engines.
 //
 // # Invariants

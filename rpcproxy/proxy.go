@@ -18,6 +18,7 @@ import (
 	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 	"github.com/rpcproxy/rpcproxy/tl/schema"
 )
 
@@ -46,9 +47,12 @@ type Options struct {
 	Tick time.Duration
 	// DialTimeout bounds an engine dial plus handshake; default 1s.
 	DialTimeout time.Duration
-	// MaxAppPending caps the answer bytes waiting to be written to one app
-	// connection; beyond it answers are replaced by a short error. Default
-	// 16 MiB.
+	// MaxAppPending caps the answer bytes waiting to be written to one TCP
+	// app connection (its packet WriteBufferLimit); beyond it answers are
+	// replaced by CONGESTION_CONTROL_DISCARD (-3017), and beyond that plus
+	// a slack of 256 KiB the connection is closed. Default 1 MiB
+	// (packet.DefaultWriteBufferLimit). UDP app
+	// connections are bounded by the UDP transport's window instead.
 	MaxAppPending int
 	// NoAdmin skips the admin HTTP listener.
 	NoAdmin bool
@@ -78,6 +82,10 @@ type Proxy struct {
 	wg        sync.WaitGroup // repliers, listener servers, watcher, drains
 	started   time.Time
 	fileSum   []byte // ConfigPath's content hash when New ran: the watcher's baseline
+	// key is proxy.key_file's key as read at start (nil: none), and udp
+	// whether app listeners also serve UDP; a reload does not change them.
+	key []byte
+	udp bool
 }
 
 // listener is one app port: the proxy's main listen address or a
@@ -86,6 +94,7 @@ type Proxy struct {
 type listener struct {
 	addr netip.AddrPort // as configured
 	ln   net.Listener
+	udp  *udp.Transport // on ln's address when proxy.udp is on; nil otherwise
 	srv  *server.Server
 	h    *handler
 }
@@ -106,7 +115,7 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 		o.Rand = rand.Float64
 	}
 	if o.MaxAppPending <= 0 {
-		o.MaxAppPending = 16 << 20
+		o.MaxAppPending = packet.DefaultWriteBufferLimit
 	}
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = time.Second
@@ -123,6 +132,13 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 		p.fileSum, _ = fileSum(o.ConfigPath)
 	}
 	p.fwdPool.New = func() any { return &forward{hdr: make([]byte, 0, 128)} }
+	if cfg.Proxy.KeyFile != "" {
+		key, err := configs.ReadKey(cfg.Proxy.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("rpcproxy: %w", err)
+		}
+		p.key, p.udp = key, cfg.Proxy.UDP
+	}
 	p.pool = upstream.NewPool(upstream.Options{
 		Dial:        o.Dial,
 		DialTimeout: o.DialTimeout,
@@ -130,14 +146,15 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 		Now:         o.Now,
 		Rand:        o.Rand,
 		Logger:      o.Logger,
-		Packet:      packet.Config{Logger: o.Logger},
+		Packet:      packet.Config{Logger: o.Logger, Key: p.key},
+		UDPKey:      p.key,
 	})
 	sch, err := loadSchema(cfg)
 	if err != nil {
 		p.pool.Close()
 		return nil, err
 	}
-	tab, err := route.Build(cfg, sch, p.pool, p.stats)
+	tab, err := route.Build(cfg, sch, p.engineSource(cfg), p.stats)
 	if err != nil {
 		p.pool.Close()
 		return nil, err
@@ -219,13 +236,20 @@ func (p *Proxy) openListener(cfg *configs.Config, addr netip.AddrPort) (*listene
 		Now:             p.opts.Now,
 		MaxConns:        cfg.Proxy.MaxConnections,
 		MaxRequestBytes: cfg.Proxy.MaxRequestBytes,
-		Packet:          packet.Config{Logger: p.log, MaxPacketLen: cfg.Proxy.MaxRequestSize + 16},
+		Packet: packet.Config{Logger: p.log, MaxPacketLen: cfg.Proxy.MaxRequestSize + 16,
+			Key: p.key, WriteBufferLimit: p.opts.MaxAppPending},
 	})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("rpcproxy: listener %s: %w", addr, err)
 	}
 	l := &listener{addr: addr, ln: ln, srv: srv, h: h}
+	if p.udp {
+		if l.udp, err = p.listenUDP(ln.Addr()); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("rpcproxy: listen udp %s: %w", addr, err)
+		}
+	}
 	p.listeners[addr] = l
 	if p.serving {
 		p.serve(l)
@@ -241,6 +265,9 @@ func (p *Proxy) serve(l *listener) {
 			p.log.Error("listener stopped", "listen", l.addr.String(), "error", err.Error())
 		}
 	}()
+	if l.udp != nil {
+		p.serveUDP(l)
+	}
 }
 
 // Addr returns the real address of the app listener configured at addr
@@ -351,7 +378,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	for _, l := range ls {
 		go func() {
 			errs <- l.srv.Shutdown(ctx)
-			_ = l.ln.Close() // never served: Shutdown did not know it
+			l.closeSockets() // never served: Shutdown did not know them
 		}()
 	}
 	var err error
@@ -378,7 +405,7 @@ func (p *Proxy) Close() {
 	p.mu.Unlock()
 	for _, l := range ls {
 		_ = l.srv.Close()
-		_ = l.ln.Close()
+		l.closeSockets()
 	}
 	p.stopRest()
 }

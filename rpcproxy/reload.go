@@ -54,12 +54,16 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 		return ErrStopped
 	default:
 	}
+	if err := p.checkUDP(cfg); err != nil {
+		p.refused(err)
+		return err
+	}
 	sch, err := loadSchema(cfg)
 	if err != nil {
 		p.refused(err)
 		return err
 	}
-	tab, err := route.Build(cfg, sch, p.pool, p.stats)
+	tab, err := route.Build(cfg, sch, p.engineSource(cfg), p.stats)
 	if err != nil {
 		p.refused(err)
 		return err
@@ -75,7 +79,7 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 			for _, l := range opened {
 				delete(p.listeners, l.addr)
 				_ = l.srv.Close()
-				_ = l.ln.Close()
+				l.closeSockets()
 			}
 			tab.Release()
 			p.refused(err)
@@ -101,7 +105,7 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 			ctx, cancel := context.WithTimeout(context.Background(), cfg.Proxy.DrainTimeout)
 			defer cancel()
 			_ = l.srv.Shutdown(ctx)
-			_ = l.ln.Close()
+			l.closeSockets()
 		}()
 	}
 	p.reloads.Add(1)
@@ -113,6 +117,9 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 	attrs = append(attrs, "listeners_opened", openedNames, "listeners_closed", closed)
 	if old.Proxy.Admin != cfg.Proxy.Admin {
 		attrs = append(attrs, "note", "proxy.admin changed: takes effect on restart")
+	}
+	if old.Proxy.KeyFile != cfg.Proxy.KeyFile || old.Proxy.UDP != cfg.Proxy.UDP {
+		attrs = append(attrs, "note_udp", "proxy.key_file or proxy.udp changed: takes effect on restart")
 	}
 	p.log.Info("config reloaded", attrs...)
 	return nil

@@ -60,7 +60,9 @@ var (
 // immediate reply.
 func (h *handler) ServeRPC(r *server.Request) {
 	p := h.p
-	now := p.now()
+	// One clock read per burst of requests on this app connection: the
+	// reader flushes its batch before it waits, which starts a new one.
+	now := r.Batch().Now(p.opts.Now)
 	g := p.acquireGen()
 	t := g.tab
 	c, err := t.Lookup(h.listen, &r.InvokeReq)
@@ -98,7 +100,7 @@ func (h *handler) ServeRPC(r *server.Request) {
 	left := deadline.Sub(now)
 	if left <= 0 {
 		c.Stats.Timeouts.Add(1)
-		f.release()
+		f.release(now)
 		f.finish(errExpired)
 		return
 	}
@@ -126,7 +128,7 @@ func (h *handler) ServeRPC(r *server.Request) {
 			rep.done()
 		}
 		c.Stats.Refused.Add(1)
-		f.release()
+		f.release(now)
 		f.r, f.rep = r, nil
 		f.finish(err)
 		return
@@ -182,13 +184,20 @@ func pickReplica(s *route.Shard, failover bool) (int, *upstream.Engine, error) {
 }
 
 // release ends the accounting of a request sent (or about to be sent) to
-// f.e.
-func (f *forward) release() {
+// f.e, answered or failed at now.
+func (f *forward) release(now time.Time) {
 	if f.e == nil {
 		return
 	}
 	f.e.Health().Finish()
-	f.shard.Balancer.Finish(f.idx, f.p.now().Sub(f.start), f.fail != nil)
+	f.shard.Balancer.Finish(f.idx, f.latency(now), f.fail != nil)
+}
+
+// latency is f's time from ServeRPC to now. Both readings are burst
+// times (packet.Batch.Now), so an answer read in a burst that started
+// before its request's could come out negative: that counts as 0.
+func (f *forward) latency(now time.Time) time.Duration {
+	return max(now.Sub(f.start), 0)
 }
 
 // finish replies with err (before anything was sent) and recycles f.
@@ -202,13 +211,14 @@ func (f *forward) finish(err error) {
 // Answer is called on the engine's reader goroutine: copy the answer out of
 // the engine's read buffer and hand it to the app's replier, never blocking.
 func (f *forward) Answer(typ uint32, body []byte, res *rpc.ReqResult) {
-	lat := f.p.now().Sub(f.start)
+	// On the engine's reader: one clock read per burst of answers.
+	now := f.e.AnswerBatch(f.qid.Load()).Now(f.p.opts.Now)
 	f.c.Stats.Answers.Add(1)
-	f.c.Stats.Observe(lat)
+	f.c.Stats.Observe(f.latency(now))
 	if res.IsError() {
 		f.c.Stats.Errors.Add(1)
 	}
-	f.release()
+	f.release(now)
 	if f.r == nil { // no_result: nobody waits
 		f.recycle()
 		return
@@ -233,7 +243,7 @@ func (f *forward) Fail(err error) {
 	}
 	f.c.Stats.Errors.Add(1)
 	f.fail = err
-	f.release()
+	f.release(f.p.now())
 	if f.r == nil {
 		f.recycle()
 		return

@@ -1,6 +1,9 @@
 package packet
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // Batch holds back the writes a reader makes while it works through a
 // burst of packets it already has buffered (a pipelined batch of
@@ -19,6 +22,25 @@ import "sync"
 type Batch struct {
 	mu    sync.Mutex
 	conns []*Conn
+	now   time.Time // the burst's clock reading; zero after Flush
+}
+
+// Now returns the burst's time: clock's reading at the first call since
+// the last Flush, so a reader working through a burst reads the clock
+// once, not once per packet (on VMs a clock read costs as much as parsing
+// a request). The owner flushes before it waits for input, so the reading
+// is never older than the burst's own work. A nil Batch reads clock.
+func (b *Batch) Now(clock func() time.Time) time.Time {
+	if b == nil {
+		return clock()
+	}
+	b.mu.Lock()
+	if b.now.IsZero() {
+		b.now = clock()
+	}
+	t := b.now
+	b.mu.Unlock()
+	return t
 }
 
 // add records that c has packets waiting for this batch.
@@ -34,6 +56,7 @@ func (b *Batch) Flush() {
 	b.mu.Lock()
 	conns := b.conns
 	b.conns = b.conns[:0]
+	b.now = time.Time{}
 	if len(conns) == 0 {
 		b.mu.Unlock()
 		return

@@ -76,3 +76,29 @@ func TestBufferedAfterOneWrite(t *testing.T) {
 		t.Fatalf("Buffered after each of 3 packets from one write: %v, want [true true false]", got)
 	}
 }
+
+// TestBatchNowOncePerBurst: the clock is read once per burst; Flush ends
+// the burst; a nil Batch reads it every time.
+func TestBatchNowOncePerBurst(t *testing.T) {
+	reads := 0
+	clock := func() time.Time {
+		reads++
+		return time.Unix(int64(reads), 0)
+	}
+	var b Batch
+	for range 3 {
+		if got := b.Now(clock); !got.Equal(time.Unix(1, 0)) {
+			t.Fatalf("first burst: %v", got)
+		}
+	}
+	b.Flush()
+	if got := b.Now(clock); !got.Equal(time.Unix(2, 0)) || reads != 2 {
+		t.Fatalf("after Flush: %v, %d reads", got, reads)
+	}
+	var nb *Batch
+	nb.Now(clock)
+	nb.Now(clock)
+	if reads != 4 {
+		t.Fatalf("nil batch: %d reads, want 4", reads)
+	}
+}

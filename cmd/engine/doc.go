@@ -17,6 +17,12 @@
 // initial test faults; engine.debugSetFaults (engines/engine.tl) changes
 // them at run time without a restart.
 //
+// -udp also serves VK's UDP transport on the same IP and port as TCP,
+// encrypted with the key in -key-file (the file's bytes as is, >= 32;
+// required by -udp). A key also enables AES on TCP for clients that offer
+// it. Over UDP the shutdown sends no fin: each UDP connection closes at
+// its last answer.
+//
 // run(ctx, args, stdout, stderr) is the whole program minus signals, so
 // tests run it in-process; kinds() is the one list of engine kinds.
 package main

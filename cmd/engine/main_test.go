@@ -47,6 +47,8 @@ func TestUsageErrors(t *testing.T) {
 		{"negative max bytes", []string{"-memcache-max-bytes", "-1"}, "is negative"},
 		{"extra argument", []string{"memcache"}, "unexpected arguments"},
 		{"unknown flag", []string{"-port", "1"}, "flag provided but not defined: -port"},
+		{"udp without key", []string{"-udp"}, "-udp needs -key-file"},
+		{"missing key file", []string{"-key-file", "/nonexistent/key"}, "-key-file: configs: key_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -148,6 +150,36 @@ func TestRunInProcess(t *testing.T) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, stderr.String())
 		}
+	}
+}
+
+// TestRunUDP: -udp -key-file serves the same engine over UDP on the TCP
+// port.
+func TestRunUDP(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	key := []byte("0123456789abcdef0123456789abcdef-cmd-engine")
+	kf := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(kf, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr, stop, stderr := startRun(t, "-kind", "memcache", "-listen", "127.0.0.1:0", "-udp", "-key-file", kf)
+	opts := client.Options{Network: "udp"}
+	opts.Packet.Key = key
+	cl, err := client.New(addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var resp client.Response
+	if err := cl.Do(ctxWait(t), &client.Request{Body: tl.AppendUint32(nil, engines.TagEngineVersion)}, &resp); err != nil {
+		t.Fatalf("engine.version over UDP: %v", err)
+	}
+	_ = cl.Close()
+	if code := stop(); code != exitOK {
+		t.Fatalf("exit %d; stderr %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "udp=true") {
+		t.Errorf("log lacks udp=true:\n%s", stderr.String())
 	}
 }
 

@@ -14,7 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rpcproxy/rpcproxy/configs"
 	"github.com/rpcproxy/rpcproxy/engines"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
 
 // Exit codes.
@@ -35,6 +38,9 @@ type options struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	maxBytes        int64
+	udp             bool
+	keyFile         string
+	key             []byte // read from keyFile by parseFlags
 }
 
 const usageText = `usage: engine [flags]
@@ -48,6 +54,7 @@ examples:
   engine -kind memcache -fault-latency 5ms -fault-error-rate 0.1
   engine -kind memcache -fault-stall     # accepts requests, never answers
   engine -kind events -listen 127.0.0.1:9312   # events.tl, for merge queries
+  engine -kind memcache -udp -key-file /etc/engine/key   # TCP and UDP, one port
 
 Faults are for tests; engine.debugSetFaults (engines/engine.tl) changes
 them at run time.
@@ -70,6 +77,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (e.g. -log-level debug)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown waits for clients before closing (e.g. -shutdown-timeout 3s)")
 	fs.Int64Var(&o.maxBytes, "memcache-max-bytes", 0, "memcache: bytes of keys and values before writes fail with OUT_OF_MEMORY; 0 means 256 MiB (e.g. -memcache-max-bytes 1073741824)")
+	fs.BoolVar(&o.udp, "udp", false, "also serve VK's UDP transport on the -listen address (the TCP port); needs -key-file (e.g. -udp -key-file key)")
+	fs.StringVar(&o.keyFile, "key-file", "", "crypto key `FILE`, its bytes as is, >= 32 bytes: required by -udp, enables AES on TCP for clients that offer it (e.g. -key-file /etc/engine/key)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
 		fs.PrintDefaults()
@@ -92,6 +101,16 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	}
 	if _, err := parseLevel(o.logLevel); err != nil {
 		return o, err
+	}
+	if o.udp && o.keyFile == "" {
+		return o, errors.New("-udp needs -key-file: VK's UDP transport is always encrypted")
+	}
+	if o.keyFile != "" {
+		k, err := configs.ReadKey(o.keyFile)
+		if err != nil {
+			return o, fmt.Errorf("-key-file: %w", err)
+		}
+		o.key = k
 	}
 	if o.version == "" {
 		o.version = "rpcproxy-engine " + o.kind
@@ -141,6 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			ErrorPPM: int(math.Round(o.faultErrorRate * engines.PPM)),
 			Stall:    o.faultStall,
 		},
+		Transport: server.Config{Packet: packet.Config{Key: o.key}},
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "engine: %v\n", err)
@@ -152,9 +172,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_ = srv.Close()
 		return exitProblem
 	}
+	if o.udp {
+		if _, err := srv.ListenUDP(addr.String(), o.key); err != nil {
+			log.Error("engine: cannot listen on UDP", "kind", o.kind, "addr", addr.String(), "reason", err.Error())
+			_ = srv.Close()
+			return exitProblem
+		}
+	}
 	f := srv.Faults()
 	log.Info("engine started", "kind", o.kind, "addr", addr.String(), "pid", os.Getpid(), "version", o.version,
-		"fault_latency", f.Latency.String(), "fault_error_rate_ppm", f.ErrorPPM, "fault_stall", f.Stall)
+		"fault_latency", f.Latency.String(), "fault_error_rate_ppm", f.ErrorPPM, "fault_stall", f.Stall, "udp", o.udp)
 	fmt.Fprintln(stdout, addr.String())
 
 	<-ctx.Done()

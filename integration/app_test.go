@@ -20,7 +20,8 @@ const callWait = 10 * time.Second
 
 // app is VK's Go client, the way a VK app talks to its local proxy.
 type app struct {
-	cl vk.Client
+	cl      vk.Client
+	network string // "" means tcp4
 }
 
 func newApp(t *testing.T) *app {
@@ -53,7 +54,11 @@ func (a *app) call(addr string, body []byte, o callOpts) ([]byte, error) {
 	if o.edit != nil {
 		o.edit(&req.Extra)
 	}
-	resp, err := a.cl.Do(ctx, "tcp4", addr, req)
+	network := a.network
+	if network == "" {
+		network = "tcp4"
+	}
+	resp, err := a.cl.Do(ctx, network, addr, req)
 	if err != nil {
 		return nil, err
 	}

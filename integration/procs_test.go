@@ -139,9 +139,9 @@ type engine struct {
 
 // startEngine runs `engine -kind KIND -listen LISTEN` and waits for the
 // bound address it prints on stdout.
-func startEngine(t *testing.T, kind, listen string) *engine {
+func startEngine(t *testing.T, kind, listen string, args ...string) *engine {
 	t.Helper()
-	p := startProc(t, kind+"@"+listen, bins.engine, "-kind", kind, "-listen", listen, "-shutdown-timeout", "1s")
+	p := startProc(t, kind+"@"+listen, bins.engine, append([]string{"-kind", kind, "-listen", listen, "-shutdown-timeout", "1s"}, args...)...)
 	select {
 	case addr := <-p.stdout.line:
 		p.name = kind + "@" + addr
@@ -278,6 +278,7 @@ type cluster struct {
 	functions []string
 	engines   []*engine
 	timeout   string
+	transport string // "" means the default (tcp)
 	extra     string
 }
 
@@ -286,6 +287,7 @@ type config struct {
 	listen, admin string
 	schemas       []string
 	clusters      []cluster
+	keyFile       string // [proxy] key_file; "" means none
 	raw           string // appended verbatim (bad-config tests)
 }
 
@@ -312,7 +314,11 @@ func (c config) toml() string {
 		}
 		fmt.Fprintf(&b, "%q", s)
 	}
-	b.WriteString("]\n\n[proxy.shutdown]\ndrain_timeout = \"1s\"\n")
+	b.WriteString("]\n")
+	if c.keyFile != "" {
+		fmt.Fprintf(&b, "key_file = %q\n", c.keyFile)
+	}
+	b.WriteString("\n[proxy.shutdown]\ndrain_timeout = \"1s\"\n")
 	for _, cl := range c.clusters {
 		fmt.Fprintf(&b, "\n[[cluster]]\nname = %q\n", cl.name)
 		if cl.actor != 0 {
@@ -330,6 +336,9 @@ func (c config) toml() string {
 		}
 		if cl.timeout != "" {
 			fmt.Fprintf(&b, "timeout = %q\n", cl.timeout)
+		}
+		if cl.transport != "" {
+			fmt.Fprintf(&b, "transport = %q\n", cl.transport)
 		}
 		if len(cl.engines) > 1 {
 			b.WriteString("sharding = \"ketama\"\nhash = \"md5\"\n")

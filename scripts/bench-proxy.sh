@@ -14,6 +14,14 @@
 #   RUNS=5 DURATION=8s WARMUP=1s scripts/bench-proxy.sh   # the defaults
 #   RUNS=3 DURATION=4s scripts/bench-proxy.sh             # shorter
 #   MGET=1 scripts/bench-proxy.sh                         # also 10-key getMulti
+#   NETWORK=udp scripts/bench-proxy.sh                    # apps over UDP vs TCP
+#
+# NETWORK=udp compares, in the same run, small gets through the proxy from
+# apps over VK's UDP transport (rpcbench -network udp -key-file; always
+# encrypted) against apps over TCP (plain on loopback), c=1 and c=64. The
+# proxy gets key_file (so it listens for UDP on its TCP port); the engines
+# are reached over ENGINE_TRANSPORT (tcp by default, or udp: the engines
+# then serve -udp with the same key).
 #
 # Compare ratios, not absolute numbers: on a shared machine they move
 # with whatever else runs (the table's header says so).
@@ -25,7 +33,12 @@ RUNS=${RUNS:-5}
 DURATION=${DURATION:-8s}
 WARMUP=${WARMUP:-1s}
 PROXY_PORT=${PROXY_PORT:-} # proxy; admin is PROXY_PORT+1; default: the first free pair from 29300
+NETWORK=${NETWORK:-tcp}
+ENGINE_TRANSPORT=${ENGINE_TRANSPORT:-tcp}
+[[ $NETWORK == tcp || $NETWORK == udp ]] || { printf 'bench-proxy: NETWORK=%s: want tcp or udp\n' "$NETWORK" >&2; exit 1; }
+[[ $ENGINE_TRANSPORT == tcp || $ENGINE_TRANSPORT == udp ]] || { printf 'bench-proxy: ENGINE_TRANSPORT=%s: want tcp or udp\n' "$ENGINE_TRANSPORT" >&2; exit 1; }
 OUT=$BIN/bench-proxy
+[[ $NETWORK == udp ]] && OUT=$BIN/bench-proxy-udp
 SCHEMA=$PWD/engines/memcache/memcache.tl
 
 # name|rpcbench flags
@@ -36,6 +49,12 @@ CASES=(
 )
 # MGET=1 adds peers.md's multi-get rows: direct, one engine answers all 10
 # keys; through the proxy the getMulti is split over the 4 shards.
+if [[ $NETWORK == udp ]]; then
+	CASES=(
+		"get, c=1, d=1 (latency)|-c 1 -d 1"
+		"get, c=64, d=1 (throughput)|-c 64 -d 1"
+	)
+fi
 if [[ ${MGET:-0} == 1 ]]; then
 	CASES+=(
 		"mget 10 keys, c=1, d=1|-c 1 -d 1 -mix mget=1 -mget-keys 10"
@@ -89,6 +108,14 @@ for port in "$PROXY_PORT" $((PROXY_PORT + 1)); do
 	if in_use "$port"; then die "port $port is in use (set PROXY_PORT)"; fi
 done
 rm -rf "$OUT" && mkdir -p "$OUT"
+KEYFILE=$(cd "$OUT" && pwd)/key
+KEY_FLAGS=()
+ENGINE_FLAGS=()
+if [[ $NETWORK == udp || $ENGINE_TRANSPORT == udp ]]; then
+	head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEYFILE" # 96 hex bytes, never all-zero id
+	KEY_FLAGS=(-key-file "$KEYFILE")
+fi
+[[ $ENGINE_TRANSPORT == udp ]] && ENGINE_FLAGS=(-udp -key-file "$KEYFILE")
 
 # wait_for tries "$@" every 100ms for at most 10s.
 wait_for() {
@@ -101,7 +128,7 @@ wait_for() {
 
 ENGINES=()
 for i in 1 2 3 4; do
-	taskset -c 0 env GOMAXPROCS=1 "$BIN/engine" -kind memcache -listen 127.0.0.1:0 \
+	taskset -c 0 env GOMAXPROCS=1 "$BIN/engine" -kind memcache -listen 127.0.0.1:0 "${ENGINE_FLAGS[@]}" \
 		>"$OUT/engine-$i.out" 2>"$OUT/engine-$i.log" &
 	PIDS+=($!)
 	wait_for test -s "$OUT/engine-$i.out" || die "engine $i did not start: $(tail -3 "$OUT/engine-$i.log")"
@@ -115,12 +142,14 @@ admin = "127.0.0.1:$((PROXY_PORT + 1))"
 timeout = "1s"
 schemas = ["$SCHEMA"]
 log_level = "warn"
+$([[ ${#KEY_FLAGS[@]} -gt 0 ]] && echo "key_file = \"$KEYFILE\"")
 
 [[cluster]]
 name = "memcache"
 functions = ["memcache.*"]
 sharding = "ketama"
 hash = "md5"
+transport = "$ENGINE_TRANSPORT"
 shards = [
 $(for e in "${ENGINES[@]}"; do echo "  { replicas = [\"$e\"] },"; done)
 ]
@@ -133,7 +162,17 @@ wait_for healthy || die "the proxy did not become healthy: $(tail -5 "$OUT/proxy
 
 DIRECT=${ENGINES[0]}
 PROXY=127.0.0.1:$PROXY_PORT
-echo "bench-proxy: engines ${ENGINES[*]}; proxy $PROXY; direct target $DIRECT"
+# The two sides of every case: A is the baseline, B what is measured.
+if [[ $NETWORK == udp ]]; then
+	A_NAME=tcp A_ADDR=$PROXY A_FLAGS=()
+	B_NAME=udp B_ADDR=$PROXY B_FLAGS=(-network udp "${KEY_FLAGS[@]}")
+	A_TITLE="via proxy, app over TCP" B_TITLE="via proxy, app over UDP"
+else
+	A_NAME=direct A_ADDR=$DIRECT A_FLAGS=()
+	B_NAME=proxy B_ADDR=$PROXY B_FLAGS=()
+	A_TITLE=direct B_TITLE=proxy
+fi
+echo "bench-proxy: engines ${ENGINES[*]} (reached over $ENGINE_TRANSPORT); proxy $PROXY; direct target $DIRECT; apps over $NETWORK"
 echo "bench-proxy: server side on core 0 (GOMAXPROCS=1 each), rpcbench on core 1; $RUNS runs per side per case, warm-up $WARMUP, $DURATION measured"
 
 # field prints the number after "NAME": in a JSON report (the first one).
@@ -154,11 +193,12 @@ bench() { # tag addr flags...
 }
 
 TABLE=$BIN/bench-proxy.md
+[[ $NETWORK == udp ]] && TABLE=$BIN/bench-proxy-udp.md
 {
-	echo "rpcproxy vs direct, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $RUNS runs per side, warm-up $WARMUP + $DURATION measured."
+	echo "rpcproxy $B_TITLE vs $A_TITLE (engines over $ENGINE_TRANSPORT), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $RUNS runs per side, warm-up $WARMUP + $DURATION measured."
 	echo "Server side (4 engines + proxy) on core 0, rpcbench on core 1; medians of the runs; a shared machine: compare ratios (load average at the start: $(cut -d' ' -f1-3 /proc/loadavg))."
 	echo
-	echo "| case | n | direct ops/s | proxy ops/s | **proxy/direct** | p50 µs direct / proxy (added) | p99 µs direct / proxy (added) | errors direct / proxy |"
+	echo "| case | n | $A_NAME ops/s | $B_NAME ops/s | **$B_NAME/$A_NAME** | p50 µs $A_NAME / $B_NAME (added) | p99 µs $A_NAME / $B_NAME (added) | errors $A_NAME / $B_NAME |"
 	echo "|---|---|---|---|---|---|---|---|"
 } >"$TABLE.tmp"
 n=0
@@ -168,15 +208,15 @@ for c in "${CASES[@]}"; do
 	n=$((n + 1))
 	echo "== case $n: $name"
 	for r in $(seq "$RUNS"); do
-		bench "c$n-direct-$r" "$DIRECT" "${flags[@]}"
-		bench "c$n-proxy-$r" "$PROXY" "${flags[@]}"
+		bench "c$n-$A_NAME-$r" "$A_ADDR" "${flags[@]}" "${A_FLAGS[@]}"
+		bench "c$n-$B_NAME-$r" "$B_ADDR" "${flags[@]}" "${B_FLAGS[@]}"
 	done
 	stat() { for f in "$OUT"/c$n-"$1"-*.json; do field "$2" "$f"; done | median; }
 	sum() { for f in "$OUT"/c$n-"$1"-*.json; do field errors "$f"; done | awk '{s+=$1} END {print s+0}'; }
-	dops=$(stat direct ops_per_s) pops=$(stat proxy ops_per_s)
-	d50=$(stat direct p50) p50=$(stat proxy p50) d99=$(stat direct p99) p99=$(stat proxy p99)
+	dops=$(stat "$A_NAME" ops_per_s) pops=$(stat "$B_NAME" ops_per_s)
+	d50=$(stat "$A_NAME" p50) p50=$(stat "$B_NAME" p50) d99=$(stat "$A_NAME" p99) p99=$(stat "$B_NAME" p99)
 	awk -v name="$name" -v n="$RUNS" -v dops="$dops" -v pops="$pops" -v d50="$d50" -v p50="$p50" \
-		-v d99="$d99" -v p99="$p99" -v de="$(sum direct)" -v pe="$(sum proxy)" 'function c(x,  s) { s = sprintf("%.0f", x); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
+		-v d99="$d99" -v p99="$p99" -v de="$(sum "$A_NAME")" -v pe="$(sum "$B_NAME")" 'function c(x,  s) { s = sprintf("%.0f", x); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
 		BEGIN { printf "| %s | %d | %s | %s | **%.2f** | %.1f / %.1f (%+.1f) | %.1f / %.1f (%+.1f) | %d / %d |\n",
 			name, n, c(dops), c(pops), pops / dops, d50, p50, p50 - d50, d99, p99, p99 - d99, de, pe }' >>"$TABLE.tmp"
 done

@@ -50,6 +50,7 @@ type sub struct {
 	e     *upstream.Engine
 	ans   *fanout.Answer
 	buf   []byte
+	qid   atomic.Int64 // the engine's query id: Answer finds its reader's batch
 }
 
 var _ upstream.Call = (*sub)(nil)
@@ -133,7 +134,7 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 		s.pending.Add(1)
 		if err := e.Send(sb, s.hdr, body, now, deadline); err != nil {
 			c.Stats.Refused.Add(1)
-			sb.release(true)
+			sb.release(true, now)
 			*ans = fanout.Answer{Status: fanout.Failed, Err: rpcError(err)}
 			s.pending.Add(-1)
 		}
@@ -163,8 +164,9 @@ func rpcError(err error) *rpc.Error {
 	return &rpc.Error{Code: rpc.CodeUnknown, Description: "rpcproxy: " + err.Error()}
 }
 
-// Sent is not used: cancels are not passed on to a fan-out's shards.
-func (sb *sub) Sent(int64) {}
+// Sent records the engine query id, for AnswerBatch (cancels are not
+// passed on to a fan-out's shards).
+func (sb *sub) Sent(qid int64) { sb.qid.Store(qid) }
 
 // Answer copies the shard's answer out of the engine's read buffer.
 func (sb *sub) Answer(_ uint32, _ []byte, res *rpc.ReqResult) {
@@ -175,7 +177,8 @@ func (sb *sub) Answer(_ uint32, _ []byte, res *rpc.ReqResult) {
 		sb.buf = append(sb.buf[:0], res.Body...)
 		*sb.ans = fanout.Answer{Status: fanout.OK, Body: sb.buf}
 	}
-	sb.release(failed)
+	// On the engine's reader: one clock read per burst of answers.
+	sb.release(failed, sb.e.AnswerBatch(sb.qid.Load()).Now(sb.s.f.p.opts.Now))
 	sb.s.done()
 }
 
@@ -186,15 +189,16 @@ func (sb *sub) Fail(err error) {
 		sb.s.f.c.Stats.Timeouts.Add(1)
 	}
 	*sb.ans = fanout.Answer{Status: fanout.Failed, Err: e}
-	sb.release(true)
+	sb.release(true, sb.s.f.p.now())
 	sb.s.done()
 }
 
-// release ends the accounting of the sub-call on its engine.
-func (sb *sub) release(failed bool) {
-	f := sb.s.f
+// release ends the accounting of the sub-call on its engine, answered
+// or failed at now.
+func (sb *sub) release(failed bool, now time.Time) {
 	sb.e.Health().Finish()
-	sb.shard.Balancer.Finish(sb.idx, f.p.now().Sub(f.start), failed)
+	sb.shard.Balancer.Finish(sb.idx, sb.s.f.latency(now), failed)
+	sb.qid.Store(0)
 }
 
 // done ends one sub-call (or ServeRPC's hold); the last one merges.

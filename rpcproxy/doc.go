@@ -43,9 +43,10 @@
 //     sent over UDP. Clusters with transport = "udp" reach their engines
 //     through one shared udp.Transport (package upstream); a dead UDP
 //     engine shows as timeouts, goes down after consecutive_timeouts and
-//     is probed back like any other. Over UDP the Try replies wait while
-//     a UDP window (about 1 MB) is unacknowledged instead of answering
-//     -3017. The key and udp are read at start; a reload keeps them.
+//     is probed back like any other. A UDP app or engine whose window
+//     (about 1 MB) is unacknowledged is treated like a full TCP
+//     connection: its answers become -3017, requests to it fail fast.
+//     The key and udp are read at start; a reload keeps them.
 //   - Fan-out (scatter.go, packages route and fanout): a vector key
 //     argument (memcache.getMulti) is split, one sub-request per shard
 //     with that shard's keys, answered in the request's key order; a

@@ -49,9 +49,8 @@
 //     step: a dead engine shows as timeouts, down after
 //     ConsecutiveTimeouts; probes bring it back, and a reset connection
 //     (the engine restarted) is a connect error like a broken TCP one. A
-//     write to a UDP engine waits only while a window (about 1 MB) of its
-//     requests is unacknowledged, as the transport has no non-blocking
-//     write.
+//     UDP engine with a window (about 1 MB) of unacknowledged requests is
+//     full: Send fails at once, as on a full TCP connection.
 //   - Released engines (refs 0) close; a Pool's Close fails everything
 //     pending and waits for every goroutine it started.
 package upstream

@@ -30,17 +30,13 @@ var (
 
 // udpLink adapts a udp.Conn. The UDP transport sends at once what its
 // window allows and queues the rest itself, so there is no batch to join;
-// it has no non-blocking write, so a write waits only while the
-// connection's queue holds a whole window (about 1 MB) of unacknowledged
-// requests, which an engine that answers never lets happen.
+// a write is refused without waiting while the connection's queue holds a
+// whole window (about 1 MB) of unacknowledged requests: the engine is not
+// keeping up, and the request fails fast as on a full TCP connection.
 type udpLink struct{ *udp.Conn }
 
-func (u udpLink) TryWritePacket(typ uint32, head, body []byte) (bool, error) {
-	return true, u.WritePacket(typ, head, body)
-}
-
-func (u udpLink) TryWritePacketIn(_ *packet.Batch, _ int, typ uint32, head, body []byte) (bool, error) {
-	return true, u.WritePacket(typ, head, body)
+func (u udpLink) TryWritePacketIn(_ *packet.Batch, over int, typ uint32, head, body []byte) (bool, error) {
+	return u.TryWritePacketOver(over, typ, head, body)
 }
 
 // Buffered is false: each answer may be the last of a burst.

@@ -9,8 +9,9 @@
 // per-connection machinery (a small wire interface over packet.Conn and
 // udp.Conn). Over UDP there is no rpcServerWantsFin (wire.md §4.7):
 // Shutdown closes each UDP connection at its last reply, then the
-// transport; batches are no-ops, and the Try replies wait while a UDP
-// connection's queue holds a window (about 1 MB) instead of failing.
+// transport; batches are no-ops, and the Try replies report a UDP
+// connection full, without waiting, while its queue holds a window of
+// unacknowledged bytes (about 1 MB), as at a TCP write buffer limit.
 //
 // # Messages (wire.md §4.1)
 //

@@ -32,17 +32,17 @@ var (
 )
 
 // udpWire adapts a udp.Conn. The UDP transport sends as soon as the window
-// allows and has no batches, so batches are ignored; it has no
-// non-blocking write either, so TryWritePacketIn waits while the
-// connection's queue holds a window of bytes (about 1 MB) instead of
-// reporting it full.
+// allows and has no batches, so batches are ignored; TryWritePacketIn
+// reports the connection full, without waiting, while its queue holds a
+// window of unacknowledged bytes (about 1 MB), as a TCP connection does at
+// its write buffer limit.
 type udpWire struct {
 	*udp.Conn
 	t *udp.Transport
 }
 
-func (w udpWire) TryWritePacketIn(_ *packet.Batch, _ int, typ uint32, head, body []byte) (bool, error) {
-	return true, w.WritePacket(typ, head, body)
+func (w udpWire) TryWritePacketIn(_ *packet.Batch, over int, typ uint32, head, body []byte) (bool, error) {
+	return w.TryWritePacketOver(over, typ, head, body)
 }
 
 // Buffered is false: every message read may be the last of a burst.

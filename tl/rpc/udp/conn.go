@@ -150,38 +150,55 @@ func (c *Conn) ReadPacket() (typ uint32, body []byte, err error) {
 // blocks while the write queue holds more than a window of bytes. Safe for
 // concurrent use; head and body may be reused when it returns.
 func (c *Conn) WritePacket(typ uint32, head, body []byte) error {
-	t := c.t
-	n := 4 + len(head) + len(body)
-	if n > t.s.maxMessage {
-		return fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, n, t.s.maxMessage)
-	}
-	limit := t.s.window * chunkMax
 	for {
-		t.mu.Lock()
-		if c.err != nil {
-			err := c.err
-			t.mu.Unlock()
+		ok, err := c.TryWritePacketOver(0, typ, head, body)
+		if ok || err != nil {
 			return err
 		}
-		if c.out.queued == 0 || c.out.queued+n <= limit {
-			m := t.getMsg(n)
-			binary.LittleEndian.PutUint32(m.buf, typ)
-			copy(m.buf[4+copy(m.buf[4:], head):], body)
-			m.off = c.out.streamOff
-			c.out.streamOff += int64(n)
-			c.out.queue = append(c.out.queue, m)
-			c.out.queued += n
-			t.stats.messagesOut.Add(1)
-			t.flush(c)
-			t.mu.Unlock()
-			return nil
-		}
-		t.mu.Unlock()
 		select {
 		case <-c.writable:
 		case <-c.done:
 		}
 	}
+}
+
+// TryWritePacket is WritePacket that never waits: when the connection
+// already queues a window's worth of unacknowledged bytes (a peer that
+// stopped acking), it queues nothing and reports ok false, so a caller on
+// a shared path (an engine reader answering an app) can fail this one
+// peer instead of stalling everyone behind it.
+func (c *Conn) TryWritePacket(typ uint32, head, body []byte) (ok bool, err error) {
+	return c.TryWritePacketOver(0, typ, head, body)
+}
+
+// TryWritePacketOver is TryWritePacket with over more bytes of room past
+// the window, for small error answers that tell a slow peer, in order,
+// what was dropped.
+func (c *Conn) TryWritePacketOver(over int, typ uint32, head, body []byte) (ok bool, err error) {
+	t := c.t
+	n := 4 + len(head) + len(body)
+	if n > t.s.maxMessage {
+		return false, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, n, t.s.maxMessage)
+	}
+	limit := t.s.window*chunkMax + over
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c.err != nil {
+		return false, c.err
+	}
+	if c.out.queued != 0 && c.out.queued+n > limit {
+		return false, nil
+	}
+	m := t.getMsg(n)
+	binary.LittleEndian.PutUint32(m.buf, typ)
+	copy(m.buf[4+copy(m.buf[4:], head):], body)
+	m.off = c.out.streamOff
+	c.out.streamOff += int64(n)
+	c.out.queue = append(c.out.queue, m)
+	c.out.queued += n
+	t.stats.messagesOut.Add(1)
+	t.flush(c)
+	return true, nil
 }
 
 // WriteUnreliable sends typ, head and body as one unreliable message

@@ -3,6 +3,7 @@ package udp
 import (
 	"bytes"
 	"errors"
+	"net"
 	"testing"
 	"time"
 )
@@ -61,5 +62,45 @@ func TestLoopbackEcho(t *testing.T) {
 	}
 	if st := srv.Stats(); st.DroppedTotal() != 0 || st.Accepted != 1 || st.MessagesIn != uint64(len(sizes)) {
 		t.Fatalf("server stats %+v", st)
+	}
+}
+
+// TestTryWritePacketFull: toward a peer that never acks, the unacknowledged
+// queue fills to the window; TryWritePacket then queues nothing and says
+// so at once, TryWritePacketOver's extra room still takes a small message,
+// and a closed connection reports its error.
+func TestTryWritePacketFull(t *testing.T) {
+	leakCheck(t)
+	silent := listen(t) // a socket nobody reads: no acks ever come back
+	defer silent.Close()
+	cli := newTransport(t, Config{MaxWindow: 8})
+	c, err := cli.Dial(silent.LocalAddr().(*net.UDPAddr).AddrPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte{7}, 900)
+	accepted := 0
+	for i := 0; i < 100; i++ {
+		ok, err := c.TryWritePacket(0x1000, nil, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		accepted++
+	}
+	if accepted == 0 || accepted >= 100 {
+		t.Fatalf("accepted %d messages of 900 bytes into a window of 8 chunks; want a few, then full", accepted)
+	}
+	if ok, err := c.TryWritePacket(0x1000, nil, body); ok || err != nil {
+		t.Fatalf("full queue: got ok=%v err=%v, want false, nil", ok, err)
+	}
+	if ok, err := c.TryWritePacketOver(4096, 0x1001, nil, []byte("dropped: 3")); !ok || err != nil {
+		t.Fatalf("with extra room: got ok=%v err=%v, want true, nil", ok, err)
+	}
+	_ = c.Close()
+	if ok, err := c.TryWritePacket(0x1000, nil, nil); ok || err == nil {
+		t.Fatalf("closed: got ok=%v err=%v, want an error", ok, err)
 	}
 }

@@ -64,24 +64,38 @@ func (b *Batch) Flush() {
 	// Flushing outside the lock would race with adds reusing the slice;
 	// each flush is short and never blocks, so hold it.
 	for i, c := range conns {
-		c.flushBatched()
+		c.flushBatched(b)
 		conns[i] = nil
 	}
 	b.mu.Unlock()
 }
 
-// flushBatched releases c from its batch and gets its pending bytes
-// written.
-func (c *Conn) flushBatched() {
+// batchGap: a connection flushed by two different batches this close
+// together is fed by several readers at once.
+const batchGap = 50 * time.Microsecond
+
+// flushBatched releases c from batch b and gets its pending bytes
+// written: inline when one reader feeds c (one syscall per burst, no
+// goroutine hop), else by the flusher after the other readers' bursts, so
+// the bursts of many app connections forwarded to one engine connection
+// leave together.
+func (c *Conn) flushBatched(b *Batch) {
 	c.wmu.Lock()
 	c.batch = nil
+	shared := false
+	if b != c.lastBatch {
+		now := time.Now().UnixNano()
+		shared = now-c.lastBatchAt < int64(batchGap)
+		c.lastBatch, c.lastBatchAt = b, now
+	}
 	switch {
 	case len(c.wbuf) == 0 || c.flushing || c.werr != nil:
 		c.wmu.Unlock()
-	case c.raw != nil:
+	case c.raw != nil && !shared:
 		c.lastInline = 0 // a burst's one write is not part of the next burst
 		c.writeInline()
 	default:
+		c.yield = shared
 		c.wmu.Unlock()
 		c.kickFlusher()
 	}

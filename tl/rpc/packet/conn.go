@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -64,6 +65,15 @@ type Conn struct {
 	// by wmu: writes closer together than inlineGap are a burst, left to
 	// the flusher so that they share one syscall.
 	lastInline int64
+	// lastBatch and lastBatchAt (UnixNano) are the batch that last
+	// flushed this connection and when, guarded by wmu: another batch's
+	// flush within batchGap means several readers feed this connection
+	// (many app connections into one engine connection), so their bursts
+	// are left to the flusher, which yields once first (yield) and writes
+	// them together.
+	lastBatch   *Batch
+	lastBatchAt int64
+	yield       bool
 
 	// Owned by whoever holds flushing (or the handshake, before start).
 	enc       cipher.BlockMode
@@ -386,6 +396,15 @@ func (c *Conn) flushLoop() {
 		case <-c.kick:
 		case <-c.done:
 			return
+		}
+		c.wmu.Lock()
+		yield := c.yield
+		c.yield = false
+		c.wmu.Unlock()
+		if yield {
+			// Let the other readers already runnable finish their
+			// bursts first: their frames join this write.
+			runtime.Gosched()
 		}
 		for {
 			wrote, err := c.flushOnce()

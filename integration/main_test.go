@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
 
@@ -39,7 +38,7 @@ func runMain(m *testing.M) int {
 func build(dir string) error {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return fmt.Errorf("the go command is not in PATH: %w", err)
 	}
 	cmd := exec.Command(gobin, "build", "-o", dir+string(filepath.Separator),
 		"github.com/rpcproxy/rpcproxy/cmd/engine", "github.com/rpcproxy/rpcproxy/cmd/rpcproxy")

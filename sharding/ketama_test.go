@@ -22,16 +22,20 @@ func workedExample(t *testing.T, hash KeyHash) *Picker {
 	return p
 }
 
+// point packs a ring point as the ring stores it: the hash in the high 32
+// bits, the shard index in the low ones.
+func point(hash uint32, shard uint32) uint64 { return uint64(hash)<<32 | uint64(shard) }
+
 func TestKetamaWorkedExampleRing(t *testing.T) {
 	p := workedExample(t, "")
 	if got := len(p.ring.points); got != 480 {
 		t.Fatalf("ring has %d points, want 480", got)
 	}
 	first, last := p.ring.points[0], p.ring.points[len(p.ring.points)-1]
-	if first != 0x0132528e<<32|0 {
+	if first != point(0x0132528e, 0) {
 		t.Errorf("first point = %#x shard %d, want 0x0132528e shard 0", first>>32, uint32(first))
 	}
-	if last != 0xffa67730<<32|2 {
+	if last != point(0xffa67730, 2) {
 		t.Errorf("last point = %#x shard %d, want 0xffa67730 shard 2", last>>32, uint32(last))
 	}
 
@@ -41,7 +45,7 @@ func TestKetamaWorkedExampleRing(t *testing.T) {
 	}
 	for _, pt := range []uint32{0x8bb75706, 0x081066aa, 0x6c98c6fe, 0x28ff9e77} {
 		got := p.ring.points[p.ring.search(pt)]
-		if got != uint64(pt)<<32|0 {
+		if got != point(pt, 0) {
 			t.Errorf("point %#x: ring has %#x shard %d, want it owned by shard 0", pt, got>>32, uint32(got))
 		}
 	}
@@ -130,7 +134,7 @@ func TestKetamaDigests(t *testing.T) {
 // TestKetamaIndex checks exact owners on a hand-made ring, including a tie
 // between two shards on one point and the wrap-around.
 func TestKetamaIndex(t *testing.T) {
-	ring := newKetamaRing([]uint64{5<<32 | 1, 5<<32 | 3, 9<<32 | 0, 0xffffffff<<32 | 2})
+	ring := newKetamaRing([]uint64{point(5, 1), point(5, 3), point(9, 0), point(0xffffffff, 2)})
 	tests := []struct {
 		name  string
 		h     uint32
@@ -150,7 +154,7 @@ func TestKetamaIndex(t *testing.T) {
 			}
 		})
 	}
-	wrap := newKetamaRing([]uint64{5<<32 | 1, 9<<32 | 0})
+	wrap := newKetamaRing([]uint64{point(5, 1), point(9, 0)})
 	if got := wrap.locate(10); got != 1 {
 		t.Errorf("past the last point = %d, want wrap to shard 1", got)
 	}

@@ -56,14 +56,13 @@ type Options struct {
 
 // Pool owns every engine connection of the proxy, keyed by address.
 type Pool struct {
-	opts     Options
-	mu       sync.Mutex
-	engines  map[string]*Engine
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	probeHdr []byte
-	ownUDP   *udp.Transport // made by udpTransport; under mu
+	opts    Options
+	mu      sync.Mutex
+	engines map[string]*Engine
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	ownUDP  *udp.Transport // made by udpTransport; under mu
 }
 
 // NewPool starts a pool and its ticker; Close stops it.

@@ -29,9 +29,8 @@ type conn struct {
 
 	closeIdle atomic.Bool // close once nothing is in flight
 	closing   sync.Once
-	finSent   bool   // guarded by srv.mu
-	scratch   []byte // reader-only
-	value     any    // reader-only: the handler's per-connection state
+	finSent   bool // guarded by srv.mu
+	value     any  // reader-only: the handler's per-connection state
 	// batch holds back the writes this reader makes (SyncFunc replies, a
 	// proxy's forwards) until it has no whole packet buffered.
 	batch packet.Batch

@@ -48,7 +48,6 @@ type Conn struct {
 	keyID    uint32
 	write    cipher.Block
 	readFull cipher.Block // key of the peer's datagrams that name our full pid
-	readOld  cipher.Block // key of the active peer's provisional datagrams
 	iv       [32]byte
 	out      outgoing
 	in       incoming

@@ -53,8 +53,6 @@ const (
 	ePad8          = 1 << 29
 	ePacketOffset  = 1 << 30
 	eWindowControl = 1 << 31
-
-	ePadMask = ePad1 | ePad2 | ePad4 | ePad8
 )
 
 const (

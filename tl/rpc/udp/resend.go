@@ -37,7 +37,6 @@ type outgoing struct {
 	qHead     int
 	queued    int  // bytes in queue
 	resend    bool // some chunk below sentEnd has need set
-	lastSent  uint32
 }
 
 func (o *outgoing) slot(seq uint32) *outChunk { return &o.ring[int(seq%uint32(len(o.ring)))] }

@@ -33,7 +33,11 @@ type forward struct {
 	buf  []byte
 	res  rpc.ReqResult
 	fail error
-	next *forward // replier queue
+
+	// The app connection's calls in flight (replier.calls), guarded by
+	// the replier's mutex.
+	prevCall, nextCall *forward
+	listed             bool
 
 	// scat is the fan-out state of a request sent to several shards;
 	// created on the first fan-out and kept across recycles.
@@ -124,7 +128,7 @@ func (h *handler) ServeRPC(r *server.Request) {
 	}
 	if err := f.e.Send(f, f.hdr, f.req.Body, now, deadline); err != nil {
 		if rep != nil {
-			rep.untrack(r)
+			rep.untrack(r, f)
 			rep.done()
 		}
 		c.Stats.Refused.Add(1)
@@ -270,7 +274,7 @@ func (f *forward) reply() {
 // recycle returns f to the pool, releasing its table generation.
 func (f *forward) recycle() {
 	p, g := f.p, f.gen
-	f.r, f.rep, f.gen, f.c, f.shard, f.e, f.next, f.fail = nil, nil, nil, nil, nil, nil, nil, nil
+	f.r, f.rep, f.gen, f.c, f.shard, f.e, f.fail = nil, nil, nil, nil, nil, nil, nil
 	f.idx = 0
 	f.qid.Store(0)
 	f.req, f.res = rpc.InvokeReq{}, rpc.ReqResult{}

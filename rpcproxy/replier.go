@@ -24,10 +24,48 @@ import (
 //
 // A replier lives in its app connection's value (server.Request's
 // SetConnValue), so finding it takes no shared lock; its own mutex guards
-// only the table of calls in flight that rpcCancelReq looks up.
+// only the list of calls in flight that rpcCancelReq looks up. A list
+// through the forwards, not a map: linking and unlinking are two pointer
+// writes per request, and a cancel (rare) scans at most the connection's
+// MaxInflightPerConn calls.
 type replier struct {
 	mu    sync.Mutex
-	calls map[*server.Request]*forward // in flight, for rpcCancelReq
+	calls *forward // in flight, for rpcCancelReq: linked by prevCall, nextCall
+}
+
+// link adds f to the calls in flight; mu held.
+func (rep *replier) link(f *forward) {
+	f.prevCall, f.nextCall, f.listed = nil, rep.calls, true
+	if rep.calls != nil {
+		rep.calls.prevCall = f
+	}
+	rep.calls = f
+}
+
+// unlink removes f from the calls in flight, if it is there; mu held.
+func (rep *replier) unlink(f *forward) {
+	if !f.listed {
+		return
+	}
+	if f.prevCall != nil {
+		f.prevCall.nextCall = f.nextCall
+	} else {
+		rep.calls = f.nextCall
+	}
+	if f.nextCall != nil {
+		f.nextCall.prevCall = f.prevCall
+	}
+	f.prevCall, f.nextCall, f.listed = nil, nil, false
+}
+
+// find returns r's call in flight, or nil; mu held.
+func (rep *replier) find(r *server.Request) *forward {
+	for f := rep.calls; f != nil; f = f.nextCall {
+		if f.r == r {
+			return f
+		}
+	}
+	return nil
 }
 
 // anyConn is what handler.replier returns before track has found the
@@ -48,7 +86,7 @@ func connReplier(r *server.Request) *replier {
 	if rep, ok := r.ConnValue().(*replier); ok {
 		return rep
 	}
-	rep := &replier{calls: map[*server.Request]*forward{}}
+	rep := &replier{}
 	r.SetConnValue(rep)
 	return rep
 }
@@ -59,15 +97,15 @@ func (*replier) track(r *server.Request, f *forward) {
 	rep := connReplier(r)
 	f.rep = rep
 	rep.mu.Lock()
-	rep.calls[r] = f
+	rep.link(f)
 	rep.mu.Unlock()
 }
 
-// untrack forgets r's call: it was not sent.
-func (*replier) untrack(r *server.Request) {
+// untrack forgets r's call f: it was not sent.
+func (*replier) untrack(r *server.Request, f *forward) {
 	rep := connReplier(r)
 	rep.mu.Lock()
-	delete(rep.calls, r)
+	rep.unlink(f)
 	rep.mu.Unlock()
 }
 
@@ -85,7 +123,7 @@ func (rep *replier) push(f *forward) {
 	// Forget the call first, under the lock CancelRPC reads f under: once
 	// removed, no cancel touches f, so it may be recycled below.
 	rep.mu.Lock()
-	delete(rep.calls, r)
+	rep.unlink(f)
 	rep.mu.Unlock()
 	var ok bool
 	if f.fail != nil {
@@ -130,7 +168,7 @@ func (h *handler) CancelRPC(r *server.Request) {
 		return
 	}
 	rep.mu.Lock()
-	f := rep.calls[r]
+	f := rep.find(r)
 	if f == nil {
 		rep.mu.Unlock()
 		return

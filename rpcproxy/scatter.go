@@ -111,7 +111,7 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 		rep := h.replier(r.ConnID())
 		f.rep = rep
 		rep.track(r, f)
-		rep.untrack(r)
+		rep.untrack(r, f)
 	}
 	// Everything the sub-calls need is set: from the first Send on, the
 	// last answer may merge and reply on another goroutine, so s and f

@@ -50,8 +50,6 @@ var _ upstream.Call = (*forward)(nil)
 type handler struct {
 	p      *Proxy
 	listen netip.AddrPort // as configured: the routing key of a cluster port
-	mu     sync.RWMutex
-	reps   map[uint64]*replier
 }
 
 var (
@@ -253,22 +251,6 @@ func (f *forward) Fail(err error) {
 		return
 	}
 	f.rep.push(f)
-}
-
-// reply answers the app; it runs on the app's replier goroutine, the only
-// place that may block on the app's socket.
-func (f *forward) reply() {
-	r := f.r
-	switch {
-	case f.fail != nil:
-		r.ReplyErr(f.fail)
-	case f.res.IsError():
-		r.ReplyError(f.res.ErrorCode, string(f.res.ErrorText))
-	case f.res.HasExtra:
-		r.ReplyWithExtra(&f.res.Extra, f.res.Body)
-	default:
-		r.Reply(f.res.Body)
-	}
 }
 
 // recycle returns f to the pool, releasing its table generation.

@@ -229,7 +229,7 @@ func (p *Proxy) openListener(cfg *configs.Config, addr netip.AddrPort) (*listene
 	if err != nil {
 		return nil, fmt.Errorf("rpcproxy: listen %s: %w", addr, err)
 	}
-	h := &handler{p: p, listen: addr, reps: map[uint64]*replier{}}
+	h := &handler{p: p, listen: addr}
 	srv, err := server.New(server.Config{
 		Handler:         h,
 		Logger:          p.log,

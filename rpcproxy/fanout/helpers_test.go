@@ -87,11 +87,10 @@ type engine struct {
 // and logs every sub-request (shard, function, keys or arguments), so a
 // test compares the whole fan-out plan.
 type cluster struct {
-	t       testing.TB
-	w       *walk.Walker
-	shards  []*engine
-	log     []string
-	scratch [][]byte
+	t      testing.TB
+	w      *walk.Walker
+	shards []*engine
+	log    []string
 }
 
 func (c *cluster) describe(call []byte) string {

@@ -158,7 +158,8 @@ func TestGroupCap(t *testing.T) {
 
 func TestInflightCap(t *testing.T) {
 	tr := New(settings(), nil, nil)
-	if !tr.TryStart() || !tr.TryStart() {
+	first, second := tr.TryStart(), tr.TryStart() // max_inflight is 2
+	if !first || !second {
 		t.Fatal("under the cap refused")
 	}
 	if tr.TryStart() {

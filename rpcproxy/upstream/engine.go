@@ -315,7 +315,7 @@ func (e *Engine) deliver(typ uint32, body []byte, res *rpc.ReqResult) {
 	if stale {
 		defer e.closeIfIdle(p.link)
 	}
-	now := e.pool.now()
+	now := e.batch.Now(e.pool.opts.Now) // one clock read per answer burst
 	if err := rpc.ParseResult(typ, body, res); err != nil {
 		e.stats.Failed.Add(1)
 		p.call.Fail(e.errs.invalid)

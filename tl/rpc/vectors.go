@@ -262,8 +262,6 @@ func (d StringDictionary) appendTo(dst []byte) []byte {
 	return append(tl.AppendUint32(dst, uint32(d.n)), d.raw...)
 }
 
-func (d StringDictionary) size() int { return 4 + len(d.raw) }
-
 func readStringDictionary(r []byte) (StringDictionary, []byte, error) {
 	n, rest, err := tl.ReadCount(r, 4+4)
 	if err != nil {

@@ -138,10 +138,12 @@ func (c *conn) handleInvoke(body []byte) bool {
 		r.unref()
 		return true
 	}
+	// One clock read per reader burst (packet.Batch.Now): requests read
+	// together share their arrival time.
 	if ms, ok := r.Extra.Timeout(); ok {
-		r.deadline = s.cfg.Now().Add(time.Duration(ms) * time.Millisecond)
+		r.deadline = c.batch.Now(s.cfg.Now).Add(time.Duration(ms) * time.Millisecond)
 	} else if s.cfg.DefaultTimeout > 0 {
-		r.deadline = s.cfg.Now().Add(s.cfg.DefaultTimeout)
+		r.deadline = c.batch.Now(s.cfg.Now).Add(s.cfg.DefaultTimeout)
 	}
 	if c.pending != nil {
 		c.mu.Lock()

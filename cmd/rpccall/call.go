@@ -86,14 +86,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return c.loop(ctx)
 }
 
-// answerGrace is how much longer than -timeout rpccall waits: the peer
-// times the request out itself after custom_timeout_ms (= -timeout) and
-// answers QUERY_TIMEOUT naming the slow engine, which says more than a
-// local "no answer"; the grace lets that answer arrive first.
-func answerGrace(timeout time.Duration) time.Duration {
-	return min(max(timeout/10, 50*time.Millisecond), time.Second)
-}
-
 // caller makes the call -n times and prints the outcomes.
 type caller struct {
 	o              *options
@@ -111,7 +103,7 @@ func (c *caller) loop(ctx context.Context) int {
 	var lats []time.Duration
 	first, failed := exitOK, 0
 	for i := 0; i < c.o.repeat; i++ {
-		cctx, cancel := context.WithTimeout(ctx, c.o.timeout+answerGrace(c.o.timeout))
+		cctx, cancel := context.WithTimeout(ctx, c.o.timeout)
 		start := time.Now()
 		err := c.cl.Do(cctx, &req, &resp)
 		lat := time.Since(start)

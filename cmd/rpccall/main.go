@@ -80,7 +80,7 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *listFlag) {
 	o.transport.Register(fs)
 	fs.Var(schemas, "schema", "TL schema `FILE` (repeatable, or comma-separated); default $"+schemaEnv)
 	fs.Int64Var(&o.actor, "actor", 0, "actor id `N` sent in the header (0 = none)")
-	fs.DurationVar(&o.timeout, "timeout", time.Second, "the request's timeout, sent as custom_timeout_ms; rpccall waits a little longer (a tenth more, 50ms..1s) for the peer's own QUERY_TIMEOUT answer")
+	fs.DurationVar(&o.timeout, "timeout", time.Second, "wait this long for the answer; also sent as custom_timeout_ms")
 	fs.StringVar(&o.extra, "extra", "", "rpcInvokeReqExtra fields as a JSON `object`, e.g. '{\"int_forward\":5}' (see below)")
 	fs.Int64Var(&o.intForward, "int-forward", 0, "shortcut for -extra '{\"int_forward\":`N`}': route by this int key")
 	fs.StringVar(&o.stringForward, "string-forward", "", "shortcut for -extra '{\"string_forward\":\"`KEY`\"}': route by this string key")

@@ -3,10 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/netip"
-	"strconv"
 
 	"github.com/rpcproxy/rpcproxy/rpcproxy/health"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
@@ -61,7 +58,7 @@ func (p *Pool) AcquireUDP(addr string, s health.Settings, g *health.Group) *Engi
 
 // dialUDP opens the engine's udp.Conn on the pool's Transport.
 func (e *Engine) dialUDP(ctx context.Context) (*link, error) {
-	ap, err := resolveUDP(ctx, e.addr)
+	ap, err := udp.ResolveAddr(ctx, e.addr)
 	if err != nil {
 		return nil, &EngineError{Addr: e.addr, Op: "dial", Err: err}
 	}
@@ -97,11 +94,7 @@ func (p *Pool) udpTransport(ap netip.AddrPort) (*udp.Transport, error) {
 	if len(p.opts.UDPKey) == 0 {
 		return nil, errors.New("no crypto key for UDP (Options.UDPKey)")
 	}
-	local, err := localIPFor(ap)
-	if err != nil {
-		return nil, err
-	}
-	sock, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0)))
+	sock, err := udp.ListenFor(ap)
 	if err != nil {
 		return nil, err
 	}
@@ -112,49 +105,4 @@ func (p *Pool) udpTransport(ap netip.AddrPort) (*udp.Transport, error) {
 	}
 	p.ownUDP = tr
 	return tr, nil
-}
-
-// resolveUDP turns host:port into an IPv4 address; the UDP transport is
-// IPv4 only.
-func resolveUDP(ctx context.Context, addr string) (netip.AddrPort, error) {
-	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		if !ap.Addr().Unmap().Is4() {
-			return ap, fmt.Errorf("%s: the UDP transport is IPv4 only", addr)
-		}
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
-	}
-	host, ps, err := net.SplitHostPort(addr)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	port, err := strconv.ParseUint(ps, 10, 16)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%s: bad port", addr)
-	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	if len(ips) == 0 {
-		return netip.AddrPort{}, fmt.Errorf("%s has no IPv4 address", host)
-	}
-	return netip.AddrPortFrom(ips[0].Unmap(), uint16(port)), nil
-}
-
-// localIPFor is the source address the kernel picks for ap, found by
-// connecting a UDP socket (which sends nothing).
-func localIPFor(ap netip.AddrPort) (netip.Addr, error) {
-	if ap.Addr().IsLoopback() {
-		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
-	}
-	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(ap))
-	if err != nil {
-		return netip.Addr{}, err
-	}
-	defer c.Close()
-	la, ok := c.LocalAddr().(*net.UDPAddr)
-	if !ok {
-		return netip.Addr{}, errors.New("no local address")
-	}
-	return la.AddrPort().Addr().Unmap(), nil
 }

@@ -1,11 +1,12 @@
 # rpcproxy build contract. `make run` and `make test` are the two commands a
 # newcomer needs; everything else they need is installed from here.
 
+SHELL     := /bin/bash
 GO        ?= go
 BIN       := $(CURDIR)/bin
 PKGS      := ./...
 FUZZTIME  ?= 10s
-BENCHTIME ?= 1s
+BENCHTIME ?= 300ms
 BENCHCOUNT ?= 6
 TESTTIMEOUT ?= 8m
 
@@ -49,7 +50,7 @@ bench-proxy: build
 
 bench: $(BIN)/benchstat
 	@mkdir -p $(BIN)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $(PKGS) | tee $(BIN)/bench.txt
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $(PKGS) | tee $(BIN)/bench.txt
 	$(BIN)/benchstat $(BIN)/bench.txt
 
 # fuzz runs every Fuzz target of every package for FUZZTIME each.

@@ -193,32 +193,13 @@ merge = "sum"
 
 // eventTimes reads the ts of every event of a Vector events.Event answer.
 func eventTimes(b []byte) ([]int64, error) {
-	r, err := tl.ExpectTag(b, tl.TagVector)
+	evs, err := events.ReadAnswer(b)
 	if err != nil {
 		return nil, err
 	}
-	n, r, err := tl.ReadCount(r, 4)
-	if err != nil {
-		return nil, err
-	}
-	var out []int64
-	for range n {
-		if r, err = tl.ExpectTag(r, events.TagEvent); err != nil {
-			return nil, err
-		}
-		var ts int64
-		if _, r, err = tl.ReadInt64(r); err != nil { // id
-			return nil, err
-		}
-		if ts, r, err = tl.ReadInt64(r); err != nil {
-			return nil, err
-		}
-		out = append(out, ts)
-		for range 2 { // key, text
-			if _, r, err = tl.ReadString(r); err != nil {
-				return nil, err
-			}
-		}
+	out := make([]int64, len(evs))
+	for i, e := range evs {
+		out[i] = e.TS
 	}
 	return out, nil
 }

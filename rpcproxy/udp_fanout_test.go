@@ -323,7 +323,6 @@ transport = "udp"
 			t.Fatalf("UDP events engine %d holds no event: nothing would be merged", i)
 		}
 	}
-	w := p.Table().Fanout().Walker()
 	search := func(q string, limit int32) []byte { return tl.AppendInt32(evQuery(events.TagSearch, q), limit) }
 	merges := []struct {
 		name string
@@ -345,7 +344,7 @@ transport = "udp"
 			}
 			continue
 		}
-		if g, w := eventText(t, w, tc.call, got), eventText(t, w, tc.call, want); !slices.Equal(g, w) {
+		if g, w := eventText(t, got), eventText(t, want); !slices.Equal(g, w) {
 			t.Fatalf("%s: merged %q\nwant   %q", tc.name, g, w)
 		}
 	}

@@ -188,25 +188,11 @@ func eventText(t *testing.T, w *walk.Walker, call, resp []byte) string {
 	t.Helper()
 	var sb strings.Builder
 	render := func(b []byte) {
-		r, err := tl.ExpectTag(b, TagEvent)
-		if err == nil {
-			_, r, err = tl.ReadInt64(r) // id
-		}
-		var ts int64
-		var key, text string
-		if err == nil {
-			ts, r, err = tl.ReadInt64(r)
-		}
-		if err == nil {
-			key, r, err = tl.ReadString(r)
-		}
-		if err == nil {
-			text, r, err = tl.ReadString(r)
-		}
+		e, r, err := ReadEvent(b)
 		if err != nil || len(r) != 0 {
 			t.Fatalf("event %x: %v", b, err)
 		}
-		fmt.Fprintf(&sb, "%d %q %q; ", ts, key, text)
+		fmt.Fprintf(&sb, "%d %q %q; ", e.TS, e.Key, e.Text)
 	}
 	if tag, _, _ := tl.ReadUint32(resp); tag == tl.TagVector {
 		els, _ := elems(t, w, call, resp)

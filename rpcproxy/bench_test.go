@@ -7,6 +7,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/rpcproxy/rpcproxy/configs"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
@@ -43,6 +44,15 @@ shards = [{ replicas = [%q] }]
 	if err != nil {
 		tb.Fatal(err)
 	}
+	l, _ := serveLoopback(tb, cfg, func() { srv.Close() })
+	return l
+}
+
+// serveLoopback serves cfg (main listener only, no admin) and connects one
+// app to it; the loopback's close stops both, then calls each closer (the
+// engines behind the proxy).
+func serveLoopback(tb testing.TB, cfg *configs.Config, closers ...func()) (*loopback, *Proxy) {
+	tb.Helper()
 	ll := &listenLog{}
 	p, err := New(cfg, Options{Listen: ll.Listen, NoAdmin: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -62,8 +72,10 @@ shards = [{ replicas = [%q] }]
 		pc.Close()
 		p.Close()
 		<-served
-		srv.Close()
-	}}
+		for _, c := range closers {
+			c()
+		}
+	}}, p
 }
 
 // roundTrip sends memcache.get and reads its answer; nothing allocates.

@@ -109,17 +109,12 @@ func TestTimeoutAndThreeTimeoutsMarkDown(t *testing.T) {
 	eng[0].Handler = func(r *enginetest.Request) enginetest.Reply {
 		return enginetest.Reply{Drop: r.Function() != enginetest.TagEnginePid}
 	}
-	cfg := parseConfig(t, proxyHeader()+fmt.Sprintf(`
-[[cluster]]
-name = "mc"
-functions = ["memcache.*"]
-timeout = "50ms"
-shards = [{ replicas = [%q] }]
+	cfg := parseConfig(t, oneShardConfig(eng[0].Addr, `timeout = "50ms"
 [cluster.health]
 consecutive_timeouts = 3
 probe_interval = "1h"
 probe_max_interval = "1h"
-`, eng[0].Addr))
+`))
 	p := startProxy(t, cfg, Options{NoAdmin: true})
 	a := dialApp(t, p.addr(t, mainListen))
 	for i := range 3 {
@@ -141,13 +136,7 @@ probe_max_interval = "1h"
 func TestAppTimeoutIsForwarded(t *testing.T) {
 	eng := startEngines(t, 1)
 	eng[0].Handler = func(*enginetest.Request) enginetest.Reply { return enginetest.Reply{Drop: true} }
-	cfg := parseConfig(t, proxyHeader()+fmt.Sprintf(`
-[[cluster]]
-name = "mc"
-functions = ["memcache.*"]
-timeout = "10s"
-shards = [{ replicas = [%q] }]
-`, eng[0].Addr))
+	cfg := parseConfig(t, oneShardConfig(eng[0].Addr, `timeout = "10s"`))
 	p := startProxy(t, cfg, Options{NoAdmin: true})
 	a := dialApp(t, p.addr(t, mainListen))
 	req := &rpc.InvokeReq{QueryID: 5, Body: getCall(t, "k")}
@@ -162,12 +151,7 @@ shards = [{ replicas = [%q] }]
 
 func TestNoResultIsForwardedWithoutWaiting(t *testing.T) {
 	eng := startEngines(t, 1)
-	cfg := parseConfig(t, proxyHeader()+fmt.Sprintf(`
-[[cluster]]
-name = "mc"
-functions = ["memcache.*"]
-shards = [{ replicas = [%q] }]
-`, eng[0].Addr))
+	cfg := parseConfig(t, oneShardConfig(eng[0].Addr, ""))
 	p := startProxy(t, cfg, Options{NoAdmin: true})
 	a := dialApp(t, p.addr(t, mainListen))
 	nr := &rpc.InvokeReq{QueryID: 1, Extra: rpc.InvokeReqExtra{Flags: rpc.FlagNoResult}, Body: getCall(t, "k")}
@@ -190,12 +174,7 @@ shards = [{ replicas = [%q] }]
 func TestCancelIsPassedOn(t *testing.T) {
 	eng := startEngines(t, 1)
 	eng[0].Handler = func(*enginetest.Request) enginetest.Reply { return enginetest.Reply{Hold: true} }
-	cfg := parseConfig(t, proxyHeader()+fmt.Sprintf(`
-[[cluster]]
-name = "mc"
-functions = ["memcache.*"]
-shards = [{ replicas = [%q] }]
-`, eng[0].Addr))
+	cfg := parseConfig(t, oneShardConfig(eng[0].Addr, ""))
 	p := startProxy(t, cfg, Options{NoAdmin: true})
 	a := dialApp(t, p.addr(t, mainListen))
 	a.send(t, &rpc.InvokeReq{QueryID: 77, Body: getCall(t, "k")})

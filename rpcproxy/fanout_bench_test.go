@@ -1,9 +1,7 @@
 package rpcproxy
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -13,7 +11,6 @@ import (
 	"github.com/rpcproxy/rpcproxy/engines/memcache"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
-	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
 
@@ -44,29 +41,7 @@ func startFanoutLoopback(tb testing.TB, n int, handle func(shard int, call, dst 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ll := &listenLog{}
-	p, err := New(cfg, Options{Listen: ll.Listen, NoAdmin: true, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(context.Background()) }()
-	nc, err := net.Dial("tcp", p.Addr(mustAddr(mainListen)).String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pc, err := packet.ClientHandshake(nc, packet.Config{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &loopback{pc: pc, close: func() {
-		pc.Close()
-		p.Close()
-		<-served
-		for _, c := range closers {
-			c()
-		}
-	}}, p
+	return serveLoopback(tb, cfg, closers...)
 }
 
 // getMultiLoopback is a 10-key getMulti split over 4 engines serving real

@@ -120,14 +120,7 @@ func TestConcurrentWriters(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatal("reader stuck")
-			}
+			waitOK(t, done, 20*time.Second, "reader")
 			if err := c.Flush(); err != nil {
 				t.Fatal(err)
 			}

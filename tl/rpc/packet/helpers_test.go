@@ -127,6 +127,20 @@ func waitRecv(t testing.TB, ch <-chan recvResult, d time.Duration) recvResult {
 	}
 }
 
+// waitOK waits for one result on ch and fails the test on an error, or
+// when none comes within d (what then names what is stuck).
+func waitOK(t testing.TB, ch <-chan error, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(d):
+		t.Fatal(what + " stuck")
+	}
+}
+
 func wantErr(t testing.TB, err, class error) {
 	t.Helper()
 	if !errors.Is(err, class) {

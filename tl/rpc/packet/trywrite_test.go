@@ -55,14 +55,7 @@ func TestTryWritePacketFull(t *testing.T) {
 			if err := c.WritePacket(9, nil, body); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatal("reader stuck")
-			}
+			waitOK(t, done, 20*time.Second, "reader")
 			if ok, err := c.TryWritePacket(9, nil, body[:4]); !ok || err != nil {
 				t.Fatalf("after drain: %v %v", ok, err)
 			}
@@ -150,14 +143,7 @@ func TestInlineWritersInOrder(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("reader stuck")
-	}
+	waitOK(t, done, 20*time.Second, "reader")
 }
 
 // size varies packet sizes so that some inline writes are partial.

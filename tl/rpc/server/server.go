@@ -131,6 +131,23 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// admit counts a new connection (TCP or UDP) against MaxConns. Beyond it
+// the caller closes the connection at once, so the client fails fast
+// instead of waiting; the refusal is logged at most once a second.
+func (s *Server) admit(remote net.Addr) bool {
+	s.stats.connsTotal.Add(1)
+	if s.nconns.Add(1) <= int64(s.cfg.MaxConns) {
+		return true
+	}
+	s.nconns.Add(-1)
+	s.stats.connsRejected.Add(1)
+	if n, ok := s.rejectLog.allow(s.cfg.Now()); ok {
+		s.log.Warn("rpc/server: MaxConns reached, connection closed",
+			"remote", remote, "max_conns", s.cfg.MaxConns, "rejected_since_last_log", n)
+	}
+	return false
+}
+
 // Serve accepts connections on ln until Shutdown or Close, which close ln,
 // and then returns ErrServerClosed. Other accept errors are retried with a
 // growing pause (the usual cause is running out of file descriptors); an
@@ -174,14 +191,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		pause = 0
-		s.stats.connsTotal.Add(1)
-		if s.nconns.Add(1) > int64(s.cfg.MaxConns) {
-			s.nconns.Add(-1)
-			s.stats.connsRejected.Add(1)
-			if n, ok := s.rejectLog.allow(s.cfg.Now()); ok {
-				s.log.Warn("rpc/server: MaxConns reached, connection closed",
-					"remote", nc.RemoteAddr(), "max_conns", s.cfg.MaxConns, "rejected_since_last_log", n)
-			}
+		if !s.admit(nc.RemoteAddr()) {
 			_ = nc.Close()
 			continue
 		}

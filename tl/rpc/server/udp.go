@@ -85,14 +85,7 @@ func (s *Server) ServeUDP(t *udp.Transport) error {
 			s.mu.Unlock()
 			return fmt.Errorf("rpc/server: udp accept: %w", err)
 		}
-		s.stats.connsTotal.Add(1)
-		if s.nconns.Add(1) > int64(s.cfg.MaxConns) {
-			s.nconns.Add(-1)
-			s.stats.connsRejected.Add(1)
-			if n, ok := s.rejectLog.allow(s.cfg.Now()); ok {
-				s.log.Warn("rpc/server: MaxConns reached, UDP connection closed",
-					"remote", uc.RemoteAddr(), "max_conns", s.cfg.MaxConns, "rejected_since_last_log", n)
-			}
+		if !s.admit(uc.RemoteAddr()) {
 			_ = uc.Close()
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/rpcproxy/rpcproxy/rpcproxy/route"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
 
 // scatter is a request that leaves for several shards (route.Spread):
@@ -51,9 +52,16 @@ type sub struct {
 	ans   *fanout.Answer
 	buf   []byte
 	qid   atomic.Int64 // the engine's query id: Answer finds its reader's batch
+	// batch is the app reader's burst, handed to Send (Batch) and
+	// cleared there: the sub-requests of a burst's fan-outs leave with
+	// one write per engine, not one each.
+	batch *packet.Batch
 }
 
-var _ upstream.Call = (*sub)(nil)
+var (
+	_ upstream.Call    = (*sub)(nil)
+	_ upstream.Batcher = (*sub)(nil)
+)
 
 // spread sends f to several shards. Like ServeRPC it never blocks; every
 // failure before a sub-call is sent is an immediate reply.
@@ -117,6 +125,7 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 	// last answer may merge and reply on another goroutine, so s and f
 	// are not touched after the loop except through done.
 	s.pending.Store(1)
+	batch := r.Batch()
 	for i := range n {
 		ans, body := s.slot(i)
 		if ans == nil {
@@ -130,7 +139,7 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 			*ans = fanout.Answer{Status: fanout.Failed, Err: rpcError(err)}
 			continue
 		}
-		sb.idx, sb.e = idx, e
+		sb.idx, sb.e, sb.batch = idx, e, batch
 		s.pending.Add(1)
 		if err := e.Send(sb, s.hdr, body, now, deadline); err != nil {
 			c.Stats.Refused.Add(1)
@@ -162,6 +171,15 @@ func rpcError(err error) *rpc.Error {
 		return e
 	}
 	return &rpc.Error{Code: rpc.CodeUnknown, Description: "rpcproxy: " + err.Error()}
+}
+
+// Batch is the app reader's burst the sub-request joins (see
+// upstream.Batcher); Send asks for it once, before the sub-call is
+// registered, on the goroutine that runs spread.
+func (sb *sub) Batch() *packet.Batch {
+	b := sb.batch
+	sb.batch = nil
+	return b
 }
 
 // Sent records the engine query id, for AnswerBatch (cancels are not

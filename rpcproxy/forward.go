@@ -214,7 +214,8 @@ func (f *forward) finish(err error) {
 // the app's replier, which writes it at once, never blocking.
 func (f *forward) Answer(_ uint32, body []byte, res *rpc.ReqResult) {
 	// On the engine's reader: one clock read per burst of answers.
-	now := f.e.AnswerBatch(f.qid.Load()).Now(f.p.opts.Now)
+	b := f.e.AnswerBatch(f.qid.Load())
+	now := b.Now(f.p.opts.Now)
 	f.c.Stats.Answers.Add(1)
 	f.c.Stats.Observe(f.latency(now))
 	if res.IsError() {
@@ -227,14 +228,14 @@ func (f *forward) Answer(_ uint32, body []byte, res *rpc.ReqResult) {
 	}
 	if !f.rep.fits(len(body)) {
 		f.fail = errAppSlow
-		f.rep.push(f)
+		f.rep.push(f, nil)
 		return
 	}
 	// res aliases the engine's read buffer, valid until Answer returns;
 	// push copies the answer into the app connection's pending writes
 	// before that, so this is the answer's only copy and no re-parse.
 	f.res = *res
-	f.rep.push(f)
+	f.rep.push(f, b)
 }
 
 // Fail is called when the engine gave no answer (deadline, connection
@@ -250,7 +251,7 @@ func (f *forward) Fail(err error) {
 		f.recycle()
 		return
 	}
-	f.rep.push(f)
+	f.rep.push(f, nil)
 }
 
 // recycle returns f to the pool, releasing its table generation.

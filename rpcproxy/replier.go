@@ -117,8 +117,10 @@ func (*replier) done() {}
 func (*replier) fits(int) bool { return true }
 
 // push answers f's request now, on the calling goroutine, without waiting
-// for the app, and recycles f.
-func (rep *replier) push(f *forward) {
+// for the app, and recycles f. A non-nil b is the burst of the reader
+// running push (the engine reader inside an answer): the answer joins it
+// and leaves with the burst's other writes to the same app connection.
+func (rep *replier) push(f *forward, b *packet.Batch) {
 	r := f.r
 	// Forget the call first, under the lock CancelRPC reads f under: once
 	// removed, no cancel touches f, so it may be recycled below.
@@ -129,12 +131,6 @@ func (rep *replier) push(f *forward) {
 	if f.fail != nil {
 		ok = r.TryReplyErr(f.fail)
 	} else {
-		var b *packet.Batch
-		if f.e != nil {
-			// On the engine's reader (inside its Answer): the answer
-			// joins that reader's burst.
-			b = f.e.AnswerBatch(f.qid.Load())
-		}
 		ok = r.TryReplyResultIn(b, &f.res)
 	}
 	if !ok && f.fail == nil {
@@ -183,5 +179,5 @@ func (h *handler) CancelRPC(r *server.Request) {
 	f.c.Stats.Errors.Add(1)
 	f.fail = errCancelled
 	f.release(f.p.now())
-	rep.push(f)
+	rep.push(f, nil)
 }

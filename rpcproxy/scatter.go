@@ -148,7 +148,7 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 			s.pending.Add(-1)
 		}
 	}
-	s.done()
+	s.done(batch)
 	if noResult {
 		r.Reply(nil) // writes nothing: the app asked for no answer
 	}
@@ -195,9 +195,12 @@ func (sb *sub) Answer(_ uint32, _ []byte, res *rpc.ReqResult) {
 		sb.buf = append(sb.buf[:0], res.Body...)
 		*sb.ans = fanout.Answer{Status: fanout.OK, Body: sb.buf}
 	}
-	// On the engine's reader: one clock read per burst of answers.
-	sb.release(failed, sb.e.AnswerBatch(sb.qid.Load()).Now(sb.s.f.p.opts.Now))
-	sb.s.done()
+	// On the engine's reader: one clock read per burst of answers, and
+	// the merged answer (when this is the last shard) joins the burst.
+	b := sb.e.AnswerBatch(sb.qid.Load())
+	s := sb.s
+	sb.release(failed, b.Now(s.f.p.opts.Now))
+	s.done(b)
 }
 
 // Fail records a shard that gave no answer (deadline, connection lost).
@@ -208,7 +211,7 @@ func (sb *sub) Fail(err error) {
 	}
 	*sb.ans = fanout.Answer{Status: fanout.Failed, Err: e}
 	sb.release(true, sb.s.f.p.now())
-	sb.s.done()
+	sb.s.done(nil)
 }
 
 // release ends the accounting of the sub-call on its engine, answered
@@ -219,16 +222,17 @@ func (sb *sub) release(failed bool, now time.Time) {
 	sb.qid.Store(0)
 }
 
-// done ends one sub-call (or ServeRPC's hold); the last one merges.
-func (s *scatter) done() {
+// done ends one sub-call (or ServeRPC's hold); the last one merges. b is
+// the burst of the reader calling it (nil: none), which the answer joins.
+func (s *scatter) done(b *packet.Batch) {
 	if s.pending.Add(-1) == 0 {
-		s.finish()
+		s.finish(b)
 	}
 }
 
 // finish merges the shards' answers into the forward's buffer and hands
-// the forward to the app's replier.
-func (s *scatter) finish() {
+// the forward to the app's replier, writing within burst b (if not nil).
+func (s *scatter) finish(b *packet.Batch) {
 	f := s.f
 	fan := f.gen.tab.Fanout()
 	var failed int
@@ -246,7 +250,7 @@ func (s *scatter) finish() {
 	s.reset()
 	c := f.c
 	c.Stats.Answers.Add(1)
-	c.Stats.Observe(f.p.now().Sub(f.start))
+	c.Stats.Observe(f.latency(b.Now(f.p.opts.Now)))
 	if err != nil {
 		c.Stats.Errors.Add(1)
 		f.fail = err
@@ -266,7 +270,7 @@ func (s *scatter) finish() {
 	if !f.rep.fits(len(f.buf)) {
 		f.fail, f.buf = errAppSlow, f.buf[:0]
 	}
-	f.rep.push(f)
+	f.rep.push(f, b)
 }
 
 // reset drops the per-request references, keeping the buffers.

@@ -18,6 +18,11 @@ func (w *Walker) Check(call []byte) error {
 		_, _, err = runSteps(call, fi.steps, -1)
 		return err
 	}
+	if fi.args != nil {
+		if _, _, ok := scanCall(call, fi.args, -1); ok {
+			return nil
+		}
+	}
 	st := w.get()
 	defer w.put(st)
 	st.reset(call)
@@ -81,6 +86,11 @@ func (w *Walker) Arg(call []byte, name string) (start, end int, err error) {
 func (w *Walker) argAt(call []byte, fi *fnInfo, i int) (start, end int, err error) {
 	if fi.steps != nil {
 		return runSteps(call, fi.steps, i)
+	}
+	if fi.args != nil {
+		if start, end, ok := scanCall(call, fi.args, i); ok {
+			return start, end, nil
+		}
 	}
 	st := w.get()
 	defer w.put(st)

@@ -114,6 +114,9 @@ type Elems struct {
 	// other elements: the element field list and its frame in st.
 	elem  []schema.Field
 	frame int32
+	// plan, when set, skips elements of a flat type without a walk state
+	// (the fast path of plan.go).
+	plan *elemPlan
 	// The current scalar element: str for strings, num for the others.
 	str []byte
 	num int64
@@ -143,6 +146,11 @@ func (e *Elems) Next() bool {
 		}
 		if err == nil {
 			e.pos, err = e.scalar(e.pos)
+		}
+	} else if e.plan != nil {
+		var ok bool
+		if e.pos, ok = e.plan.skip(e.b, e.pos); !ok {
+			err = fmt.Errorf("walk: element at %d: %w", start, tl.ErrTruncated)
 		}
 	} else if e.st == nil {
 		err = fmt.Errorf("%w: iterator used after Close", ErrUnsupported)
@@ -234,6 +242,7 @@ func (e *Elems) Err() error { return e.err }
 
 // Close releases the walk state; Next calls it at the end.
 func (e *Elems) Close() {
+	e.plan = nil
 	if e.st != nil && !e.borrowed {
 		e.w.put(e.st)
 		e.st = nil
@@ -365,6 +374,11 @@ func (w *Walker) ArgElems(call []byte, name string) (Elems, error) {
 }
 
 func (w *Walker) argElems(call []byte, fi *fnInfo, i int) (Elems, error) {
+	if fi.args != nil && fi.args[i].vec != nil {
+		if start, _, ok := scanCall(call, fi.args, i); ok {
+			return fi.args[i].vec.elems(w, call, start), nil
+		}
+	}
 	st := w.get()
 	st.reset(call)
 	if _, err := st.walkCall(fi); err != nil {
@@ -390,6 +404,9 @@ func (w *Walker) argElems(call []byte, fi *fnInfo, i int) (Elems, error) {
 // A constructor without the field, or with its bit clear, is ErrAbsent;
 // scalar elements are ErrNotObject. Merges sorted by a field use it.
 func (e *Elems) Field(name string) (start, end int, err error) {
+	if e.plan != nil && e.i > 0 {
+		return e.planField(name)
+	}
 	st := e.st
 	if st == nil || e.i == 0 {
 		return 0, 0, fmt.Errorf("%w: element has no fields", ErrNotObject)

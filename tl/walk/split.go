@@ -99,6 +99,14 @@ func (w *Walker) prepareSplit(st *state, call []byte, name string) (splitShape, 
 	if err != nil {
 		return splitShape{}, err
 	}
+	if fi.args != nil && fi.args[ai].vec != nil {
+		if start, _, ok := scanCall(call, fi.args, ai); ok {
+			// callPlan refuses functions of more than MaxTopFields fields.
+			sh := splitShape{fi: fi, n: -1, vec: fi.args[ai].vec.elems(w, call, start)}
+			sh.total = sh.vec.n
+			return sh, nil
+		}
+	}
 	st.reset(call)
 	if _, err := st.walkCall(fi); err != nil {
 		return splitShape{}, err

@@ -24,6 +24,11 @@ type fnInfo struct {
 	// steps is non-nil when every field is an unconditional primitive
 	// (bare or boxed); such calls are validated by a flat loop.
 	steps []step
+	// args is non-nil when every field is an unconditional primitive or a
+	// closed vector, at least one a vector (plan.go); result is set when
+	// the result is a closed vector decoded without the request.
+	args   []argPlan
+	result *vecPlan
 	// excl is the index of the !X field, or -1.
 	excl int
 	// transparent marks a wrapper whose result is the inner call's result
@@ -97,6 +102,10 @@ func plan(c *schema.Combinator) *fnInfo {
 		fi.transparent = r.Kind == schema.RefParam && r.Param == c.Fields[fi.excl].Type.Param
 	}
 	fi.needsReq = fi.excl >= 0 || refUsesFields(c.Result)
+	fi.args = callPlan(c)
+	if !fi.needsReq {
+		fi.result = vectorPlan(c.Result)
+	}
 	return fi
 }
 

@@ -25,6 +25,16 @@
 //	  RefArray  -> Scale (const, slot or param) copies of Elem in a frame
 //	               that shares the enclosing params
 //
+// Functions whose arguments are primitives and closed vectors
+// (memcache.getMulti keys:%(Vector string)) and results that are closed
+// vectors of scalars or of flat constructors (Vector memcache.Value) also
+// get skip plans (plan.go): Check, Arg, ArgElems, Split*, CheckResult and
+// ResultElems run them without a walk state, and their iterators skip
+// elements by the plan (constructor by tag, then its field steps). A plan
+// only ever says "valid, ends here": on anything else the interpreter
+// walks the same bytes, so what is accepted and every error are the
+// interpreter's (TestFastPathMatchesInterpreter, FuzzFastPath).
+//
 // The walk state (frames, bindings, nat slots, recorded top-level spans) is
 // a fixed-size struct taken from a per-Walker sync.Pool, so a walk does not
 // allocate; its stacks are bounded (MaxDepth nesting, 256 frames, 512

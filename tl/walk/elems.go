@@ -180,6 +180,10 @@ func (e *Elems) scalar(pos int) (int, error) {
 	b := e.b
 	switch e.prim {
 	case schema.PrimString, schema.PrimBytes:
+		if data, end, ok := shortString(b, pos); ok {
+			e.str = data
+			return end, nil
+		}
 		data, rest, err := tl.ReadBytes(b[pos:])
 		if err != nil {
 			return pos, fmt.Errorf("walk: string at %d: %w", pos, err)

@@ -6,6 +6,7 @@ import (
 	"github.com/rpcproxy/rpcproxy/configs"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/schema"
+	"github.com/rpcproxy/rpcproxy/tl/walk"
 )
 
 // Kind says how a function leaves the proxy.
@@ -74,6 +75,12 @@ type Rule struct {
 	limitBoxed bool
 	// DefaultLimit is the limit when the request's limit argument is <= 0.
 	DefaultLimit int
+
+	// direct: a split's sub-calls may be cut from the key ranges Split
+	// recorded while placing the keys, without walking the call again
+	// (walk.SplitBy would refuse a function of more than MaxTopFields
+	// fields). Rules not made by Compile leave it false.
+	direct bool
 }
 
 // Compile builds fn's rule from its config. splitArg is the vector
@@ -88,6 +95,7 @@ func Compile(fn *schema.Combinator, r configs.FunctionRule, splitArg string) (*R
 			return nil, fmt.Errorf("fanout: %s: no vector key argument to split by", fn.Name)
 		}
 		rule.Kind, rule.Arg = KindSplit, splitArg
+		rule.direct = len(fn.Fields) <= walk.MaxTopFields
 		rule.Dictionary = r.Align == configs.AlignDictionary
 		elem, ok := vectorElem(fn.Result)
 		if !rule.Dictionary && !ok {

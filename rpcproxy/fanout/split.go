@@ -47,7 +47,11 @@ type Plan struct {
 	Subs [][]byte
 	// Answers[s] is filled by the caller with shard s's outcome.
 	Answers []Answer
+	// ranges[i] is key i's byte range in the call.
+	ranges []keyRange
 }
+
+type keyRange struct{ start, end int }
 
 // Status is one shard's outcome in a fan-out.
 type Status uint8
@@ -72,6 +76,7 @@ type Answer struct {
 // reset sizes p for n shards, keeping its buffers.
 func (p *Plan) reset(n int) {
 	p.ShardOf = p.ShardOf[:0]
+	p.ranges = p.ranges[:0]
 	if cap(p.Keys) < n {
 		p.Keys = make([]int, n)
 		p.Answers = make([]Answer, n)
@@ -128,12 +133,16 @@ func (f *Fanout) Split(rule *Rule, call []byte, pl Placer, n int) (*Plan, error)
 		}
 		p.ShardOf = append(p.ShardOf, s)
 		p.Keys[s]++
+		start, end := it.Range()
+		p.ranges = append(p.ranges, keyRange{start, end})
 	}
 	if err := it.Err(); err != nil {
 		f.Release(p)
 		return nil, err
 	}
-	if err := f.w.SplitBy(p.Subs, call, rule.Arg, p.ShardOf); err != nil {
+	if rule.direct && it.CountPos() >= 0 {
+		p.cut(call, it.CountPos(), it.End())
+	} else if err := f.w.SplitBy(p.Subs, call, rule.Arg, p.ShardOf); err != nil {
 		f.Release(p)
 		return nil, err
 	}
@@ -141,6 +150,33 @@ func (f *Fanout) Split(rule *Rule, call []byte, pl Placer, n int) (*Plan, error)
 		p.Keys[0] = -1 // asked, with no keys
 	}
 	return p, nil
+}
+
+// cut builds every shard's sub-call from the key ranges Split recorded,
+// as walk.SplitBy does for a vector argument (the call, validated by
+// ArgElems, is not walked again): the bytes before the count word at
+// countPos, the shard's count, its keys' bytes in order (runs of adjacent
+// keys copied at once), and the bytes after the vector, which ends at end.
+func (p *Plan) cut(call []byte, countPos, end int) {
+	for s := range p.Subs {
+		p.Subs[s] = tl.AppendUint32(append(p.Subs[s], call[:countPos]...), uint32(p.Keys[s]))
+	}
+	run, runStart, runEnd := -1, 0, 0
+	for i, r := range p.ranges {
+		if s := p.ShardOf[i]; s != run || r.start != runEnd {
+			if run >= 0 {
+				p.Subs[run] = append(p.Subs[run], call[runStart:runEnd]...)
+			}
+			run, runStart = s, r.start
+		}
+		runEnd = r.end
+	}
+	if run >= 0 {
+		p.Subs[run] = append(p.Subs[run], call[runStart:runEnd]...)
+	}
+	for s := range p.Subs {
+		p.Subs[s] = append(p.Subs[s], call[end:]...)
+	}
 }
 
 // Asked reports whether shard s gets a sub-call.

@@ -8,8 +8,10 @@
 //
 //	split     memcache.getMulti keys:%(Vector string)  (a vector key argument)
 //	          Split: each key -> its shard (Placer); shard s gets the call
-//	          with only its keys (walk.SplitBy: element byte ranges copied,
-//	          count rewritten); shards without keys are not asked.
+//	          with only its keys (element byte ranges copied, count
+//	          rewritten; cut from the key ranges recorded while placing
+//	          the keys, so the call is walked once; walk.SplitBy for
+//	          n*[...] arrays); shards without keys are not asked.
 //	          MergeSplit, positional: element i of the answer answers key i:
 //	            out = prefix | n | for each key i: next element of shard
 //	                  ShardOf[i]'s answer (or Missing when it failed)

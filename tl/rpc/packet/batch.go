@@ -70,24 +70,21 @@ func (b *Batch) Flush() {
 	b.mu.Unlock()
 }
 
-// batchGap: a connection flushed by two different batches this close
-// together is fed by several readers at once.
-const batchGap = 50 * time.Microsecond
-
 // flushBatched releases c from batch b and gets its pending bytes
-// written: inline when one reader feeds c (one syscall per burst, no
-// goroutine hop), else by the flusher after the other readers' bursts, so
-// the bursts of many app connections forwarded to one engine connection
-// leave together.
+// written: inline when the same reader fed c last time too (one syscall
+// per burst, no goroutine hop), else by the flusher after the other
+// readers' bursts, so the bursts of many app connections forwarded to one
+// engine connection, and the answers of several engines to one app
+// connection, leave together. No clock is read: "another batch flushed c
+// last" is the whole test. A reader that runs alone pays one goroutine
+// hop for it, which is cheaper than the syscall it saves under load
+// (pipelined gets through the proxy: about a third of the writes, +6-20%
+// throughput in the pinned benchmark).
 func (c *Conn) flushBatched(b *Batch) {
 	c.wmu.Lock()
 	c.batch = nil
-	shared := false
-	if b != c.lastBatch {
-		now := time.Now().UnixNano()
-		shared = now-c.lastBatchAt < int64(batchGap)
-		c.lastBatch, c.lastBatchAt = b, now
-	}
+	shared := c.lastBatch != nil && b != c.lastBatch
+	c.lastBatch = b // retains at most one finished reader's Batch per Conn
 	switch {
 	case len(c.wbuf) == 0 || c.flushing || c.werr != nil:
 		c.wmu.Unlock()

@@ -65,15 +65,14 @@ type Conn struct {
 	// by wmu: writes closer together than inlineGap are a burst, left to
 	// the flusher so that they share one syscall.
 	lastInline int64
-	// lastBatch and lastBatchAt (UnixNano) are the batch that last
-	// flushed this connection and when, guarded by wmu: another batch's
-	// flush within batchGap means several readers feed this connection
-	// (many app connections into one engine connection), so their bursts
-	// are left to the flusher, which yields once first (yield) and writes
-	// them together.
-	lastBatch   *Batch
-	lastBatchAt int64
-	yield       bool
+	// lastBatch is the batch that last flushed this connection, guarded
+	// by wmu: a flush by another batch means several readers feed this
+	// connection (many app connections into one engine connection, or
+	// several engines answering one app connection), so their bursts are
+	// left to the flusher, which yields once first (yield) and writes them
+	// together.
+	lastBatch *Batch
+	yield     bool
 
 	// Owned by whoever holds flushing (or the handshake, before start).
 	enc       cipher.BlockMode

@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"runtime"
 	"sync"
 	"time"
 )
@@ -23,6 +24,9 @@ type Batch struct {
 	mu    sync.Mutex
 	conns []*Conn
 	now   time.Time // the burst's clock reading; zero after Flush
+	// shared: one of conns was flushed by another batch last time, so
+	// other readers feed it too (see Flush).
+	shared bool
 }
 
 // Now returns the burst's time: clock's reading at the first call since
@@ -43,16 +47,34 @@ func (b *Batch) Now(clock func() time.Time) time.Time {
 	return t
 }
 
-// add records that c has packets waiting for this batch.
-func (b *Batch) add(c *Conn) {
+// add records that c has packets waiting for this batch; shared: another
+// batch flushed c last.
+func (b *Batch) add(c *Conn, shared bool) {
 	b.mu.Lock()
 	b.conns = append(b.conns, c)
+	b.shared = b.shared || shared
 	b.mu.Unlock()
 }
 
 // Flush writes every connection this batch holds back: inline when the
 // connection is idle, else through its flusher. It never waits for a peer.
+//
+// When another reader fed one of the connections last time (many app
+// connections into one engine connection, several engines answering one
+// app connection), Flush first yields the processor once: the other
+// readers already runnable finish their bursts and append to the
+// connections this batch holds, so each leaves with one write for all of
+// them. That is an event loop's "write after the ready list is done",
+// without a goroutine hop to a flusher. A reader that feeds its
+// connections alone never yields.
 func (b *Batch) Flush() {
+	b.mu.Lock()
+	shared := b.shared && len(b.conns) > 0
+	b.shared = false
+	b.mu.Unlock()
+	if shared {
+		runtime.Gosched()
+	}
 	b.mu.Lock()
 	conns := b.conns
 	b.conns = b.conns[:0]
@@ -71,28 +93,20 @@ func (b *Batch) Flush() {
 }
 
 // flushBatched releases c from batch b and gets its pending bytes
-// written: inline when the same reader fed c last time too (one syscall
-// per burst, no goroutine hop), else by the flusher after the other
-// readers' bursts, so the bursts of many app connections forwarded to one
-// engine connection, and the answers of several engines to one app
-// connection, leave together. No clock is read: "another batch flushed c
-// last" is the whole test. A reader that runs alone pays one goroutine
-// hop for it, which is cheaper than the syscall it saves under load
-// (pipelined gets through the proxy: about a third of the writes, +6-20%
-// throughput in the pinned benchmark).
+// written: inline when nobody is writing c (one syscall for the burst, and
+// for the bursts of the other readers Flush yielded to), else by whoever
+// is. It records b as the batch that flushed c last.
 func (c *Conn) flushBatched(b *Batch) {
 	c.wmu.Lock()
 	c.batch = nil
-	shared := c.lastBatch != nil && b != c.lastBatch
 	c.lastBatch = b // retains at most one finished reader's Batch per Conn
 	switch {
 	case len(c.wbuf) == 0 || c.flushing || c.werr != nil:
 		c.wmu.Unlock()
-	case c.raw != nil && !shared:
+	case c.raw != nil:
 		c.lastInline = 0 // a burst's one write is not part of the next burst
 		c.writeInline()
 	default:
-		c.yield = shared
 		c.wmu.Unlock()
 		c.kickFlusher()
 	}

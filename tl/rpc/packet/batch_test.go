@@ -102,3 +102,58 @@ func TestBatchNowOncePerBurst(t *testing.T) {
 		t.Fatalf("nil batch: %d reads, want 4", reads)
 	}
 }
+
+// TestBatchSharedConn: a connection fed by two readers' batches in turn.
+// The second batch learns that another one fed the connection last (so
+// its Flush yields first), a batch feeding a connection alone does not,
+// and the held writes of both leave in order.
+func TestBatchSharedConn(t *testing.T) {
+	defer verifyNoLeaks(t)
+	nc, ns := tcpPair(t)
+	c, s := handshakePair(t, nc, ns, Config{}, Config{})
+	defer c.Close()
+	defer s.Close()
+	var a, b Batch
+	body := make([]byte, 8)
+	write := func(bt *Batch, i int) {
+		t.Helper()
+		binary.LittleEndian.PutUint32(body, uint32(i))
+		if ok, err := c.TryWritePacketIn(bt, 0, 9, nil, body); !ok || err != nil {
+			t.Fatalf("write %d: %v %v", i, ok, err)
+		}
+	}
+	shared := func(bt *Batch) bool {
+		bt.mu.Lock()
+		defer bt.mu.Unlock()
+		return bt.shared
+	}
+	steps := []struct {
+		batch      *Batch
+		wantShared bool
+	}{
+		{&a, false}, // first writer: nobody fed c before
+		{&a, false}, // the same reader again
+		{&b, true},  // another reader: a flushed c last
+		{&b, false}, // b again
+		{&a, true},  // and back
+	}
+	for i, st := range steps {
+		write(st.batch, i)
+		if got := shared(st.batch); got != st.wantShared {
+			t.Errorf("step %d: shared %v, want %v", i, got, st.wantShared)
+		}
+		st.batch.Flush()
+		if shared(st.batch) {
+			t.Errorf("step %d: shared not reset by Flush", i)
+		}
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range steps {
+		r := waitRecv(t, readAsync(s), 5*time.Second)
+		if r.err != nil || r.typ != 9 || binary.LittleEndian.Uint32(r.body) != uint32(i) {
+			t.Fatalf("packet %d: %#x %x %v", i, r.typ, r.body, r.err)
+		}
+	}
+}

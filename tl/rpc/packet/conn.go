@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -66,13 +65,10 @@ type Conn struct {
 	// the flusher so that they share one syscall.
 	lastInline int64
 	// lastBatch is the batch that last flushed this connection, guarded
-	// by wmu: a flush by another batch means several readers feed this
-	// connection (many app connections into one engine connection, or
-	// several engines answering one app connection), so their bursts are
-	// left to the flusher, which yields once first (yield) and writes them
-	// together.
+	// by wmu: a write held by another batch means several readers feed
+	// this connection, and that batch yields once before its Flush (see
+	// Batch.Flush).
 	lastBatch *Batch
-	yield     bool
 
 	// Owned by whoever holds flushing (or the handshake, before start).
 	enc       cipher.BlockMode
@@ -245,12 +241,14 @@ func (c *Conn) queueBatchLocked(b *Batch, typ uint32, head, body []byte) error {
 		c.wmu.Unlock()
 	case b != nil:
 		held := c.batch != nil // by b or another batch: its Flush writes it
+		shared := false
 		if !held {
 			c.batch = b
+			shared = c.lastBatch != nil && c.lastBatch != b
 		}
 		c.wmu.Unlock()
 		if !held {
-			b.add(c)
+			b.add(c, shared)
 		}
 	case c.raw != nil && c.inlineDue():
 		c.writeInline()
@@ -395,15 +393,6 @@ func (c *Conn) flushLoop() {
 		case <-c.kick:
 		case <-c.done:
 			return
-		}
-		c.wmu.Lock()
-		yield := c.yield
-		c.yield = false
-		c.wmu.Unlock()
-		if yield {
-			// Let the other readers already runnable finish their
-			// bursts first: their frames join this write.
-			runtime.Gosched()
 		}
 		for {
 			wrote, err := c.flushOnce()

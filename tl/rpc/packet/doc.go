@@ -94,12 +94,13 @@
 //     Writes closer than 5 µs to the previous inline one are a burst and
 //     go to the flusher. A reader working through packets it has buffered
 //     passes a Batch instead: its writes (to any connections) wait in
-//     pending until it Flushes, before it would wait for input. A
-//     connection flushed by two different batches within 50 µs is fed by
-//     several readers (many app connections into one engine connection):
-//     its flush goes to the flusher, which yields once so the other
-//     readers' bursts join its one write. Batch.Now gives a burst one
-//     clock reading.
+//     pending until it Flushes, before it would wait for input. When
+//     another reader fed one of its connections last (many app connections
+//     into one engine connection, several engines answering one app
+//     connection), Flush first yields the processor once, so the bursts of
+//     the other readers already runnable join the same write: an event
+//     loop's "write when the ready list is done", without a goroutine hop.
+//     Batch.Now gives a burst one clock reading.
 //   - Timeouts: each handshake step has PacketTimeout. Afterwards, when no
 //     byte arrives for PacketTimeout a ping is sent; if still nothing
 //     arrives for another PacketTimeout the connection closes

@@ -60,7 +60,8 @@ type Conn struct {
 	ioErr error
 	// batch holds the pending bytes back until its Flush; nil when none.
 	batch *Batch
-	// lastInline is when the last inline write began (UnixNano), guarded
+	// lastInline is when the last inline write began (nanoseconds since
+	// rd.epoch), guarded
 	// by wmu: writes closer together than inlineGap are a burst, left to
 	// the flusher so that they share one syscall.
 	lastInline int64
@@ -275,7 +276,7 @@ const inlineGap = 5 * time.Microsecond
 
 // inlineDue reports whether the write being queued is a lone one; wmu held.
 func (c *Conn) inlineDue() bool {
-	now := time.Now().UnixNano()
+	now := int64(time.Since(c.rd.epoch))
 	if now-c.lastInline < int64(inlineGap) {
 		return false
 	}
@@ -449,7 +450,7 @@ func (c *Conn) flushOnce() (bool, error) {
 }
 
 func (c *Conn) setWriteDeadline() error {
-	dl, ok := rearm(c.wdeadline, c.timeout)
+	dl, ok := rearm(monoNow(c.rd.epoch), c.wdeadline, c.timeout)
 	if !ok {
 		return nil
 	}

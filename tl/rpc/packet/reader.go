@@ -47,13 +47,14 @@ type reader struct {
 	pads    int // consecutive padding words seen
 
 	timeout  time.Duration
+	epoch    time.Time // monoNow's base
 	deadline time.Time
 	fixed    bool // handshake: one deadline per step, no refresh on progress
 }
 
 func (rd *reader) init(nc net.Conn, bufSize, maxLen int, timeout time.Duration) {
 	*rd = reader{nc: nc, buf: make([]byte, bufSize), minBuf: bufSize, tab: ieee(),
-		seq: seqNonce, maxLen: maxLen, timeout: timeout, fixed: true}
+		seq: seqNonce, maxLen: maxLen, timeout: timeout, epoch: time.Now(), fixed: true}
 }
 
 // startDecrypt switches the stream to AES from the current position on:
@@ -75,11 +76,16 @@ func (rd *reader) decryptReady() {
 	}
 }
 
+// monoNow is the time now read from the monotonic clock alone: epoch (a
+// time.Now reading) plus the monotonic time since. time.Now reads two
+// clocks; this reads one, and deadlines and comparisons between such
+// times use only the monotonic part anyway.
+func monoNow(epoch time.Time) time.Time { return epoch.Add(time.Since(epoch)) }
+
 // rearm returns the deadline for an operation starting now, and whether it
 // moved far enough from cur to be worth a SetDeadline call. An expired
 // deadline is always re-armed.
-func rearm(cur time.Time, timeout time.Duration) (time.Time, bool) {
-	now := time.Now()
+func rearm(now, cur time.Time, timeout time.Duration) (time.Time, bool) {
 	dl := now.Add(timeout)
 	return dl, !cur.After(now) || dl.Sub(cur) > min(deadlineSlack, timeout/10)
 }
@@ -114,7 +120,7 @@ func (rd *reader) fill(need int) (int, error) {
 		}
 	}
 	if !rd.fixed {
-		if dl, ok := rearm(rd.deadline, rd.timeout); ok {
+		if dl, ok := rearm(monoNow(rd.epoch), rd.deadline, rd.timeout); ok {
 			if err := rd.setDeadline(dl); err != nil {
 				return 0, err
 			}

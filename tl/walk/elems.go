@@ -433,14 +433,9 @@ func (e *Elems) Field(name string) (start, end int, err error) {
 		}
 		fields, f, pos = c.Fields, cf, p
 	}
-	i := -1
-	for j := range fields {
-		if fields[j].Name == name {
-			i = j
-		}
-	}
-	if i < 0 || i >= MaxTopFields {
-		return 0, 0, fmt.Errorf("%w: element has no field %q", ErrAbsent, name)
+	i, err := fieldIndex(fields, name)
+	if err != nil {
+		return 0, 0, err
 	}
 	saved := st.rec
 	st.rec = f
@@ -454,4 +449,19 @@ func (e *Elems) Field(name string) (start, end int, err error) {
 		return 0, 0, fmt.Errorf("%w: field %q", ErrAbsent, name)
 	}
 	return int(sp.start), int(sp.end), nil
+}
+
+// fieldIndex is the index of the field called name among an element's
+// fields (the last one, if the name repeats), as Field looks it up.
+func fieldIndex(fields []schema.Field, name string) (int, error) {
+	i := -1
+	for j := range fields {
+		if fields[j].Name == name {
+			i = j
+		}
+	}
+	if i < 0 || i >= MaxTopFields {
+		return 0, fmt.Errorf("%w: element has no field %q", ErrAbsent, name)
+	}
+	return i, nil
 }

@@ -317,14 +317,9 @@ func (e *Elems) planField(name string) (start, end int, err error) {
 		return 0, 0, fmt.Errorf("%w: element at %d", ErrUnknownConstructor, e.cur.start)
 	}
 	fields := cp.c.Fields
-	i := -1
-	for j := range fields {
-		if fields[j].Name == name {
-			i = j
-		}
-	}
-	if i < 0 || i >= MaxTopFields {
-		return 0, 0, fmt.Errorf("%w: element has no field %q", ErrAbsent, name)
+	i, err := fieldIndex(fields, name)
+	if err != nil {
+		return 0, 0, err
 	}
 	for j := range i {
 		if pos, ok = fastStep(e.b, pos, cp.steps[j]); !ok {

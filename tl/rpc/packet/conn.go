@@ -61,9 +61,8 @@ type Conn struct {
 	// batch holds the pending bytes back until its Flush; nil when none.
 	batch *Batch
 	// lastInline is when the last inline write began (nanoseconds since
-	// rd.epoch), guarded
-	// by wmu: writes closer together than inlineGap are a burst, left to
-	// the flusher so that they share one syscall.
+	// rd.epoch), guarded by wmu: writes closer together than inlineGap
+	// are a burst, left to the flusher so that they share one syscall.
 	lastInline int64
 	// lastBatch is the batch that last flushed this connection, guarded
 	// by wmu: a write held by another batch means several readers feed

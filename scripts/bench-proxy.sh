@@ -15,6 +15,7 @@
 #   RUNS=3 DURATION=4s scripts/bench-proxy.sh             # shorter
 #   MGET=1 scripts/bench-proxy.sh                         # also 10-key getMulti
 #   NETWORK=udp scripts/bench-proxy.sh                    # apps over UDP vs TCP
+#   KEYHASH=xxhash scripts/bench-proxy.sh                 # ketama's key hash (default md5)
 #
 # NETWORK=udp compares, in the same run, small gets through the proxy from
 # apps over VK's UDP transport (rpcbench -network udp -key-file; always
@@ -35,8 +36,10 @@ WARMUP=${WARMUP:-1s}
 PROXY_PORT=${PROXY_PORT:-} # proxy; admin is PROXY_PORT+1; default: the first free pair from 29300
 NETWORK=${NETWORK:-tcp}
 ENGINE_TRANSPORT=${ENGINE_TRANSPORT:-tcp}
+KEYHASH=${KEYHASH:-md5}
 [[ $NETWORK == tcp || $NETWORK == udp ]] || { printf 'bench-proxy: NETWORK=%s: want tcp or udp\n' "$NETWORK" >&2; exit 1; }
 [[ $ENGINE_TRANSPORT == tcp || $ENGINE_TRANSPORT == udp ]] || { printf 'bench-proxy: ENGINE_TRANSPORT=%s: want tcp or udp\n' "$ENGINE_TRANSPORT" >&2; exit 1; }
+[[ $KEYHASH =~ ^(md5|crc32|fnv1a_64|xxhash)$ ]] || { printf 'bench-proxy: KEYHASH=%s: want md5, crc32, fnv1a_64 or xxhash\n' "$KEYHASH" >&2; exit 1; }
 OUT=$BIN/bench-proxy
 [[ $NETWORK == udp ]] && OUT=$BIN/bench-proxy-udp
 SCHEMA=$PWD/engines/memcache/memcache.tl
@@ -148,7 +151,7 @@ $([[ ${#KEY_FLAGS[@]} -gt 0 ]] && echo "key_file = \"$KEYFILE\"")
 name = "memcache"
 functions = ["memcache.*"]
 sharding = "ketama"
-hash = "md5"
+hash = "$KEYHASH"
 transport = "$ENGINE_TRANSPORT"
 shards = [
 $(for e in "${ENGINES[@]}"; do echo "  { replicas = [\"$e\"] },"; done)
@@ -172,7 +175,7 @@ else
 	B_NAME=proxy B_ADDR=$PROXY B_FLAGS=()
 	A_TITLE=direct B_TITLE=proxy
 fi
-echo "bench-proxy: engines ${ENGINES[*]} (reached over $ENGINE_TRANSPORT); proxy $PROXY; direct target $DIRECT; apps over $NETWORK"
+echo "bench-proxy: engines ${ENGINES[*]} (reached over $ENGINE_TRANSPORT, ketama with $KEYHASH); proxy $PROXY; direct target $DIRECT; apps over $NETWORK"
 echo "bench-proxy: server side on core 0 (GOMAXPROCS=1 each), rpcbench on core 1; $RUNS runs per side per case, warm-up $WARMUP, $DURATION measured"
 
 # field prints the number after "NAME": in a JSON report (the first one).
@@ -195,7 +198,7 @@ bench() { # tag addr flags...
 TABLE=$BIN/bench-proxy.md
 [[ $NETWORK == udp ]] && TABLE=$BIN/bench-proxy-udp.md
 {
-	echo "rpcproxy $B_TITLE vs $A_TITLE (engines over $ENGINE_TRANSPORT), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $RUNS runs per side, warm-up $WARMUP + $DURATION measured."
+	echo "rpcproxy $B_TITLE vs $A_TITLE (engines over $ENGINE_TRANSPORT, ketama with $KEYHASH), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $RUNS runs per side, warm-up $WARMUP + $DURATION measured."
 	echo "Server side (4 engines + proxy) on core 0, rpcbench on core 1; medians of the runs; a shared machine: compare ratios (load average at the start: $(cut -d' ' -f1-3 /proc/loadavg))."
 	echo
 	echo "| case | n | $A_NAME ops/s | $B_NAME ops/s | **$B_NAME/$A_NAME** | p50 µs $A_NAME / $B_NAME (added) | p99 µs $A_NAME / $B_NAME (added) | errors $A_NAME / $B_NAME |"

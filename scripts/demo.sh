@@ -202,8 +202,8 @@ for key in "${KEYS[@]}"; do
 done
 kill -STOP "${PIDS[engine-${VICTIM##*:}]}"
 sleep 0.1 # let the stop take effect before the first request
-echo "  Gets for user:1 wait out their timeout (500ms) until 2 timeouts in a row mark"
-echo "  the engine down; then they fail at once with NO_CONNECTIONS:"
+echo "  Gets for user:1 wait out their timeout (500ms) and get the proxy's QUERY_TIMEOUT naming"
+echo "  the engine, until 2 timeouts in a row mark it down; then they fail at once with NO_CONNECTIONS:"
 for _ in 1 2 3 4; do call -timeout 500ms memcache.get '{"key":"user:1"}' || true; done
 echo "  Other shards are not affected ($OTHER is on another engine):"
 call memcache.get "{\"key\":\"$OTHER\"}" || true

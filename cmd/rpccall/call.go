@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	header := rpc.AppendInvokeReqHeader(nil, &inv)[8:]
 
 	co := o.conn
-	co.FailFast, co.DialTimeout = true, o.timeout
+	co.FailFast, co.DialTimeout, co.TimeoutGrace = true, o.timeout, o.grace
 	cl, err := client.New(o.addr, co)
 	if err != nil {
 		return usageErr("%v", err)
@@ -103,7 +103,7 @@ func (c *caller) loop(ctx context.Context) int {
 	var lats []time.Duration
 	first, failed := exitOK, 0
 	for i := 0; i < c.o.repeat; i++ {
-		cctx, cancel := context.WithTimeout(ctx, c.o.timeout)
+		cctx, cancel := context.WithTimeout(ctx, c.o.timeout+c.o.grace)
 		start := time.Now()
 		err := c.cl.Do(cctx, &req, &resp)
 		lat := time.Since(start)
@@ -146,7 +146,7 @@ func (c *caller) report(resp *client.Response, err error, lat time.Duration) int
 		fmt.Fprintf(c.stderr, "rpccall: connection to %s lost before the answer: %s\n", c.o.addr, cause(err))
 		return exitConn
 	case errors.Is(err, client.ErrTimeout):
-		fmt.Fprintf(c.stderr, "rpccall: no answer from %s within %v (the peer is slow, hung or unreachable; raise -timeout to wait longer)\n", c.o.addr, c.o.timeout)
+		fmt.Fprintf(c.stderr, "rpccall: no answer from %s within %v (-timeout) + %v grace (the peer is hung or unreachable, or too slow to report its own timeout; raise -timeout to wait longer)\n", c.o.addr, c.o.timeout, c.o.grace)
 		return exitTimeout
 	case errors.Is(err, client.ErrCanceled):
 		fmt.Fprintf(c.stderr, "rpccall: interrupted\n")

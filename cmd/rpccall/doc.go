@@ -20,7 +20,7 @@
 // Exit codes (also in -h): 0 success; 1 the peer answered a TL error, or an
 // answer the schema cannot decode; 2 usage, schema or JSON error (nothing
 // was sent); 3 connection failure (refused, unreachable, lost); 4 no answer
-// within -timeout.
+// within -timeout plus the grace below.
 //
 // Choices:
 //   - No schema is guessed from the working directory: -schema is required
@@ -30,10 +30,18 @@
 //     piped to jq; -v and -hex diagnostics and errors go to stderr.
 //   - The client runs with FailFast, so a refused connection is reported at
 //     once (exit 3) instead of waiting out -timeout.
+//   - -timeout is sent as custom_timeout_ms, but the local wait is
+//     -timeout plus a grace of max(50ms, 10% of -timeout)
+//     (client.Options.TimeoutGrace). The proxy answers QUERY_TIMEOUT naming
+//     the slow engine right at -timeout (its deadline toward the engine is
+//     the caller's remaining time), and an engine does the same for its own
+//     work; a local timer at the same moment would usually win and print a
+//     bare "no answer" (exit 4) instead of that error (exit 1). A hung or
+//     unreachable peer still costs at most -timeout plus the grace.
 //   - The envelope header is built here, not by the client, so that -hex
 //     prints exactly the bytes sent: query id, header chain, body.
 //
 // Invariants: run has no package-level state and writes only to the
 // writers it is given, so tests call it in-process; every call is bounded
-// by -timeout; the client is closed before run returns.
+// by -timeout plus the grace; the client is closed before run returns.
 package main

@@ -27,8 +27,19 @@ const (
 	exitRPC     = 1 // the peer answered a TL error, or an undecodable answer
 	exitUsage   = 2 // flags, schema, function name or JSON arguments
 	exitConn    = 3 // connection refused, unreachable or lost
-	exitTimeout = 4 // no answer within -timeout
+	exitTimeout = 4 // no answer within -timeout plus the grace
 )
+
+// minGrace is the least the local wait exceeds -timeout by (see grace).
+const minGrace = 50 * time.Millisecond
+
+// grace is how much longer than -timeout rpccall waits for the answer:
+// max(50ms, 10% of -timeout). -timeout is sent as custom_timeout_ms, and a
+// proxy or engine answers QUERY_TIMEOUT, naming the engine that was slow,
+// right at it; a local timer at the same moment would usually win and
+// print a bare "no answer" instead. A silent peer still costs at most
+// -timeout plus the grace.
+func grace(timeout time.Duration) time.Duration { return max(minGrace, timeout/10) }
 
 // schemaEnv names the schema files when -schema is absent.
 const schemaEnv = "RPCCALL_SCHEMA"
@@ -44,6 +55,7 @@ type options struct {
 	schemas       []string
 	actor         int64
 	timeout       time.Duration
+	grace         time.Duration // local wait past timeout: grace(timeout)
 	extra         string
 	intForward    int64
 	stringForward string
@@ -80,7 +92,7 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *listFlag) {
 	o.transport.Register(fs)
 	fs.Var(schemas, "schema", "TL schema `FILE` (repeatable, or comma-separated); default $"+schemaEnv)
 	fs.Int64Var(&o.actor, "actor", 0, "actor id `N` sent in the header (0 = none)")
-	fs.DurationVar(&o.timeout, "timeout", time.Second, "wait this long for the answer; also sent as custom_timeout_ms")
+	fs.DurationVar(&o.timeout, "timeout", time.Second, "request timeout, sent as custom_timeout_ms; the local wait is this plus max(50ms, 10%) so that a proxy's or engine's own timeout error arrives first")
 	fs.StringVar(&o.extra, "extra", "", "rpcInvokeReqExtra fields as a JSON `object`, e.g. '{\"int_forward\":5}' (see below)")
 	fs.Int64Var(&o.intForward, "int-forward", 0, "shortcut for -extra '{\"int_forward\":`N`}': route by this int key")
 	fs.StringVar(&o.stringForward, "string-forward", "", "shortcut for -extra '{\"string_forward\":\"`KEY`\"}': route by this string key")
@@ -123,7 +135,8 @@ exit codes:
      answer the schema cannot decode
   2  usage, schema, function name or JSON argument error (nothing was sent)
   3  connection failure: refused, unreachable or lost (is the proxy running?)
-  4  no answer within -timeout
+  4  no answer within -timeout plus a grace of max(50ms, 10% of -timeout),
+     left for the proxy's or engine's own QUERY_TIMEOUT answer (exit 1)
 
 flags:
 `)
@@ -183,6 +196,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (o options, code int, ok
 	case o.repeat < 1 || o.repeat > maxRepeat:
 		return fail("-n %d outside [1, %d]", o.repeat, maxRepeat)
 	}
+	o.grace = grace(o.timeout)
 	if err := o.transport.Apply(&o.conn); err != nil {
 		return fail("%v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -162,11 +163,11 @@ func TestEnvelopeReachesEngine(t *testing.T) {
 	}
 }
 
-// TestTimeout: an engine that holds the request makes rpccall exit 4.
-func TestTimeout(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	held := make(chan *server.Request, 1)
-	srv, err := server.New(server.Config{Handler: server.HandlerFunc(func(r *server.Request) { held <- r })})
+// startServer runs tl/rpc/server with h on 127.0.0.1:0 until the test
+// ends and returns its address.
+func startServer(t *testing.T, h server.HandlerFunc) string {
+	t.Helper()
+	srv, err := server.New(server.Config{Handler: h})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +177,76 @@ func TestTimeout(t *testing.T) {
 	}
 	served := make(chan struct{})
 	go func() { _ = srv.Serve(ln); close(served) }()
-	defer func() { srv.Close(); <-served }()
+	t.Cleanup(func() { srv.Close(); <-served })
+	return ln.Addr().String()
+}
 
-	code, stdout, stderr := call(t, "", "-addr", ln.Addr().String(), "-schema", schemaFile, "-timeout", "50ms", "memcache.get", `{"key":"a"}`)
-	if code != exitTimeout || stdout != "" || !strings.Contains(stderr, "no answer from "+ln.Addr().String()+" within 50ms") {
-		t.Errorf("exit %d, stdout %q, stderr %q; want %d and a timeout message", code, stdout, stderr, exitTimeout)
+// TestTimeout: -timeout is sent as custom_timeout_ms and rpccall waits a
+// grace longer, so a peer that answers QUERY_TIMEOUT at that deadline (as
+// the proxy does for a slow engine) is reported with its own error and
+// exit 1; a silent peer still ends in exit 4, after -timeout plus the
+// grace and well before the test's bound.
+func TestTimeout(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the servers' cleanups
+	const slowText = "engine 10.0.0.7:2442 of cluster memcache did not answer within 1000ms"
+	timed := startServer(t, func(r *server.Request) {
+		d, ok := r.Deadline()
+		if !ok {
+			r.ReplyError(rpc.CodeInternal, "no custom_timeout_ms")
+			return
+		}
+		time.AfterFunc(time.Until(d), func() { r.ReplyError(rpc.CodeQueryTimeout, slowText) })
+	})
+	held := make(chan *server.Request, 1)
+	silent := startServer(t, func(r *server.Request) { held <- r })
+
+	tests := []struct {
+		name      string
+		addr      string
+		timeout   time.Duration
+		code      int
+		stderrHas string
+		atLeast   time.Duration // a local timeout never fires earlier
+	}{
+		{name: "the peer's QUERY_TIMEOUT wins", addr: timed, timeout: time.Second, code: exitRPC,
+			stderrHas: "rpccall: rpc error -3000 QUERY_TIMEOUT: " + slowText + "\n"},
+		{name: "silent peer", addr: silent, timeout: 50 * time.Millisecond, code: exitTimeout,
+			stderrHas: "rpccall: no answer from " + silent + " within 50ms (-timeout) + 50ms grace", atLeast: 100 * time.Millisecond},
 	}
-	(<-held).ReplyError(rpc.CodeQueryTimeout, "too late")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			code, stdout, stderr := call(t, "", "-addr", tc.addr, "-schema", schemaFile, "-timeout", tc.timeout.String(), "memcache.get", `{"key":"a"}`)
+			elapsed := time.Since(start)
+			if code != tc.code || stdout != "" || !strings.Contains(stderr, tc.stderrHas) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d and %q", code, stdout, stderr, tc.code, tc.stderrHas)
+			}
+			if elapsed < tc.atLeast || elapsed > tc.timeout+10*time.Second {
+				t.Errorf("took %v, want at least %v and well under %v", elapsed, tc.atLeast, tc.timeout+10*time.Second)
+			}
+		})
+	}
+	select {
+	case r := <-held:
+		r.ReplyError(rpc.CodeQueryTimeout, "too late")
+	case <-time.After(10 * time.Second):
+		t.Error("the silent server never got the request")
+	}
+}
+
+func TestGrace(t *testing.T) {
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		want    time.Duration
+	}{
+		{"floor", 50 * time.Millisecond, 50 * time.Millisecond},
+		{"floor up to 500ms", 500 * time.Millisecond, 50 * time.Millisecond},
+		{"10% above", 2 * time.Second, 200 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		if got := grace(tc.timeout); got != tc.want {
+			t.Errorf("%s: grace(%v) = %v, want %v", tc.name, tc.timeout, got, tc.want)
+		}
+	}
 }

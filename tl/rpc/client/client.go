@@ -98,7 +98,7 @@ func (cl *Client) prepare(req *Request, deadline time.Time) (*call, time.Time, e
 	if len(req.Body) < 4 {
 		return nil, time.Time{}, fmt.Errorf("%w: body of %d bytes has no function tag", ErrBadRequest, len(req.Body))
 	}
-	ms, local, err := requestTimeout(&req.Extra, deadline, cl.opts.DefaultTimeout, cl.opts.Now())
+	ms, local, err := requestTimeout(&req.Extra, deadline, cl.opts.DefaultTimeout, cl.opts.TimeoutGrace, cl.opts.Now())
 	if err != nil {
 		if err == ErrTimeout {
 			cl.stats.timeouts.Add(1)

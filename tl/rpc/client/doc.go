@@ -35,7 +35,9 @@
 //   - Timeouts follow wire.md §4.6: the explicit custom_timeout_ms, else
 //     Options.DefaultTimeout, lowered to the deadline; sent truncated to
 //     ms but at least 1, clamped to MaxInt32; 0 means none. A local timer
-//     fails the call with ErrTimeout (wrapping context.DeadlineExceeded);
+//     fails the call with ErrTimeout (wrapping context.DeadlineExceeded)
+//     at the sent timeout, or Options.TimeoutGrace later (never past the
+//     deadline) so that the peer's own QUERY_TIMEOUT answer comes first;
 //     cancellation before it sends rpcCancelReq if the peer supports it.
 //   - Connection loss fails every call in flight on it with one
 //     *ConnError (ErrConnLost, the address and the cause). The dial loop

@@ -58,6 +58,17 @@ type Options struct {
 	// DefaultTimeout is the request timeout when neither the request's
 	// custom_timeout_ms nor the deadline sets one; zero means none.
 	DefaultTimeout time.Duration
+	// TimeoutGrace is how much longer than a timeout it sends (an explicit
+	// custom_timeout_ms, or DefaultTimeout) the Client waits before
+	// failing the call with ErrTimeout, so that the peer's own timeout
+	// answer, which arrives at the sent timeout and names what was slow
+	// (a proxy's QUERY_TIMEOUT for an engine), reaches the caller first. A
+	// silent peer still fails the call at the timeout plus the grace. The
+	// caller's deadline (Do's context, Go's deadline) stays a hard bound:
+	// it caps the grace, and a timeout it sets itself gets none, so Do
+	// callers give the context the timeout plus the grace. Zero means
+	// none: the local timer fires with the sent timeout, as in VK's client.
+	TimeoutGrace time.Duration
 	// MinReconnectDelay and MaxReconnectDelay bound the reconnect backoff:
 	// 0 after a connection that was up, else Min doubling to Max, with
 	// full jitter. Zero means 200 ms and 60 s.
@@ -102,6 +113,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if s.DefaultTimeout < 0 {
 		return s, fmt.Errorf("%w: DefaultTimeout %v is negative", ErrBadOptions, s.DefaultTimeout)
+	}
+	if s.TimeoutGrace < 0 {
+		return s, fmt.Errorf("%w: TimeoutGrace %v is negative", ErrBadOptions, s.TimeoutGrace)
 	}
 	if s.MinReconnectDelay <= 0 {
 		s.MinReconnectDelay = DefaultMinReconnectDelay

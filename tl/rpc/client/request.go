@@ -26,7 +26,8 @@ type Request struct {
 	// of one built from ActorID, Extra and TL2: the proxy forwards an
 	// envelope it has already written. The Client then reads only the
 	// no_result bit of Extra.Flags and TL2, and leaves custom_timeout_ms
-	// as the header has it (the local deadline still applies).
+	// as the header has it; the local deadline is still computed from
+	// Extra's custom_timeout_ms, the deadline and Options.TimeoutGrace.
 	Header []byte
 }
 
@@ -98,7 +99,13 @@ type Handler interface {
 // its bit is set (even to 0, meaning none), else def; then the deadline,
 // which wins when earlier. It returns the value to send (0 = none) and the
 // local deadline (zero = none). A passed deadline is ErrTimeout.
-func requestTimeout(extra *rpc.InvokeReqExtra, deadline time.Time, def time.Duration, now time.Time) (int32, time.Time, error) {
+//
+// grace (Options.TimeoutGrace) moves the local deadline of a sent timeout
+// that the caller's deadline did not set to the timeout plus grace, capped
+// at the deadline: the peer answers QUERY_TIMEOUT at the sent timeout, and
+// that answer says more than a local ErrTimeout. A timeout set by the
+// deadline gets none, since the deadline is the caller's hard bound.
+func requestTimeout(extra *rpc.InvokeReqExtra, deadline time.Time, def, grace time.Duration, now time.Time) (int32, time.Time, error) {
 	var ms int32
 	if extra.Flags&rpc.FlagCustomTimeoutMs != 0 {
 		if extra.CustomTimeoutMs < 0 {
@@ -120,7 +127,11 @@ func requestTimeout(extra *rpc.InvokeReqExtra, deadline time.Time, def time.Dura
 	if ms == 0 {
 		return 0, time.Time{}, nil
 	}
-	return ms, now.Add(time.Duration(ms) * time.Millisecond), nil
+	local := now.Add(time.Duration(ms)*time.Millisecond + grace)
+	if !deadline.IsZero() && deadline.Before(local) {
+		local = deadline
+	}
+	return ms, local, nil
 }
 
 // roundMs converts a timeout to whole milliseconds as VK does: truncated,

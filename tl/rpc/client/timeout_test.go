@@ -19,23 +19,30 @@ func TestRequestTimeout(t *testing.T) {
 		extra     rpc.InvokeReqExtra
 		deadline  time.Duration // from now; 0 = none
 		def       time.Duration
+		grace     time.Duration
 		wantMs    int32
 		wantLocal time.Duration // from now; 0 = none
 		wantErr   error
 	}{
-		{"nothing", rpc.InvokeReqExtra{}, 0, 0, 0, 0, nil},
-		{"default", rpc.InvokeReqExtra{}, 0, 300 * time.Millisecond, 300, 300 * time.Millisecond, nil},
-		{"explicit beats default", set(500), 0, 300 * time.Millisecond, 500, 500 * time.Millisecond, nil},
-		{"explicit zero is none", set(0), 0, 300 * time.Millisecond, 0, 0, nil},
-		{"deadline", rpc.InvokeReqExtra{}, 5 * time.Second, 0, 5000, 5 * time.Second, nil},
-		{"deadline truncated", rpc.InvokeReqExtra{}, 4999*time.Millisecond + 900*time.Microsecond, 0, 4999, 4999*time.Millisecond + 900*time.Microsecond, nil},
-		{"deadline below explicit", set(9000), time.Second, 0, 1000, time.Second, nil},
-		{"explicit below deadline", set(100), time.Second, 0, 100, 100 * time.Millisecond, nil},
-		{"default below deadline", rpc.InvokeReqExtra{}, time.Second, 200 * time.Millisecond, 200, 200 * time.Millisecond, nil},
-		{"sub-millisecond is 1", rpc.InvokeReqExtra{}, 10 * time.Microsecond, 0, 1, 10 * time.Microsecond, nil},
-		{"huge clamps", rpc.InvokeReqExtra{}, 1000 * time.Hour, 0, math.MaxInt32, 1000 * time.Hour, nil},
-		{"passed deadline", rpc.InvokeReqExtra{}, -time.Millisecond, 0, 0, 0, ErrTimeout},
-		{"negative explicit", set(-5), 0, 0, 0, 0, ErrBadRequest},
+		{"nothing", rpc.InvokeReqExtra{}, 0, 0, 0, 0, 0, nil},
+		{"default", rpc.InvokeReqExtra{}, 0, 300 * time.Millisecond, 0, 300, 300 * time.Millisecond, nil},
+		{"explicit beats default", set(500), 0, 300 * time.Millisecond, 0, 500, 500 * time.Millisecond, nil},
+		{"explicit zero is none", set(0), 0, 300 * time.Millisecond, 0, 0, 0, nil},
+		{"deadline", rpc.InvokeReqExtra{}, 5 * time.Second, 0, 0, 5000, 5 * time.Second, nil},
+		{"deadline truncated", rpc.InvokeReqExtra{}, 4999*time.Millisecond + 900*time.Microsecond, 0, 0, 4999, 4999*time.Millisecond + 900*time.Microsecond, nil},
+		{"deadline below explicit", set(9000), time.Second, 0, 0, 1000, time.Second, nil},
+		{"explicit below deadline", set(100), time.Second, 0, 0, 100, 100 * time.Millisecond, nil},
+		{"default below deadline", rpc.InvokeReqExtra{}, time.Second, 200 * time.Millisecond, 0, 200, 200 * time.Millisecond, nil},
+		{"sub-millisecond is 1", rpc.InvokeReqExtra{}, 10 * time.Microsecond, 0, 0, 1, 10 * time.Microsecond, nil},
+		{"huge clamps", rpc.InvokeReqExtra{}, 1000 * time.Hour, 0, 0, math.MaxInt32, 1000 * time.Hour, nil},
+		{"passed deadline", rpc.InvokeReqExtra{}, -time.Millisecond, 0, 0, 0, 0, ErrTimeout},
+		{"grace after explicit", set(300), 0, 0, 50 * time.Millisecond, 300, 350 * time.Millisecond, nil},
+		{"grace after default", rpc.InvokeReqExtra{}, 0, 200 * time.Millisecond, 50 * time.Millisecond, 200, 250 * time.Millisecond, nil},
+		{"grace within deadline", set(300), 400 * time.Millisecond, 0, 50 * time.Millisecond, 300, 350 * time.Millisecond, nil},
+		{"deadline caps grace", set(300), 330 * time.Millisecond, 0, 50 * time.Millisecond, 300, 330 * time.Millisecond, nil},
+		{"no grace for a deadline", rpc.InvokeReqExtra{}, 300 * time.Millisecond, 0, 50 * time.Millisecond, 300, 300 * time.Millisecond, nil},
+		{"no grace for none", set(0), 0, 0, 50 * time.Millisecond, 0, 0, nil},
+		{"negative explicit", set(-5), 0, 0, 0, 0, 0, ErrBadRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,7 +50,7 @@ func TestRequestTimeout(t *testing.T) {
 			if tc.deadline != 0 {
 				dl = now.Add(tc.deadline)
 			}
-			ms, local, err := requestTimeout(&tc.extra, dl, tc.def, now)
+			ms, local, err := requestTimeout(&tc.extra, dl, tc.def, tc.grace, now)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err %v, want %v", err, tc.wantErr)
 			}

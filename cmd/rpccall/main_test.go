@@ -208,7 +208,9 @@ func TestTimeout(t *testing.T) {
 		stderrHas string
 		atLeast   time.Duration // a local timeout never fires earlier
 	}{
-		{name: "the peer's QUERY_TIMEOUT wins", addr: timed, timeout: time.Second, code: exitRPC,
+		// 3s: a grace of 300ms, so a loaded -race run still gets the
+		// peer's answer (sent at its deadline) well before rpccall's own.
+		{name: "the peer's QUERY_TIMEOUT wins", addr: timed, timeout: 3 * time.Second, code: exitRPC,
 			stderrHas: "rpccall: rpc error -3000 QUERY_TIMEOUT: " + slowText + "\n"},
 		{name: "silent peer", addr: silent, timeout: 50 * time.Millisecond, code: exitTimeout,
 			stderrHas: "rpccall: no answer from " + silent + " within 50ms (-timeout) + 50ms grace", atLeast: 100 * time.Millisecond},

@@ -25,7 +25,9 @@
 //   - no_result: the proxy clears the bit, answers the app nothing at once,
 //     and waits for the engine's answer itself (then drops it), so those
 //     requests count toward the engine's health and in-flight cap.
-//   - Cancels (rpcCancelReq) from an app are passed on to the engine.
+//   - Cancels (rpcCancelReq) from an app are passed on to the engine, or
+//     to every shard of a fan-out still working on the request; the app
+//     gets an error answer (ignored by VK clients) once the request ends.
 //   - Engine errors pass through unchanged (code and text), with the result
 //     extra the app asked for.
 //   - Slow apps: there is no replier goroutine and no send queue. Whoever
@@ -58,7 +60,8 @@
 //     for. on_error = "fail" answers the first failed shard's error by
 //     shard order; "partial" answers from the shards that answered and
 //     reports the failed count in failed_subqueries when asked. Forward
-//     keys still pick one shard. Cancels are not passed on to fan-outs.
+//     keys still pick one shard. A cancel goes to every shard that has
+//     not answered yet.
 //   - Reload (Reload, Apply, the file watcher): validate -> build -> swap.
 //     A config or schema that fails is refused and logged; the old table
 //     stays. New listeners open before the swap, removed ones are shut

@@ -42,6 +42,10 @@ type forward struct {
 	// scat is the fan-out state of a request sent to several shards;
 	// created on the first fan-out and kept across recycles.
 	scat *scatter
+	// fan: this request is a fan-out (scat is in use), so a cancel goes
+	// to its sub-calls. Set before track, cleared by recycle after push
+	// unlinked it, so CancelRPC reads it under the replier's mutex.
+	fan bool
 }
 
 var _ upstream.Call = (*forward)(nil)
@@ -258,7 +262,7 @@ func (f *forward) Fail(err error) {
 func (f *forward) recycle() {
 	p, g := f.p, f.gen
 	f.r, f.rep, f.gen, f.c, f.shard, f.e, f.fail = nil, nil, nil, nil, nil, nil, nil
-	f.idx = 0
+	f.idx, f.fan = 0, false
 	f.qid.Store(0)
 	f.req, f.res = rpc.InvokeReq{}, rpc.ReqResult{}
 	f.buf, f.hdr = f.buf[:0], f.hdr[:0]

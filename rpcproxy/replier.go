@@ -155,9 +155,11 @@ func (f *forward) Batch() *packet.Batch {
 
 var _ upstream.Batcher = (*forward)(nil)
 
-// CancelRPC passes the app's rpcCancelReq on to the engine. If the engine
-// call was still pending, the app gets an error answer (which VK clients
-// ignore for a cancelled query) and the engine an rpcCancelReq.
+// CancelRPC passes the app's rpcCancelReq on to the engine, or to every
+// shard of a fan-out still working on it. If an engine call was still
+// pending, the app gets an error answer (which VK clients ignore for a
+// cancelled query; for a fan-out, once its last sub-call ended) and the
+// engine an rpcCancelReq.
 func (h *handler) CancelRPC(r *server.Request) {
 	rep, ok := r.ConnValue().(*replier)
 	if !ok {
@@ -167,6 +169,17 @@ func (h *handler) CancelRPC(r *server.Request) {
 	f := rep.find(r)
 	if f == nil {
 		rep.mu.Unlock()
+		return
+	}
+	if f.fan {
+		// f is listed, so not recycled while mu is held; a count held
+		// on its scatter keeps it so after (see scatter).
+		s := f.scat
+		held := s.hold()
+		rep.mu.Unlock()
+		if held {
+			s.cancel()
+		}
 		return
 	}
 	// Read under the lock: push (which recycles f) waits for it.

@@ -24,8 +24,33 @@ import (
 //	engine reader / deadline sweep: sub.Answer or sub.Fail fills the
 //	          shard's Answer; the last one (pending 0) merges into the
 //	          forward's buffer and pushes it to the app's replier
+//	app reader (CancelRPC): holds the scatter open (hold), passes
+//	          rpcCancelReq to every sub-call still pending and ends the
+//	          ones it removed; the app gets errCancelled at the end
 //
-// Cancels from the app are not passed on to the shards of a fan-out.
+// Who touches what, and when. pending is the scatter's lifetime: while it
+// is above 0, finish has not run, so s, its subs and its forward are not
+// reset or recycled. Whoever holds one of its counts (ServeRPC's hold,
+// one per sub-call in flight, CancelRPC's hold) may read the subs; each
+// sub's Answer slot and buf are written only by whoever finishes that
+// sub-call: its engine's reader or sweeper (Answer, Fail), or the cancel
+// when Engine.Cancel removed the call (then neither Answer nor Fail will
+// come), never both. The sub's other fields (shard, idx, e) are written
+// by spread before its Send and by reset, so they are stable while a
+// count is held; qid is atomic: set by Send, cleared by release. finish
+// (pending 0) is alone with s: every count is gone. The decrement to 0
+// orders every sub's writes before finish's reads.
+//
+// Cancels: a fan-out with an app waiting stays in its replier's calls
+// list from spread until push (like a forward), so CancelRPC finds it
+// under the replier's mutex; push unlinks it under that mutex before
+// recycling it, so a forward found there is not recycled until the
+// mutex is released. Under it, CancelRPC takes a count (hold) only if
+// pending is still above 0 (a 0 means finish has begun: the answer is on
+// its way), and then drops the mutex: the count keeps s alive. Lock
+// order: none is nested. The replier's mutex is never held while calling
+// the engine (Cancel takes the engine's mutex) or finishing, and engines
+// call Answer and Fail without their mutex held.
 type scatter struct {
 	f       *forward
 	spread  route.Spread
@@ -38,6 +63,10 @@ type scatter struct {
 	hdr     []byte
 	// failedAsked: the app set return_failed_subqueries.
 	failedAsked bool
+	// cancelled: CancelRPC removed at least one sub-call, so the app is
+	// answered errCancelled. Written under a count of pending, read by
+	// finish.
+	cancelled atomic.Bool
 }
 
 // maxKeptAnswer bounds the answer buffer a pooled sub-call keeps.
@@ -111,15 +140,13 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 	if noResult {
 		f.r = nil
 	} else {
-		// track then untrack: the connection's replier becomes f's (the
-		// replier finds it by track) without leaving the call in the
-		// cancel table: a fan-out has no single engine call to cancel.
-		// CancelRPC runs on this same goroutine, so it cannot see f
-		// between the two.
+		// Listed in the connection's calls in flight until push, so
+		// CancelRPC finds it. CancelRPC runs on this same goroutine, so
+		// it sees f only after this loop has sent every sub-call.
+		f.fan = true
 		rep := h.replier(r.ConnID())
 		f.rep = rep
 		rep.track(r, f)
-		rep.untrack(r, f)
 	}
 	// Everything the sub-calls need is set: from the first Send on, the
 	// last answer may merge and reply on another goroutine, so s and f
@@ -182,8 +209,7 @@ func (sb *sub) Batch() *packet.Batch {
 	return b
 }
 
-// Sent records the engine query id, for AnswerBatch (cancels are not
-// passed on to a fan-out's shards).
+// Sent records the engine query id, for AnswerBatch and cancels.
 func (sb *sub) Sent(qid int64) { sb.qid.Store(qid) }
 
 // Answer copies the shard's answer out of the engine's read buffer.
@@ -222,12 +248,54 @@ func (sb *sub) release(failed bool, now time.Time) {
 	sb.qid.Store(0)
 }
 
-// done ends one sub-call (or ServeRPC's hold); the last one merges. b is
-// the burst of the reader calling it (nil: none), which the answer joins.
+// done ends one sub-call (or ServeRPC's or CancelRPC's hold); the last
+// one merges. b is the burst of the reader calling it (nil: none), which
+// the answer joins. The caller must not touch s or its forward after.
 func (s *scatter) done(b *packet.Batch) {
 	if s.pending.Add(-1) == 0 {
 		s.finish(b)
 	}
+}
+
+// hold takes a count of pending for CancelRPC, unless the last count is
+// gone already (finish has begun). CancelRPC calls it with the replier's
+// mutex held and s's forward listed, so s is not recycled meanwhile.
+func (s *scatter) hold() bool {
+	for {
+		n := s.pending.Load()
+		if n <= 0 {
+			return false
+		}
+		if s.pending.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// cancel passes rpcCancelReq to every sub-call still pending and ends
+// the ones Engine.Cancel removed (no Answer or Fail will come for those);
+// the others are finishing on their engines' goroutines. It runs on the
+// app reader with a count taken by hold, and releases it, so the fan-out
+// may finish (and reply) inside.
+func (s *scatter) cancel() {
+	now := s.f.p.now()
+	for i := range s.subs {
+		sb := &s.subs[i]
+		if sb.e == nil {
+			continue // not asked, or refused before Send
+		}
+		qid := sb.qid.Load()
+		if qid == 0 || !sb.e.Cancel(qid) {
+			continue // ended already, or its Answer or Fail runs now
+		}
+		// The cancel owns the sub-call now. As for a cancelled forward,
+		// the balancer counts it failed.
+		s.cancelled.Store(true)
+		*sb.ans = fanout.Answer{Status: fanout.Failed, Err: errCancelled}
+		sb.release(true, now)
+		s.done(nil) // never the last: the hold is still counted
+	}
+	s.done(nil)
 }
 
 // finish merges the shards' answers into the forward's buffer and hands
@@ -235,6 +303,19 @@ func (s *scatter) done(b *packet.Batch) {
 func (s *scatter) finish(b *packet.Batch) {
 	f := s.f
 	fan := f.gen.tab.Fanout()
+	c := f.c
+	if s.cancelled.Load() {
+		// Only a fan-out with an app waiting is listed, so f.r is set.
+		if s.spread == route.Split {
+			fan.Release(s.plan)
+			s.plan = nil
+		}
+		s.reset()
+		c.Stats.Errors.Add(1)
+		f.fail = errCancelled
+		f.rep.push(f, nil)
+		return
+	}
 	var failed int
 	var err *rpc.Error
 	switch s.spread {
@@ -248,7 +329,6 @@ func (s *scatter) finish(b *packet.Batch) {
 		f.buf, failed = fanout.Diagonal(f.buf[:0], s.answers)
 	}
 	s.reset()
-	c := f.c
 	c.Stats.Answers.Add(1)
 	c.Stats.Observe(f.latency(b.Now(f.p.opts.Now)))
 	if err != nil {
@@ -286,4 +366,5 @@ func (s *scatter) reset() {
 		s.subs[i] = sub{buf: buf}
 	}
 	s.rule = nil
+	s.cancelled.Store(false)
 }

@@ -66,20 +66,27 @@ type Stats struct {
 	Clusters     []ClusterStats `json:"clusters"`
 }
 
-// ClusterStats is one cluster in /stats.
+// ClusterStats is one cluster in /stats. The fan-out counters are
+// requests sent to several shards, their sub-requests written to engines
+// and failed (refused at once, error answer, no answer), and answers
+// built although a shard failed (metrics.Cluster).
 type ClusterStats struct {
-	Name     string       `json:"name"`
-	Requests uint64       `json:"requests"`
-	Answers  uint64       `json:"answers"`
-	Errors   uint64       `json:"errors"`
-	Timeouts uint64       `json:"timeouts"`
-	Refused  uint64       `json:"refused"`
-	NoTarget uint64       `json:"no_target"`
-	P50      string       `json:"latency_p50"`
-	P99      string       `json:"latency_p99"`
-	DownCap  int64        `json:"max_down"`
-	DownNow  int64        `json:"down"`
-	Shards   []ShardStats `json:"shards"`
+	Name      string       `json:"name"`
+	Requests  uint64       `json:"requests"`
+	Answers   uint64       `json:"answers"`
+	Errors    uint64       `json:"errors"`
+	Timeouts  uint64       `json:"timeouts"`
+	Refused   uint64       `json:"refused"`
+	NoTarget  uint64       `json:"no_target"`
+	Fanouts   uint64       `json:"fanouts"`
+	SubSent   uint64       `json:"fanout_subrequests"`
+	SubFailed uint64       `json:"fanout_subrequests_failed"`
+	Partial   uint64       `json:"fanout_partial_answers"`
+	P50       string       `json:"latency_p50"`
+	P99       string       `json:"latency_p99"`
+	DownCap   int64        `json:"max_down"`
+	DownNow   int64        `json:"down"`
+	Shards    []ShardStats `json:"shards"`
 }
 
 // ShardStats is one shard in /stats.
@@ -116,6 +123,7 @@ func (p *Proxy) Snapshot() Stats {
 		cs := ClusterStats{
 			Name: c.Name, Requests: m.Requests.Load(), Answers: m.Answers.Load(), Errors: m.Errors.Load(),
 			Timeouts: m.Timeouts.Load(), Refused: m.Refused.Load(), NoTarget: m.NoTarget.Load(),
+			Fanouts: m.Fanouts.Load(), SubSent: m.SubSent.Load(), SubFailed: m.SubFailed.Load(), Partial: m.Partial.Load(),
 			P50: m.Quantile(0.5).String(), P99: m.Quantile(0.99).String(),
 			DownCap: c.Group.Max(), DownNow: c.Group.Down(),
 		}
@@ -177,6 +185,10 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		{"rpcproxy_timeouts_total", "Requests without an answer before their deadline.", func(i int) uint64 { return clusters[i].Timeouts.Load() }},
 		{"rpcproxy_refused_total", "Requests failed fast: engine down, busy or not connected.", func(i int) uint64 { return clusters[i].Refused.Load() }},
 		{"rpcproxy_no_target_total", "Requests without a key or shard.", func(i int) uint64 { return clusters[i].NoTarget.Load() }},
+		{"rpcproxy_fanouts_total", "Requests fanned out to several shards (split, merge, diagonal).", func(i int) uint64 { return clusters[i].Fanouts.Load() }},
+		{"rpcproxy_fanout_subrequests_total", "Fan-out sub-requests written to an engine.", func(i int) uint64 { return clusters[i].SubSent.Load() }},
+		{"rpcproxy_fanout_subrequests_failed_total", "Fan-out sub-requests refused at once, answered with an error or not answered.", func(i int) uint64 { return clusters[i].SubFailed.Load() }},
+		{"rpcproxy_fanout_partial_answers_total", "Fan-out answers built although at least one shard failed.", func(i int) uint64 { return clusters[i].Partial.Load() }},
 	} {
 		counter(m.name, m.help)
 		for i, c := range clusters {

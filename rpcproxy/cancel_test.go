@@ -146,6 +146,10 @@ func TestFanoutCancelReachesShards(t *testing.T) {
 			if got := c.Stats.Errors.Load(); got != 1 {
 				t.Errorf("cluster errors %d, want 1 (the cancel)", got)
 			}
+			// Cancelled sub-requests were sent, and are not failures.
+			if f, sent, failed, partial := c.Stats.Fanouts.Load(), c.Stats.SubSent.Load(), c.Stats.SubFailed.Load(), c.Stats.Partial.Load(); f != 1 || sent != 4 || failed != 0 || partial != 0 {
+				t.Errorf("fan-outs %d, sub-requests sent %d, failed %d, partial %d; want 1, 4, 0, 0", f, sent, failed, partial)
+			}
 		})
 	}
 }

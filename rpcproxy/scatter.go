@@ -96,6 +96,7 @@ var (
 // failure before a sub-call is sent is an immediate reply.
 func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []byte, now time.Time) {
 	r, c := f.r, f.c
+	c.Stats.Fanouts.Add(1)
 	deadline, ok := r.Deadline()
 	if !ok {
 		deadline = now.Add(c.Timeout)
@@ -163,6 +164,7 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 		idx, e, err := pickReplica(sb.shard, c.Failover)
 		if err != nil {
 			c.Stats.Refused.Add(1)
+			c.Stats.SubFailed.Add(1)
 			*ans = fanout.Answer{Status: fanout.Failed, Err: rpcError(err)}
 			continue
 		}
@@ -170,10 +172,13 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 		s.pending.Add(1)
 		if err := e.Send(sb, s.hdr, body, now, deadline); err != nil {
 			c.Stats.Refused.Add(1)
+			c.Stats.SubFailed.Add(1)
 			sb.release(true, now)
 			*ans = fanout.Answer{Status: fanout.Failed, Err: rpcError(err)}
 			s.pending.Add(-1)
+			continue
 		}
+		c.Stats.SubSent.Add(1)
 	}
 	s.done(batch)
 	if noResult {
@@ -216,6 +221,7 @@ func (sb *sub) Sent(qid int64) { sb.qid.Store(qid) }
 func (sb *sub) Answer(_ uint32, _ []byte, res *rpc.ReqResult) {
 	failed := res.IsError()
 	if failed {
+		sb.s.f.c.Stats.SubFailed.Add(1)
 		*sb.ans = fanout.Answer{Status: fanout.Failed, Err: &rpc.Error{Code: res.ErrorCode, Description: string(res.ErrorText)}}
 	} else {
 		sb.buf = append(sb.buf[:0], res.Body...)
@@ -232,9 +238,11 @@ func (sb *sub) Answer(_ uint32, _ []byte, res *rpc.ReqResult) {
 // Fail records a shard that gave no answer (deadline, connection lost).
 func (sb *sub) Fail(err error) {
 	e := rpcError(err)
+	st := sb.s.f.c.Stats
 	if e.Code == rpc.CodeQueryTimeout {
-		sb.s.f.c.Stats.Timeouts.Add(1)
+		st.Timeouts.Add(1)
 	}
+	st.SubFailed.Add(1)
 	*sb.ans = fanout.Answer{Status: fanout.Failed, Err: e}
 	sb.release(true, sb.s.f.p.now())
 	sb.s.done(nil)
@@ -336,6 +344,9 @@ func (s *scatter) finish(b *packet.Batch) {
 		f.fail = err
 		f.buf = f.buf[:0]
 	} else {
+		if failed > 0 {
+			c.Stats.Partial.Add(1)
+		}
 		f.res = rpc.ReqResult{Body: f.buf}
 		if s.failedAsked {
 			f.res.HasExtra = true

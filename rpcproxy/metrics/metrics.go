@@ -26,6 +26,13 @@ type Cluster struct {
 	Refused  atomic.Uint64 // failed fast: engine down, busy or not connected
 	NoTarget atomic.Uint64 // no key or shard for the request
 
+	// Fan-out (requests sent to several shards; each also counts once
+	// above, as one request).
+	Fanouts   atomic.Uint64 // requests fanned out to several shards
+	SubSent   atomic.Uint64 // sub-requests written to an engine
+	SubFailed atomic.Uint64 // sub-requests refused at once, answered with an error or not answered (timeout, connection lost); not cancelled ones
+	Partial   atomic.Uint64 // answers built although at least one shard failed (on_error = "partial", diagonal)
+
 	bounds [14]int64
 	counts [15]atomic.Uint64 // last: +Inf
 	sumNs  atomic.Int64

@@ -124,14 +124,12 @@ func (h *handler) ServeRPC(r *server.Request) {
 	if noResult {
 		f.r = nil
 	} else {
-		rep = h.replier(r.ConnID())
-		f.rep = rep
-		rep.track(r, f)
+		rep = connReplier(r)
+		rep.track(f)
 	}
 	if err := f.e.Send(f, f.hdr, f.req.Body, now, deadline); err != nil {
 		if rep != nil {
-			rep.untrack(r, f)
-			rep.done()
+			rep.untrack(f)
 		}
 		c.Stats.Refused.Add(1)
 		f.release(now)
@@ -216,7 +214,7 @@ func (f *forward) finish(err error) {
 
 // Answer is called on the engine's reader goroutine: hand the answer to
 // the app's replier, which writes it at once, never blocking.
-func (f *forward) Answer(_ uint32, body []byte, res *rpc.ReqResult) {
+func (f *forward) Answer(_ uint32, _ []byte, res *rpc.ReqResult) {
 	// On the engine's reader: one clock read per burst of answers.
 	b := f.e.AnswerBatch(f.qid.Load())
 	now := b.Now(f.p.opts.Now)
@@ -228,11 +226,6 @@ func (f *forward) Answer(_ uint32, body []byte, res *rpc.ReqResult) {
 	f.release(now)
 	if f.r == nil { // no_result: nobody waits
 		f.recycle()
-		return
-	}
-	if !f.rep.fits(len(body)) {
-		f.fail = errAppSlow
-		f.rep.push(f, nil)
 		return
 	}
 	// res aliases the engine's read buffer, valid until Answer returns;

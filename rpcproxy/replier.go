@@ -68,17 +68,6 @@ func (rep *replier) find(r *server.Request) *forward {
 	return nil
 }
 
-// anyConn is what handler.replier returns before track has found the
-// request's connection: track, untrack, done and fits ignore their
-// receiver and work on r's connection's own replier, so anyConn is never
-// locked or written (no state lives in it).
-var anyConn replier
-
-// replier is forward.go's entry point; the connection's own replier is
-// found by track (and set as f.rep, which answers use) without a lookup by
-// connection id.
-func (h *handler) replier(uint64) *replier { return &anyConn }
-
 // connReplier returns r's connection's replier, creating it on the
 // connection's first request (ServeRPC and CancelRPC run on the
 // connection's reader, the only goroutine touching the value).
@@ -91,30 +80,21 @@ func connReplier(r *server.Request) *replier {
 	return rep
 }
 
-// track records f as r's call in flight and makes the connection's
-// replier f's, before the forward is sent.
-func (*replier) track(r *server.Request, f *forward) {
-	rep := connReplier(r)
+// track records f as a call in flight on rep's connection (for
+// CancelRPC) and makes rep f's replier, before the forward is sent.
+func (rep *replier) track(f *forward) {
 	f.rep = rep
 	rep.mu.Lock()
 	rep.link(f)
 	rep.mu.Unlock()
 }
 
-// untrack forgets r's call f: it was not sent.
-func (*replier) untrack(r *server.Request, f *forward) {
-	rep := connReplier(r)
+// untrack forgets the call f: it was not sent.
+func (rep *replier) untrack(f *forward) {
 	rep.mu.Lock()
 	rep.unlink(f)
 	rep.mu.Unlock()
 }
-
-// done ends a request that will not be pushed; nothing is counted.
-func (*replier) done() {}
-
-// fits is always true: the app connection's WriteBufferLimit bounds its
-// pending answers, checked when the answer is written.
-func (*replier) fits(int) bool { return true }
 
 // push answers f's request now, on the calling goroutine, without waiting
 // for the app, and recycles f. A non-nil b is the burst of the reader

@@ -145,9 +145,7 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 		// CancelRPC finds it. CancelRPC runs on this same goroutine, so
 		// it sees f only after this loop has sent every sub-call.
 		f.fan = true
-		rep := h.replier(r.ConnID())
-		f.rep = rep
-		rep.track(r, f)
+		connReplier(r).track(f)
 	}
 	// Everything the sub-calls need is set: from the first Send on, the
 	// last answer may merge and reply on another goroutine, so s and f
@@ -357,9 +355,6 @@ func (s *scatter) finish(b *packet.Batch) {
 	if f.r == nil { // no_result: nobody waits
 		f.recycle()
 		return
-	}
-	if !f.rep.fits(len(f.buf)) {
-		f.fail, f.buf = errAppSlow, f.buf[:0]
 	}
 	f.rep.push(f, b)
 }

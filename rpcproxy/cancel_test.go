@@ -127,6 +127,9 @@ func TestFanoutCancelReachesShards(t *testing.T) {
 				if h := c.Shards[i].Replicas[0].Health(); h.Inflight() != 0 {
 					t.Errorf("shard %d: %d in flight after the cancel", i, h.Inflight())
 				}
+				if n := c.Shards[i].Balancer.Outstanding(0); n != 0 {
+					t.Errorf("shard %d: balancer counts %d outstanding after the cancel", i, n)
+				}
 			}
 			if tc.answered >= 0 {
 				if n := cancelCount(eng[tc.answered]); n != 0 {
@@ -246,6 +249,9 @@ func TestFanoutCancelRacesAnswers(t *testing.T) {
 			for i := range 4 {
 				if n := c.Shards[i].Replicas[0].Health().Inflight(); n != 0 {
 					t.Errorf("shard %d: %d in flight", i, n)
+				}
+				if n := c.Shards[i].Balancer.Outstanding(0); n != 0 {
+					t.Errorf("shard %d: balancer counts %d outstanding", i, n)
 				}
 			}
 			if got := c.Stats.Requests.Load(); got != rounds+1 {

@@ -188,12 +188,17 @@ func pickReplica(s *route.Shard, failover bool) (int, *upstream.Engine, error) {
 }
 
 // release ends the accounting of a request sent (or about to be sent) to
-// f.e, answered or failed at now.
+// f.e, answered or failed at now. A cancelled request is no latency sample
+// and no failure of the replica (Balancer.Abandon).
 func (f *forward) release(now time.Time) {
 	if f.e == nil {
 		return
 	}
 	f.e.Health().Finish()
+	if f.fail == errCancelled {
+		f.shard.Balancer.Abandon(f.idx)
+		return
+	}
 	f.shard.Balancer.Finish(f.idx, f.latency(now), f.fail != nil)
 }
 

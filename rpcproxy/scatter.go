@@ -254,6 +254,14 @@ func (sb *sub) release(failed bool, now time.Time) {
 	sb.qid.Store(0)
 }
 
+// abandon ends the accounting of a sub-call the app cancelled: no
+// latency sample, no failure.
+func (sb *sub) abandon() {
+	sb.e.Health().Finish()
+	sb.shard.Balancer.Abandon(sb.idx)
+	sb.qid.Store(0)
+}
+
 // done ends one sub-call (or ServeRPC's or CancelRPC's hold); the last
 // one merges. b is the burst of the reader calling it (nil: none), which
 // the answer joins. The caller must not touch s or its forward after.
@@ -284,7 +292,6 @@ func (s *scatter) hold() bool {
 // app reader with a count taken by hold, and releases it, so the fan-out
 // may finish (and reply) inside.
 func (s *scatter) cancel() {
-	now := s.f.p.now()
 	for i := range s.subs {
 		sb := &s.subs[i]
 		if sb.e == nil {
@@ -295,10 +302,10 @@ func (s *scatter) cancel() {
 			continue // ended already, or its Answer or Fail runs now
 		}
 		// The cancel owns the sub-call now. As for a cancelled forward,
-		// the balancer counts it failed.
+		// the balancer takes it as no sample (Balancer.Abandon).
 		s.cancelled.Store(true)
 		*sb.ans = fanout.Answer{Status: fanout.Failed, Err: errCancelled}
-		sb.release(true, now)
+		sb.abandon()
 		s.done(nil) // never the last: the hold is still counted
 	}
 	s.done(nil)

@@ -241,6 +241,11 @@ func (b *Balancer) Finish(replica int, latency time.Duration, failed bool) {
 	}
 }
 
+// Abandon records that a request to replica ended without saying anything
+// about the replica: the caller cancelled it. Its truncated latency is no
+// sample (it would make a slow replica look fast), and it is no failure.
+func (b *Balancer) Abandon(replica int) { b.reps[replica].inflight.Add(-1) }
+
 // SetDown marks replica down (skipped by Pick) or up again. A replica that
 // comes back up forgets its latency: it is measured afresh, one probe request
 // at a time, instead of being judged on how it behaved while failing.

@@ -307,6 +307,30 @@ func TestLeastLatencyFailuresAndRecovery(t *testing.T) {
 	}
 }
 
+// TestAbandonIsNoSample: a cancelled request ends its in-flight count
+// and leaves least_latency's EWMA as it was, neither fast nor failed.
+func TestAbandonIsNoSample(t *testing.T) {
+	b := mustBalancer(t, LeastLatency, []int{1, 1}, BalancerOptions{ProbeOneIn: -1, FailureLatency: 50 * time.Millisecond})
+	b.Start(0)
+	b.Finish(0, 10*time.Millisecond, false)
+	b.Start(0)
+	b.Start(0)
+	if got := b.Outstanding(0); got != 2 {
+		t.Fatalf("Outstanding = %d, want 2", got)
+	}
+	b.Abandon(0)
+	if got := b.Outstanding(0); got != 1 {
+		t.Errorf("Outstanding after Abandon = %d, want 1", got)
+	}
+	if got := b.Latency(0); got != 10*time.Millisecond {
+		t.Errorf("EWMA after Abandon = %v, want 10ms unchanged", got)
+	}
+	b.Abandon(0)
+	if got := b.Latency(1); got != 0 {
+		t.Errorf("the other replica's EWMA = %v, want 0 (never measured)", got)
+	}
+}
+
 func TestEWMAHalfLife(t *testing.T) {
 	b := mustBalancer(t, LeastLatency, []int{1}, BalancerOptions{HalfLife: 4})
 	b.Start(0)

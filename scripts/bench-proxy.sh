@@ -7,8 +7,9 @@
 # alternate "direct to one engine" and "through the proxy" (4 engines
 # behind it, ketama); every run is -warmup 1s, then DURATION measured,
 # 10,000 keys x 100 B values, prefilled. The table reports per case the
-# median ops/s of each side, their ratio and the added p50/p99 (medians of
-# the runs' percentiles). It is printed and saved to bin/bench-proxy.md;
+# median ops/s of each side, their ratio, the lowest and highest ratio of
+# a pair of runs made back to back (how far the machine drifted), and the
+# added p50/p99 (medians of the runs' percentiles). It is printed and saved to bin/bench-proxy.md;
 # the raw rpcbench reports are kept in bin/bench-proxy/.
 #
 #   RUNS=5 DURATION=8s WARMUP=1s scripts/bench-proxy.sh   # the defaults
@@ -201,8 +202,8 @@ TABLE=$BIN/bench-proxy.md
 	echo "rpcproxy $B_TITLE vs $A_TITLE (engines over $ENGINE_TRANSPORT, ketama with $KEYHASH), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $RUNS runs per side, warm-up $WARMUP + $DURATION measured."
 	echo "Server side (4 engines + proxy) on core 0, rpcbench on core 1; medians of the runs; a shared machine: compare ratios (load average at the start: $(cut -d' ' -f1-3 /proc/loadavg))."
 	echo
-	echo "| case | n | $A_NAME ops/s | $B_NAME ops/s | **$B_NAME/$A_NAME** | p50 µs $A_NAME / $B_NAME (added) | p99 µs $A_NAME / $B_NAME (added) | errors $A_NAME / $B_NAME |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| case | n | $A_NAME ops/s | $B_NAME ops/s | **$B_NAME/$A_NAME** | run pairs min-max | p50 µs $A_NAME / $B_NAME (added) | p99 µs $A_NAME / $B_NAME (added) | errors $A_NAME / $B_NAME |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 } >"$TABLE.tmp"
 n=0
 for c in "${CASES[@]}"; do
@@ -218,10 +219,15 @@ for c in "${CASES[@]}"; do
 	sum() { for f in "$OUT"/c$n-"$1"-*.json; do field errors "$f"; done | awk '{s+=$1} END {print s+0}'; }
 	dops=$(stat "$A_NAME" ops_per_s) pops=$(stat "$B_NAME" ops_per_s)
 	d50=$(stat "$A_NAME" p50) p50=$(stat "$B_NAME" p50) d99=$(stat "$A_NAME" p99) p99=$(stat "$B_NAME" p99)
-	awk -v name="$name" -v n="$RUNS" -v dops="$dops" -v pops="$pops" -v d50="$d50" -v p50="$p50" \
+	# The ratio of each pair of runs made back to back: the machine's
+	# speed drifts, and its range shows how far one figure can be trusted.
+	pairs=$(for r in $(seq "$RUNS"); do
+		echo "$(field ops_per_s "$OUT/c$n-$B_NAME-$r.json") $(field ops_per_s "$OUT/c$n-$A_NAME-$r.json")"
+	done | awk '{printf "%.4f\n", $1 / $2}' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f", lo, hi}')
+	awk -v name="$name" -v n="$RUNS" -v dops="$dops" -v pops="$pops" -v d50="$d50" -v p50="$p50" -v pairs="$pairs" \
 		-v d99="$d99" -v p99="$p99" -v de="$(sum "$A_NAME")" -v pe="$(sum "$B_NAME")" 'function c(x,  s) { s = sprintf("%.0f", x); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
-		BEGIN { printf "| %s | %d | %s | %s | **%.2f** | %.1f / %.1f (%+.1f) | %.1f / %.1f (%+.1f) | %d / %d |\n",
-			name, n, c(dops), c(pops), pops / dops, d50, p50, p50 - d50, d99, p99, p99 - d99, de, pe }' >>"$TABLE.tmp"
+		BEGIN { printf "| %s | %d | %s | %s | **%.2f** | %s | %.1f / %.1f (%+.1f) | %.1f / %.1f (%+.1f) | %d / %d |\n",
+			name, n, c(dops), c(pops), pops / dops, pairs, d50, p50, p50 - d50, d99, p99, p99 - d99, de, pe }' >>"$TABLE.tmp"
 done
 mv "$TABLE.tmp" "$TABLE"
 echo

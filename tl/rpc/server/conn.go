@@ -19,8 +19,14 @@ type conn struct {
 	pc     wire
 	udp    bool // a udp.Conn: no rpcServerWantsFin
 	id     uint64
-	waiter *semWaiter    // the reader's place in the byte semaphore queue
-	slots  chan struct{} // one token per unanswered request
+	waiter *semWaiter // the reader's place in the byte semaphore queue
+	// inflight counts unanswered requests, at most MaxInflightPerConn:
+	// the reader adds (and waits on slotFreed when full), replies
+	// subtract. An atomic, not a channel of tokens: two channel
+	// operations per request cost more than the rest of the bookkeeping.
+	inflight  atomic.Int32
+	full      atomic.Bool   // the reader waits for a slot
+	slotFreed chan struct{} // cap 1: a slot was freed while full
 
 	// pending maps query ids to requests for Canceler handlers; nil
 	// otherwise, so servers without cancel support skip the map and lock.
@@ -38,11 +44,11 @@ type conn struct {
 
 func newConn(s *Server, pc wire, id uint64) *conn {
 	c := &conn{
-		srv:    s,
-		pc:     pc,
-		id:     id,
-		waiter: newSemWaiter(),
-		slots:  make(chan struct{}, s.cfg.MaxInflightPerConn),
+		srv:       s,
+		pc:        pc,
+		id:        id,
+		waiter:    newSemWaiter(),
+		slotFreed: make(chan struct{}, 1),
 	}
 	c.waiter.beforeWait = c.batch.Flush
 	if s.canceler != nil {
@@ -92,23 +98,12 @@ func (c *conn) readLoop() {
 // and calls the handler. It returns false when the connection must close.
 func (c *conn) handleInvoke(body []byte) bool {
 	s := c.srv
-	select {
-	case c.slots <- struct{}{}:
-	default:
-		c.batch.Flush() // the replies we wait for may be held in it
-		s.stats.connWaits.Add(1)
-		if s.onConnWait != nil {
-			s.onConnWait()
-		}
-		select {
-		case c.slots <- struct{}{}:
-		case <-c.pc.Done():
-			return false
-		}
+	if !c.takeSlot() {
+		return false
 	}
 	w := min(int64(len(body))+requestOverhead, s.cfg.MaxRequestBytes)
 	if !s.sem.acquire(w, c.waiter, c.pc.Done()) {
-		<-c.slots
+		c.freeSlot()
 		return false
 	}
 	r := s.getRequest()
@@ -255,6 +250,50 @@ func (c *conn) writeResult(r *Request, extra *rpc.ResultExtra, result []byte, is
 	return true
 }
 
+// takeSlot counts one more request in flight, waiting while the
+// connection has MaxInflightPerConn (this stops its reads: TCP
+// back-pressure). Only the reader takes slots. It returns false when the
+// connection closes first.
+func (c *conn) takeSlot() bool {
+	limit := int32(c.srv.cfg.MaxInflightPerConn)
+	if c.inflight.Add(1) <= limit {
+		return true
+	}
+	c.inflight.Add(-1)
+	c.batch.Flush() // the replies we wait for may be held in it
+	c.srv.stats.connWaits.Add(1)
+	if c.srv.onConnWait != nil {
+		c.srv.onConnWait()
+	}
+	// full is set before each try: a reply that frees a slot after it
+	// sees full and signals, so the wait below cannot miss it.
+	c.full.Store(true)
+	defer c.full.Store(false)
+	for {
+		if c.inflight.Add(1) <= limit {
+			return true
+		}
+		c.inflight.Add(-1)
+		select {
+		case <-c.slotFreed:
+		case <-c.pc.Done():
+			return false
+		}
+	}
+}
+
+// freeSlot ends one request in flight and wakes the reader if it waits
+// for a slot.
+func (c *conn) freeSlot() {
+	c.inflight.Add(-1)
+	if c.full.Load() {
+		select {
+		case c.slotFreed <- struct{}{}:
+		default: // a signal is pending already
+		}
+	}
+}
+
 // release returns the request's memory and slot; it runs exactly once per
 // request, before the Request can be recycled.
 func (c *conn) release(r *Request) {
@@ -267,8 +306,8 @@ func (c *conn) release(r *Request) {
 	}
 	c.srv.sem.release(r.weight)
 	c.srv.stats.active.Add(-1)
-	<-c.slots
-	if c.closeIdle.Load() && len(c.slots) == 0 {
+	c.freeSlot()
+	if c.closeIdle.Load() && c.inflight.Load() == 0 {
 		c.closeGraceful()
 	}
 }
@@ -277,7 +316,7 @@ func (c *conn) release(r *Request) {
 // at the last reply.
 func (c *conn) finishWhenIdle() {
 	c.closeIdle.Store(true)
-	if len(c.slots) == 0 {
+	if c.inflight.Load() == 0 {
 		c.closeGraceful()
 	}
 }

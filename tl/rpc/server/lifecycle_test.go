@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
@@ -218,5 +219,50 @@ func TestRequestOverMemoryCap(t *testing.T) {
 	}
 	// SyncFunc replies on the reader goroutine, which Close waits for.
 	_ = ts.Close()
+	checkDrained(t, ts.Server)
+}
+
+// TestInflightCapUnderChurn: with MaxInflightPerConn 2 and replies made
+// by another goroutine as soon as requests arrive, a long pipelined run
+// never has more than 2 requests in the handler at once, and every
+// request is answered (the reader's wait for a freed slot is never
+// missed: it would hang here).
+func TestInflightCapUnderChurn(t *testing.T) {
+	leakCheck(t)
+	const n = 3000
+	h := newHolder()
+	var inHandler, most atomic.Int32
+	ts := startServer(t, Config{Handler: HandlerFunc(func(r *Request) {
+		now := inHandler.Add(1)
+		for old := most.Load(); now > old && !most.CompareAndSwap(old, now); old = most.Load() {
+		}
+		h.ServeRPC(r)
+	}), MaxInflightPerConn: 2})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range n {
+			r := <-h.reqs
+			inHandler.Add(-1)
+			r.Reply(fn(tagEcho))
+		}
+	}()
+	c := dial(t, ts.addr, packet.Config{})
+	go func() {
+		for i := range n {
+			if err := c.pc.WritePacket(rpc.TypeInvokeReq, nil, invokeBody(&rpc.InvokeReq{QueryID: int64(i + 1), Body: fn(tagEcho)})); err != nil {
+				return
+			}
+		}
+	}()
+	for i := range n {
+		if res := c.result(); res.IsError() {
+			t.Fatalf("answer %d: error %d %s", i, res.ErrorCode, res.ErrorText)
+		}
+	}
+	recv(t, done, "the replier to finish")
+	if m := most.Load(); m > 2 {
+		t.Errorf("%d requests in the handler at once, cap 2", m)
+	}
 	checkDrained(t, ts.Server)
 }

@@ -1,15 +1,35 @@
 package server
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // byteSem is a FIFO weighted semaphore over request bytes. Waiters are
 // served in arrival order so that a large request is not starved by a
 // stream of small ones. Each waiter brings its own reusable channel, so a
 // contended acquire does not allocate either.
+//
+// Every connection's reader acquires and every reply releases, so the
+// uncontended path takes no lock: used is an atomic, and acquire and
+// release touch mu only while somebody waits (queued > 0).
+//
+//	acquire: queued == 0 and used+n fits -> CAS used (done, no lock);
+//	         else under mu: queued++, then try again (a release that ran
+//	         before queued++ is seen by this try), else append to waiters
+//	         and block on the waiter's channel
+//	release: used -= n; queued > 0 -> under mu, grant waiters in order
+//	         while they fit (queued-- for each)
+//
+// A release that reads queued == 0 did its subtraction before the waiter's
+// queued++ (both sequentially consistent), so the waiter's own try under
+// mu sees the bytes: no grant is lost. While anybody waits, newcomers take
+// the locked path and queue behind them.
 type byteSem struct {
-	mu      sync.Mutex
-	used    int64
+	used    atomic.Int64
+	queued  atomic.Int32 // acquirers in the locked path (waiting, or about to)
 	limit   int64
+	mu      sync.Mutex // guards waiters
 	waiters []*semWaiter
 	onWait  func() // test hook: a waiter was queued; nil in production
 }
@@ -26,12 +46,29 @@ type semWaiter struct {
 
 func newSemWaiter() *semWaiter { return &semWaiter{ready: make(chan struct{}, 1)} }
 
+// take adds n to used if it fits under limit.
+func (s *byteSem) take(n int64) bool {
+	for {
+		u := s.used.Load()
+		if u+n > s.limit {
+			return false
+		}
+		if s.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
 // acquire takes n bytes (n <= limit), waiting while they are not available.
 // It gives up, taking nothing, when stop is closed first.
 func (s *byteSem) acquire(n int64, w *semWaiter, stop <-chan struct{}) bool {
+	if s.queued.Load() == 0 && s.take(n) {
+		return true
+	}
 	s.mu.Lock()
-	if len(s.waiters) == 0 && s.used+n <= s.limit {
-		s.used += n
+	s.queued.Add(1)
+	if len(s.waiters) == 0 && s.take(n) {
+		s.queued.Add(-1)
 		s.mu.Unlock()
 		return true
 	}
@@ -53,7 +90,10 @@ func (s *byteSem) acquire(n int64, w *semWaiter, stop <-chan struct{}) bool {
 	for i, x := range s.waiters {
 		if x == w {
 			s.remove(i)
+			s.queued.Add(-1)
 			s.mu.Unlock()
+			// Leaving may let the next waiter in: it waited only behind us.
+			s.grant()
 			return false
 		}
 	}
@@ -66,15 +106,22 @@ func (s *byteSem) acquire(n int64, w *semWaiter, stop <-chan struct{}) bool {
 
 // release returns n bytes and grants waiters that now fit, in order.
 func (s *byteSem) release(n int64) {
+	s.used.Add(-n)
+	if s.queued.Load() > 0 {
+		s.grant()
+	}
+}
+
+// grant hands bytes to the waiters at the head of the queue while they fit.
+func (s *byteSem) grant() {
 	s.mu.Lock()
-	s.used -= n
 	for len(s.waiters) > 0 {
 		w := s.waiters[0]
-		if s.used+w.n > s.limit {
+		if !s.take(w.n) {
 			break
 		}
-		s.used += w.n
 		s.remove(0)
+		s.queued.Add(-1)
 		w.ready <- struct{}{}
 	}
 	s.mu.Unlock()
@@ -87,8 +134,4 @@ func (s *byteSem) remove(i int) {
 }
 
 // inUse returns the bytes currently taken.
-func (s *byteSem) inUse() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.used
-}
+func (s *byteSem) inUse() int64 { return s.used.Load() }

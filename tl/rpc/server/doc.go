@@ -53,7 +53,9 @@
 //     (at most 16 MiB - 17) is replaced by RESULT_TOO_LARGE (-3011);
 //     pending writes are bounded by packet.Config.WriteBufferLimit. A
 //     reader held back this way does not read pings either, so a client
-//     starved for longer than its packet timeouts reconnects.
+//     starved for longer than its packet timeouts reconnects. Both caps
+//     are atomics on the request path: a lock (the byte semaphore's FIFO
+//     queue) is taken only while a reader waits.
 //   - TryReplyResult and TryReplyErr never wait for the client: with the
 //     connection's pending writes at the limit they write nothing and
 //     return false, leaving the request unanswered; CloseConn lets the

@@ -17,16 +17,13 @@ import (
 // WriteBufferLimit, and anything that writes the connection meanwhile (its
 // flusher, another writer's inline write, another batch's Flush) writes it
 // too. A connection is held by at most one batch at a time. The zero
-// Batch is ready. One reader goroutine owns it: only the owner calls Now
-// and Flush, and writes name the batch only on the owner's goroutine. The
-// owner must Flush before it blocks on anything but its own read, and when
-// it stops.
+// Batch is ready; it is safe for concurrent use, though one reader
+// goroutine normally owns it. The owner must Flush before it blocks on
+// anything but its own read, and when it stops.
 type Batch struct {
-	mu    sync.Mutex // guards conns and shared
+	mu    sync.Mutex
 	conns []*Conn
-	// now is the burst's clock reading, zero after Flush; the owner's
-	// alone (Now and Flush), so reading it takes no lock.
-	now time.Time
+	now   time.Time // the burst's clock reading; zero after Flush
 	// shared: one of conns was flushed by another batch last time, so
 	// other readers feed it too (see Flush).
 	shared bool
@@ -36,17 +33,18 @@ type Batch struct {
 // the last Flush, so a reader working through a burst reads the clock
 // once, not once per packet (on VMs a clock read costs as much as parsing
 // a request). The owner flushes before it waits for input, so the reading
-// is never older than the burst's own work. A nil Batch reads clock. The
-// owner's goroutine only: it is called several times per request, so it
-// takes no lock.
+// is never older than the burst's own work. A nil Batch reads clock.
 func (b *Batch) Now(clock func() time.Time) time.Time {
 	if b == nil {
 		return clock()
 	}
+	b.mu.Lock()
 	if b.now.IsZero() {
 		b.now = clock()
 	}
-	return b.now
+	t := b.now
+	b.mu.Unlock()
+	return t
 }
 
 // add records that c has packets waiting for this batch; shared: another
@@ -77,10 +75,10 @@ func (b *Batch) Flush() {
 	if shared {
 		runtime.Gosched()
 	}
-	b.now = time.Time{}
 	b.mu.Lock()
 	conns := b.conns
 	b.conns = b.conns[:0]
+	b.now = time.Time{}
 	if len(conns) == 0 {
 		b.mu.Unlock()
 		return

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
@@ -264,5 +266,46 @@ func TestInflightCapUnderChurn(t *testing.T) {
 	if m := most.Load(); m > 2 {
 		t.Errorf("%d requests in the handler at once, cap 2", m)
 	}
+	checkDrained(t, ts.Server)
+}
+
+// TestBlockingReplyFromHandlerGoroutine: handlers that reply from their
+// own goroutines with the blocking Reply, to a client that reads its
+// answers only after sending everything. Such a reply may find the
+// connection full and flush the reader's batch from the handler's
+// goroutine while the reader stamps new requests with the batch's clock
+// (DefaultTimeout): the batch must take that (run with -race), and every
+// answer arrives.
+func TestBlockingReplyFromHandlerGoroutine(t *testing.T) {
+	leakCheck(t)
+	const n = 300
+	big := fn(tagEcho, make([]byte, 64<<10)...)
+	var wg sync.WaitGroup
+	ts := startServer(t, Config{
+		Handler: HandlerFunc(func(r *Request) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.Reply(big)
+			}()
+		}),
+		DefaultTimeout: time.Second,
+		Packet:         packet.Config{WriteBufferLimit: 4096},
+	})
+	c := dial(t, ts.addr, packet.Config{})
+	go func() {
+		// Requests keep arriving while earlier replies block.
+		for i := range n {
+			if err := c.pc.WritePacket(rpc.TypeInvokeReq, nil, invokeBody(&rpc.InvokeReq{QueryID: int64(i + 1), Body: fn(tagEcho)})); err != nil {
+				return
+			}
+		}
+	}()
+	for i := range n {
+		if res := c.result(); res.IsError() || len(res.Body) != len(big) {
+			t.Fatalf("answer %d: error %d %q, %d bytes", i, res.ErrorCode, res.ErrorText, len(res.Body))
+		}
+	}
+	wg.Wait()
 	checkDrained(t, ts.Server)
 }

@@ -24,7 +24,7 @@ type conn struct {
 	// the reader adds (and waits on slotFreed when full), replies
 	// subtract. An atomic, not a channel of tokens: two channel
 	// operations per request cost more than the rest of the bookkeeping.
-	inflight  atomic.Int32
+	inflight  atomic.Int64
 	full      atomic.Bool   // the reader waits for a slot
 	slotFreed chan struct{} // cap 1: a slot was freed while full
 
@@ -255,7 +255,7 @@ func (c *conn) writeResult(r *Request, extra *rpc.ResultExtra, result []byte, is
 // back-pressure). Only the reader takes slots. It returns false when the
 // connection closes first.
 func (c *conn) takeSlot() bool {
-	limit := int32(c.srv.cfg.MaxInflightPerConn)
+	limit := int64(c.srv.cfg.MaxInflightPerConn)
 	if c.inflight.Add(1) <= limit {
 		return true
 	}

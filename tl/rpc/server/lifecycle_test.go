@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -308,4 +309,15 @@ func TestBlockingReplyFromHandlerGoroutine(t *testing.T) {
 	}
 	wg.Wait()
 	checkDrained(t, ts.Server)
+}
+
+// TestHugeInflightCap: a cap beyond int32 (math.MaxInt as "no limit")
+// serves requests like any other.
+func TestHugeInflightCap(t *testing.T) {
+	leakCheck(t)
+	ts := startServer(t, Config{Handler: echo, MaxInflightPerConn: math.MaxInt})
+	c := dial(t, ts.addr, packet.Config{})
+	if res := c.call(&rpc.InvokeReq{QueryID: 1, Body: fn(tagEcho)}); res.IsError() {
+		t.Fatalf("error %d %s", res.ErrorCode, res.ErrorText)
+	}
 }

@@ -106,7 +106,7 @@ func (h *handler) ServeRPC(r *server.Request) {
 	left := deadline.Sub(now)
 	if left <= 0 {
 		c.Stats.Timeouts.Add(1)
-		f.release(now)
+		f.abandon() // never sent: it says nothing about the replica
 		f.finish(errExpired)
 		return
 	}
@@ -132,6 +132,7 @@ func (h *handler) ServeRPC(r *server.Request) {
 			rep.untrack(f)
 		}
 		c.Stats.Refused.Add(1)
+		f.fail = err // a refusal (backlog, no connection) is the replica's failure
 		f.release(now)
 		f.r, f.rep = r, nil
 		f.finish(err)
@@ -194,12 +195,23 @@ func (f *forward) release(now time.Time) {
 	if f.e == nil {
 		return
 	}
-	f.e.Health().Finish()
 	if f.fail == errCancelled {
-		f.shard.Balancer.Abandon(f.idx)
+		f.abandon()
 		return
 	}
+	f.e.Health().Finish()
 	f.shard.Balancer.Finish(f.idx, f.latency(now), f.fail != nil)
+}
+
+// abandon ends the accounting of a request that never reached its engine
+// (expired before it was sent) or that its app cancelled: no latency
+// sample and no failure for the balancer (Balancer.Abandon).
+func (f *forward) abandon() {
+	if f.e == nil {
+		return
+	}
+	f.e.Health().Finish()
+	f.shard.Balancer.Abandon(f.idx)
 }
 
 // latency is f's time from ServeRPC to now. Both readings are burst

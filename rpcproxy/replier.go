@@ -98,8 +98,9 @@ func (rep *replier) untrack(f *forward) {
 
 // push answers f's request now, on the calling goroutine, without waiting
 // for the app, and recycles f. A non-nil b is the burst of the reader
-// running push (the engine reader inside an answer): the answer joins it
-// and leaves with the burst's other writes to the same app connection.
+// running push (the engine reader inside an answer, or the app reader when
+// a fan-out ends inside spread): the answer joins it and leaves with the
+// burst's other writes to the same app connection.
 func (rep *replier) push(f *forward, b *packet.Batch) {
 	r := f.r
 	// Forget the call first, under the lock CancelRPC reads f under: once

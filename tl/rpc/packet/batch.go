@@ -56,8 +56,8 @@ func (b *Batch) add(c *Conn, shared bool) {
 	b.mu.Unlock()
 }
 
-// Flush writes every connection this batch holds back: inline when the
-// connection is idle, else through its flusher. It never waits for a peer.
+// Flush writes every connection this batch holds back (see flushBatched
+// for who writes each). It never waits for a peer.
 //
 // When another reader fed one of the connections last time (many app
 // connections into one engine connection, several engines answering one
@@ -93,13 +93,17 @@ func (b *Batch) Flush() {
 }
 
 // flushBatched releases c from batch b and gets its pending bytes
-// written: inline when nobody is writing c (one syscall for the burst, and
-// for the bursts of the other readers Flush yielded to), else by whoever
-// is. It records b as the batch that flushed c last.
+// written: by whoever is writing c already; else inline on a plain socket
+// (one syscall for the burst, and for the bursts of the other readers
+// Flush yielded to); else (encrypted, or not a socket) by c's flusher. It
+// records b as the batch that flushed c last.
 func (c *Conn) flushBatched(b *Batch) {
 	c.wmu.Lock()
 	c.batch = nil
-	c.lastBatch = b // retains at most one finished reader's Batch per Conn
+	// lastBatch keeps b, and so whatever embeds it (a server connection,
+	// an upstream engine), reachable until another batch flushes c: one
+	// such object per Conn at most.
+	c.lastBatch = b
 	switch {
 	case len(c.wbuf) == 0 || c.flushing || c.werr != nil:
 		c.wmu.Unlock()

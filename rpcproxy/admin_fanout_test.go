@@ -62,10 +62,7 @@ missing = "memcache.not_found"
 		}
 	}
 	base := "http://" + p.AdminAddr().String()
-	tests := []struct {
-		path string
-		want []string
-	}{
+	tests := []adminPage{
 		{"/stats", []string{`"requests": 2`, `"fanouts": 1`, `"fanout_subrequests": 3`, `"fanout_subrequests_failed": 1`, `"fanout_partial_answers": 1`}},
 		{"/metrics", []string{
 			`rpcproxy_fanouts_total{cluster="mc"} 1`,
@@ -75,7 +72,20 @@ missing = "memcache.not_found"
 			"# TYPE rpcproxy_fanout_partial_answers_total counter",
 		}},
 	}
-	for _, tc := range tests {
+	checkAdminPages(t, base, tests)
+}
+
+// adminPage is an admin endpoint and the texts its body must contain.
+type adminPage struct {
+	path string
+	want []string
+}
+
+// checkAdminPages gets every page from the admin server at base and
+// checks that its body contains each wanted text.
+func checkAdminPages(t *testing.T, base string, pages []adminPage) {
+	t.Helper()
+	for _, tc := range pages {
 		t.Run(tc.path, func(t *testing.T) {
 			resp, err := http.Get(base + tc.path)
 			if err != nil {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,29 +221,11 @@ func TestAdmin(t *testing.T) {
 	a := dialApp(t, p.addr(t, mainListen))
 	a.call(t, &rpc.InvokeReq{QueryID: 1, Body: getCall(t, "k")})
 	base := "http://" + p.AdminAddr().String()
-	tests := []struct {
-		path string
-		want []string
-	}{
+	tests := []adminPage{
 		{"/healthz", []string{"ok"}},
 		{"/stats", []string{`"name": "mc"`, `"requests": 1`, `"state": "up"`, eng[0].Addr}},
 		{"/metrics", []string{`rpcproxy_requests_total{cluster="mc"} 1`, `rpcproxy_latency_seconds_count{cluster="mc"} 1`,
 			fmt.Sprintf(`rpcproxy_engine_up{engine=%q} 1`, eng[0].Addr), "# TYPE rpcproxy_latency_seconds histogram"}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.path, func(t *testing.T) {
-			resp, err := http.Get(base + tc.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			for _, w := range tc.want {
-				if !strings.Contains(string(body), w) {
-					t.Errorf("%s lacks %q:\n%s", tc.path, w, body)
-				}
-			}
-		})
-	}
-	http.DefaultClient.CloseIdleConnections()
+	checkAdminPages(t, base, tests)
 }

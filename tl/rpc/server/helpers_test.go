@@ -135,6 +135,19 @@ func (c *client) send(req *rpc.InvokeReq) {
 	}
 }
 
+// sendEchoes sends n echo requests (query ids 1..n) from a goroutine of
+// its own, so the test can read answers meanwhile; it stops at the first
+// failed write (the connection closed).
+func (c *client) sendEchoes(n int) {
+	go func() {
+		for i := range n {
+			if err := c.pc.WritePacket(rpc.TypeInvokeReq, nil, invokeBody(&rpc.InvokeReq{QueryID: int64(i + 1), Body: fn(tagEcho)})); err != nil {
+				return
+			}
+		}
+	}()
+}
+
 // read returns the next message; the packet timeout bounds the wait.
 func (c *client) read() (uint32, []byte, error) {
 	typ, body, err := c.pc.ReadPacket()

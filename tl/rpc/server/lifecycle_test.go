@@ -251,13 +251,7 @@ func TestInflightCapUnderChurn(t *testing.T) {
 		}
 	}()
 	c := dial(t, ts.addr, packet.Config{})
-	go func() {
-		for i := range n {
-			if err := c.pc.WritePacket(rpc.TypeInvokeReq, nil, invokeBody(&rpc.InvokeReq{QueryID: int64(i + 1), Body: fn(tagEcho)})); err != nil {
-				return
-			}
-		}
-	}()
+	c.sendEchoes(n)
 	for i := range n {
 		if res := c.result(); res.IsError() {
 			t.Fatalf("answer %d: error %d %s", i, res.ErrorCode, res.ErrorText)
@@ -294,14 +288,7 @@ func TestBlockingReplyFromHandlerGoroutine(t *testing.T) {
 		Packet:         packet.Config{WriteBufferLimit: 4096},
 	})
 	c := dial(t, ts.addr, packet.Config{})
-	go func() {
-		// Requests keep arriving while earlier replies block.
-		for i := range n {
-			if err := c.pc.WritePacket(rpc.TypeInvokeReq, nil, invokeBody(&rpc.InvokeReq{QueryID: int64(i + 1), Body: fn(tagEcho)})); err != nil {
-				return
-			}
-		}
-	}()
+	c.sendEchoes(n) // requests keep arriving while earlier replies block
 	for i := range n {
 		if res := c.result(); res.IsError() || len(res.Body) != len(big) {
 			t.Fatalf("answer %d: error %d %q, %d bytes", i, res.ErrorCode, res.ErrorText, len(res.Body))

@@ -1,7 +1,6 @@
 package rpcproxy
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -20,13 +19,7 @@ func TestAdminFanoutCounters(t *testing.T) {
 		addrs[i] = storeEngine(t, newMemcache(t).Funcs()).Addr
 	}
 	addrs[2] = deadAddr(t)
-	cfg := parseConfig(t, fanoutHeader("2s")+fmt.Sprintf(`
-[[cluster]]
-name = "mc"
-functions = ["memcache.*"]
-sharding = "hash"
-shards = [{ replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }]
-`, addrs[0], addrs[1], addrs[2], addrs[3])+faultHealth+`
+	cfg := parseConfig(t, fourShards("2s", addrs[:])+`
 [[cluster.function]]
 name = "memcache.getMulti"
 on_error = "partial"

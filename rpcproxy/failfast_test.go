@@ -3,10 +3,12 @@ package rpcproxy
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/rpcproxy/enginetest"
+	"github.com/rpcproxy/rpcproxy/sharding"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 )
 
@@ -285,5 +287,47 @@ failover = %v
 			}
 			eng[0].Release()
 		})
+	}
+}
+
+// TestRefusedSendIsAFailure: an engine that stopped reading fills its
+// connection's queue; the requests refused then (NO_CONNECTIONS, "not
+// reading") count as failures for least_latency, so the replica's
+// latency becomes the failure latency, not the zero latency of a request
+// that never left.
+func TestRefusedSendIsAFailure(t *testing.T) {
+	eng := startEngines(t, 1)
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) }) // before the engine's Close (cleanups run last first)
+	eng[0].Handler = func(r *enginetest.Request) enginetest.Reply {
+		<-block // the engine reads one request, then nothing more
+		return enginetest.Reply{Drop: true}
+	}
+	cfg := parseConfig(t, oneShardConfig(eng[0].Addr, "balance = \"least_latency\"\ntimeout = \"10s\"\n"))
+	p := startProxy(t, cfg, Options{NoAdmin: true, EngineQueueLimit: 64 << 10})
+	a := dialApp(t, p.addr(t, mainListen))
+	body := getCall(t, strings.Repeat("k", 16<<10))
+	const most = 4000 // 64 MiB: far beyond the queue and the sockets' buffers
+	stop := make(chan struct{})
+	go func() {
+		for i := range most {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := a.pc.WritePacket(rpc.TypeInvokeReq, rpc.AppendInvokeReqHeader(nil, &rpc.InvokeReq{QueryID: int64(i + 1)}), body); err != nil {
+				return
+			}
+		}
+	}()
+	defer close(stop)
+	res := a.result(t) // the engine holds the rest: the first answer is a refusal
+	if !res.IsError() || res.ErrorCode != rpc.CodeNoConnections || !strings.Contains(string(res.ErrorText), "not reading") {
+		t.Fatalf("first answer: error %d %q, want NO_CONNECTIONS \"... not reading ...\"", res.ErrorCode, res.ErrorText)
+	}
+	b := p.Table().Cluster("mc").Shards[0].Balancer
+	if got := b.Latency(0); got < sharding.DefaultFailureLatency {
+		t.Errorf("least_latency EWMA after refusals = %v, want at least the failure latency %v", got, sharding.DefaultFailureLatency)
 	}
 }

@@ -47,6 +47,11 @@ type Options struct {
 	Tick time.Duration
 	// DialTimeout bounds an engine dial plus handshake; default 1s.
 	DialTimeout time.Duration
+	// EngineQueueLimit caps the request bytes waiting to be written to one
+	// engine connection (an engine that stopped reading); beyond it
+	// requests for that engine fail at once with NO_CONNECTIONS saying the
+	// engine is not reading. Default 16 MiB.
+	EngineQueueLimit int
 	// MaxAppPending caps the answer bytes waiting to be written to one TCP
 	// app connection (its packet WriteBufferLimit); beyond it answers are
 	// replaced by CONGESTION_CONTROL_DISCARD (-3017), and beyond that plus
@@ -142,6 +147,7 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 	p.pool = upstream.NewPool(upstream.Options{
 		Dial:        o.Dial,
 		DialTimeout: o.DialTimeout,
+		QueueLimit:  o.EngineQueueLimit,
 		Tick:        o.Tick,
 		Now:         o.Now,
 		Rand:        o.Rand,

@@ -99,24 +99,14 @@ func (h *handler) ServeRPC(r *server.Request) {
 		f.finish(err)
 		return
 	}
-	deadline, ok := r.Deadline()
-	if !ok {
-		deadline = now.Add(c.Timeout)
-	}
-	left := deadline.Sub(now)
+	deadline, left := f.deadline(now)
 	if left <= 0 {
 		c.Stats.Timeouts.Add(1)
 		f.abandon() // never sent: it says nothing about the replica
 		f.finish(errExpired)
 		return
 	}
-	// wire.md §4.3: the proxy clears no_result and waits for the answer
-	// itself, so every request is accounted to its engine's health; the
-	// app is answered (with nothing) at once.
-	noResult := f.req.Extra.NoResult()
-	f.req.Extra.ClearNoResult()
-	f.req.Extra.SetCustomTimeoutMs(int32((left + time.Millisecond - 1) / time.Millisecond))
-	f.hdr = rpc.AppendInvokeReqHeader(f.hdr[:0], &f.req)
+	noResult := f.envelope(left)
 
 	// After a successful Send the answer may arrive on another goroutine
 	// at once: f belongs to it, so everything f needs is set before.
@@ -141,6 +131,30 @@ func (h *handler) ServeRPC(r *server.Request) {
 	if noResult {
 		r.Reply(nil) // writes nothing: the app asked for no answer
 	}
+}
+
+// deadline is f's deadline (the app's custom_timeout_ms from its arrival,
+// else the cluster's timeout from now) and the time left until it.
+func (f *forward) deadline(now time.Time) (time.Time, time.Duration) {
+	d, ok := f.r.Deadline()
+	if !ok {
+		d = now.Add(f.c.Timeout)
+	}
+	return d, d.Sub(now)
+}
+
+// envelope writes f.hdr, the envelope forwarded to the engines, for a
+// request with left to run: the app's remaining time becomes
+// custom_timeout_ms, and no_result is cleared (wire.md §4.3: the proxy
+// waits for the answer itself, so every request is accounted to its
+// engine's health; the app is answered, with nothing, at once). It
+// reports whether the app asked for no result.
+func (f *forward) envelope(left time.Duration) (noResult bool) {
+	noResult = f.req.Extra.NoResult()
+	f.req.Extra.ClearNoResult()
+	f.req.Extra.SetCustomTimeoutMs(int32((left + time.Millisecond - 1) / time.Millisecond))
+	f.hdr = rpc.AppendInvokeReqHeader(f.hdr[:0], &f.req)
+	return noResult
 }
 
 // Sent records the engine query id, for cancels.

@@ -60,7 +60,6 @@ type scatter struct {
 	answers []fanout.Answer // Merge, Diagonal (Split: plan.Answers)
 	subs    []sub
 	pending atomic.Int32
-	hdr     []byte
 	// failedAsked: the app set return_failed_subqueries.
 	failedAsked bool
 	// cancelled: CancelRPC removed at least one sub-call, so the app is
@@ -97,18 +96,14 @@ var (
 func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []byte, now time.Time) {
 	r, c := f.r, f.c
 	c.Stats.Fanouts.Add(1)
-	deadline, ok := r.Deadline()
-	if !ok {
-		deadline = now.Add(c.Timeout)
-	}
-	left := deadline.Sub(now)
+	deadline, left := f.deadline(now)
 	if left <= 0 {
 		c.Stats.Timeouts.Add(1)
 		f.finish(errExpired)
 		return
 	}
 	if f.scat == nil {
-		f.scat = &scatter{f: f, hdr: make([]byte, 0, 128)}
+		f.scat = &scatter{f: f}
 	}
 	s := f.scat
 	s.spread, s.rule = sp, rule
@@ -133,11 +128,8 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 		s.subs = make([]sub, n)
 	}
 	s.subs = s.subs[:n]
-	noResult := f.req.Extra.NoResult()
-	f.req.Extra.ClearNoResult()
-	f.req.Extra.SetCustomTimeoutMs(int32((left + time.Millisecond - 1) / time.Millisecond))
 	s.failedAsked = f.req.Extra.Flags&rpc.FlagReturnFailedSubqueries != 0
-	s.hdr = rpc.AppendInvokeReqHeader(s.hdr[:0], &f.req)
+	noResult := f.envelope(left) // f.hdr: every sub-call's envelope
 	if noResult {
 		f.r = nil
 	} else {
@@ -168,7 +160,7 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 		}
 		sb.idx, sb.e, sb.batch = idx, e, batch
 		s.pending.Add(1)
-		if err := e.Send(sb, s.hdr, body, now, deadline); err != nil {
+		if err := e.Send(sb, f.hdr, body, now, deadline); err != nil {
 			c.Stats.Refused.Add(1)
 			c.Stats.SubFailed.Add(1)
 			sb.release(true, now)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rpcproxy/rpcproxy/cmd/internal/cli"
+
 	"github.com/rpcproxy/rpcproxy/cmd/internal/netflags"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/client"
 )
@@ -196,17 +198,11 @@ func parseParams(args []string, stdout, stderr io.Writer) (p params, code int, o
 	fs.DurationVar(&p.Progress, "progress", time.Second, "interval between progress lines on stderr")
 	p.transport.Register(fs)
 	fs.Usage = usage(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return p, exitOK, false
-		}
-		return p, exitUsage, false
+	if code, done := cli.Parse(fs, args, stdout); done {
+		return p, code, false
 	}
 	fail := func(format string, a ...any) (params, int, bool) {
-		fmt.Fprintf(stderr, "rpcbench: "+format+"\n", a...)
-		fmt.Fprintf(stderr, "run 'rpcbench -h' for usage and examples\n")
+		cli.UsageError(stderr, "rpcbench", format, a...)
 		return p, exitUsage, false
 	}
 	if fs.NArg() != 0 {

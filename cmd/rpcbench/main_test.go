@@ -259,9 +259,12 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
-	code, stdout, _ := runBench(t, context.Background(), "-h")
+	code, stdout, stderr := runBench(t, context.Background(), "-h")
 	if code != exitOK || !strings.Contains(stdout, "closed loop per (connection, depth slot)") || !strings.Contains(stdout, "exit codes:") {
 		t.Errorf("-h: exit %d\n%s", code, stdout)
+	}
+	if stderr != "" {
+		t.Errorf("-h wrote to stderr too:\n%s", stderr)
 	}
 }
 

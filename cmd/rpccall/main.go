@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +9,8 @@ import (
 	"os/signal"
 	"strings"
 	"time"
+
+	"github.com/rpcproxy/rpcproxy/cmd/internal/cli"
 
 	"github.com/rpcproxy/rpcproxy/cmd/internal/netflags"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/client"
@@ -149,17 +150,11 @@ flags:
 func parseArgs(args []string, stdout, stderr io.Writer) (o options, code int, ok bool) {
 	fs, schemas := newFlagSet(&o, stderr)
 	fs.Usage = usage(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return o, exitOK, false
-		}
-		return o, exitUsage, false
+	if code, done := cli.Parse(fs, args, stdout); done {
+		return o, code, false
 	}
 	fail := func(format string, a ...any) (options, int, bool) {
-		fmt.Fprintf(stderr, "rpccall: "+format+"\n", a...)
-		fmt.Fprintf(stderr, "run 'rpccall -h' for usage and examples\n")
+		cli.UsageError(stderr, "rpccall", format, a...)
 		return o, exitUsage, false
 	}
 	// Flags after the function name are common in demos; accept them.

@@ -60,6 +60,7 @@ func TestCall(t *testing.T) {
 		stderrHas []string // substrings
 		stdoutHas []string
 		noStdout  bool
+		noStderr  bool
 	}{
 		{name: "miss pretty", args: []string{"-addr", ok, "-schema", schemaFile, "memcache.get", `{"key":"nope"}`},
 			stdout: "{\n  \"_\": \"memcache.not_found\"\n}\n"},
@@ -111,7 +112,7 @@ func TestCall(t *testing.T) {
 			code: exitUsage, noStdout: true, stderrHas: []string{"quote the JSON"}},
 		{name: "connection refused", args: []string{"-addr", refused, "-schema", schemaFile, "memcache.get", `{"key":"a"}`},
 			code: exitConn, noStdout: true, stderrHas: []string{"rpccall: cannot connect to " + refused, "check -addr"}},
-		{name: "help", args: []string{"-h"}, stdoutHas: []string{"exit codes:", "RPCCALL_SCHEMA", "memcache.get",
+		{name: "help", args: []string{"-h"}, noStderr: true, stdoutHas: []string{"exit codes:", "RPCCALL_SCHEMA", "memcache.get",
 			"-network udp -key-file", "-key-hex HEX", "transport: -network tcp (default) or udp"}},
 	}
 	for _, tc := range tests {
@@ -126,6 +127,9 @@ func TestCall(t *testing.T) {
 			}
 			if tc.noStdout && stdout != "" {
 				t.Errorf("stdout %q, want nothing", stdout)
+			}
+			if tc.noStderr && stderr != "" {
+				t.Errorf("stderr %q, want nothing", stderr)
 			}
 			for _, s := range tc.stdoutHas {
 				if !strings.Contains(stdout, s) {

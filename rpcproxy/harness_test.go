@@ -68,8 +68,13 @@ func parseConfig(t *testing.T, text string) *configs.Config {
 }
 
 // proxyHeader is the [proxy] table every test config starts with.
+// headerTimeout is proxyHeader's timeout. It is long: tests that hold an
+// answer must not see it expire however slow the machine is; tests of
+// timeouts set their own.
+const headerTimeout = time.Minute
+
 func proxyHeader() string {
-	return fmt.Sprintf("[proxy]\nlisten = %q\nadmin = %q\ntimeout = \"2s\"\nschemas = [%q]\n", mainListen, adminListen, memcacheTL)
+	return fmt.Sprintf("[proxy]\nlisten = %q\nadmin = %q\ntimeout = %q\nschemas = [%q]\n", mainListen, adminListen, headerTimeout.String(), memcacheTL)
 }
 
 // listenLog opens every listener on 127.0.0.1:0 and logs the configured

@@ -78,8 +78,8 @@ func TestRouting(t *testing.T) {
 			if !bytes.Equal(got.Req.Body, body) || got.Req.ActorID != 0 {
 				t.Fatalf("engine got %+v", got.Req)
 			}
-			if ms, ok := got.Req.Extra.Timeout(); !ok || ms <= 0 || ms > 2000 {
-				t.Fatalf("engine got custom_timeout_ms %d %v, want (0, 2000]", ms, ok)
+			if ms, ok := got.Req.Extra.Timeout(); !ok || ms <= 0 || int64(ms) > headerTimeout.Milliseconds() {
+				t.Fatalf("engine got custom_timeout_ms %d %v, want (0, %d]", ms, ok, headerTimeout.Milliseconds())
 			}
 			if got.Req.Extra.Flags != rpc.FlagCustomTimeoutMs {
 				t.Fatalf("engine got extra flags %#x", got.Req.Extra.Flags)

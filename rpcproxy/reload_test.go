@@ -125,7 +125,7 @@ func TestBadReloadKeepsOldTable(t *testing.T) {
 		name, text, want string
 	}{
 		{"syntax error", "[proxy\n", "TOML syntax"},
-		{"invalid value", strings.Replace(good, `timeout = "2s"`, `timeout = "-1s"`, 1), "timeout"},
+		{"invalid value", strings.Replace(good, `timeout = "1m0s"`, `timeout = "-1s"`, 1), "timeout"},
 		{"missing schema", strings.Replace(good, abs, filepath.Join(dir, "nope.tl"), 1), "schemas"},
 	}
 	for _, tc := range tests {
@@ -165,11 +165,11 @@ func TestWatcherReloadsOnChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startProxy(t, cfg, Options{NoAdmin: true, ConfigPath: path, WatchInterval: 5 * time.Millisecond})
-	changed := strings.Replace(good, `timeout = "2s"`, `timeout = "3s"`, 1)
+	changed := strings.Replace(good, `timeout = "1m0s"`, `timeout = "2m"`, 1)
 	if err := os.WriteFile(path, []byte(changed), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the watcher to reload", func() bool { return p.Config().Proxy.Timeout == 3*time.Second })
+	waitFor(t, "the watcher to reload", func() bool { return p.Config().Proxy.Timeout == 2*time.Minute })
 	if p.reloads.Load() != 1 {
 		t.Fatalf("%d reloads, want 1", p.reloads.Load())
 	}

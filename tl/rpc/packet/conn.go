@@ -111,6 +111,7 @@ func newConn(nc net.Conn, s *settings, server bool) *Conn {
 // progress from now on, and the flusher takes over writing.
 func (c *Conn) start() {
 	c.rd.fixed = false
+	c.rd.useRaw()
 	c.started = true
 	if c.enc == nil {
 		if sc, ok := c.nc.(syscall.Conn); ok {

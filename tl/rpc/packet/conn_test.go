@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -240,5 +242,42 @@ func TestCloseUnblocksWriters(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("writer still blocked after Close")
 		}
+	}
+}
+
+// TestRawReads: over TCP a started connection reads with raw system calls,
+// and a peer's reset comes back as the usual "read tcp" error, ECONNRESET
+// inside; over a net.Conn without a socket (net.Pipe) reads stay plain.
+func TestRawReads(t *testing.T) {
+	defer verifyNoLeaks(t)
+	nc, ns := tcpPair(t)
+	c, s := handshakePair(t, nc, ns, Config{}, Config{})
+	defer c.Close()
+	defer s.Close()
+	if rawIO && s.rd.raw == nil {
+		t.Fatal("a started TCP connection reads through net.Conn, want raw reads")
+	}
+	ch := readAsync(s)
+	if err := c.WritePacket(5, nil, []byte("before the reset")); err != nil {
+		t.Fatal(err)
+	}
+	if r := waitRecv(t, ch, 5*time.Second); r.err != nil || string(r.body) != "before the reset" {
+		t.Fatalf("%q %v", r.body, r.err)
+	}
+	if err := nc.(*net.TCPConn).SetLinger(0); err != nil { // close sends RST
+		t.Fatal(err)
+	}
+	c.Close()
+	r := waitRecv(t, readAsync(s), 5*time.Second)
+	if !errors.Is(r.err, syscall.ECONNRESET) || !strings.Contains(r.err.Error(), "read tcp 127.0.0.1:") {
+		t.Fatalf("after the peer's reset: %v, want read tcp ...: connection reset by peer", r.err)
+	}
+
+	pc, ps := pipePair()
+	c2, s2 := handshakePair(t, pc, ps, Config{}, Config{})
+	defer c2.Close()
+	defer s2.Close()
+	if s2.rd.raw != nil {
+		t.Fatal("a net.Pipe connection got raw reads")
 	}
 }

@@ -101,6 +101,15 @@
 //     the other readers already runnable join the same write: an event
 //     loop's "write when the ready list is done", without a goroutine hop.
 //     Batch.Now gives a burst one clock reading.
+//   - Raw socket calls: once started, a TCP connection's reads (any socket)
+//     and inline writes (plain sockets) are syscall.RawSyscall read(2) and
+//     write(2), at most 64 KiB each, through syscall.RawConn, which keeps
+//     the deadlines and parks the goroutine in the poller on EAGAIN. The
+//     sockets are non-blocking, so the runtime's entersyscall/exitsyscall
+//     bookkeeping buys nothing; it cost a sysmon wake-up (a context switch)
+//     after every idle spell. Errors read like net.Conn's ("read tcp
+//     A->B: connection reset by peer"). Blocking flusher writes, and
+//     conns that are not sockets, keep the ordinary calls.
 //   - Timeouts: each handshake step has PacketTimeout. Afterwards, when no
 //     byte arrives for PacketTimeout a ping is sent; if still nothing
 //     arrives for another PacketTimeout the connection closes

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -50,6 +51,14 @@ type reader struct {
 	epoch    time.Time // monoNow's base
 	deadline time.Time
 	fixed    bool // handshake: one deadline per step, no refresh on progress
+
+	// raw, once set (see useRaw), makes reads raw system calls through
+	// the runtime's poller; rawFn is rd.rawRead bound once, so reads do
+	// not allocate, and rawN/rawErr carry its result out.
+	raw    syscall.RawConn
+	rawFn  func(fd uintptr) bool
+	rawN   int
+	rawErr error
 }
 
 func (rd *reader) init(nc net.Conn, bufSize, maxLen int, timeout time.Duration) {
@@ -126,7 +135,7 @@ func (rd *reader) fill(need int) (int, error) {
 			}
 		}
 	}
-	n, err := rd.nc.Read(rd.buf[rd.w:])
+	n, err := rd.read()
 	rd.w += n
 	rd.decryptReady()
 	if n > 0 {
@@ -135,6 +144,58 @@ func (rd *reader) fill(need int) (int, error) {
 		return n, nil
 	}
 	return 0, err
+}
+
+// useRaw switches reads to raw system calls when the connection is a
+// socket (rawReadFD says why).
+func (rd *reader) useRaw() {
+	if !rawIO {
+		return
+	}
+	if sc, ok := rd.nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			rd.raw, rd.rawFn = raw, rd.rawRead
+		}
+	}
+}
+
+// read is one read from the network into buf[w:].
+func (rd *reader) read() (int, error) {
+	if rd.raw == nil || rd.w == len(rd.buf) {
+		return rd.nc.Read(rd.buf[rd.w:])
+	}
+	rd.rawN, rd.rawErr = 0, nil
+	// RawConn.Read honours the read deadline and parks the goroutine in
+	// the poller until the socket is readable whenever rawRead says so.
+	if err := rd.raw.Read(rd.rawFn); err != nil {
+		if oe, ok := err.(*net.OpError); ok {
+			oe.Op = "read"
+		}
+		return 0, err
+	}
+	switch {
+	case rd.rawErr != nil:
+		return 0, &net.OpError{Op: "read", Net: rd.nc.LocalAddr().Network(), Source: rd.nc.LocalAddr(),
+			Addr: rd.nc.RemoteAddr(), Err: os.NewSyscallError("read", rd.rawErr)}
+	case rd.rawN == 0:
+		return 0, io.EOF
+	}
+	return rd.rawN, nil
+}
+
+// rawRead is one read(2); false asks the poller to wait for more bytes.
+func (rd *reader) rawRead(fd uintptr) bool {
+	for {
+		n, err := rawReadFD(fd, rd.buf[rd.w:])
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		rd.rawN, rd.rawErr = n, err
+		return true
+	}
 }
 
 // maxEmptyReads bounds a misbehaving net.Conn that returns (0, nil)

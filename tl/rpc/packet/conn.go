@@ -114,11 +114,9 @@ func (c *Conn) start() {
 	c.rd.useRaw()
 	c.started = true
 	if c.enc == nil {
-		if sc, ok := c.nc.(syscall.Conn); ok {
-			if raw, err := sc.SyscallConn(); err == nil {
-				c.raw = raw
-				c.rawFn = c.rawWrite
-			}
+		if raw := socketRawConn(c.nc); raw != nil {
+			c.raw = raw
+			c.rawFn = c.rawWrite
 		}
 	}
 	go c.flushLoop()

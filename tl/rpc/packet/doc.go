@@ -101,9 +101,10 @@
 //     the other readers already runnable join the same write: an event
 //     loop's "write when the ready list is done", without a goroutine hop.
 //     Batch.Now gives a burst one clock reading.
-//   - Raw socket calls: once started, a TCP connection's reads (any socket)
-//     and inline writes (plain sockets) are syscall.RawSyscall read(2) and
-//     write(2), at most 64 KiB each, through syscall.RawConn, which keeps
+//   - Raw socket calls: once started, reads on a TCP or Unix socket, and
+//     inline writes on a plain (unencrypted) one, are syscall.RawSyscall
+//     read(2) and write(2), at most 64 KiB each, through syscall.RawConn
+//     (the runtime keeps those sockets non-blocking), which keeps
 //     the deadlines and parks the goroutine in the poller on EAGAIN. The
 //     sockets are non-blocking, so the runtime's entersyscall/exitsyscall
 //     bookkeeping buys nothing; it cost a sysmon wake-up (a context switch)

@@ -149,14 +149,32 @@ func (rd *reader) fill(need int) (int, error) {
 // useRaw switches reads to raw system calls when the connection is a
 // socket (rawReadFD says why).
 func (rd *reader) useRaw() {
+	if raw := socketRawConn(rd.nc); raw != nil {
+		rd.raw, rd.rawFn = raw, rd.rawRead
+	}
+}
+
+// socketRawConn is nc's RawConn when raw calls are safe on it: a TCP or
+// Unix socket, which the runtime always keeps non-blocking (a raw call
+// that blocked would hold its P). Anything else gets nil.
+func socketRawConn(nc net.Conn) syscall.RawConn {
 	if !rawIO {
-		return
+		return nil
 	}
-	if sc, ok := rd.nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			rd.raw, rd.rawFn = raw, rd.rawRead
-		}
+	var sc syscall.Conn
+	switch c := nc.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
+		return nil
 	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
 }
 
 // read is one read from the network into buf[w:].

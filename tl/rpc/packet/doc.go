@@ -103,14 +103,14 @@
 //     Batch.Now gives a burst one clock reading.
 //   - Raw socket calls: once started, reads on a TCP or Unix socket, and
 //     inline writes on a plain (unencrypted) one, are syscall.RawSyscall
-//     read(2) and write(2), at most 64 KiB each, through syscall.RawConn
-//     (the runtime keeps those sockets non-blocking), which keeps
-//     the deadlines and parks the goroutine in the poller on EAGAIN. The
-//     sockets are non-blocking, so the runtime's entersyscall/exitsyscall
-//     bookkeeping buys nothing; it cost a sysmon wake-up (a context switch)
-//     after every idle spell. Errors read like net.Conn's ("read tcp
-//     A->B: connection reset by peer"). Blocking flusher writes, and
-//     conns that are not sockets, keep the ordinary calls.
+//     read(2) and write(2) of at most 64 KiB each, made through
+//     syscall.RawConn, which keeps the deadlines and parks the goroutine
+//     in the poller on EAGAIN. The runtime keeps those sockets
+//     non-blocking, so its entersyscall/exitsyscall bookkeeping buys
+//     nothing there; it cost a sysmon wake-up (a context switch) after
+//     every idle spell. Errors read like net.Conn's ("read tcp A->B:
+//     connection reset by peer"). Blocking flusher writes, and conns that
+//     are not sockets, keep the ordinary calls.
 //   - Timeouts: each handshake step has PacketTimeout. Afterwards, when no
 //     byte arrives for PacketTimeout a ping is sent; if still nothing
 //     arrives for another PacketTimeout the connection closes

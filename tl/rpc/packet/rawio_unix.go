@@ -25,26 +25,19 @@ const rawIOMax = 64 << 10
 // nothing here and costs a context switch whenever sysmon was asleep,
 // which it is after every idle spell. On a core shared by the proxy and
 // its engines that was one to two switches per request.
-func rawWriteFD(fd uintptr, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	b = b[:min(len(b), rawIOMax)]
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
+func rawWriteFD(fd uintptr, b []byte) (int, error) { return rawCall(syscall.SYS_WRITE, fd, b) }
 
 // rawReadFD is one read(2) on a non-blocking socket, a raw system call for
 // the reasons rawWriteFD gives. (0, nil) is end of stream.
-func rawReadFD(fd uintptr, b []byte) (int, error) {
+func rawReadFD(fd uintptr, b []byte) (int, error) { return rawCall(syscall.SYS_READ, fd, b) }
+
+// rawCall is read(2) or write(2) (trap) of at most rawIOMax bytes of b.
+func rawCall(trap, fd uintptr, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
 	b = b[:min(len(b), rawIOMax)]
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	n, _, e := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 	if e != 0 {
 		return 0, e
 	}

@@ -122,6 +122,29 @@ func (c *Conn) start() {
 	go c.flushLoop()
 }
 
+// socketRawConn is nc's RawConn when raw calls are safe on it: a TCP or
+// Unix socket, which the runtime always keeps non-blocking (a raw call
+// that blocked would hold its P). Anything else gets nil.
+func socketRawConn(nc net.Conn) syscall.RawConn {
+	if !rawIO {
+		return nil
+	}
+	var sc syscall.Conn
+	switch c := nc.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
+}
+
 // ReadPacket returns the next message. body aliases an internal buffer
 // and is valid until the next ReadPacket. Pings are answered and pongs
 // checked inside; after PacketTimeout with no byte received a ping is

@@ -154,29 +154,6 @@ func (rd *reader) useRaw() {
 	}
 }
 
-// socketRawConn is nc's RawConn when raw calls are safe on it: a TCP or
-// Unix socket, which the runtime always keeps non-blocking (a raw call
-// that blocked would hold its P). Anything else gets nil.
-func socketRawConn(nc net.Conn) syscall.RawConn {
-	if !rawIO {
-		return nil
-	}
-	var sc syscall.Conn
-	switch c := nc.(type) {
-	case *net.TCPConn:
-		sc = c
-	case *net.UnixConn:
-		sc = c
-	default:
-		return nil
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return raw
-}
-
 // read is one read from the network into buf[w:].
 func (rd *reader) read() (int, error) {
 	if rd.raw == nil || rd.w == len(rd.buf) {

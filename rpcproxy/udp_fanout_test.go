@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -21,7 +20,6 @@ import (
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	rpcclient "github.com/rpcproxy/rpcproxy/tl/rpc/client"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
-	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 )
 
 // callLog records the calls an engine served (bodies, copied).
@@ -59,29 +57,14 @@ func (l *callLog) len() int {
 // funcs (a store's) and logs every call; engine.pid is built in.
 func startUDPStore(t *testing.T, funcs []engines.Func) (*udpEngine, *callLog) {
 	t.Helper()
-	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := udp.New(sock, udp.Config{Keys: [][]byte{udpKey}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := &callLog{}
-	e := &udpEngine{addr: sock.LocalAddr().String(), done: make(chan error, 1)}
-	e.srv, err = server.New(server.Config{
-		Handler: server.SyncFunc(func(r *server.Request, dst []byte) ([]byte, error) {
+	e := startUDPServer(t, func(string) server.SyncFunc {
+		return func(r *server.Request, dst []byte) ([]byte, error) {
 			log.add(r.Body)
 			out, err := runFuncs(funcs, r.Body)
 			return append(dst, out...), err
-		}),
-		Engine: server.EngineConfig{Enabled: true},
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { e.done <- e.srv.ServeUDP(tr) }()
-	t.Cleanup(e.stop)
 	return e, log
 }
 
@@ -94,21 +77,7 @@ type twoApps struct {
 
 func newTwoApps(t *testing.T, addr string) *twoApps {
 	t.Helper()
-	a := &twoApps{}
-	for _, network := range []string{"udp", "tcp"} {
-		opts := rpcclient.Options{Network: network}
-		opts.Packet.Key = udpKey
-		cl, err := rpcclient.New(addr, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cl.Close() })
-		if network == "udp" {
-			a.udp = cl
-		} else {
-			a.tcp = cl
-		}
-	}
+	a := &twoApps{udp: keyedClient(t, addr, "udp"), tcp: keyedClient(t, addr, "tcp")}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	a.ctx = ctx

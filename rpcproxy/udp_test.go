@@ -33,6 +33,18 @@ type udpEngine struct {
 
 func startUDPEngine(t *testing.T) *udpEngine {
 	t.Helper()
+	return startUDPServer(t, func(addr string) server.SyncFunc {
+		return func(r *server.Request, dst []byte) ([]byte, error) {
+			// enginetest.Echo's bytes, built in dst so answering does not allocate.
+			return append(tl.AppendString(dst, addr), r.Body...), nil
+		}
+	})
+}
+
+// startUDPServer serves handler (given the engine's address) over UDP
+// only, with udpKey; engine.pid is built in. It stops at the test's end.
+func startUDPServer(t *testing.T, handler func(addr string) server.SyncFunc) *udpEngine {
+	t.Helper()
 	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -43,11 +55,8 @@ func startUDPEngine(t *testing.T) *udpEngine {
 	}
 	e := &udpEngine{addr: sock.LocalAddr().String(), done: make(chan error, 1)}
 	e.srv, err = server.New(server.Config{
-		Handler: server.SyncFunc(func(r *server.Request, dst []byte) ([]byte, error) {
-			// enginetest.Echo's bytes, built in dst so answering does not allocate.
-			return append(tl.AppendString(dst, e.addr), r.Body...), nil
-		}),
-		Engine: server.EngineConfig{Enabled: true},
+		Handler: handler(e.addr),
+		Engine:  server.EngineConfig{Enabled: true},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +71,20 @@ func (e *udpEngine) stop() {
 		<-e.done
 		e.done = nil
 	}
+}
+
+// keyedClient is our client for addr over network with udpKey; it closes
+// at the test's end.
+func keyedClient(t *testing.T, addr, network string) *rpcclient.Client {
+	t.Helper()
+	opts := rpcclient.Options{Network: network}
+	opts.Packet.Key = udpKey
+	cl, err := rpcclient.New(addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Close() })
+	return cl
 }
 
 // udpKeyFile writes the key where key_file can name it.
@@ -100,17 +123,7 @@ shards = [{ replicas = [%q] }, { replicas = [%q] }]
 	if ua.String() != p.addr(t, mainListen) {
 		t.Fatalf("UDP on %v, TCP on %s: want the same address", ua, p.addr(t, mainListen))
 	}
-	newClient := func(network string) *rpcclient.Client {
-		opts := rpcclient.Options{Network: network}
-		opts.Packet.Key = udpKey
-		cl, err := rpcclient.New(ua.String(), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cl.Close() })
-		return cl
-	}
-	overUDP, overTCP := newClient("udp"), newClient("tcp")
+	overUDP, overTCP := keyedClient(t, ua.String(), "udp"), keyedClient(t, ua.String(), "tcp")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -190,13 +203,7 @@ transport = "udp"
 shards = [{ replicas = [%q] }]
 `, mainListen, memcacheTL, udpKeyFile(t), eng.addr))
 	p := startProxy(t, cfg, Options{NoAdmin: true})
-	opts := rpcclient.Options{Network: "udp"}
-	opts.Packet.Key = udpKey
-	cl, err := rpcclient.New(p.addr(t, mainListen), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := keyedClient(t, p.addr(t, mainListen), "udp")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req := &rpcclient.Request{Body: getCallB("photo100_500")}

@@ -255,11 +255,9 @@ func (c *conn) writeResult(r *Request, extra *rpc.ResultExtra, result []byte, is
 // back-pressure). Only the reader takes slots. It returns false when the
 // connection closes first.
 func (c *conn) takeSlot() bool {
-	limit := int64(c.srv.cfg.MaxInflightPerConn)
-	if c.inflight.Add(1) <= limit {
+	if c.trySlot() {
 		return true
 	}
-	c.inflight.Add(-1)
 	c.batch.Flush() // the replies we wait for may be held in it
 	c.srv.stats.connWaits.Add(1)
 	if c.srv.onConnWait != nil {
@@ -269,17 +267,24 @@ func (c *conn) takeSlot() bool {
 	// sees full and signals, so the wait below cannot miss it.
 	c.full.Store(true)
 	defer c.full.Store(false)
-	for {
-		if c.inflight.Add(1) <= limit {
-			return true
-		}
-		c.inflight.Add(-1)
+	for !c.trySlot() {
 		select {
 		case <-c.slotFreed:
 		case <-c.pc.Done():
 			return false
 		}
 	}
+	return true
+}
+
+// trySlot counts one more request in flight if that stays within
+// MaxInflightPerConn.
+func (c *conn) trySlot() bool {
+	if c.inflight.Add(1) <= int64(c.srv.cfg.MaxInflightPerConn) {
+		return true
+	}
+	c.inflight.Add(-1)
+	return false
 }
 
 // freeSlot ends one request in flight and wakes the reader if it waits

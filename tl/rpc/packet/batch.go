@@ -1,8 +1,10 @@
 package packet
 
 import (
+	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,28 +25,65 @@ import (
 type Batch struct {
 	mu    sync.Mutex
 	conns []*Conn
-	now   time.Time // the burst's clock reading; zero after Flush
 	// shared: one of conns was flushed by another batch last time, so
 	// other readers feed it too (see Flush).
 	shared bool
+
+	// The burst's clock reading, read without a lock (every packet of a
+	// burst asks for it): base is the first reading the batch ever took,
+	// stored once and never changed; now is the burst's reading as an
+	// offset from base, or noReading after Flush.
+	base atomic.Pointer[time.Time]
+	now  atomic.Int64
 }
+
+// noReading is Batch.now between a Flush and the next burst's reading.
+const noReading = math.MinInt64
 
 // Now returns the burst's time: clock's reading at the first call since
 // the last Flush, so a reader working through a burst reads the clock
 // once, not once per packet (on VMs a clock read costs as much as parsing
 // a request). The owner flushes before it waits for input, so the reading
 // is never older than the burst's own work. A nil Batch reads clock.
+//
+// The reading is kept as an offset from the batch's first one: with
+// time.Now, the monotonic reading is exact and the wall reading moves with
+// it (a step of the wall clock since the first reading does not show);
+// with a clock that has no monotonic reading (a test's), both are exact.
 func (b *Batch) Now(clock func() time.Time) time.Time {
 	if b == nil {
 		return clock()
 	}
-	b.mu.Lock()
-	if b.now.IsZero() {
-		b.now = clock()
+	if t, ok := b.reading(); ok {
+		return t
 	}
-	t := b.now
-	b.mu.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t, ok := b.reading(); ok {
+		return t // another reader of a shared batch took it meanwhile
+	}
+	t := clock()
+	base := b.base.Load()
+	if base == nil {
+		first := t
+		base = &first
+		b.base.Store(base)
+	}
+	b.now.Store(int64(t.Sub(*base)))
 	return t
+}
+
+// reading returns the burst's clock reading, if taken.
+func (b *Batch) reading() (time.Time, bool) {
+	base := b.base.Load()
+	if base == nil {
+		return time.Time{}, false
+	}
+	d := b.now.Load()
+	if d == noReading {
+		return time.Time{}, false
+	}
+	return base.Add(time.Duration(d)), true
 }
 
 // add records that c has packets waiting for this batch; shared: another
@@ -78,7 +117,7 @@ func (b *Batch) Flush() {
 	b.mu.Lock()
 	conns := b.conns
 	b.conns = b.conns[:0]
-	b.now = time.Time{}
+	b.now.Store(noReading)
 	if len(conns) == 0 {
 		b.mu.Unlock()
 		return

@@ -2,6 +2,7 @@ package packet
 
 import (
 	"encoding/binary"
+	"strings"
 	"testing"
 	"time"
 )
@@ -100,6 +101,39 @@ func TestBatchNowOncePerBurst(t *testing.T) {
 	nb.Now(clock)
 	if reads != 4 {
 		t.Fatalf("nil batch: %d reads, want 4", reads)
+	}
+}
+
+// TestBatchNowReadings: a burst's reading is the clock's, whichever way
+// the clock moved since the batch's first one (it is kept as an offset
+// from that), and with time.Now it keeps the monotonic reading, so
+// deadlines built on it compare as time.Now's own.
+func TestBatchNowReadings(t *testing.T) {
+	readings := []time.Time{
+		time.Unix(1000, 5),
+		time.Unix(999, 7),   // backwards
+		time.Unix(1000, 5),  // the first again: offset 0
+		time.Unix(1<<33, 1), // centuries on
+		time.Date(2026, 11, 22, 1, 2, 3, 4, time.UTC),
+	}
+	var b Batch
+	for i, want := range readings {
+		clock := func() time.Time { return want }
+		if got := b.Now(clock); !got.Equal(want) {
+			t.Fatalf("burst %d: %v, want %v", i, got, want)
+		}
+		if got := b.Now(func() time.Time { t.Fatal("clock read twice in a burst"); return time.Time{} }); !got.Equal(want) {
+			t.Fatalf("burst %d, second call: %v, want %v", i, got, want)
+		}
+		b.Flush()
+	}
+	var m Batch
+	before := time.Now()
+	got := m.Now(time.Now)
+	m.Flush()
+	got2 := m.Now(time.Now)
+	if got.Before(before) || got2.Before(got) || !strings.Contains(got2.String(), " m=") {
+		t.Fatalf("time.Now readings: %v then %v (before %v): want ordered, with a monotonic reading", got, got2, before)
 	}
 }
 

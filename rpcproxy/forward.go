@@ -9,6 +9,7 @@ import (
 	"github.com/rpcproxy/rpcproxy/rpcproxy/route"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
 
@@ -245,9 +246,8 @@ func (f *forward) finish(err error) {
 
 // Answer is called on the engine's reader goroutine: hand the answer to
 // the app's replier, which writes it at once, never blocking.
-func (f *forward) Answer(_ uint32, _ []byte, res *rpc.ReqResult) {
+func (f *forward) Answer(_ uint32, _ []byte, res *rpc.ReqResult, b *packet.Batch) {
 	// On the engine's reader: one clock read per burst of answers.
-	b := f.e.AnswerBatch(f.qid.Load())
 	now := b.Now(f.p.opts.Now)
 	f.c.Stats.Answers.Add(1)
 	f.c.Stats.Observe(f.latency(now))

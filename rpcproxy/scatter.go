@@ -204,11 +204,11 @@ func (sb *sub) Batch() *packet.Batch {
 	return b
 }
 
-// Sent records the engine query id, for AnswerBatch and cancels.
+// Sent records the engine query id, for cancels.
 func (sb *sub) Sent(qid int64) { sb.qid.Store(qid) }
 
 // Answer copies the shard's answer out of the engine's read buffer.
-func (sb *sub) Answer(_ uint32, _ []byte, res *rpc.ReqResult) {
+func (sb *sub) Answer(_ uint32, _ []byte, res *rpc.ReqResult, b *packet.Batch) {
 	failed := res.IsError()
 	if failed {
 		sb.s.f.c.Stats.SubFailed.Add(1)
@@ -219,7 +219,6 @@ func (sb *sub) Answer(_ uint32, _ []byte, res *rpc.ReqResult) {
 	}
 	// On the engine's reader: one clock read per burst of answers, and
 	// the merged answer (when this is the last shard) joins the burst.
-	b := sb.e.AnswerBatch(sb.qid.Load())
 	s := sb.s
 	sb.release(failed, b.Now(s.f.p.opts.Now))
 	s.done(b)

@@ -24,9 +24,9 @@ type sinkCall struct {
 	answers int
 }
 
-func (c *sinkCall) Sent(qid int64)                        { c.qid = qid }
-func (c *sinkCall) Answer(uint32, []byte, *rpc.ReqResult) { c.answers++ }
-func (c *sinkCall) Fail(error)                            {}
+func (c *sinkCall) Sent(qid int64)                                       { c.qid = qid }
+func (c *sinkCall) Answer(uint32, []byte, *rpc.ReqResult, *packet.Batch) { c.answers++ }
+func (c *sinkCall) Fail(error)                                           {}
 
 // BenchmarkSendDeliver is the engine side of one forwarded request without
 // sockets: Send (query id, pending entry, the connection's TryWritePacket)
@@ -35,7 +35,7 @@ func (c *sinkCall) Fail(error)                            {}
 func BenchmarkSendDeliver(b *testing.B) {
 	p := &Pool{opts: Options{Now: time.Now}}
 	e := &Engine{addr: "sink", pool: p, health: health.New(health.Settings{}, nil, nil),
-		errs: newEngineErrors("sink"), links: map[*link]struct{}{}, pending: make(map[int64]pending, 64)}
+		errs: newEngineErrors("sink"), links: map[*link]struct{}{}}
 	e.cur = &link{e: e, w: nopWriter{}}
 	hdr := make([]byte, 8, 64)
 	body := tl.AppendString(tl.AppendUint32(nil, 0xd33b13ae), "photo100_500")

@@ -16,8 +16,8 @@
 //	                                 reader's packet.Batch until the burst ends)
 //	reader goroutine                 look the query id up, remove it, call
 //	                                 call.Answer (body valid only then);
-//	                                 AnswerBatch lets Answer's own writes
-//	                                 join this reader's burst
+//	                                 Answer gets the reader's batch, so its
+//	                                 own writes join this reader's burst
 //	Pool ticker                      remove and fail calls past their
 //	                                 deadline (scanning only when the
 //	                                 earliest may be due); start probes

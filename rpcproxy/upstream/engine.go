@@ -23,18 +23,12 @@ type Call interface {
 	// Answer delivers the engine's answer on the engine's reader
 	// goroutine. body (the message body, starting with the engine's query
 	// id) and res (parsed from it) are valid only during the call, which
-	// must not block.
-	Answer(typ uint32, body []byte, res *rpc.ReqResult)
+	// must not block. b is that reader's batch (see packet.Batch): writes
+	// made in it (the app's answer) leave together once the reader has no
+	// more answers buffered, and b.Now is the burst's clock reading.
+	Answer(typ uint32, body []byte, res *rpc.ReqResult, b *packet.Batch)
 	// Fail ends the call without an answer; err is an *rpc.Error.
 	Fail(err error)
-}
-
-// pending is one call awaiting its answer.
-type pending struct {
-	call     Call
-	link     *link
-	start    time.Time
-	deadline time.Time
 }
 
 // Stats are an engine's counters since it was added to the pool.
@@ -60,8 +54,7 @@ type Engine struct {
 	mu      sync.Mutex
 	cur     *link // nil when not connected
 	links   map[*link]struct{}
-	pending map[int64]pending
-	qid     int64
+	pending pendingTable
 	refs    int
 	closed  bool
 	dialing bool
@@ -71,13 +64,10 @@ type Engine struct {
 	nextDue time.Time
 
 	// batch holds back the app answers the link readers write while they
-	// have more answers buffered (see packet.Batch); answering is the
-	// query id being delivered, so AnswerBatch can tell a callback runs
-	// inside deliver, on a reader.
-	batch     packet.Batch
-	answering atomic.Int64
-	ready     chan struct{}
-	readyOne  sync.Once
+	// have more answers buffered (see packet.Batch); Answer gets it.
+	batch    packet.Batch
+	ready    chan struct{}
+	readyOne sync.Once
 }
 
 // link is one packet connection to the engine.
@@ -122,7 +112,7 @@ func (e *Engine) Connected() bool {
 func (e *Engine) Pending() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.pending)
+	return e.pending.len()
 }
 
 // DownError is the error for requests refused because the engine is down.
@@ -138,17 +128,6 @@ func (e *Engine) BusyError() error { return e.errs.busy }
 // write now.
 type Batcher interface {
 	Batch() *packet.Batch
-}
-
-// AnswerBatch returns the batch of the link reader delivering the call
-// with query id qid, if Answer for it is running now (so the caller is on
-// that reader goroutine), else nil. Answers written to apps in it leave
-// together once the reader has no more answers buffered.
-func (e *Engine) AnswerBatch(qid int64) *packet.Batch {
-	if qid != 0 && e.answering.Load() == qid {
-		return &e.batch
-	}
-	return nil
 }
 
 // Send forwards one request: hdr is the envelope (its first 8 bytes are
@@ -175,14 +154,9 @@ func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) er
 		e.stats.Failed.Add(1)
 		return err
 	}
-	e.qid++
-	if e.qid <= 0 { // positive and never 0, as VK's client does
-		e.qid = 1
-	}
-	qid := e.qid
 	// Registered before the write: the answer may come back at once.
+	qid := e.pending.add(pending{call: call, link: l, start: start, deadline: deadline})
 	call.Sent(qid)
-	e.pending[qid] = pending{call: call, link: l, start: start, deadline: deadline}
 	if !deadline.IsZero() && (e.nextDue.IsZero() || deadline.Before(e.nextDue)) {
 		e.nextDue = deadline
 	}
@@ -194,8 +168,7 @@ func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) er
 		return nil
 	}
 	e.mu.Lock()
-	_, mine := e.pending[qid]
-	delete(e.pending, qid)
+	_, mine := e.pending.take(qid)
 	e.mu.Unlock()
 	if !mine {
 		// The connection failed meanwhile and its reader (or the sweeper)
@@ -214,10 +187,7 @@ func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) er
 // removed; if so, neither Answer nor Fail will be called for it.
 func (e *Engine) Cancel(qid int64) bool {
 	e.mu.Lock()
-	p, ok := e.pending[qid]
-	if ok {
-		delete(e.pending, qid)
-	}
+	p, ok := e.pending.take(qid)
 	e.mu.Unlock()
 	if ok {
 		var b [8]byte
@@ -303,10 +273,7 @@ func (e *Engine) deliver(typ uint32, body []byte, res *rpc.ReqResult) {
 	}
 	qid := int64(binary.LittleEndian.Uint64(body))
 	e.mu.Lock()
-	p, ok := e.pending[qid]
-	if ok {
-		delete(e.pending, qid)
-	}
+	p, ok := e.pending.take(qid)
 	stale := ok && e.cur != p.link
 	e.mu.Unlock()
 	if !ok {
@@ -332,9 +299,7 @@ func (e *Engine) deliver(typ uint32, body []byte, res *rpc.ReqResult) {
 	} else {
 		c = e.health.Answered(now, now.Sub(p.start))
 	}
-	e.answering.Store(qid)
-	p.call.Answer(typ, body, res)
-	e.answering.Store(0)
+	p.call.Answer(typ, body, res, &e.batch)
 	e.pool.report(e, c, nil)
 }
 
@@ -358,7 +323,7 @@ func (e *Engine) closeIfIdle(l *link) {
 		e.mu.Unlock()
 		return
 	}
-	for _, p := range e.pending {
+	for _, p := range e.pending.all() {
 		if p.link == l {
 			e.mu.Unlock()
 			return
@@ -388,10 +353,10 @@ func (e *Engine) linkDown(l *link, cause error) {
 	}
 	delete(e.links, l)
 	var failed []Call
-	for qid, p := range e.pending {
+	for qid, p := range e.pending.all() {
 		if p.link == l {
 			failed = append(failed, p.call)
-			delete(e.pending, qid)
+			e.pending.take(qid)
 		}
 	}
 	closed := e.closed
@@ -422,12 +387,12 @@ func (e *Engine) sweep(now time.Time) {
 	}
 	exp := e.expired[:0]
 	var next time.Time
-	for qid, p := range e.pending {
+	for qid, p := range e.pending.all() {
 		switch {
 		case p.deadline.IsZero():
 		case now.After(p.deadline):
-			exp = append(exp, p)
-			delete(e.pending, qid)
+			exp = append(exp, *p)
+			e.pending.take(qid)
 		case next.IsZero() || p.deadline.Before(next):
 			next = p.deadline
 		}

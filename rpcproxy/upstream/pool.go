@@ -132,7 +132,6 @@ func (p *Pool) acquire(key, addr string, isUDP bool, s health.Settings, g *healt
 		health:  health.New(s, g, p.opts.Rand),
 		errs:    newEngineErrors(addr),
 		links:   map[*link]struct{}{},
-		pending: make(map[int64]pending, 64),
 		refs:    1,
 		ready:   make(chan struct{}),
 	}
@@ -271,9 +270,11 @@ func (p *Pool) probe(e *Engine) {
 
 type probeCall struct{ done chan error }
 
-func (c *probeCall) Answer(_ uint32, _ []byte, res *rpc.ReqResult) { c.done <- res.Err() }
-func (c *probeCall) Fail(err error)                                { c.done <- err }
-func (c *probeCall) Sent(int64)                                    {}
+func (c *probeCall) Answer(_ uint32, _ []byte, res *rpc.ReqResult, _ *packet.Batch) {
+	c.done <- res.Err()
+}
+func (c *probeCall) Fail(err error) { c.done <- err }
+func (c *probeCall) Sent(int64)     {}
 
 // report logs a transition once and passes it to OnChange.
 func (p *Pool) report(e *Engine, c health.Change, cause error) {

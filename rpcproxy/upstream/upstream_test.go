@@ -15,6 +15,7 @@ import (
 	"github.com/rpcproxy/rpcproxy/rpcproxy/health"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
 
 // fakeClock is a settable clock for deadlines and health.
@@ -43,7 +44,7 @@ type logCall struct {
 func (c *logCall) Sent(qid int64) { c.qid.Store(qid) }
 
 func newCall() *logCall { return &logCall{done: make(chan result, 1)} }
-func (c *logCall) Answer(_ uint32, body []byte, res *rpc.ReqResult) {
+func (c *logCall) Answer(_ uint32, body []byte, res *rpc.ReqResult, _ *packet.Batch) {
 	c.done <- result{body: append([]byte(nil), body...), err: res.Err()}
 }
 func (c *logCall) Fail(err error) { c.done <- result{err: err} }

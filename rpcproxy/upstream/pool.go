@@ -125,15 +125,15 @@ func (p *Pool) acquire(key, addr string, isUDP bool, s health.Settings, g *healt
 		return e
 	}
 	e = &Engine{
-		key:     key,
-		udp:     isUDP,
-		addr:    addr,
-		pool:    p,
-		health:  health.New(s, g, p.opts.Rand),
-		errs:    newEngineErrors(addr),
-		links:   map[*link]struct{}{},
-		refs:    1,
-		ready:   make(chan struct{}),
+		key:    key,
+		udp:    isUDP,
+		addr:   addr,
+		pool:   p,
+		health: health.New(s, g, p.opts.Rand),
+		errs:   newEngineErrors(addr),
+		links:  map[*link]struct{}{},
+		refs:   1,
+		ready:  make(chan struct{}),
 	}
 	p.engines[key] = e
 	p.goConnect(e)

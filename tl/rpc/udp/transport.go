@@ -60,9 +60,10 @@ type Transport struct {
 
 // New starts a Transport on sock, which it owns from now on (Close closes
 // it). The socket should be bound to a specific IPv4 address to Dial: the
-// address is part of our PID, and VK peers check it.
+// address is part of our PID, and VK peers check it. On Linux an IPv4
+// *net.UDPConn is read and written with raw system calls (rawSocket).
 func New(sock Socket, cfg Config) (*Transport, error) {
-	t, err := build(sock, cfg)
+	t, err := build(rawUDP(sock), cfg)
 	if err != nil {
 		return nil, err
 	}

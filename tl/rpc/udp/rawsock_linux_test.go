@@ -1,0 +1,81 @@
+//go:build linux
+
+package udp
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+)
+
+// TestRawSocket: an IPv4 UDP socket gets raw calls; datagrams go both ways
+// with the sender's address (port byte order included); a write to an
+// IPv6 address fails as net's does; after Close a read fails with
+// net.ErrClosed; a socket that is not AF_INET keeps the ordinary calls.
+func TestRawSocket(t *testing.T) {
+	listen := func(addr string) *net.UDPConn {
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b := listen("127.0.0.1:0"), listen("127.0.0.1:0")
+	defer b.Close()
+	ra, ok := rawUDP(a).(*rawSocket)
+	if !ok {
+		t.Fatalf("rawUDP(127.0.0.1 socket) = %T, want *rawSocket", rawUDP(a))
+	}
+	aAddr, bAddr := a.LocalAddr().(*net.UDPAddr).AddrPort(), b.LocalAddr().(*net.UDPAddr).AddrPort()
+
+	msg := []byte("datagram \x00\xff")
+	if n, err := ra.WriteToUDPAddrPort(msg, bAddr); err != nil || n != len(msg) {
+		t.Fatalf("raw write: %d, %v", n, err)
+	}
+	buf := make([]byte, 64)
+	n, from, err := b.ReadFromUDPAddrPort(buf)
+	if err != nil || !bytes.Equal(buf[:n], msg) || from != aAddr {
+		t.Fatalf("net read of the raw write: %q from %v, %v; want %q from %v", buf[:n], from, err, msg, aAddr)
+	}
+	if _, err := b.WriteToUDPAddrPort([]byte("reply"), aAddr); err != nil {
+		t.Fatal(err)
+	}
+	n, from, err = ra.ReadFromUDPAddrPort(buf)
+	if err != nil || string(buf[:n]) != "reply" || from != bAddr {
+		t.Fatalf("raw read: %q from %v, %v; want \"reply\" from %v", buf[:n], from, err, bAddr)
+	}
+
+	if _, err := ra.WriteToUDPAddrPort(msg, netip.MustParseAddrPort("[::1]:9")); err == nil {
+		t.Fatal("write to an IPv6 address from an IPv4 socket: no error")
+	}
+
+	if allocs := testing.AllocsPerRun(100, func() {
+		if _, err := ra.WriteToUDPAddrPort(msg, aAddr); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ra.ReadFromUDPAddrPort(buf); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("%v allocations per raw write and read, want 0", allocs)
+	}
+
+	done := make(chan error)
+	go func() {
+		_, _, err := ra.ReadFromUDPAddrPort(buf)
+		done <- err
+	}()
+	ra.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read across Close: %v, want net.ErrClosed", err)
+	}
+
+	if c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback}); err == nil {
+		defer c.Close()
+		if s := rawUDP(c); s != Socket(c) {
+			t.Errorf("rawUDP([::1] socket) = %T, want the socket itself", s)
+		}
+	}
+}

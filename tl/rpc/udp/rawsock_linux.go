@@ -27,12 +27,13 @@ type rawSocket struct {
 	*net.UDPConn
 	rc syscall.RawConn
 
-	rbuf  []byte
-	rsa   syscall.RawSockaddrInet4
-	rn    int
-	rerr  syscall.Errno
-	rfrom netip.AddrPort
-	readF func(fd uintptr) bool
+	rbuf   []byte
+	rsa    syscall.RawSockaddrInet4
+	rsaLen uint32
+	rn     int
+	rerr   syscall.Errno
+	rfrom  netip.AddrPort
+	readF  func(fd uintptr) bool
 
 	wbuf   []byte
 	wsa    syscall.RawSockaddrInet4
@@ -87,25 +88,14 @@ func (s *rawSocket) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 
 // recvfrom is one recvfrom(2) into rbuf; false: nothing to read yet.
 func (s *rawSocket) recvfrom(fd uintptr) bool {
-	for {
-		l := uint32(syscall.SizeofSockaddrInet4)
-		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&s.rbuf[0])), uintptr(len(s.rbuf)),
-			0, uintptr(unsafe.Pointer(&s.rsa)), uintptr(unsafe.Pointer(&l)))
-		switch e {
-		case 0:
-			s.rn = int(n)
-			p := (*[2]byte)(unsafe.Pointer(&s.rsa.Port))
-			s.rfrom = netip.AddrPortFrom(netip.AddrFrom4(s.rsa.Addr), uint16(p[0])<<8|uint16(p[1]))
-			return true
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		default:
-			s.rerr = e
-			return true
-		}
+	n, e, ready := s.call(fd, syscall.SYS_RECVFROM)
+	if ready && e == 0 {
+		s.rn = int(n)
+		p := (*[2]byte)(unsafe.Pointer(&s.rsa.Port))
+		s.rfrom = netip.AddrPortFrom(netip.AddrFrom4(s.rsa.Addr), uint16(p[0])<<8|uint16(p[1]))
 	}
+	s.rerr = e
+	return ready
 }
 
 func (s *rawSocket) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
@@ -130,24 +120,31 @@ func (s *rawSocket) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, erro
 
 // sendto is one sendto(2) of wbuf; false: the socket buffer is full.
 func (s *rawSocket) sendto(fd uintptr) bool {
-	var ptr uintptr
-	if len(s.wbuf) > 0 {
-		ptr = uintptr(unsafe.Pointer(&s.wbuf[0]))
-	}
+	_, e, ready := s.call(fd, syscall.SYS_SENDTO)
+	s.werr = e
+	return ready
+}
+
+// call is one raw recvfrom(2) into rbuf or sendto(2) of wbuf (trap), made
+// again when a signal interrupted it; ready is false when the socket
+// would block.
+func (s *rawSocket) call(fd, trap uintptr) (n uintptr, e syscall.Errno, ready bool) {
 	for {
-		_, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, ptr, uintptr(len(s.wbuf)),
-			0, uintptr(unsafe.Pointer(&s.wsa)), syscall.SizeofSockaddrInet4)
+		if trap == syscall.SYS_SENDTO {
+			n, _, e = syscall.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(unsafe.SliceData(s.wbuf))), uintptr(len(s.wbuf)),
+				0, uintptr(unsafe.Pointer(&s.wsa)), syscall.SizeofSockaddrInet4)
+		} else {
+			s.rsaLen = syscall.SizeofSockaddrInet4
+			n, _, e = syscall.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(unsafe.SliceData(s.rbuf))), uintptr(len(s.rbuf)),
+				0, uintptr(unsafe.Pointer(&s.rsa)), uintptr(unsafe.Pointer(&s.rsaLen)))
+		}
 		switch e {
-		case 0:
-			return true
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			return false
-		default:
-			s.werr = e
-			return true
+			return 0, 0, false
 		}
+		return n, e, true
 	}
 }
 

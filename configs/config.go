@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +19,8 @@ import (
 // Config is a loaded, defaulted and validated config file. Every field holds
 // its final value: the proxy never applies defaults of its own.
 type Config struct {
-	File     string // the file name as given to Load or Parse
+	File     string   // the file name as given to Load or Parse
+	SHA256   [32]byte // of the text Parse read: which version of the file this is
 	Proxy    Proxy
 	Clusters []Cluster // in file order
 }
@@ -306,6 +308,7 @@ func Parse(name string, data []byte, baseDir string) (*Config, error) {
 	ps := &problems{}
 	cfg := decode(newTable("", raw, ps), baseDir)
 	cfg.File = name
+	cfg.SHA256 = sha256.Sum256(data)
 	if err := ps.result(name, locate(string(data))); err != nil {
 		return nil, err
 	}

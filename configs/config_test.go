@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"reflect"
@@ -181,3 +182,26 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatalf("Load of a missing file = %v, want a configs: error", err)
 	}
 }
+
+// TestSHA256: a config records the SHA-256 of the text it was parsed
+// from (golden: the digest of minimal, computed once outside Go), so
+// the proxy can say which version of the file runs; one more byte of text
+// is another digest.
+func TestSHA256(t *testing.T) {
+	cfg, err := Parse("min.toml", []byte(minimal), "/etc/rpcproxy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%x", cfg.SHA256); got != minimalSHA256 {
+		t.Errorf("SHA256 of minimal = %s, want %s", got, minimalSHA256)
+	}
+	other, err := Parse("min.toml", []byte(minimal+"\n"), "/etc/rpcproxy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.SHA256 == cfg.SHA256 {
+		t.Error("a trailing newline left the SHA-256 unchanged")
+	}
+}
+
+const minimalSHA256 = "d8a10d8da7620629cb26cd0eb903a64b9b8d2e95d79c1feace24dcabe142b788"

@@ -1,6 +1,7 @@
 package rpcproxy
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -60,10 +61,38 @@ func (p *Proxy) serveHealthz(w http.ResponseWriter, _ *http.Request) {
 // Stats is the /stats document.
 type Stats struct {
 	Uptime       string         `json:"uptime"`
+	Config       ConfigStats    `json:"config"`
 	Reloads      uint64         `json:"reloads"`
 	ReloadErrors uint64         `json:"reload_errors"`
 	NoCluster    uint64         `json:"no_cluster"`
 	Clusters     []ClusterStats `json:"clusters"`
+}
+
+// ConfigStats is the running config in /stats (its file and the SHA-256
+// of the text it was read from, to tell which version of the file runs)
+// and how the last reload ended: "none" yet, "applied" or "refused", with
+// the reason.
+type ConfigStats struct {
+	File            string `json:"file"`
+	SHA256          string `json:"sha256"`
+	LoadedAt        string `json:"loaded_at"`
+	LastReload      string `json:"last_reload"`
+	LastReloadAt    string `json:"last_reload_at,omitempty"`
+	LastReloadError string `json:"last_reload_error,omitempty"`
+}
+
+// configStats fills ConfigStats; times are RFC 3339 in UTC.
+func (p *Proxy) configStats() ConfigStats {
+	cfg, st := p.cfg.Load(), p.reloadState.status()
+	cs := ConfigStats{File: cfg.File, SHA256: hex.EncodeToString(cfg.SHA256[:]),
+		LoadedAt: st.loadedAt.UTC().Format(time.RFC3339), LastReload: "none"}
+	if !st.lastAt.IsZero() {
+		cs.LastReload, cs.LastReloadAt = "applied", st.lastAt.UTC().Format(time.RFC3339)
+	}
+	if st.lastErr != nil {
+		cs.LastReload, cs.LastReloadError = "refused", st.lastErr.Error()
+	}
+	return cs
 }
 
 // ClusterStats is one cluster in /stats. The fan-out counters are
@@ -114,6 +143,7 @@ func (p *Proxy) Snapshot() Stats {
 	tab := p.Table()
 	st := Stats{
 		Uptime:       p.now().Sub(p.started).Round(time.Second).String(),
+		Config:       p.configStats(),
 		Reloads:      p.reloads.Load(),
 		ReloadErrors: p.reloadErrors.Load(),
 		NoCluster:    p.noTarget.Load(),
@@ -170,8 +200,8 @@ func (p *Proxy) serveStats(w http.ResponseWriter, _ *http.Request) {
 func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	var b strings.Builder
-	counter := func(name, help string) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
+	header := func(name, typ, help string) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
 	clusters := p.stats.Clusters()
 	type metric struct {
@@ -190,12 +220,12 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		{"rpcproxy_fanout_subrequests_failed_total", "Fan-out sub-requests refused at once, answered with an error or not answered.", func(i int) uint64 { return clusters[i].SubFailed.Load() }},
 		{"rpcproxy_fanout_partial_answers_total", "Fan-out answers built although at least one shard failed.", func(i int) uint64 { return clusters[i].Partial.Load() }},
 	} {
-		counter(m.name, m.help)
+		header(m.name, "counter", m.help)
 		for i, c := range clusters {
 			fmt.Fprintf(&b, "%s{cluster=%q} %d\n", m.name, c.Name, m.get(i))
 		}
 	}
-	fmt.Fprintf(&b, "# HELP rpcproxy_latency_seconds Time from request to engine answer.\n# TYPE rpcproxy_latency_seconds histogram\n")
+	header("rpcproxy_latency_seconds", "histogram", "Time from request to engine answer.")
 	for _, c := range clusters {
 		buckets, n, sum := c.Histogram()
 		for _, bk := range buckets {
@@ -207,7 +237,7 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		}
 		fmt.Fprintf(&b, "rpcproxy_latency_seconds_sum{cluster=%q} %g\nrpcproxy_latency_seconds_count{cluster=%q} %d\n", c.Name, sum.Seconds(), c.Name, n)
 	}
-	fmt.Fprintf(&b, "# HELP rpcproxy_engine_up Whether the engine takes requests (1) or is down (0).\n# TYPE rpcproxy_engine_up gauge\n")
+	header("rpcproxy_engine_up", "gauge", "Whether the engine takes requests (1) or is down (0).")
 	engines := p.pool.Engines()
 	sort.Slice(engines, func(i, j int) bool { return engines[i].Addr() < engines[j].Addr() })
 	for _, e := range engines {
@@ -217,17 +247,28 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		}
 		fmt.Fprintf(&b, "rpcproxy_engine_up{engine=%q} %d\n", e.Addr(), up)
 	}
-	fmt.Fprintf(&b, "# HELP rpcproxy_engine_inflight Requests in flight to the engine.\n# TYPE rpcproxy_engine_inflight gauge\n")
+	header("rpcproxy_engine_inflight", "gauge", "Requests in flight to the engine.")
 	for _, e := range engines {
 		fmt.Fprintf(&b, "rpcproxy_engine_inflight{engine=%q} %d\n", e.Addr(), e.Health().Inflight())
 	}
-	counter("rpcproxy_engine_downs_total", "Times the engine was marked down.")
+	header("rpcproxy_engine_downs_total", "counter", "Times the engine was marked down.")
 	for _, e := range engines {
 		fmt.Fprintf(&b, "rpcproxy_engine_downs_total{engine=%q} %d\n", e.Addr(), e.Health().Downs())
 	}
-	counter("rpcproxy_reloads_total", "Config reloads applied.")
+	header("rpcproxy_reloads_total", "counter", "Config reloads applied.")
 	fmt.Fprintf(&b, "rpcproxy_reloads_total %d\n", p.reloads.Load())
-	counter("rpcproxy_reload_errors_total", "Config reloads refused.")
+	header("rpcproxy_reload_errors_total", "counter", "Config reloads refused.")
 	fmt.Fprintf(&b, "rpcproxy_reload_errors_total %d\n", p.reloadErrors.Load())
+	cfg, st := p.cfg.Load(), p.reloadState.status()
+	ok := 1
+	if st.lastErr != nil {
+		ok = 0
+	}
+	header("rpcproxy_config_last_reload_successful", "gauge", "Whether the last config reload was applied (1, also before any reload) or refused (0).")
+	fmt.Fprintf(&b, "rpcproxy_config_last_reload_successful %d\n", ok)
+	header("rpcproxy_config_last_reload_success_timestamp_seconds", "gauge", "When the running config was applied, at start or by a reload.")
+	fmt.Fprintf(&b, "rpcproxy_config_last_reload_success_timestamp_seconds %d\n", st.loadedAt.Unix())
+	header("rpcproxy_config_info", "gauge", "The running config: its file and the SHA-256 of its text.")
+	fmt.Fprintf(&b, "rpcproxy_config_info{file=%q,sha256=%q} 1\n", cfg.File, hex.EncodeToString(cfg.SHA256[:]))
 	io.WriteString(w, b.String())
 }

@@ -67,7 +67,9 @@
 //     stays. New listeners open before the swap, removed ones are shut
 //     down gracefully after it; requests in flight finish on their table;
 //     engines are shared by address and reference-counted, so those that
-//     stay keep their connections and health.
+//     stay keep their connections and health. /stats and /metrics name the
+//     running config by its file and the SHA-256 of its text, and say how
+//     the last reload ended (applied, or refused and why).
 //   - Shutdown: stop accepting, rpcServerWantsFin to every TCP app connection
 //     (UDP ones close at their last answer),
 //     drain until the context ends, close engines.

@@ -2,6 +2,7 @@ package rpcproxy
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -77,6 +78,7 @@ type Proxy struct {
 	noTarget     atomic.Uint64 // no cluster at all
 	reloads      atomic.Uint64
 	reloadErrors atomic.Uint64
+	reloadState  reloadState
 
 	mu        sync.Mutex // listeners, reload, shutdown
 	listeners map[netip.AddrPort]*listener
@@ -167,6 +169,7 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 	}
 	p.gen.Store(newGeneration(tab))
 	p.cfg.Store(cfg)
+	p.reloadState.applied(p.now())
 	for _, a := range listenAddrs(cfg) {
 		if _, err := p.openListener(cfg, a); err != nil {
 			p.Close()
@@ -355,7 +358,7 @@ func (p *Proxy) summary(cfg *configs.Config) []any {
 			ls = append(ls, ad.String())
 		}
 	}
-	attrs := []any{"listen", ls, "clusters", clusters}
+	attrs := []any{"listen", ls, "clusters", clusters, "config_sha256", hex.EncodeToString(cfg.SHA256[:])}
 	if a := p.AdminAddr(); a != nil {
 		attrs = append(attrs, "admin", a.String())
 	}

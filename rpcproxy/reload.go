@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/configs"
@@ -30,6 +32,7 @@ func (p *Proxy) Reload() error {
 
 func (p *Proxy) refused(err error) {
 	p.reloadErrors.Add(1)
+	p.reloadState.refused(p.now(), err)
 	var ce *configs.Error
 	if errors.As(err, &ce) {
 		for _, pr := range ce.Problems {
@@ -38,6 +41,44 @@ func (p *Proxy) refused(err error) {
 		return
 	}
 	p.log.Error("config reload refused; the running config is kept", "error", err.Error())
+}
+
+// reloadState is what the admin pages say of reloads: when the running
+// config was applied, and how the last reload ended, so an operator sees
+// at once whether an edit took effect and, if not, why.
+type reloadState struct {
+	mu       sync.Mutex
+	loadedAt time.Time // the running config was applied (at start or by a reload)
+	lastAt   time.Time // the last reload ended (zero: none yet)
+	lastErr  error     // why it was refused; nil: applied
+}
+
+// reloadStatus is a snapshot of reloadState.
+type reloadStatus struct {
+	loadedAt time.Time
+	lastAt   time.Time // zero: no reload yet
+	lastErr  error     // nil: the last reload (if any) was applied
+}
+
+func (s *reloadState) applied(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loadedAt.IsZero() {
+		s.lastAt, s.lastErr = now, nil
+	}
+	s.loadedAt = now
+}
+
+func (s *reloadState) refused(now time.Time, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastAt, s.lastErr = now, err
+}
+
+func (s *reloadState) status() reloadStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return reloadStatus{loadedAt: s.loadedAt, lastAt: s.lastAt, lastErr: s.lastErr}
 }
 
 // Apply swaps in cfg (validated by configs): the new table is built
@@ -92,6 +133,7 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 	old := p.cfg.Load()
 	p.gen.Swap(newGeneration(tab)).retire()
 	p.cfg.Store(cfg)
+	p.reloadState.applied(p.now())
 	var closed []string
 	for a, l := range p.listeners {
 		if slices.Contains(want, a) {
@@ -114,7 +156,7 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 	for _, l := range opened {
 		openedNames = append(openedNames, l.addr.String())
 	}
-	attrs = append(attrs, "listeners_opened", openedNames, "listeners_closed", closed)
+	attrs = append(attrs, "listeners_opened", openedNames, "listeners_closed", closed, "config_sha256", hex.EncodeToString(cfg.SHA256[:]))
 	if old.Proxy.Admin != cfg.Proxy.Admin {
 		attrs = append(attrs, "note", "proxy.admin changed: takes effect on restart")
 	}

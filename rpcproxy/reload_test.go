@@ -3,6 +3,7 @@ package rpcproxy
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -121,6 +122,10 @@ func TestBadReloadKeepsOldTable(t *testing.T) {
 	}
 	p := startProxy(t, cfg, Options{NoAdmin: true, ConfigPath: path})
 	before := p.Table()
+	goodSum := fmt.Sprintf("%x", sha256.Sum256([]byte(good)))
+	if c := p.Snapshot().Config; c.SHA256 != goodSum || c.File != path || c.LastReload != "none" {
+		t.Fatalf("config stats at start: %+v, want file %s, sha256 %s, last reload none", c, path, goodSum)
+	}
 	tests := []struct {
 		name, text, want string
 	}{
@@ -140,6 +145,9 @@ func TestBadReloadKeepsOldTable(t *testing.T) {
 			if p.Table() != before {
 				t.Fatal("a bad config replaced the table")
 			}
+			if c := p.Snapshot().Config; c.SHA256 != goodSum || c.LastReload != "refused" || !strings.Contains(c.LastReloadError, tc.want) {
+				t.Fatalf("config stats: %+v, want the good file's sha256 and refused with %q", c, tc.want)
+			}
 			a := dialApp(t, p.addr(t, mainListen))
 			if res := a.call(t, &rpc.InvokeReq{QueryID: 1, Body: getCall(t, "k")}); res.IsError() {
 				t.Fatalf("old table stopped serving: %s", res.ErrorText)
@@ -148,6 +156,17 @@ func TestBadReloadKeepsOldTable(t *testing.T) {
 	}
 	if got := p.reloadErrors.Load(); got != uint64(len(tests)) {
 		t.Fatalf("reload errors %d", got)
+	}
+	fixed := strings.Replace(good, `timeout = "1m0s"`, `timeout = "2m"`, 1)
+	if err := os.WriteFile(path, []byte(fixed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	c := p.Snapshot().Config
+	if want := fmt.Sprintf("%x", sha256.Sum256([]byte(fixed))); c.SHA256 != want || c.LastReload != "applied" || c.LastReloadError != "" || c.LastReloadAt == "" {
+		t.Fatalf("config stats after a good reload: %+v, want sha256 %s, applied", c, want)
 	}
 }
 
@@ -217,15 +236,18 @@ func TestShutdownDrains(t *testing.T) {
 
 func TestAdmin(t *testing.T) {
 	eng := startEngines(t, 1)
-	p := startProxy(t, parseConfig(t, oneShardConfig(eng[0].Addr, "")), Options{})
+	text := oneShardConfig(eng[0].Addr, "")
+	p := startProxy(t, parseConfig(t, text), Options{})
+	sum := fmt.Sprintf("%x", sha256.Sum256([]byte(text)))
 	a := dialApp(t, p.addr(t, mainListen))
 	a.call(t, &rpc.InvokeReq{QueryID: 1, Body: getCall(t, "k")})
 	base := "http://" + p.AdminAddr().String()
 	tests := []adminPage{
 		{"/healthz", []string{"ok"}},
-		{"/stats", []string{`"name": "mc"`, `"requests": 1`, `"state": "up"`, eng[0].Addr}},
+		{"/stats", []string{`"name": "mc"`, `"requests": 1`, `"state": "up"`, eng[0].Addr, `"last_reload": "none"`, `"sha256": "` + sum}},
 		{"/metrics", []string{`rpcproxy_requests_total{cluster="mc"} 1`, `rpcproxy_latency_seconds_count{cluster="mc"} 1`,
-			fmt.Sprintf(`rpcproxy_engine_up{engine=%q} 1`, eng[0].Addr), "# TYPE rpcproxy_latency_seconds histogram"}},
+			fmt.Sprintf(`rpcproxy_engine_up{engine=%q} 1`, eng[0].Addr), "# TYPE rpcproxy_latency_seconds histogram",
+			"rpcproxy_config_last_reload_successful 1\n", `rpcproxy_config_info{file="test.toml",sha256="` + sum + `"} 1`}},
 	}
 	checkAdminPages(t, base, tests)
 }

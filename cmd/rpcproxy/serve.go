@@ -27,6 +27,9 @@ changed, one per engine going down or coming back.
 
 Signals: SIGHUP reloads the config (a bad one is refused and logged, the
 running one kept); the file is also polled for changes every -watch.
+/stats shows the running config's SHA-256 and how the last reload ended
+(applied, or refused with the reason); /metrics has
+rpcproxy_config_last_reload_successful for alerts.
 SIGTERM or SIGINT stop accepting, ask apps to finish (rpcServerWantsFin),
 wait for requests in flight up to proxy.shutdown.drain_timeout and exit 0.
 

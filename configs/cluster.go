@@ -117,8 +117,8 @@ func checkClusterName(s string) error {
 	return nil
 }
 
-// parsePlacement reads sharding, hash, load and partitions and checks them
-// against each other and against the shards' weights.
+// parsePlacement reads sharding, hash, hash_tag, load and partitions and
+// checks them against each other and against the shards' weights.
 func parsePlacement(t *table, c *Cluster) {
 	mode, modeOK := t.string("sharding")
 	switch {
@@ -149,6 +149,12 @@ func parsePlacement(t *table, c *Cluster) {
 		}
 	} else if modeOK {
 		c.Hash = c.Sharding.DefaultKeyHash()
+	}
+	if s, ok := t.string("hash_tag"); ok {
+		c.HashTag = s
+		if p := sharding.HashTagProblem(s); p != "" {
+			t.ps.add(t.at("hash_tag"), "%q: %s", s, p)
+		}
 	}
 	bounded := c.Sharding == sharding.ModeBounded
 	if f, ok := t.float("load"); ok {

@@ -66,6 +66,7 @@ type Cluster struct {
 	Hash       sharding.KeyHash // "" for firstint, otherwise the mode's default when not set
 	Load       float64          // bounded only; 0 otherwise
 	Partitions int              // bounded only; 0 otherwise
+	HashTag    string           // two characters around the placed part of a key ("{}"); "" for none
 	Balance    sharding.Policy
 	Timeout    time.Duration // defaults to Proxy.Timeout
 	Transport  string        // "tcp" or "udp" (needs Proxy.KeyFile)
@@ -239,7 +240,7 @@ func (c *Cluster) Spec() sharding.Spec {
 	for i, s := range c.Shards {
 		shards[i] = sharding.Shard{Name: s.Name, Weight: s.Weight}
 	}
-	return sharding.Spec{Mode: c.Sharding, Hash: c.Hash, Shards: shards, Load: c.Load, Partitions: c.Partitions}
+	return sharding.Spec{Mode: c.Sharding, Hash: c.Hash, Shards: shards, Load: c.Load, Partitions: c.Partitions, HashTag: c.HashTag}
 }
 
 // Rule returns the rule for TL function name, if the cluster has one.

@@ -257,6 +257,26 @@ shards = [{ replicas = ["127.0.0.1:7004"] }, { replicas = ["127.0.0.1:7005"] }]
 			},
 		},
 		{
+			name: "hash_tag is two characters, not digits",
+			src: `[[cluster]]
+name = "a"
+functions = ["a.*"]
+sharding = "ketama"
+hash_tag = "{"
+shards = [{ replicas = ["127.0.0.1:7001"] }]
+[[cluster]]
+name = "b"
+functions = ["b.*"]
+sharding = "firstint"
+hash_tag = "1}"
+shards = [{ replicas = ["127.0.0.1:7002"] }]
+`,
+			expectedErr: []want{
+				{5, `cluster[0].hash_tag: "{": want two characters, the tag's start and end, like "{}"`},
+				{11, `cluster[1].hash_tag: "1}": '1' is not allowed (printable ASCII other than digits and '-')`},
+			},
+		},
+		{
 			name: "replica weights need a weighted policy",
 			src: `[[cluster]]
 name = "a"

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,6 +12,24 @@ import (
 
 	"github.com/BurntSushi/toml"
 )
+
+// TestReadmeConfig parses every TOML block of the README, which shows a
+// config to newcomers and must stay one the proxy accepts.
+func TestReadmeConfig(t *testing.T) {
+	text, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```toml\n(.*?)```").FindAllSubmatch(text, -1)
+	if len(blocks) == 0 {
+		t.Fatal("README.md has no ```toml block")
+	}
+	for i, b := range blocks {
+		if _, err := Parse(fmt.Sprintf("README.md toml block %d", i+1), b[1], "."); err != nil {
+			t.Errorf("%v\n%s", err, b[1])
+		}
+	}
+}
 
 // TestExamples loads every example config beside the package, so a new
 // example is covered as soon as it is added and none can rot.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/rpcproxy/rpcproxy/engines/events"
 	"github.com/rpcproxy/rpcproxy/engines/memcache"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/enginetest"
+	"github.com/rpcproxy/rpcproxy/sharding"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 )
@@ -207,6 +209,72 @@ shards = [{ replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }, { repli
 	inv := eng[sk].Invokes()
 	if len(inv) != n+1 || fmt.Sprint(getMultiKeys(t, inv[n].Req.Body)) != "[photo3 photo0]" {
 		t.Fatalf("forward key: shard %d did not get the whole call alone", sk)
+	}
+}
+
+// TestFanoutHashTag: with hash_tag = "{}", keys that share a tag share a
+// shard, so a getMulti of them reaches one engine in one sub-request, the
+// engine a single get of any of them reaches; an untagged key is placed
+// whole.
+func TestFanoutHashTag(t *testing.T) {
+	var eng []*enginetest.Server
+	for range 4 {
+		eng = append(eng, storeEngine(t, newMemcache(t).Funcs()))
+	}
+	cfg := parseConfig(t, fanoutHeader("2s")+fmt.Sprintf(`
+[[cluster]]
+name = "mc"
+functions = ["memcache.*"]
+sharding = "ketama"
+hash_tag = "{}"
+shards = [{ replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }]
+`, eng[0].Addr, eng[1].Addr, eng[2].Addr, eng[3].Addr))
+	p := startProxy(t, cfg, Options{NoAdmin: true})
+	a := dialApp(t, p.addr(t, mainListen))
+	c := p.Table().Cluster("mc")
+	spec := cfg.Clusters[0].Spec()
+	spec.HashTag = ""
+	plain, err := sharding.NewPicker(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tag string // a tag whose shard differs from its keys' whole-key shards, so placement by tag shows
+	for i := 0; tag == ""; i++ {
+		s, _ := c.Picker.Pick([]byte(strconv.Itoa(i)))
+		w1, _ := plain.Pick([]byte(fmt.Sprintf("user:{%d}:photos", i)))
+		w2, _ := plain.Pick([]byte(fmt.Sprintf("user:{%d}:likes", i)))
+		if w1 != s || w2 != s {
+			tag = strconv.Itoa(i)
+		}
+	}
+	want, _ := c.Picker.Pick([]byte(tag))
+	keys := []string{"user:{" + tag + "}:photos", "user:{" + tag + "}:likes", "user:{" + tag + "}:friends"}
+	for i, k := range keys {
+		mustOK(t, a.call(t, &rpc.InvokeReq{QueryID: int64(i + 1), Body: mcSet(k, "value of "+k)}))
+	}
+	before := make([]int, 4)
+	for i, e := range eng {
+		before[i] = len(e.Invokes())
+		if i != want && before[i] != 0 {
+			t.Fatalf("shard %d got %d sets, want all on shard %d (the tag's)", i, before[i], want)
+		}
+	}
+	got := mustOK(t, a.call(t, &rpc.InvokeReq{QueryID: 10, Body: mcGetMulti(keys...)}))
+	if w := vectorOf(strValue("value of "+keys[0]), strValue("value of "+keys[1]), strValue("value of "+keys[2])); !bytes.Equal(got, w) {
+		t.Fatalf("getMulti: %x, want %x", got, w)
+	}
+	for i, e := range eng {
+		var plan [][]string
+		for _, r := range e.Invokes()[before[i]:] {
+			plan = append(plan, getMultiKeys(t, r.Req.Body))
+		}
+		wantPlan := "[]"
+		if i == want {
+			wantPlan = fmt.Sprint([][]string{keys})
+		}
+		if fmt.Sprint(plan) != wantPlan {
+			t.Errorf("shard %d got %q, want %s", i, plan, wantPlan)
+		}
 	}
 }
 

@@ -14,6 +14,10 @@
 //   - bounded: github.com/buraksezer/consistent v1.0.0 (consistent hashing with
 //     bounded loads), precomputed into a partition table.
 //
+// A Spec's optional hash tag (twemproxy's hash_tag, like "{}") places only
+// the part of a string key between its first opening character and the
+// next closing one, in every mode, so keys that share a tag share a shard.
+//
 // A [Balancer] chooses one replica of one shard with a policy (round_robin,
 // weighted, least_outstanding, least_latency), fed by the Start/Finish/SetDown
 // observations the upstream side reports.
@@ -27,7 +31,8 @@
 //     on the same shard in every process and every release. Ketama placement
 //     equals twemproxy 0.5.0's for the same names, weights and key hash.
 //   - An int key and its decimal text land on the same shard in every hashing
-//     mode (42 and "42" agree).
+//     mode (42 and "42" agree), with or without a hash tag (tags cannot be
+//     digits or '-').
 //   - A shard's health never moves its keys: choosing another replica of the
 //     same shard is the Balancer's job; the Picker never skips a shard.
 //   - Balancer.Pick takes no lock and does not allocate; it never returns a

@@ -1,6 +1,7 @@
 package sharding
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"testing"
@@ -48,6 +49,45 @@ func FuzzPick(f *testing.F) {
 				}
 			case err != nil || got != int(want%5):
 				t.Fatalf("Pick(%q) = %d, %v; want %d", key, got, err, want%5)
+			}
+		}
+	})
+}
+
+// FuzzHashTag: what a tag places is the whole key, or the non-empty run
+// right after the key's first opening character that ends just before
+// the first closing one after it; and a tagged Picker places a key where
+// an untagged one places those bytes.
+func FuzzHashTag(f *testing.F) {
+	for _, k := range []string{"user:{42}:photos", "{}", "a{}b{c}", "}a{b}", "{{a}}", "$x$", "\xff{\x00}"} {
+		f.Add([]byte(k), byte('{'), byte('}'))
+	}
+	f.Add([]byte("a$x$y"), byte('$'), byte('$'))
+	f.Fuzz(func(t *testing.T, key []byte, open, close byte) {
+		h, err := parseHashTag(string([]byte{open, close}))
+		if err != nil {
+			return
+		}
+		got := h.of(key)
+		if len(got) == len(key) {
+			if string(got) != string(key) {
+				t.Fatalf("of(%q) = %q: as long as the key but not the key", key, got)
+			}
+			return
+		}
+		i := bytes.IndexByte(key, open)
+		if len(got) == 0 || i < 0 || !bytes.HasPrefix(key[i+1:], got) || len(key) <= i+1+len(got) ||
+			key[i+1+len(got)] != close || bytes.IndexByte(got, close) >= 0 {
+			t.Fatalf("tag %c%c: of(%q) = %q, not the first tag", open, close, key, got)
+		}
+		for _, s := range []Spec{{Mode: ModeKetama, Shards: names(7)}, {Mode: ModeHash, Shards: names(7)}} {
+			plain := mustPicker(t, s)
+			s.HashTag = string([]byte{open, close})
+			tagged := mustPicker(t, s)
+			a, _ := tagged.Pick(key)
+			b, _ := plain.Pick(got)
+			if a != b {
+				t.Fatalf("%s: tagged Pick(%q) = %d, untagged Pick(%q) = %d", s.Mode, key, a, got, b)
 			}
 		}
 	})

@@ -1,6 +1,7 @@
 package sharding
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/cespare/xxhash/v2"
@@ -14,6 +15,7 @@ type Picker struct {
 	mode Mode
 	hash KeyHash
 	n    uint64
+	tag  hashTag
 
 	hashKind hashKind
 	crc      *crcTable // for HashCRC32
@@ -37,6 +39,7 @@ func NewPicker(spec Spec) (*Picker, error) {
 		n:        uint64(len(s.Shards)),
 		hashKind: hashKindOf(s.Hash),
 	}
+	p.tag, _ = parseHashTag(s.HashTag) // checked by normalized
 	if p.hashKind == hashCRC32 {
 		p.crc = newCRCTable()
 	}
@@ -53,22 +56,27 @@ func NewPicker(spec Spec) (*Picker, error) {
 	return p, nil
 }
 
-// Pick returns the shard index in [0, Len()) for a string key. Only firstint
-// fails: with an error wrapping ErrNoDigits or ErrOverflow that quotes the
-// key. A single-shard Picker returns 0 for every key without reading it.
-// Pick does not retain key.
+// Pick returns the shard index in [0, Len()) for a string key (its hash
+// tag, when the spec has one and the key holds it). Only firstint fails:
+// with an error wrapping ErrNoDigits or ErrOverflow that quotes the key. A
+// single-shard Picker returns 0 for every key without reading it. Pick
+// does not retain key.
 func (p *Picker) Pick(key []byte) (int, error) {
 	if p.n == 1 {
 		return 0, nil
 	}
+	placed := p.tag.of(key)
 	if p.mode == ModeFirstInt {
-		v, err := firstInt(key)
+		v, err := firstInt(placed)
 		if err != nil {
+			if len(placed) != len(key) {
+				err = fmt.Errorf("hash tag of %q: %w", string(key), err) // a copy: key must not escape
+			}
 			return 0, err
 		}
 		return int(v % p.n), nil
 	}
-	return p.pickHashed(key), nil
+	return p.pickHashed(placed), nil
 }
 
 // PickInt returns the shard index for an int key. firstint takes the

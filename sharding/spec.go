@@ -114,6 +114,10 @@ type Spec struct {
 	// partitions to shards). 0 means DefaultPartitions. Must be at least N,
 	// so more than 271 shards need it set. Must be 0 for other modes.
 	Partitions int
+	// HashTag, when set, is two characters (like "{}") around the part of
+	// a string key that is placed, in every mode; see hashtag.go. "" places
+	// whole keys.
+	HashTag string
 }
 
 // Limits and defaults of a Spec.
@@ -150,6 +154,10 @@ func (s Spec) normalized() (Spec, error) {
 	}
 	if n > MaxShards {
 		return s, specErr("%s: %d shards, at most %d allowed", s.Mode, n, MaxShards)
+	}
+
+	if _, err := parseHashTag(s.HashTag); err != nil {
+		return s, err
 	}
 
 	allowed := s.Mode.KeyHashes()

@@ -126,6 +126,9 @@ func placementText(c *configs.Cluster) string {
 	if c.Hash != "" {
 		opts = append(opts, "key hash "+string(c.Hash))
 	}
+	if c.HashTag != "" {
+		opts = append(opts, "hash tag "+c.HashTag)
+	}
 	if c.Load != 0 {
 		opts = append(opts, fmt.Sprintf("load %g", c.Load), fmt.Sprintf("%d partitions", c.Partitions))
 	}

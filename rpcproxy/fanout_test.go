@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpcproxy/rpcproxy/configs"
 	"github.com/rpcproxy/rpcproxy/engines"
 	engclock "github.com/rpcproxy/rpcproxy/engines/enginetest"
 	"github.com/rpcproxy/rpcproxy/engines/events"
@@ -141,22 +142,29 @@ func mustOK(t *testing.T, res rpc.ReqResult) []byte {
 	return res.Body
 }
 
+// memcacheShards starts 4 engines serving memcache stores and returns a
+// config with one cluster "mc" over them, placed by placement (TOML).
+func memcacheShards(t *testing.T, placement string) (*configs.Config, []*enginetest.Server) {
+	t.Helper()
+	var eng []*enginetest.Server
+	for range 4 {
+		eng = append(eng, storeEngine(t, newMemcache(t).Funcs()))
+	}
+	return parseConfig(t, fanoutHeader("2s")+fmt.Sprintf(`
+[[cluster]]
+name = "mc"
+functions = ["memcache.*"]
+%s
+shards = [{ replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }]
+`, placement, eng[0].Addr, eng[1].Addr, eng[2].Addr, eng[3].Addr)), eng
+}
+
 // TestFanoutGetMultiOrder: a getMulti over 4 shards sends each engine one
 // sub-request with exactly its keys (in request order), and answers every
 // key in the request's order, byte-equal to one engine holding every key.
 func TestFanoutGetMultiOrder(t *testing.T) {
 	all := newMemcache(t)
-	var eng []*enginetest.Server
-	for range 4 {
-		eng = append(eng, storeEngine(t, newMemcache(t).Funcs()))
-	}
-	cfg := parseConfig(t, fanoutHeader("2s")+fmt.Sprintf(`
-[[cluster]]
-name = "mc"
-functions = ["memcache.*"]
-sharding = "hash"
-shards = [{ replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }]
-`, eng[0].Addr, eng[1].Addr, eng[2].Addr, eng[3].Addr))
+	cfg, eng := memcacheShards(t, `sharding = "hash"`)
 	p := startProxy(t, cfg, Options{NoAdmin: true})
 	a := dialApp(t, p.addr(t, mainListen))
 	qid := int64(0)
@@ -217,18 +225,7 @@ shards = [{ replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }, { repli
 // engine a single get of any of them reaches; an untagged key is placed
 // whole.
 func TestFanoutHashTag(t *testing.T) {
-	var eng []*enginetest.Server
-	for range 4 {
-		eng = append(eng, storeEngine(t, newMemcache(t).Funcs()))
-	}
-	cfg := parseConfig(t, fanoutHeader("2s")+fmt.Sprintf(`
-[[cluster]]
-name = "mc"
-functions = ["memcache.*"]
-sharding = "ketama"
-hash_tag = "{}"
-shards = [{ replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }]
-`, eng[0].Addr, eng[1].Addr, eng[2].Addr, eng[3].Addr))
+	cfg, eng := memcacheShards(t, "sharding = \"ketama\"\nhash_tag = \"{}\"")
 	p := startProxy(t, cfg, Options{NoAdmin: true})
 	a := dialApp(t, p.addr(t, mainListen))
 	c := p.Table().Cluster("mc")

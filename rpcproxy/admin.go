@@ -132,6 +132,8 @@ type EngineStats struct {
 	Connected bool   `json:"connected"`
 	Inflight  int64  `json:"inflight"`
 	Requests  uint64 `json:"requests"`
+	Answers   uint64 `json:"answers"`
+	Latency   string `json:"latency"` // recent answers' moving average; "0s" before any
 	Errors    uint64 `json:"errors"`
 	Timeouts  uint64 `json:"timeouts"`
 	Refused   uint64 `json:"refused"`
@@ -182,7 +184,8 @@ func engineStats(e *upstream.Engine) EngineStats {
 	s := e.Stats()
 	return EngineStats{
 		Addr: e.Addr(), State: state, Connected: e.Connected(), Inflight: h.Inflight(),
-		Requests: s.Requests.Load(), Errors: s.Errors.Load(), Timeouts: s.Timeouts.Load(),
+		Requests: s.Requests.Load(), Answers: s.Answers.Load(), Latency: s.Latency().String(),
+		Errors: s.Errors.Load(), Timeouts: s.Timeouts.Load(),
 		Refused: s.Failed.Load(), Downs: h.Downs(),
 	}
 }
@@ -250,6 +253,12 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	header("rpcproxy_engine_inflight", "gauge", "Requests in flight to the engine.")
 	for _, e := range engines {
 		fmt.Fprintf(&b, "rpcproxy_engine_inflight{engine=%q} %d\n", e.Addr(), e.Health().Inflight())
+	}
+	header("rpcproxy_engine_latency_seconds", "summary", "Time from a request's arrival to its engine's answer, per engine.")
+	for _, e := range engines {
+		s := e.Stats()
+		fmt.Fprintf(&b, "rpcproxy_engine_latency_seconds_sum{engine=%q} %g\nrpcproxy_engine_latency_seconds_count{engine=%q} %d\n",
+			e.Addr(), time.Duration(s.LatencyNs.Load()).Seconds(), e.Addr(), s.Answers.Load())
 	}
 	header("rpcproxy_engine_downs_total", "counter", "Times the engine was marked down.")
 	for _, e := range engines {

@@ -247,7 +247,11 @@ func TestAdmin(t *testing.T) {
 		{"/stats", []string{`"name": "mc"`, `"requests": 1`, `"state": "up"`, eng[0].Addr, `"last_reload": "none"`, `"sha256": "` + sum}},
 		{"/metrics", []string{`rpcproxy_requests_total{cluster="mc"} 1`, `rpcproxy_latency_seconds_count{cluster="mc"} 1`,
 			fmt.Sprintf(`rpcproxy_engine_up{engine=%q} 1`, eng[0].Addr), "# TYPE rpcproxy_latency_seconds histogram",
-			"rpcproxy_config_last_reload_successful 1\n", `rpcproxy_config_info{file="test.toml",sha256="` + sum + `"} 1`}},
+			"rpcproxy_config_last_reload_successful 1\n", `rpcproxy_config_info{file="test.toml",sha256="` + sum + `"} 1`,
+			fmt.Sprintf(`rpcproxy_engine_latency_seconds_count{engine=%q} 1`, eng[0].Addr), "# TYPE rpcproxy_engine_latency_seconds summary"}},
 	}
 	checkAdminPages(t, base, tests)
+	if e := p.Snapshot().Clusters[0].Shards[0].Engines[0]; e.Answers != 1 || e.Latency == "0s" {
+		t.Errorf("engine stats after one answer: %+v, want 1 answer and its latency", e)
+	}
 }

@@ -38,6 +38,25 @@ type Stats struct {
 	Errors   atomic.Uint64 // error answers from the engine
 	Timeouts atomic.Uint64 // no answer before the deadline
 	Failed   atomic.Uint64 // refused or failed by the proxy (down, busy, lost)
+	// LatencyNs sums the answers' latencies (sent to answer read), in ns:
+	// with Answers, the mean over any interval.
+	LatencyNs atomic.Uint64
+	ewma      atomic.Int64 // ns; see Latency
+}
+
+// Latency is the engine's recent answer latency: a moving average that
+// weighs each answer 1/8 (an answer racing another link's may be left
+// out: it is a gauge for people, not an account). 0 before any answer.
+func (s *Stats) Latency() time.Duration { return time.Duration(s.ewma.Load()) }
+
+// observe adds one answer's latency.
+func (s *Stats) observe(d time.Duration) {
+	d = max(d, 0) // two burst clock readings: the answer's burst may have started first
+	s.LatencyNs.Add(uint64(d))
+	if old := s.ewma.Load(); old != 0 {
+		d = time.Duration(old) + (d-time.Duration(old))/8
+	}
+	s.ewma.Store(max(int64(d), 1))
 }
 
 // Engine is one engine address: its connection, its pending calls and its
@@ -289,6 +308,8 @@ func (e *Engine) deliver(typ uint32, body []byte, res *rpc.ReqResult) {
 		return
 	}
 	e.stats.Answers.Add(1)
+	latency := now.Sub(p.start)
+	e.stats.observe(latency)
 	var c health.Change
 	if res.IsError() {
 		e.stats.Errors.Add(1)
@@ -297,7 +318,7 @@ func (e *Engine) deliver(typ uint32, body []byte, res *rpc.ReqResult) {
 		e.stats.Timeouts.Add(1)
 		c = e.health.TimedOut(now)
 	} else {
-		c = e.health.Answered(now, now.Sub(p.start))
+		c = e.health.Answered(now, latency)
 	}
 	p.call.Answer(typ, body, res, &e.batch)
 	e.pool.report(e, c, nil)

@@ -334,3 +334,32 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestStatsLatency: the first answer sets the moving average, each later
+// one moves it 1/8 of the way; the sum adds every answer; a negative
+// latency (two burst clock readings) counts as 0, and an answer keeps the
+// average above 0, which means "no answer yet".
+func TestStatsLatency(t *testing.T) {
+	var s Stats
+	if s.Latency() != 0 {
+		t.Fatal("latency before any answer")
+	}
+	for _, step := range []struct{ in, avg time.Duration }{
+		{800 * time.Microsecond, 800 * time.Microsecond},
+		{1600 * time.Microsecond, 900 * time.Microsecond},
+		{-time.Second, 900*time.Microsecond - 900*time.Microsecond/8},
+	} {
+		s.observe(step.in)
+		if s.Latency() != step.avg {
+			t.Fatalf("after %v: average %v, want %v", step.in, s.Latency(), step.avg)
+		}
+	}
+	if got := time.Duration(s.LatencyNs.Load()); got != 2400*time.Microsecond {
+		t.Fatalf("sum %v, want 2.4ms", got)
+	}
+	var z Stats
+	z.observe(0)
+	if z.Latency() <= 0 {
+		t.Fatal("an answer in 0s left the average at 0 (no answer)")
+	}
+}

@@ -24,7 +24,10 @@
 //	Cancel(qid)                      remove the call, send rpcCancelReq
 //
 // Whoever removes a call from pending owns its completion, so Answer or Fail
-// is called exactly once per successful Send.
+// is called exactly once per successful Send. pending is a slot table, not
+// a map: a query id is a slot index and that slot's use count, so a lookup
+// is an index and a compare, and a late answer (its slot freed, maybe
+// reused) carries a stale count and is dropped.
 //
 // # Invariants
 //

@@ -175,6 +175,14 @@ echo "  One memcache.getMulti for keys on all four shards (and one missing key):
 echo "  splits it by shard, asks the four engines in parallel and answers in the keys' order:"
 MULTI='{"keys":["user:1","user:4","nope","user:6","user:8"]}'
 call memcache.getMulti "$MULTI"
+echo "  With hash_tag = \"{}\" only the {part} of a key is placed, so keys that share a tag"
+echo "  share a shard, and a getMulti of them is one request to one engine:"
+for key in 'user:{7}:photos' 'user:{7}:likes' 'user:{7}:friends'; do
+	read -r idx engine < <(shard_of "$key")
+	echo "  $key -> shard $idx ($engine)"
+	quietly call memcache.set "{\"key\":\"$key\",\"flags\":0,\"delay\":0,\"value\":\"value of $key\"}"
+done
+call memcache.getMulti '{"keys":["user:{7}:photos","user:{7}:likes","user:{7}:friends"]}'
 
 section "Events: each events.add goes to the shard of its key"
 EV=(alice:30:login bob:10:login carol:50:logout dave:20:login erin:40:login)

@@ -197,6 +197,10 @@ func (p *Proxy) serveStats(w http.ResponseWriter, _ *http.Request) {
 	_ = enc.Encode(p.Snapshot())
 }
 
+// labelEscaper escapes a Prometheus label value (any UTF-8 text; %q's Go
+// escapes such as \u00e9 are not the format's).
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
 // serveMetrics writes the Prometheus text exposition format (version
 // 0.0.4) by hand: counters per cluster and engine, a latency histogram per
 // cluster.
@@ -278,6 +282,6 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	header("rpcproxy_config_last_reload_success_timestamp_seconds", "gauge", "When the running config was applied, at start or by a reload.")
 	fmt.Fprintf(&b, "rpcproxy_config_last_reload_success_timestamp_seconds %d\n", st.loadedAt.Unix())
 	header("rpcproxy_config_info", "gauge", "The running config: its file and the SHA-256 of its text.")
-	fmt.Fprintf(&b, "rpcproxy_config_info{file=%q,sha256=%q} 1\n", cfg.File, hex.EncodeToString(cfg.SHA256[:]))
+	fmt.Fprintf(&b, "rpcproxy_config_info{file=\"%s\",sha256=\"%x\"} 1\n", labelEscaper.Replace(cfg.File), cfg.SHA256[:])
 	io.WriteString(w, b.String())
 }

@@ -255,3 +255,18 @@ func TestAdmin(t *testing.T) {
 		t.Errorf("engine stats after one answer: %+v, want 1 answer and its latency", e)
 	}
 }
+
+// TestMetricsLabelEscape: label values in /metrics follow the Prometheus
+// text format (backslash, quote and newline escaped, other UTF-8 as is),
+// not Go's %q.
+func TestMetricsLabelEscape(t *testing.T) {
+	for in, want := range map[string]string{
+		"/etc/rpcproxy/proxy.toml": "/etc/rpcproxy/proxy.toml",
+		`C:\cfg "new"` + "\nx":     `C:\\cfg \"new\"\nx`,
+		"/srv/café.toml":           "/srv/café.toml",
+	} {
+		if got := labelEscaper.Replace(in); got != want {
+			t.Errorf("escape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -64,10 +64,10 @@ func FuzzHashTag(f *testing.F) {
 	}
 	f.Add([]byte("a$x$y"), byte('$'), byte('$'))
 	f.Fuzz(func(t *testing.T, key []byte, open, close byte) {
-		h, err := parseHashTag(string([]byte{open, close}))
-		if err != nil {
+		if HashTagProblem(string([]byte{open, close})) != "" {
 			return
 		}
+		h := newHashTag(string([]byte{open, close}))
 		got := h.of(key)
 		if len(got) == len(key) {
 			if string(got) != string(key) {

@@ -39,15 +39,12 @@ func HashTagProblem(tag string) string {
 	return ""
 }
 
-// parseHashTag checks a Spec.HashTag and parses it.
-func parseHashTag(tag string) (hashTag, error) {
-	if p := HashTagProblem(tag); p != "" {
-		return hashTag{}, specErr("hash tag %q: %s", tag, p)
-	}
+// newHashTag parses a Spec.HashTag that HashTagProblem accepted.
+func newHashTag(tag string) hashTag {
 	if tag == "" {
-		return hashTag{}, nil
+		return hashTag{}
 	}
-	return hashTag{open: tag[0], close: tag[1], set: true}, nil
+	return hashTag{open: tag[0], close: tag[1], set: true}
 }
 
 // of returns the bytes of key that are placed: its tag, or key itself.

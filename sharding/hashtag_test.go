@@ -6,7 +6,9 @@ import (
 	"testing"
 )
 
-func TestParseHashTag(t *testing.T) {
+// TestHashTagSpec: a spec's tag is "" or two printable ASCII characters
+// other than digits and '-'; anything else is ErrInvalidSpec saying why.
+func TestHashTagSpec(t *testing.T) {
 	tests := []struct {
 		in, err string // err: a part of the error; "" for none
 	}{
@@ -23,12 +25,12 @@ func TestParseHashTag(t *testing.T) {
 		{"é", "is not allowed"}, // two bytes, neither ASCII
 	}
 	for _, tc := range tests {
-		_, err := parseHashTag(tc.in)
+		_, err := NewPicker(Spec{Mode: ModeKetama, Shards: names(2), HashTag: tc.in})
 		switch {
 		case tc.err == "" && err != nil:
-			t.Errorf("parseHashTag(%q): %v", tc.in, err)
+			t.Errorf("hash tag %q: %v", tc.in, err)
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrInvalidSpec)):
-			t.Errorf("parseHashTag(%q) = %v, want ErrInvalidSpec saying %q", tc.in, err, tc.err)
+			t.Errorf("hash tag %q: %v, want ErrInvalidSpec saying %q", tc.in, err, tc.err)
 		}
 	}
 }
@@ -52,10 +54,7 @@ func TestHashTagOf(t *testing.T) {
 		{"", "user:{42}", "user:{42}"},
 	}
 	for _, tc := range tests {
-		h, err := parseHashTag(tc.tag)
-		if err != nil {
-			t.Fatal(err)
-		}
+		h := newHashTag(tc.tag)
 		if got := string(h.of([]byte(tc.key))); got != tc.want {
 			t.Errorf("tag %q: of(%q) = %q, want %q", tc.tag, tc.key, got, tc.want)
 		}

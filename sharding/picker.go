@@ -39,7 +39,7 @@ func NewPicker(spec Spec) (*Picker, error) {
 		n:        uint64(len(s.Shards)),
 		hashKind: hashKindOf(s.Hash),
 	}
-	p.tag, _ = parseHashTag(s.HashTag) // checked by normalized
+	p.tag = newHashTag(s.HashTag)
 	if p.hashKind == hashCRC32 {
 		p.crc = newCRCTable()
 	}

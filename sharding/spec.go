@@ -156,8 +156,8 @@ func (s Spec) normalized() (Spec, error) {
 		return s, specErr("%s: %d shards, at most %d allowed", s.Mode, n, MaxShards)
 	}
 
-	if _, err := parseHashTag(s.HashTag); err != nil {
-		return s, err
+	if p := HashTagProblem(s.HashTag); p != "" {
+		return s, specErr("hash tag %q: %s", s.HashTag, p)
 	}
 
 	allowed := s.Mode.KeyHashes()

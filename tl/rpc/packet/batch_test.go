@@ -12,8 +12,7 @@ import (
 // read holds them all (Buffered reports the rest after one ReadPacket).
 func TestBatchHoldsUntilFlush(t *testing.T) {
 	defer verifyNoLeaks(t)
-	nc, ns := tcpPair(t)
-	c, s := handshakePair(t, nc, ns, Config{}, Config{})
+	c, s := plainPair(t)
 	defer c.Close()
 	defer s.Close()
 	var b Batch
@@ -52,8 +51,7 @@ func TestBatchHoldsUntilFlush(t *testing.T) {
 // buffered until the last one is taken.
 func TestBufferedAfterOneWrite(t *testing.T) {
 	defer verifyNoLeaks(t)
-	nc, ns := tcpPair(t)
-	c, s := handshakePair(t, nc, ns, Config{}, Config{})
+	c, s := plainPair(t)
 	defer c.Close()
 	defer s.Close()
 	var b Batch
@@ -143,8 +141,7 @@ func TestBatchNowReadings(t *testing.T) {
 // and the held writes of both leave in order.
 func TestBatchSharedConn(t *testing.T) {
 	defer verifyNoLeaks(t)
-	nc, ns := tcpPair(t)
-	c, s := handshakePair(t, nc, ns, Config{}, Config{})
+	c, s := plainPair(t)
 	defer c.Close()
 	defer s.Close()
 	var a, b Batch

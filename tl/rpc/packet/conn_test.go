@@ -164,8 +164,7 @@ func (c *countingConn) writes() int {
 
 func TestCloseSemantics(t *testing.T) {
 	defer verifyNoLeaks(t)
-	nc, ns := tcpPair(t)
-	c, s := handshakePair(t, nc, ns, Config{}, Config{})
+	c, s := plainPair(t)
 	ch := readAsync(s)
 	if err := c.WritePacket(5, nil, []byte("last words")); err != nil {
 		t.Fatal(err)

@@ -69,6 +69,14 @@ type hsResult struct {
 }
 
 // handshakePair runs both handshakes concurrently and returns the conns.
+// plainPair is a started client and server Conn over loopback TCP with
+// default configs (no AES). The caller closes both.
+func plainPair(t testing.TB) (client, server *Conn) {
+	t.Helper()
+	nc, ns := tcpPair(t)
+	return handshakePair(t, nc, ns, Config{}, Config{})
+}
+
 func handshakePair(t testing.TB, nc, ns net.Conn, cc, sc Config) (*Conn, *Conn) {
 	t.Helper()
 	ch := make(chan hsResult, 1)

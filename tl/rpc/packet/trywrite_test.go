@@ -66,8 +66,7 @@ func TestTryWritePacketFull(t *testing.T) {
 // TestTryWritePacketClosed: after Close the connection's error comes back.
 func TestTryWritePacketClosed(t *testing.T) {
 	defer verifyNoLeaks(t)
-	nc, ns := tcpPair(t)
-	c, s := handshakePair(t, nc, ns, Config{}, Config{})
+	c, s := plainPair(t)
 	defer s.Close()
 	c.Close()
 	if ok, err := c.TryWritePacket(9, nil, []byte("body")); !ok {
@@ -157,8 +156,7 @@ func size(k uint32) int {
 // TestTryWritePacketAlloc: queueing (and writing inline) allocates nothing.
 func TestTryWritePacketAlloc(t *testing.T) {
 	defer verifyNoLeaks(t)
-	nc, ns := tcpPair(t)
-	c, s := handshakePair(t, nc, ns, Config{}, Config{})
+	c, s := plainPair(t)
 	defer c.Close()
 	defer s.Close()
 	body := make([]byte, 64)

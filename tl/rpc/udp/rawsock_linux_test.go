@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
 )
 
@@ -49,6 +50,13 @@ func TestRawSocket(t *testing.T) {
 
 	if _, err := ra.WriteToUDPAddrPort(msg, netip.MustParseAddrPort("[::1]:9")); err == nil {
 		t.Fatal("write to an IPv6 address from an IPv4 socket: no error")
+	}
+	// A datagram over 64 KiB: sendto fails, worded as net's own write.
+	huge := make([]byte, 70000)
+	_, rawErr := ra.WriteToUDPAddrPort(huge, bAddr)
+	_, netErr := a.WriteToUDPAddrPort(huge, bAddr)
+	if rawErr == nil || netErr == nil || rawErr.Error() != netErr.Error() || !errors.Is(rawErr, syscall.EMSGSIZE) {
+		t.Fatalf("oversized raw write: %v; want net's %v (EMSGSIZE)", rawErr, netErr)
 	}
 
 	if allocs := testing.AllocsPerRun(100, func() {

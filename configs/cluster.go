@@ -23,6 +23,10 @@ const (
 	DefaultProbeMaxInterval    = 30 * time.Second
 	DefaultProbeJitter         = 0.5
 	DefaultMaxDownShare        = 0.5
+	DefaultRetryBudget         = 0.1
+	// RetryFloor is the retries per second a cluster may always make,
+	// whatever its retry_budget allows, so a quiet cluster can retry too.
+	RetryFloor = 10
 
 	// MaxPartitions is below sharding.MaxPartitions on purpose: building a
 	// bounded table costs time in proportion to partitions x shards, and
@@ -329,6 +333,7 @@ func parseHealth(t *table, timeout time.Duration) Health {
 		ProbeJitter:         DefaultProbeJitter,
 		MaxDownShare:        DefaultMaxDownShare,
 		Failover:            true,
+		RetryBudget:         DefaultRetryBudget,
 	}
 	ht, ok := t.table("health")
 	if !ok {
@@ -380,6 +385,13 @@ func parseHealth(t *table, timeout time.Duration) Health {
 	if b, ok := ht.bool("failover"); ok {
 		h.Failover = b
 	}
+	if f, ok := ht.float("retry_budget"); ok {
+		if !(f >= 0 && f <= 1) {
+			ht.ps.add(ht.at("retry_budget"), "%v: want 0..1 (retries per second, as a share of the cluster's requests in the second before)", f)
+		} else {
+			h.RetryBudget = f
+		}
+	}
 	ht.unknownKeys()
 	return h
 }
@@ -413,6 +425,12 @@ func parseRules(t *table, c *Cluster) []FunctionRule {
 			}
 		}
 		parseFanout(ft, &r)
+		if b, ok := ft.bool("retry"); ok {
+			r.Retry = b
+			if b && !c.Health.Failover {
+				ft.ps.add(ft.at("retry"), "a retry goes to another replica of the shard, which [cluster.health] failover = false forbids; set failover = true or drop retry")
+			}
+		}
 		ft.unknownKeys()
 		rules = append(rules, r)
 	}

@@ -130,6 +130,10 @@ type Health struct {
 	// Failover lets a request whose replica is down go to another replica
 	// of the same shard. Keys never move to another shard.
 	Failover bool
+	// RetryBudget caps the retries of functions marked retry (see
+	// FunctionRule.Retry): per second, at most this share of the cluster's
+	// requests of the second before, plus RetryFloor.
+	RetryBudget float64
 }
 
 // FunctionRule is one [[cluster.function]] table: how the proxy treats one
@@ -167,6 +171,12 @@ type FunctionRule struct {
 	// element type without fields. Required in that case: the proxy never
 	// invents a value.
 	Missing string
+	// Retry marks the function idempotent: when the connection to its
+	// engine is lost before the answer, the request (or a fan-out's
+	// sub-request) is sent once more, to another replica of the same
+	// shard, within the request's deadline and the cluster's
+	// Health.RetryBudget. Needs Health.Failover.
+	Retry bool
 }
 
 // Fan-out settings of a FunctionRule.
@@ -230,6 +240,9 @@ func (r FunctionRule) String() string {
 	}
 	if r.Merge != "" || r.Align != "" {
 		parts = append(parts, "on_error = "+r.OnError)
+	}
+	if r.Retry {
+		parts = append(parts, "retry on another replica when the connection is lost")
 	}
 	return strings.Join(parts, ", ")
 }

@@ -46,6 +46,7 @@ func TestDefaults(t *testing.T) {
 			ProbeJitter:         0.5,
 			MaxDownShare:        0.5,
 			Failover:            true,
+			RetryBudget:         0.1,
 		},
 		Shards: []Shard{{Name: "127.0.0.1:7001", Weight: 1, Replicas: []Replica{{Addr: "127.0.0.1:7001", Weight: 1}}}},
 	}
@@ -114,9 +115,9 @@ func TestProduction(t *testing.T) {
 		{"photo timeout", photo.Timeout, 250 * time.Millisecond},
 		{"photo slow latency", photo.Health.SlowLatency, 150 * time.Millisecond},
 		{"photo rules", photo.Rules, []FunctionRule{
-			{Name: "memcache.get", Key: "key", OnError: "fail"},
+			{Name: "memcache.get", Key: "key", OnError: "fail", Retry: true},
 			{Name: "memcache.set", Key: "key", OnError: "fail"},
-			{Name: "memcache.getMulti", Key: "keys", Align: "positional", OnError: "partial", Missing: "memcache.not_found"},
+			{Name: "memcache.getMulti", Key: "keys", Align: "positional", OnError: "partial", Missing: "memcache.not_found", Retry: true},
 		}},
 		{"users firstint takes no hash", users.Hash, sharding.KeyHash("")},
 		{"users timeout falls back to proxy", users.Timeout, 500 * time.Millisecond},

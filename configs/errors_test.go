@@ -190,6 +190,7 @@ consecutive_timeouts = 101
 max_inflight = -1
 probe_jitter = 2.0
 max_down_share = 1.5
+retry_budget = -0.5
 `,
 			expectedErr: []want{
 				{2, `proxy.max_connections: 0: want 1..1000000`},
@@ -201,6 +202,7 @@ max_down_share = 1.5
 				{13, `cluster[0].health.max_inflight: -1: want 1..1000000`},
 				{14, `cluster[0].health.probe_jitter: 2: want 0..1`},
 				{15, `cluster[0].health.max_down_share: 1.5: want 0..1`},
+				{16, `cluster[0].health.retry_budget: -0.5: want 0..1`},
 			},
 		},
 		{
@@ -398,7 +400,19 @@ fanout = true
 				{14, `cluster[0].function[2].key: "1key": want an argument name`},
 				{15, `cluster[0].function[3].name: missing`},
 				{18, `cluster[0].function[4].name: "b.get": not routed to this cluster (functions = a.*)`},
-				{19, `cluster[0].function[4].fanout: unknown key; allowed here: align, default_limit, descending, key, limit_arg, merge, missing, name, on_error, sort_field`},
+				{19, `cluster[0].function[4].fanout: unknown key; allowed here: align, default_limit, descending, key, limit_arg, merge, missing, name, on_error, retry, sort_field`},
+			},
+		},
+		{
+			name: "retry needs failover",
+			src: minimal + `[cluster.health]
+failover = false
+[[cluster.function]]
+name = "a.get"
+retry = true
+`,
+			expectedErr: []want{
+				{10, `cluster[0].function[0].retry: a retry goes to another replica of the shard, which [cluster.health] failover = false forbids`},
 			},
 		},
 		{

@@ -98,7 +98,8 @@ func (p *Proxy) configStats() ConfigStats {
 // ClusterStats is one cluster in /stats. The fan-out counters are
 // requests sent to several shards, their sub-requests written to engines
 // and failed (refused at once, error answer, no answer), and answers
-// built although a shard failed (metrics.Cluster).
+// built although a shard failed; retries are requests sent again after a
+// lost connection, and those the retry budget refused (metrics.Cluster).
 type ClusterStats struct {
 	Name      string       `json:"name"`
 	Requests  uint64       `json:"requests"`
@@ -111,6 +112,8 @@ type ClusterStats struct {
 	SubSent   uint64       `json:"fanout_subrequests"`
 	SubFailed uint64       `json:"fanout_subrequests_failed"`
 	Partial   uint64       `json:"fanout_partial_answers"`
+	Retries   uint64       `json:"retries"`
+	Denied    uint64       `json:"retries_denied"`
 	P50       string       `json:"latency_p50"`
 	P99       string       `json:"latency_p99"`
 	DownCap   int64        `json:"max_down"`
@@ -156,6 +159,7 @@ func (p *Proxy) Snapshot() Stats {
 			Name: c.Name, Requests: m.Requests.Load(), Answers: m.Answers.Load(), Errors: m.Errors.Load(),
 			Timeouts: m.Timeouts.Load(), Refused: m.Refused.Load(), NoTarget: m.NoTarget.Load(),
 			Fanouts: m.Fanouts.Load(), SubSent: m.SubSent.Load(), SubFailed: m.SubFailed.Load(), Partial: m.Partial.Load(),
+			Retries: m.Retries.Load(), Denied: m.RetriesDenied.Load(),
 			P50: m.Quantile(0.5).String(), P99: m.Quantile(0.99).String(),
 			DownCap: c.Group.Max(), DownNow: c.Group.Down(),
 		}
@@ -226,6 +230,8 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		{"rpcproxy_fanout_subrequests_total", "Fan-out sub-requests written to an engine.", func(i int) uint64 { return clusters[i].SubSent.Load() }},
 		{"rpcproxy_fanout_subrequests_failed_total", "Fan-out sub-requests refused at once, answered with an error or not answered.", func(i int) uint64 { return clusters[i].SubFailed.Load() }},
 		{"rpcproxy_fanout_partial_answers_total", "Fan-out answers built although at least one shard failed.", func(i int) uint64 { return clusters[i].Partial.Load() }},
+		{"rpcproxy_retries_total", "Requests and sub-requests sent again to another replica after their connection was lost (functions marked retry).", func(i int) uint64 { return clusters[i].Retries.Load() }},
+		{"rpcproxy_retries_denied_total", "Retries refused by the cluster's retry budget.", func(i int) uint64 { return clusters[i].RetriesDenied.Load() }},
 	} {
 		header(m.name, "counter", m.help)
 		for i, c := range clusters {

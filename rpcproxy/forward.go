@@ -26,9 +26,17 @@ type forward struct {
 	e     *upstream.Engine
 	qid   atomic.Int64 // the engine's query id, for cancels
 	start time.Time
+	// due is the request's deadline, toward every replica it is sent to.
+	due time.Time
 
 	req rpc.InvokeReq // the envelope as forwarded
 	hdr []byte        // the forwarded envelope
+
+	// A function marked retry keeps its call in body (the app's bytes
+	// are valid only during ServeRPC) and may be sent once more (again).
+	body   []byte
+	retry  bool // may still be retried
+	resent bool // sent again: not part of the app reader's burst
 
 	// The answer, filled on the engine's reader goroutine.
 	buf  []byte
@@ -108,6 +116,12 @@ func (h *handler) ServeRPC(r *server.Request) {
 		return
 	}
 	noResult := f.envelope(left)
+	f.due = deadline
+	if !noResult && c.Retries(&f.req) {
+		f.retry = true
+		f.body = append(f.body[:0], f.req.Body...)
+		f.req.Body = f.body
+	}
 
 	// After a successful Send the answer may arrive on another goroutine
 	// at once: f belongs to it, so everything f needs is set before.
@@ -119,15 +133,17 @@ func (h *handler) ServeRPC(r *server.Request) {
 		rep.track(f)
 	}
 	if err := f.e.Send(f, f.hdr, f.req.Body, now, deadline); err != nil {
-		if rep != nil {
-			rep.untrack(f)
+		if err = f.again(err, now); err != nil {
+			if rep != nil {
+				rep.untrack(f)
+			}
+			c.Stats.Refused.Add(1)
+			f.fail = err // a refusal (backlog, no connection) is the replica's failure
+			f.release(now)
+			f.r, f.rep = r, nil
+			f.finish(err)
+			return
 		}
-		c.Stats.Refused.Add(1)
-		f.fail = err // a refusal (backlog, no connection) is the replica's failure
-		f.release(now)
-		f.r, f.rep = r, nil
-		f.finish(err)
-		return
 	}
 	if noResult {
 		r.Reply(nil) // writes nothing: the app asked for no answer
@@ -169,6 +185,74 @@ func (f *forward) pickReplica() error {
 	}
 	f.idx, f.e = i, e
 	return nil
+}
+
+// again sends f once more, to another replica of its shard, after err
+// ended its try on f.e. A refusal (the request was not sent) moves on
+// whenever the cluster allows failover; a lost connection (the engine may
+// have run it: Engine.Lost) only for a function marked retry, and within
+// the cluster's retry budget. Once per request, and only before its
+// deadline. It returns nil when f is on its way again: then f belongs to
+// its new engine, and the caller must not touch it. Otherwise it returns
+// the error to answer (err, or the other replica's refusal), and f's
+// accounting on f.e is still open.
+//
+// It runs on the app reader (a refused Send in ServeRPC) or on the lost
+// engine's reader (Fail); the resent request leaves at once, in no
+// reader's burst.
+func (f *forward) again(err error, now time.Time) error {
+	c := f.c
+	lost := f.e.Lost(err)
+	if !c.Failover || (lost && !f.retry) || f.resent || !now.Before(f.due) {
+		return err
+	}
+	i, e, ok := pickOther(f.shard, f.idx)
+	if !ok {
+		return err // no other replica can take it
+	}
+	if lost && !c.Retry.Take(now, c.Stats.Requests.Load()) {
+		f.shard.Balancer.Abandon(i)
+		e.Health().Finish()
+		c.Stats.RetriesDenied.Add(1)
+		return err
+	}
+	// Close the failed try: it counts against its replica.
+	f.fail = err
+	f.release(now)
+	f.fail = nil
+	f.setEngine(i, e)
+	f.resent, f.retry = true, false
+	if lost {
+		c.Stats.Retries.Add(1)
+	}
+	return f.e.Send(f, f.hdr, f.req.Body, now, f.due)
+}
+
+// setEngine moves f to replica i of its shard, under the replier's lock
+// that CancelRPC reads f.e and f.qid under.
+func (f *forward) setEngine(i int, e *upstream.Engine) {
+	if f.rep != nil {
+		f.rep.mu.Lock()
+		defer f.rep.mu.Unlock()
+	}
+	f.idx, f.e = i, e
+	f.qid.Store(0)
+}
+
+// pickOther chooses a usable replica of shard s other than not (the one
+// that just failed), the next one in config order, and counts the request
+// as started on it as pickReplica does. Never another shard.
+func pickOther(s *route.Shard, not int) (int, *upstream.Engine, bool) {
+	n := len(s.Replicas)
+	for k := 1; k < n; k++ {
+		j := (not + k) % n
+		e := s.Replicas[j]
+		if h := e.Health(); h.Up() && h.TryStart() {
+			s.Balancer.Start(j)
+			return j, e, true
+		}
+	}
+	return 0, nil, false
 }
 
 // pickReplica chooses a replica of shard s: the balancer's pick if it is
@@ -267,8 +351,15 @@ func (f *forward) Answer(_ uint32, _ []byte, res *rpc.ReqResult, b *packet.Batch
 }
 
 // Fail is called when the engine gave no answer (deadline, connection
-// lost, engine removed).
+// lost, engine removed). A lost connection may send the request again
+// (again).
 func (f *forward) Fail(err error) {
+	if f.r != nil && f.retry {
+		now := f.p.now()
+		if err = f.again(err, now); err == nil {
+			return
+		}
+	}
 	if rerr, ok := err.(*rpc.Error); ok && rerr.Code == rpc.CodeQueryTimeout {
 		f.c.Stats.Timeouts.Add(1)
 	}
@@ -287,6 +378,11 @@ func (f *forward) recycle() {
 	p, g := f.p, f.gen
 	f.r, f.rep, f.gen, f.c, f.shard, f.e, f.fail = nil, nil, nil, nil, nil, nil, nil
 	f.idx, f.fan = 0, false
+	f.retry, f.resent, f.due = false, false, time.Time{}
+	if cap(f.body) > maxKeptAnswer {
+		f.body = nil // a rare huge call does not pin its memory in the pool
+	}
+	f.body = f.body[:0]
 	f.qid.Store(0)
 	f.req, f.res = rpc.InvokeReq{}, rpc.ReqResult{}
 	f.buf, f.hdr = f.buf[:0], f.hdr[:0]

@@ -167,6 +167,7 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 		p.pool.Close()
 		return nil, err
 	}
+	tab.StartRetries(p.now())
 	p.gen.Store(newGeneration(tab))
 	p.cfg.Store(cfg)
 	p.reloadState.applied(p.now())

@@ -131,6 +131,7 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 	// New engines get their first dial before any request can reach them.
 	p.waitEngines(tab)
 	old := p.cfg.Load()
+	tab.StartRetries(p.now())
 	p.gen.Swap(newGeneration(tab)).retire()
 	p.cfg.Store(cfg)
 	p.reloadState.applied(p.now())

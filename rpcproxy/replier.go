@@ -126,9 +126,10 @@ func (rep *replier) push(f *forward, b *packet.Batch) {
 }
 
 // Batch makes a forward's request join its app reader's burst (see
-// upstream.Batcher): Send runs in ServeRPC, on that reader.
+// upstream.Batcher): Send runs in ServeRPC, on that reader. A request
+// sent again (forward.again) may be on another goroutine: it joins none.
 func (f *forward) Batch() *packet.Batch {
-	if f.r == nil {
+	if f.r == nil || f.resent {
 		return nil
 	}
 	return f.r.Batch()

@@ -35,9 +35,11 @@ import (
 // sub's Answer slot and buf are written only by whoever finishes that
 // sub-call: its engine's reader or sweeper (Answer, Fail), or the cancel
 // when Engine.Cancel removed the call (then neither Answer nor Fail will
-// come), never both. The sub's other fields (shard, idx, e) are written
-// by spread before its Send and by reset, so they are stable while a
-// count is held; qid is atomic: set by Send, cleared by release. finish
+// come), never both. The sub's shard is written by spread before its Send
+// and by reset, so it is stable while a count is held; idx and e also by a
+// retry (sub.again, from Fail, which owns the sub-call then): e is atomic,
+// and qid (atomic: set by Send, cleared by release) is cleared before e
+// moves, which is how cancel reads a consistent pair. finish
 // (pending 0) is alone with s: every count is gone. The decrement to 0
 // orders every sub's writes before finish's reads.
 //
@@ -62,6 +64,9 @@ type scatter struct {
 	pending atomic.Int32
 	// failedAsked: the app set return_failed_subqueries.
 	failedAsked bool
+	// retry: the function is marked retry, so a sub-call whose connection
+	// is lost is sent once more to another replica (sub.again).
+	retry bool
 	// cancelled: CancelRPC removed at least one sub-call, so the app is
 	// answered errCancelled. Written under a count of pending, read by
 	// finish.
@@ -76,10 +81,16 @@ type sub struct {
 	s     *scatter
 	shard *route.Shard
 	idx   int
-	e     *upstream.Engine
-	ans   *fanout.Answer
-	buf   []byte
-	qid   atomic.Int64 // the engine's query id: Answer finds its reader's batch
+	// e is atomic because a retry (again) moves the sub-call to another
+	// replica while a cancel may be reading it.
+	e   atomic.Pointer[upstream.Engine]
+	ans *fanout.Answer
+	buf []byte
+	qid atomic.Int64 // the engine's query id, for cancels
+	// A retry's own envelope (Send writes the query id into it; f.hdr
+	// is shared by every sub-call), and whether it was made.
+	hdr    []byte
+	resent bool
 	// batch is the app reader's burst, handed to Send (Batch) and
 	// cleared there: the sub-requests of a burst's fan-outs leave with
 	// one write per engine, not one each.
@@ -129,6 +140,8 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 	}
 	s.subs = s.subs[:n]
 	s.failedAsked = f.req.Extra.Flags&rpc.FlagReturnFailedSubqueries != 0
+	s.retry = c.Retries(&f.req)
+	f.due = deadline
 	noResult := f.envelope(left) // f.hdr: every sub-call's envelope
 	if noResult {
 		f.r = nil
@@ -158,7 +171,8 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 			*ans = fanout.Answer{Status: fanout.Failed, Err: rpcError(err)}
 			continue
 		}
-		sb.idx, sb.e, sb.batch = idx, e, batch
+		sb.idx, sb.batch = idx, batch
+		sb.e.Store(e)
 		s.pending.Add(1)
 		if err := e.Send(sb, f.hdr, body, now, deadline); err != nil {
 			c.Stats.Refused.Add(1)
@@ -224,8 +238,12 @@ func (sb *sub) Answer(_ uint32, _ []byte, res *rpc.ReqResult, b *packet.Batch) {
 	s.done(b)
 }
 
-// Fail records a shard that gave no answer (deadline, connection lost).
+// Fail records a shard that gave no answer (deadline, connection lost),
+// unless the sub-call could be sent again (again).
 func (sb *sub) Fail(err error) {
+	if err = sb.again(err); err == nil {
+		return
+	}
 	e := rpcError(err)
 	st := sb.s.f.c.Stats
 	if e.Code == rpc.CodeQueryTimeout {
@@ -237,10 +255,46 @@ func (sb *sub) Fail(err error) {
 	sb.s.done(nil)
 }
 
+// again sends the sub-call once more, to another replica of its shard,
+// after its connection was lost: as forward.again does for a request sent
+// to one shard (function marked retry, failover allowed, before the
+// deadline, within the retry budget, once). nil: the sub-call is on its
+// way again, and its new engine will finish it; otherwise the error that
+// ends it, with its accounting still open.
+func (sb *sub) again(err error) error {
+	s := sb.s
+	f, c := s.f, s.f.c
+	e := sb.e.Load()
+	if !s.retry || sb.resent || !c.Failover || !e.Lost(err) {
+		return err
+	}
+	now := f.p.now()
+	if !now.Before(f.due) {
+		return err
+	}
+	i, next, ok := pickOther(sb.shard, sb.idx)
+	if !ok {
+		return err
+	}
+	if !c.Retry.Take(now, c.Stats.Requests.Load()) {
+		sb.shard.Balancer.Abandon(i)
+		next.Health().Finish()
+		c.Stats.RetriesDenied.Add(1)
+		return err
+	}
+	sb.release(true, now) // the failed try counts against its replica
+	sb.idx, sb.resent = i, true
+	sb.e.Store(next)
+	c.Stats.Retries.Add(1)
+	_, body := s.slot(sb.shard.Index)
+	sb.hdr = append(sb.hdr[:0], f.hdr...)
+	return next.Send(sb, sb.hdr, body, now, f.due)
+}
+
 // release ends the accounting of the sub-call on its engine, answered
 // or failed at now.
 func (sb *sub) release(failed bool, now time.Time) {
-	sb.e.Health().Finish()
+	sb.e.Load().Health().Finish()
 	sb.shard.Balancer.Finish(sb.idx, sb.s.f.latency(now), failed)
 	sb.qid.Store(0)
 }
@@ -248,7 +302,7 @@ func (sb *sub) release(failed bool, now time.Time) {
 // abandon ends the accounting of a sub-call the app cancelled: no
 // latency sample, no failure.
 func (sb *sub) abandon() {
-	sb.e.Health().Finish()
+	sb.e.Load().Health().Finish()
 	sb.shard.Balancer.Abandon(sb.idx)
 	sb.qid.Store(0)
 }
@@ -285,11 +339,15 @@ func (s *scatter) hold() bool {
 func (s *scatter) cancel() {
 	for i := range s.subs {
 		sb := &s.subs[i]
-		if sb.e == nil {
-			continue // not asked, or refused before Send
-		}
+		// qid, then e, then qid again: a retry (again) clears qid before
+		// it moves e, so an unchanged qid means e is the engine it is
+		// pending on (or the call ended, and Cancel finds nothing).
 		qid := sb.qid.Load()
-		if qid == 0 || !sb.e.Cancel(qid) {
+		e := sb.e.Load()
+		if qid == 0 || e == nil || sb.qid.Load() != qid {
+			continue // not asked, refused before Send, ended, or moving
+		}
+		if !e.Cancel(qid) {
 			continue // ended already, or its Answer or Fail runs now
 		}
 		// The cancel owns the sub-call now. As for a cancelled forward,
@@ -367,8 +425,8 @@ func (s *scatter) reset() {
 		if cap(buf) > maxKeptAnswer {
 			buf = nil // a rare huge answer does not pin its memory in the pool
 		}
-		s.subs[i] = sub{buf: buf}
+		s.subs[i] = sub{buf: buf, hdr: s.subs[i].hdr[:0]}
 	}
-	s.rule = nil
+	s.rule, s.retry = nil, false
 	s.cancelled.Store(false)
 }

@@ -147,8 +147,8 @@ func healthText(h configs.Health) string {
 	if h.Failover {
 		failover = "on"
 	}
-	return fmt.Sprintf("down after %d timeouts in a row (slow above: %s); %d in flight per engine; probe every %s..%s +%g%% jitter; at most %g%% down; failover %s",
-		h.ConsecutiveTimeouts, slow, h.MaxInflight, durText(h.ProbeInterval), durText(h.ProbeMaxInterval), h.ProbeJitter*100, h.MaxDownShare*100, failover)
+	return fmt.Sprintf("down after %d timeouts in a row (slow above: %s); %d in flight per engine; probe every %s..%s +%g%% jitter; at most %g%% down; failover %s; retries at most %g%% of requests +%d/s",
+		h.ConsecutiveTimeouts, slow, h.MaxInflight, durText(h.ProbeInterval), durText(h.ProbeMaxInterval), h.ProbeJitter*100, h.MaxDownShare*100, failover, h.RetryBudget*100, configs.RetryFloor)
 }
 
 func replicasText(rs []configs.Replica) string {

@@ -31,6 +31,7 @@ func (r *Request) Function() uint32 {
 type Reply struct {
 	Hold    bool   // answer only on Release
 	Drop    bool   // never answer
+	Hangup  bool   // close the connection instead of answering (a crash)
 	Result  []byte // the result payload; nil means the default echo
 	ErrCode int32  // non-zero: answer this error instead
 	ErrText string
@@ -129,6 +130,8 @@ func (s *Server) serve(nc net.Conn) {
 			rep = s.Handler(&r)
 		}
 		switch {
+		case rep.Hangup:
+			return
 		case rep.Drop:
 		case rep.Hold:
 			s.mu.Lock()

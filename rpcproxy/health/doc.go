@@ -31,4 +31,7 @@
 //   - The in-flight cap (MaxInflight) refuses at once: TryStart never
 //     waits.
 //   - Health never moves keys: it only answers "may this engine be used".
+//   - A RetryBudget (one per cluster) answers "may this request be sent
+//     again": at most share × the cluster's requests per second plus a
+//     floor, so retries never multiply the load of a failing cluster.
 package health

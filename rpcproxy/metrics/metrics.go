@@ -33,6 +33,12 @@ type Cluster struct {
 	SubFailed atomic.Uint64 // sub-requests refused at once, answered with an error or not answered (timeout, connection lost); not cancelled ones
 	Partial   atomic.Uint64 // answers built although at least one shard failed (on_error = "partial", diagonal)
 
+	// Retries (functions marked retry): requests and sub-requests sent
+	// again to another replica after their connection was lost, and
+	// retries the cluster's retry budget refused.
+	Retries       atomic.Uint64
+	RetriesDenied atomic.Uint64
+
 	bounds [14]int64
 	counts [15]atomic.Uint64 // last: +Inf
 	sumNs  atomic.Int64

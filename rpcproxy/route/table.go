@@ -11,6 +11,7 @@ import (
 	"github.com/rpcproxy/rpcproxy/rpcproxy/metrics"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
 	"github.com/rpcproxy/rpcproxy/sharding"
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/schema"
 	"github.com/rpcproxy/rpcproxy/tl/walk"
 )
@@ -49,8 +50,11 @@ type Cluster struct {
 	Failover bool
 	Group    *health.Group
 	Stats    *metrics.Cluster
-	rules    map[uint32]*keyPlan     // per function tag, from [[cluster.function]]
-	fanout   map[uint32]*fanout.Rule // splits and merges, from [[cluster.function]]
+	// Retry caps the retries of the functions in retry (see Retries).
+	Retry  *health.RetryBudget
+	retry  map[uint32]bool         // function tags marked retry
+	rules  map[uint32]*keyPlan     // per function tag, from [[cluster.function]]
+	fanout map[uint32]*fanout.Rule // splits and merges, from [[cluster.function]]
 	// keys is the schema walker's key finder with this cluster's rules:
 	// the fallback for functions whose key the flat plans cannot reach
 	// (after optional or composite fields). nil without a schema.
@@ -101,6 +105,8 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			Timeout:  cc.Timeout,
 			Failover: cc.Health.Failover,
 			Stats:    stats.Cluster(cc.Name),
+			Retry:    health.NewRetryBudget(cc.Health.RetryBudget, configs.RetryFloor),
+			retry:    map[uint32]bool{},
 			rules:    map[uint32]*keyPlan{},
 			fanout:   map[uint32]*fanout.Rule{},
 		}
@@ -141,6 +147,9 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			// A plan that is not ok defers to the walker, which accepted
 			// the rule above.
 			c.rules[fn.Tag] = &p
+			if r.Retry {
+				c.retry[fn.Tag] = true
+			}
 		}
 		if sch != nil {
 			if err := t.buildFanout(c, cc); err != nil {
@@ -177,6 +186,24 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 		}
 	}
 	return t, nil
+}
+
+// StartRetries opens every cluster's retry budget at now, when the table
+// starts serving.
+func (t *Table) StartRetries(now time.Time) {
+	for _, c := range t.Clusters {
+		c.Retry.Start(now, c.Stats.Requests.Load())
+	}
+}
+
+// Retries reports whether req's function is marked retry in c: it may be
+// sent again, to another replica, when its connection is lost.
+func (c *Cluster) Retries(req *rpc.InvokeReq) bool {
+	if len(c.retry) == 0 {
+		return false
+	}
+	tag, ok := req.FunctionTag()
+	return ok && c.retry[tag]
 }
 
 // HealthSettings converts a cluster's health config.

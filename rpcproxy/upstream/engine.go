@@ -137,6 +137,11 @@ func (e *Engine) Pending() int {
 // DownError is the error for requests refused because the engine is down.
 func (e *Engine) DownError() error { return e.errs.down }
 
+// Lost reports whether err, from Send or Call.Fail, is the loss of the
+// connection the request was written to: the engine may or may not have
+// run it. Any other error from Send means the request was not sent.
+func (e *Engine) Lost(err error) bool { return err == e.errs.lost }
+
 // BusyError is the error for requests refused by the in-flight cap.
 func (e *Engine) BusyError() error { return e.errs.busy }
 

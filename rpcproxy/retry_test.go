@@ -208,3 +208,41 @@ retry = true
 		}
 	}
 }
+
+// TestRefusedSendMovesToAnotherReplica: a replica kept in service
+// without a connection (max_down_share = 0 never marks an engine down)
+// refuses every request at Send, never written; with failover those go to
+// the shard's other replica at once (any function, retry or not), so no
+// app sees the refusal. Without failover they are answered with it.
+func TestRefusedSendMovesToAnotherReplica(t *testing.T) {
+	for _, failover := range []bool{true, false} {
+		t.Run(fmt.Sprintf("failover=%v", failover), func(t *testing.T) {
+			good := startEngines(t, 1)[0]
+			dead := deadAddr(t)
+			p := startProxy(t, parseConfig(t, replicatedShard(dead, good.Addr, fmt.Sprintf(`[cluster.health]
+max_down_share = 0.0
+failover = %v
+`, failover))), Options{NoAdmin: true})
+			a := dialApp(t, p.addr(t, mainListen))
+			refused := 0
+			for i := range 20 {
+				body := getCall(t, fmt.Sprintf("key%d", i))
+				res := a.call(t, &rpc.InvokeReq{QueryID: int64(i + 1), Body: body})
+				switch {
+				case res.IsError():
+					wantError(t, res, rpc.CodeNoConnections, "engine "+dead+" is not connected")
+					refused++
+				case !bytes.Equal(res.Body, enginetest.Echo(good.Addr, body)):
+					t.Fatalf("answer %q, want the live replica's echo", res.Body)
+				}
+			}
+			e := p.Table().Cluster("mc").Shards[0].Replicas[0]
+			if n := e.Stats().Failed.Load(); n < 10 {
+				t.Fatalf("the unconnected replica refused %d requests; round robin gives it 10 of 20", n)
+			}
+			if failover && refused != 0 || !failover && refused != 10 {
+				t.Fatalf("%d of 20 answered with the refusal (failover %v)", refused, failover)
+			}
+		})
+	}
+}

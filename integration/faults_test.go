@@ -244,3 +244,52 @@ func others(keys []string, skip int) []string {
 	}
 	return out
 }
+
+// TestKilledReplicaRetried: SIGKILL of one replica of a two-replica shard
+// under load, with memcache.get marked retry: the gets in flight on the
+// killed engine are sent again to its peer, later ones fail over to it,
+// and not one get of the load fails. (Both replicas hold every key: the
+// test writes them to each engine directly.)
+func TestKilledReplicaRetried(t *testing.T) {
+	mc := startEngines(t, "memcache", 2)
+	p := startProxy(t, newConfig(t, cluster{name: "mc", functions: []string{"memcache.*"}, engines: mc, replicas: 2, extra: `balance = "round_robin"
+[[cluster.function]]
+name = "memcache.get"
+retry = true
+`}))
+	a := newApp(t)
+	var keys []string
+	for i := range 50 {
+		k := fmt.Sprintf("replicated:%d", i)
+		keys = append(keys, k)
+		for _, e := range mc {
+			a.set(t, e.addr, k, "v:"+k, callOpts{})
+		}
+	}
+	const workers = 16
+	var bgs []*background
+	for w := range workers {
+		bgs = append(bgs, startBackground(t, a, p.addr, append(keys[w%len(keys):], keys[:w%len(keys)]...), 1_000_000))
+	}
+	done := func() (n int) {
+		for _, b := range bgs {
+			b.mu.Lock()
+			n += b.done
+			b.mu.Unlock()
+		}
+		return n
+	}
+	waitFor(t, "2000 gets before the kill", func() bool { return done() >= 2000 })
+	mc[0].signal(syscall.SIGKILL)
+	<-mc[0].done
+	after := done()
+	waitFor(t, "2000 gets after the kill", func() bool { return done() >= after+2000 })
+	for _, b := range bgs {
+		b.check(t)
+	}
+	st := p.stats(t).Clusters[0]
+	if e := st.Shards[0].Engines[0]; e.State != "down" {
+		t.Fatalf("killed replica %s is %q, want down", e.Addr, e.State)
+	}
+	t.Logf("%d gets, none failed; %d retried on the live replica (%d denied)", done(), st.Retries, st.Denied)
+}

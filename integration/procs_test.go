@@ -279,7 +279,10 @@ type cluster struct {
 	engines   []*engine
 	timeout   string
 	transport string // "" means the default (tcp)
-	extra     string
+	// replicas is the engines per shard (0 means 1): shard i is
+	// engines[i*replicas : (i+1)*replicas].
+	replicas int
+	extra    string
 }
 
 // config is a proxy config; listen and admin come from freeAddr.
@@ -340,12 +343,20 @@ func (c config) toml() string {
 		if cl.transport != "" {
 			fmt.Fprintf(&b, "transport = %q\n", cl.transport)
 		}
-		if len(cl.engines) > 1 {
+		per := max(cl.replicas, 1)
+		if len(cl.engines) > per {
 			b.WriteString("sharding = \"ketama\"\nhash = \"md5\"\n")
 		}
 		b.WriteString("shards = [\n")
-		for _, e := range cl.engines {
-			fmt.Fprintf(&b, "  { replicas = [%q] },\n", e.addr)
+		for i := 0; i < len(cl.engines); i += per {
+			b.WriteString("  { replicas = [")
+			for j, e := range cl.engines[i:min(i+per, len(cl.engines))] {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "%q", e.addr)
+			}
+			b.WriteString("] },\n")
 		}
 		b.WriteString("]\n")
 		b.WriteString(cl.extra)

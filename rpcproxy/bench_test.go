@@ -40,6 +40,10 @@ schemas = [%q]
 name = "mc"
 functions = ["memcache.*"]
 shards = [{ replicas = [%q] }]
+# As in production: a get may be retried, so the path keeps a copy of it.
+[[cluster.function]]
+name = "memcache.get"
+retry = true
 `, mainListen, memcacheTL, eln.Addr().String()))
 	if err != nil {
 		tb.Fatal(err)

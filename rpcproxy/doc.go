@@ -17,8 +17,14 @@
 //   - Fail fast: an engine that is down, not connected or at max_inflight is
 //     refused with no network I/O (NO_CONNECTIONS -3002 naming the engine,
 //     TOO_MANY_REQUESTS -3029 at the cap), or, with failover, the next usable
-//     replica of the same shard takes the request. Keys never move to
-//     another shard. Health: package health.
+//     replica of the same shard takes the request (as it does a request
+//     a replica refused at Send: no connection, send queue full). Keys
+//     never move to another shard. Health: package health.
+//   - Retries (forward.again, sub.again): a function marked retry whose
+//     engine connection is lost before the answer is sent once more to
+//     another replica of its shard, before its deadline and within the
+//     cluster's health.RetryBudget; never after a timeout or an error
+//     answer. A fan-out retries its sub-requests the same way.
 //   - Timeouts: the app's custom_timeout_ms, else the cluster's timeout; the
 //     engine gets the time left as its custom_timeout_ms; no answer by the
 //     deadline is QUERY_TIMEOUT (-3000) naming the engine.

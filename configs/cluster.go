@@ -425,6 +425,12 @@ func parseRules(t *table, c *Cluster) []FunctionRule {
 			}
 		}
 		parseFanout(ft, &r)
+		if b, ok := ft.bool("coalesce"); ok {
+			r.Coalesce = b
+			if b && (r.Merge != "" || r.Align == AlignDictionary) {
+				ft.ps.add(ft.at("coalesce"), "only a positional split (align = %q) joins sub-requests: a merge or a dictionary answer cannot be cut back per request", AlignPositional)
+			}
+		}
 		if b, ok := ft.bool("retry"); ok {
 			r.Retry = b
 			if b && !c.Health.Failover {

@@ -177,6 +177,12 @@ type FunctionRule struct {
 	// shard, within the request's deadline and the cluster's
 	// Health.RetryBudget. Needs Health.Failover.
 	Retry bool
+	// Coalesce joins the sub-requests of a positional split that go to
+	// the same engine at the same moment (from several apps' requests,
+	// with the same envelope and other arguments) into one engine call,
+	// and cuts its answer back into theirs: fewer, larger calls for the
+	// engine. A cancel no longer reaches a joined sub-request.
+	Coalesce bool
 }
 
 // Fan-out settings of a FunctionRule.
@@ -240,6 +246,9 @@ func (r FunctionRule) String() string {
 	}
 	if r.Merge != "" || r.Align != "" {
 		parts = append(parts, "on_error = "+r.OnError)
+	}
+	if r.Coalesce {
+		parts = append(parts, "coalesce concurrent sub-requests per engine")
 	}
 	if r.Retry {
 		parts = append(parts, "retry on another replica when the connection is lost")

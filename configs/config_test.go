@@ -117,7 +117,7 @@ func TestProduction(t *testing.T) {
 		{"photo rules", photo.Rules, []FunctionRule{
 			{Name: "memcache.get", Key: "key", OnError: "fail", Retry: true},
 			{Name: "memcache.set", Key: "key", OnError: "fail"},
-			{Name: "memcache.getMulti", Key: "keys", Align: "positional", OnError: "partial", Missing: "memcache.not_found", Retry: true},
+			{Name: "memcache.getMulti", Key: "keys", Align: "positional", OnError: "partial", Missing: "memcache.not_found", Retry: true, Coalesce: true},
 		}},
 		{"users firstint takes no hash", users.Hash, sharding.KeyHash("")},
 		{"users timeout falls back to proxy", users.Timeout, 500 * time.Millisecond},

@@ -400,7 +400,23 @@ fanout = true
 				{14, `cluster[0].function[2].key: "1key": want an argument name`},
 				{15, `cluster[0].function[3].name: missing`},
 				{18, `cluster[0].function[4].name: "b.get": not routed to this cluster (functions = a.*)`},
-				{19, `cluster[0].function[4].fanout: unknown key; allowed here: align, default_limit, descending, key, limit_arg, merge, missing, name, on_error, retry, sort_field`},
+				{19, `cluster[0].function[4].fanout: unknown key; allowed here: align, coalesce, default_limit, descending, key, limit_arg, merge, missing, name, on_error, retry, sort_field`},
+			},
+		},
+		{
+			name: "coalesce is for positional splits",
+			src: minimal + `[[cluster.function]]
+name = "a.search"
+merge = "concat"
+coalesce = true
+[[cluster.function]]
+name = "a.multi"
+align = "dictionary"
+coalesce = true
+`,
+			expectedErr: []want{
+				{9, `cluster[0].function[0].coalesce: only a positional split (align = "positional") joins sub-requests`},
+				{13, `cluster[0].function[1].coalesce: only a positional split`},
 			},
 		},
 		{

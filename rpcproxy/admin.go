@@ -112,6 +112,7 @@ type ClusterStats struct {
 	SubSent   uint64       `json:"fanout_subrequests"`
 	SubFailed uint64       `json:"fanout_subrequests_failed"`
 	Partial   uint64       `json:"fanout_partial_answers"`
+	Coalesced uint64       `json:"fanout_subrequests_coalesced"`
 	Retries   uint64       `json:"retries"`
 	Denied    uint64       `json:"retries_denied"`
 	P50       string       `json:"latency_p50"`
@@ -159,7 +160,7 @@ func (p *Proxy) Snapshot() Stats {
 			Name: c.Name, Requests: m.Requests.Load(), Answers: m.Answers.Load(), Errors: m.Errors.Load(),
 			Timeouts: m.Timeouts.Load(), Refused: m.Refused.Load(), NoTarget: m.NoTarget.Load(),
 			Fanouts: m.Fanouts.Load(), SubSent: m.SubSent.Load(), SubFailed: m.SubFailed.Load(), Partial: m.Partial.Load(),
-			Retries: m.Retries.Load(), Denied: m.RetriesDenied.Load(),
+			Coalesced: m.Coalesced.Load(), Retries: m.Retries.Load(), Denied: m.RetriesDenied.Load(),
 			P50: m.Quantile(0.5).String(), P99: m.Quantile(0.99).String(),
 			DownCap: c.Group.Max(), DownNow: c.Group.Down(),
 		}
@@ -230,6 +231,7 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		{"rpcproxy_fanout_subrequests_total", "Fan-out sub-requests written to an engine.", func(i int) uint64 { return clusters[i].SubSent.Load() }},
 		{"rpcproxy_fanout_subrequests_failed_total", "Fan-out sub-requests refused at once, answered with an error or not answered.", func(i int) uint64 { return clusters[i].SubFailed.Load() }},
 		{"rpcproxy_fanout_partial_answers_total", "Fan-out answers built although at least one shard failed.", func(i int) uint64 { return clusters[i].Partial.Load() }},
+		{"rpcproxy_fanout_subrequests_coalesced_total", "Fan-out sub-requests sent joined with others in one engine call (coalesce = true).", func(i int) uint64 { return clusters[i].Coalesced.Load() }},
 		{"rpcproxy_retries_total", "Requests and sub-requests sent again to another replica after their connection was lost (functions marked retry).", func(i int) uint64 { return clusters[i].Retries.Load() }},
 		{"rpcproxy_retries_denied_total", "Retries refused by the cluster's retry budget.", func(i int) uint64 { return clusters[i].RetriesDenied.Load() }},
 	} {

@@ -20,6 +20,10 @@
 //     replica of the same shard takes the request (as it does a request
 //     a replica refused at Send: no connection, send queue full). Keys
 //     never move to another shard. Health: package health.
+//   - Coalescing (coalesce.go): a split marked coalesce joins the
+//     sub-requests one round of app readers makes for one engine into one
+//     call (sealed at the opening reader's burst Flush, packet.Sealer)
+//     and cuts the answer back per part (fanout.CutAnswer).
 //   - Retries (forward.again, sub.again): a function marked retry whose
 //     engine connection is lost before the answer is sent once more to
 //     another replica of its shard, before its deadline and within the

@@ -70,7 +70,10 @@ func getMultiLoopback(b testing.TB) (l *loopback, body []byte, done func()) {
 		}
 		return out
 	}
-	l, p := startFanoutLoopback(b, 4, handle, "[[cluster]]\nname = \"mc\"\nfunctions = [\"memcache.*\"]\nsharding = \"hash\"\n%s\n")
+	l, p := startFanoutLoopback(b, 4, handle, "[[cluster]]\nname = \"mc\"\nfunctions = [\"memcache.*\"]\nsharding = \"hash\"\n%s\n"+
+		// As in production: sub-requests may be joined (a lone one is sent
+		// as it is, through the same path).
+		"[[cluster.function]]\nname = \"memcache.getMulti\"\nkey = \"keys\"\ncoalesce = true\n")
 	var keys []string
 	c := p.Table().Cluster("mc")
 	for i := range 10 {

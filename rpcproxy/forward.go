@@ -403,7 +403,11 @@ func (p *Proxy) getForward() *forward {
 // when its last request ends, so requests finish on the table they
 // started with and engines that stay keep their connections.
 type generation struct {
-	tab     *route.Table
+	tab *route.Table
+	// slots holds the joined call being assembled per engine and
+	// coalescing function (coalesce.go); made with the generation, read
+	// without a lock.
+	slots   map[joinKey]*joinSlot
 	active  atomic.Int64
 	retired atomic.Bool
 	once    sync.Once

@@ -74,6 +74,8 @@ type Proxy struct {
 	gen     atomic.Pointer[generation]
 	cfg     atomic.Pointer[configs.Config]
 	fwdPool sync.Pool
+	// joinPool holds joined engine calls (coalesce.go).
+	joinPool sync.Pool
 
 	noTarget     atomic.Uint64 // no cluster at all
 	reloads      atomic.Uint64
@@ -139,6 +141,7 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 		p.fileSum, _ = fileSum(o.ConfigPath)
 	}
 	p.fwdPool.New = func() any { return &forward{hdr: make([]byte, 0, 128)} }
+	p.joinPool.New = func() any { return &joined{} }
 	if cfg.Proxy.KeyFile != "" {
 		key, err := configs.ReadKey(cfg.Proxy.KeyFile)
 		if err != nil {
@@ -190,7 +193,20 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 }
 
 func newGeneration(tab *route.Table) *generation {
-	return &generation{tab: tab, drained: tab.Release}
+	g := &generation{tab: tab, drained: tab.Release}
+	for _, c := range tab.Clusters {
+		for _, rule := range c.Coalescing() {
+			for i := range c.Shards {
+				for _, e := range c.Shards[i].Replicas {
+					if g.slots == nil {
+						g.slots = map[joinKey]*joinSlot{}
+					}
+					g.slots[joinKey{e, rule}] = &joinSlot{}
+				}
+			}
+		}
+	}
+	return g
 }
 
 // waitEngines waits (at most a dial timeout) for the first dial of every

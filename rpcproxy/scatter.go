@@ -174,6 +174,17 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 		sb.idx, sb.batch = idx, batch
 		sb.e.Store(e)
 		s.pending.Add(1)
+		if rule != nil && rule.Coalesce {
+			// A joined sub-call leaves at the seal, and a later retry
+			// (again) runs elsewhere: it must not join this burst, so it
+			// holds no batch once it may be in a joined call.
+			sb.batch = nil
+			if head, keys, tail, ok := s.plan.Layout(i); ok && f.gen.join(f.p, sb, e, f.hdr, head, keys, tail, now, deadline, batch) {
+				c.Stats.SubSent.Add(1)
+				continue
+			}
+			sb.batch = batch
+		}
 		if err := e.Send(sb, f.hdr, body, now, deadline); err != nil {
 			c.Stats.Refused.Add(1)
 			c.Stats.SubFailed.Add(1)
@@ -187,6 +198,26 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 	s.done(batch)
 	if noResult {
 		r.Reply(nil) // writes nothing: the app asked for no answer
+	}
+}
+
+// send sends sb, a sub-call a joined call left alone (coalesce.go), on
+// its own to e, in burst b, after its spread has returned: a refusal ends
+// it as spread would have.
+func (sb *sub) send(e *upstream.Engine, b *packet.Batch) {
+	s := sb.s
+	f := s.f
+	_, body := s.slot(sb.shard.Index)
+	sb.batch = b
+	if err := e.Send(sb, f.hdr, body, f.start, f.due); err != nil {
+		sb.batch = nil
+		c := f.c
+		c.Stats.Refused.Add(1)
+		c.Stats.SubFailed.Add(1)
+		c.Stats.SubSent.Add(^uint64(0)) // counted when it joined
+		sb.release(true, b.Now(f.p.opts.Now))
+		*sb.ans = fanout.Answer{Status: fanout.Failed, Err: rpcError(err)}
+		s.done(b)
 	}
 }
 

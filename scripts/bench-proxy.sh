@@ -18,6 +18,7 @@
 #   NETWORK=udp scripts/bench-proxy.sh                    # apps over UDP vs TCP
 #   KEYHASH=xxhash scripts/bench-proxy.sh                 # ketama's key hash (default md5)
 #   SHARDS=1 scripts/bench-proxy.sh                       # 1 engine behind the proxy (default 4)
+#   COALESCE=1 MGET=1 scripts/bench-proxy.sh              # getMulti with coalesce = true
 #
 # SHARDS=1 puts the direct engine alone behind the proxy: the ratio is then
 # the cost of the hop itself, with no spreading of the load over several
@@ -51,6 +52,7 @@ NETWORK=${NETWORK:-tcp}
 ENGINE_TRANSPORT=${ENGINE_TRANSPORT:-tcp}
 KEYHASH=${KEYHASH:-md5}
 SHARDS=${SHARDS:-4}
+COALESCE=${COALESCE:-0}
 [[ $NETWORK == tcp || $NETWORK == udp ]] || { printf 'bench-proxy: NETWORK=%s: want tcp or udp\n' "$NETWORK" >&2; exit 1; }
 [[ $ENGINE_TRANSPORT == tcp || $ENGINE_TRANSPORT == udp ]] || { printf 'bench-proxy: ENGINE_TRANSPORT=%s: want tcp or udp\n' "$ENGINE_TRANSPORT" >&2; exit 1; }
 [[ $SHARDS =~ ^[1-8]$ ]] || { printf 'bench-proxy: SHARDS=%s: want 1 to 8 engines behind the proxy\n' "$SHARDS" >&2; exit 1; }
@@ -172,6 +174,9 @@ shards = [
 $(for e in "${ENGINES[@]}"; do echo "  { replicas = [\"$e\"] },"; done)
 ]
 EOF
+if [[ $COALESCE == 1 ]]; then
+	printf '\n[[cluster.function]]\nname = "memcache.getMulti"\nkey = "keys"\ncoalesce = true\n' >>"$OUT/bench.toml"
+fi
 taskset -c 0 env GOMAXPROCS=1 "$BIN/rpcproxy" serve -config "$OUT/bench.toml" -watch 0 \
 	>"$OUT/proxy.out" 2>"$OUT/proxy.log" &
 PIDS+=($!)

@@ -61,6 +61,9 @@ type Rule struct {
 	// Missing is the element answered for the keys of failed shards in a
 	// positional partial split (a field-less constructor's boxed tag).
 	Missing []byte
+	// Coalesce: a positional split whose sub-requests to one engine at one
+	// moment may be joined into one call (Plan.Layout, CutAnswer).
+	Coalesce bool
 
 	// Sorted merges.
 	SortField string
@@ -104,6 +107,7 @@ func Compile(fn *schema.Combinator, r configs.FunctionRule, splitArg string) (*R
 		if rule.Dictionary && !isDictionary(fn.Result) {
 			return nil, fmt.Errorf("fanout: %s answers %s, not a dictionary (align = %q)", fn.Name, refName(fn.Result), configs.AlignDictionary)
 		}
+		rule.Coalesce = r.Coalesce && !rule.Dictionary
 		if !rule.Dictionary && rule.Partial {
 			if r.Missing == "" {
 				return nil, fmt.Errorf("fanout: %s: a positional split with on_error = %q needs missing = the constructor answered for the keys of failed shards (such as memcache.not_found): the proxy cannot invent a value", fn.Name, configs.OnErrorPartial)

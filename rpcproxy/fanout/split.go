@@ -49,6 +49,10 @@ type Plan struct {
 	Answers []Answer
 	// ranges[i] is key i's byte range in the call.
 	ranges []keyRange
+	// head and tail, when the sub-calls were cut from the key ranges
+	// (cut), are the lengths of the call's bytes before the key count and
+	// after the keys, which every sub-call shares; head is -1 otherwise.
+	head, tail int
 }
 
 type keyRange struct{ start, end int }
@@ -75,6 +79,7 @@ type Answer struct {
 
 // reset sizes p for n shards, keeping its buffers.
 func (p *Plan) reset(n int) {
+	p.head, p.tail = -1, 0
 	p.ShardOf = p.ShardOf[:0]
 	p.ranges = p.ranges[:0]
 	if cap(p.Keys) < n {
@@ -158,6 +163,7 @@ func (f *Fanout) Split(rule *Rule, call []byte, pl Placer, n int) (*Plan, error)
 // countPos, the shard's count, its keys' bytes in order (runs of adjacent
 // keys copied at once), and the bytes after the vector, which ends at end.
 func (p *Plan) cut(call []byte, countPos, end int) {
+	p.head, p.tail = countPos, len(call)-end
 	for s := range p.Subs {
 		p.Subs[s] = tl.AppendUint32(append(p.Subs[s], call[:countPos]...), uint32(p.Keys[s]))
 	}
@@ -177,6 +183,57 @@ func (p *Plan) cut(call []byte, countPos, end int) {
 	for s := range p.Subs {
 		p.Subs[s] = append(p.Subs[s], call[end:]...)
 	}
+}
+
+// Layout returns shard s's sub-call in three parts: the bytes before the
+// key count, the keys, and the bytes after them. Sub-calls of the same
+// function with equal head and tail (the same other arguments) can be
+// joined into one call: head, the sum of their counts, their keys one
+// after the other, tail (package doc: coalescing). ok is false when the
+// plan was not cut from key ranges (the function has more fields than the
+// walker splits directly).
+func (p *Plan) Layout(s int) (head, keys, tail []byte, ok bool) {
+	if p.head < 0 || p.Keys[s] <= 0 {
+		return nil, nil, nil, false
+	}
+	sub := p.Subs[s]
+	return sub[:p.head], sub[p.head+4 : len(sub)-p.tail], sub[len(sub)-p.tail:], true
+}
+
+// CutAnswer reads the answer to a joined call (call: head, count, the keys
+// of several parts, counts[j] keys each, tail) and appends to cuts where
+// each part's elements begin and end in answer: part j's are
+// answer[cuts[j]:cuts[j+1]]. head is answer's bytes before its element
+// count, tail those after the elements; part j's own answer is head, its
+// count, its elements, tail. The answer must be of the function's result
+// type and have exactly one element per key.
+func (f *Fanout) CutAnswer(rule *Rule, call, answer []byte, counts []int, cuts []int) (out []int, head, tail []byte, err error) {
+	it, err := f.w.ResultElems(call, answer)
+	if err != nil {
+		return cuts, nil, nil, fmt.Errorf("%s: %w", rule.Function, err)
+	}
+	defer it.Close()
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	if it.CountPos() < 0 || it.Len() != total {
+		return cuts, nil, nil, fmt.Errorf("%s: %d elements for %d keys", rule.Function, it.Len(), total)
+	}
+	pos := it.CountPos() + 4
+	cuts = append(cuts, pos)
+	for _, n := range counts {
+		for range n {
+			if !it.Next() {
+				return cuts, nil, nil, fmt.Errorf("%s: %v", rule.Function, it.Err())
+			}
+			_, pos = it.Range()
+		}
+		cuts = append(cuts, pos)
+	}
+	for it.Next() {
+	}
+	return cuts, answer[:it.CountPos()], answer[it.End():], nil
 }
 
 // Asked reports whether shard s gets a sub-call.

@@ -32,6 +32,7 @@ type Cluster struct {
 	SubSent   atomic.Uint64 // sub-requests written to an engine
 	SubFailed atomic.Uint64 // sub-requests refused at once, answered with an error or not answered (timeout, connection lost); not cancelled ones
 	Partial   atomic.Uint64 // answers built although at least one shard failed (on_error = "partial", diagonal)
+	Coalesced atomic.Uint64 // sub-requests sent joined with others in one engine call (coalesce = true)
 
 	// Retries (functions marked retry): requests and sub-requests sent
 	// again to another replica after their connection was lost, and

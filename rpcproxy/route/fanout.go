@@ -76,6 +76,18 @@ func (t *Table) Spread(c *Cluster, req *rpc.InvokeReq) (s Spread, rule *fanout.R
 	return Merge, rule, req.Body
 }
 
+// Coalescing returns c's split rules whose sub-requests may be joined
+// (coalesce = true).
+func (c *Cluster) Coalescing() []*fanout.Rule {
+	var out []*fanout.Rule
+	for _, r := range c.fanout {
+		if r.Coalesce {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Fanout returns the table's split and merge logic (nil without a schema).
 func (t *Table) Fanout() *fanout.Fanout { return t.fan }
 
@@ -137,8 +149,8 @@ func (t *Table) buildFanout(c *Cluster, cc *configs.Cluster) error {
 		if r.Merge == "" {
 			arg = splitArg(fn, r.Key)
 			if arg == "" {
-				if r.Align != "" || r.OnError == configs.OnErrorPartial && r.Key != "" || r.Missing != "" {
-					return fmt.Errorf("route: cluster %q: function %s: align, on_error and missing need a vector key argument (key = the vector of keys)", cc.Name, r.Name)
+				if r.Align != "" || r.OnError == configs.OnErrorPartial && r.Key != "" || r.Missing != "" || r.Coalesce {
+					return fmt.Errorf("route: cluster %q: function %s: align, on_error, missing and coalesce need a vector key argument (key = the vector of keys)", cc.Name, r.Name)
 				}
 				continue // a scalar key: one shard
 			}

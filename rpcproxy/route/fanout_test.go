@@ -138,6 +138,10 @@ missing = "memcache.get"`, "not a constructor of memcache.Value"},
 [[cluster.function]]
 name = "memcache.get"
 align = "positional"`, "need a vector key argument"},
+		{"coalesce on a scalar key", `
+[[cluster.function]]
+name = "memcache.get"
+coalesce = true`, "coalesce need a vector key argument"},
 		{"sum of a vector", `
 [[cluster.function]]
 name = "memcache.getMulti"

@@ -28,6 +28,8 @@ type Batch struct {
 	// shared: one of conns was flushed by another batch last time, so
 	// other readers feed it too (see Flush).
 	shared bool
+	// sealers run at the next Flush, before the writes (OnFlush).
+	sealers, sealing []Sealer
 
 	// The burst's clock reading, read without a lock (every packet of a
 	// burst asks for it): base is the first reading the batch ever took,
@@ -86,6 +88,22 @@ func (b *Batch) reading() (time.Time, bool) {
 	return base.Add(time.Duration(d)), true
 }
 
+// Sealer is work held open until its batch's burst ends: a write being
+// assembled from the burst's packets (a proxy joining several requests'
+// sub-requests to one engine into one call). Seal runs once, at the
+// batch's next Flush, after Flush yielded to the other readers and before
+// the batch's writes; it may write in b (its packets leave with them).
+type Sealer interface {
+	Seal(b *Batch)
+}
+
+// OnFlush makes the batch's next Flush run s.Seal first.
+func (b *Batch) OnFlush(s Sealer) {
+	b.mu.Lock()
+	b.sealers = append(b.sealers, s)
+	b.mu.Unlock()
+}
+
 // add records that c has packets waiting for this batch; shared: another
 // batch flushed c last.
 func (b *Batch) add(c *Conn, shared bool) {
@@ -104,16 +122,19 @@ func (b *Batch) add(c *Conn, shared bool) {
 // readers already runnable finish their bursts and append to the
 // connections this batch holds, so each leaves with one write for all of
 // them. That is an event loop's "write after the ready list is done",
-// without a goroutine hop to a flusher. A reader that feeds its
-// connections alone never yields.
+// without a goroutine hop to a flusher. It yields too when a Sealer
+// waits (OnFlush), so the other readers' packets can join what it seals;
+// the sealers then run, and their writes leave with the rest. A reader
+// that feeds its connections alone, with nothing to seal, never yields.
 func (b *Batch) Flush() {
 	b.mu.Lock()
-	shared := b.shared && len(b.conns) > 0
+	shared := (b.shared && len(b.conns) > 0) || len(b.sealers) > 0
 	b.shared = false
 	b.mu.Unlock()
 	if shared {
 		runtime.Gosched()
 	}
+	b.seal()
 	b.mu.Lock()
 	conns := b.conns
 	b.conns = b.conns[:0]
@@ -128,6 +149,26 @@ func (b *Batch) Flush() {
 		c.flushBatched(b)
 		conns[i] = nil
 	}
+	b.mu.Unlock()
+}
+
+// seal runs the sealers registered since the last Flush, outside the
+// lock (a Seal writes in b).
+func (b *Batch) seal() {
+	b.mu.Lock()
+	if len(b.sealers) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	run := b.sealers
+	b.sealers, b.sealing = b.sealing[:0], nil
+	b.mu.Unlock()
+	for i, s := range run {
+		s.Seal(b)
+		run[i] = nil
+	}
+	b.mu.Lock()
+	b.sealing = run[:0] // reused by the OnFlush of the next burst
 	b.mu.Unlock()
 }
 

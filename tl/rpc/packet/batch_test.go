@@ -188,3 +188,53 @@ func TestBatchSharedConn(t *testing.T) {
 		}
 	}
 }
+
+// sealLog is a Sealer that logs its Seal and writes one packet in the
+// batch it is given.
+type sealLog struct {
+	name string
+	log  *[]string
+	c    *Conn
+}
+
+func (s sealLog) Seal(b *Batch) {
+	*s.log = append(*s.log, "seal "+s.name)
+	if ok, err := s.c.TryWritePacketIn(b, 0, 9, nil, []byte(s.name + "...")[:4]); !ok || err != nil {
+		*s.log = append(*s.log, "write failed")
+	}
+}
+
+// TestBatchSealsAtFlush: a Sealer registered with OnFlush runs once, at
+// the next Flush and not before, in registration order, and what it
+// writes in the batch leaves in that Flush's write, after what the burst
+// wrote before it; the next Flush runs none.
+func TestBatchSealsAtFlush(t *testing.T) {
+	defer verifyNoLeaks(t)
+	c, s := plainPair(t)
+	defer c.Close()
+	defer s.Close()
+	var b Batch
+	var log []string
+	if ok, err := c.TryWritePacketIn(&b, 0, 9, nil, []byte("burs")); !ok || err != nil {
+		t.Fatalf("write: %v %v", ok, err)
+	}
+	b.OnFlush(sealLog{"one", &log, c})
+	b.OnFlush(sealLog{"two", &log, c})
+	if len(log) != 0 {
+		t.Fatalf("sealed before Flush: %q", log)
+	}
+	b.Flush()
+	if got := strings.Join(log, ", "); got != "seal one, seal two" {
+		t.Fatalf("Flush ran %q, want \"seal one, seal two\"", got)
+	}
+	for _, want := range []string{"burs", "one.", "two."} {
+		r := waitRecv(t, readAsync(s), 5*time.Second)
+		if r.err != nil || string(r.body) != want {
+			t.Fatalf("packet %q %v, want %q", r.body, r.err, want)
+		}
+	}
+	b.Flush()
+	if len(log) != 2 {
+		t.Fatalf("a second Flush sealed again: %q", log)
+	}
+}

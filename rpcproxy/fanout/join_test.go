@@ -1,0 +1,95 @@
+package fanout
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/rpcproxy/rpcproxy/configs"
+	"github.com/rpcproxy/rpcproxy/tl"
+)
+
+// TestJoinedCallAnswersEachPart: the sub-calls several requests' splits
+// make for one shard, joined by their Layout (head, the sum of the
+// counts, every part's keys, tail), get one answer from the engine, and
+// CutAnswer cuts it into each part's answer byte-equal to what that
+// part's own sub-call gets.
+func TestJoinedCallAnswersEachPart(t *testing.T) {
+	f, sc := newFanout(t)
+	rule := compile(t, sc, configs.FunctionRule{Name: "memcache.getMulti", Coalesce: true}, "keys")
+	if !rule.Coalesce {
+		t.Fatal("rule.Coalesce not set from the config")
+	}
+	es, _ := memcacheShards(t, 1)
+	for _, k := range []string{"a", "c", "f"} {
+		if _, err := run(es[0].funcs, set(k, "value of "+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	requests := [][]string{{"a", "b", "c"}, {"g", "f"}, {"x", "a", "a", "d", "c"}}
+	var plans []*Plan
+	var joined []byte
+	var counts []int
+	var head, tail []byte
+	for i, keys := range requests {
+		p, err := f.Split(rule, getMulti(keys...), placer4, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Release(p)
+		plans = append(plans, p)
+		h, k, tt, ok := p.Layout(0)
+		if !ok {
+			t.Fatalf("request %d: no layout for shard 0", i)
+		}
+		if i == 0 {
+			head, tail = h, tt
+			joined = append(append(joined, h...), 0, 0, 0, 0)
+		} else if !bytes.Equal(h, head) || !bytes.Equal(tt, tail) {
+			t.Fatalf("request %d: head %x tail %x, want the first's %x %x", i, h, tt, head, tail)
+		}
+		joined = append(joined, k...)
+		counts = append(counts, p.Keys[0])
+	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	joined = append(tl.AppendUint32(joined[:len(head)], uint32(total)), joined[len(head)+4:]...)
+	joined = append(joined, tail...)
+	// The joined call is a getMulti of every part's shard-0 keys in order.
+	if want := getMulti("a", "c", "f", "a", "a", "c"); !bytes.Equal(joined, want) {
+		t.Fatalf("joined call %x, want %x", joined, want)
+	}
+	answer, err := run(es[0].funcs, joined)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cuts, ah, at, err := f.CutAnswer(rule, joined, answer, counts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range plans {
+		part := append(tl.AppendUint32(append([]byte(nil), ah...), uint32(counts[i])), answer[cuts[i]:cuts[i+1]]...)
+		part = append(part, at...)
+		own, err := run(es[0].funcs, p.Subs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(part, own) {
+			t.Errorf("part %d: cut answer %x, want its own sub-call's %x", i, part, own)
+		}
+	}
+	// A shard a plan does not ask has no layout.
+	if _, _, _, ok := plans[1].Layout(1); ok {
+		t.Error("Layout of a shard without keys: ok")
+	}
+	// An answer with another element count is refused.
+	short := vector(notFound(), notFound())
+	if _, _, _, err := f.CutAnswer(rule, joined, short, counts, nil); err == nil || !strings.Contains(err.Error(), "2 elements for 6 keys") {
+		t.Errorf("short answer: err %v, want \"2 elements for 6 keys\"", err)
+	}
+	if _, _, _, err := f.CutAnswer(rule, joined, []byte{1, 2, 3}, counts, nil); err == nil {
+		t.Error("garbage answer: no error")
+	}
+}

@@ -93,3 +93,50 @@ func TestJoinedCallAnswersEachPart(t *testing.T) {
 		t.Error("garbage answer: no error")
 	}
 }
+
+// FuzzCutAnswer: whatever an engine answers to a joined call (garbage,
+// a vector of another length, valid values), CutAnswer either refuses it
+// or returns cuts that split its elements into the parts' counts exactly:
+// each part's rebuilt answer has its count's elements, the cuts never go
+// backwards or past the answer, and nothing panics.
+func FuzzCutAnswer(f *testing.F) {
+	f.Add([]byte{}, uint8(2), uint8(1))
+	f.Add(vector(notFound(), strValue("x"), notFound()), uint8(2), uint8(1))
+	f.Add(vector(strValue("a"), strValue("b")), uint8(1), uint8(1))
+	f.Add(append(vector(notFound()), 0xff), uint8(1), uint8(0))
+	f.Add([]byte{0x15, 0xc4, 0xb5, 0x1c, 0xff, 0xff, 0xff, 0x7f}, uint8(3), uint8(3))
+	fo, sc := newFanout(f)
+	rule := compile(f, sc, configs.FunctionRule{Name: "memcache.getMulti", Coalesce: true}, "keys")
+	f.Fuzz(func(t *testing.T, answer []byte, a, b uint8) {
+		counts := []int{int(a % 8), int(b % 8)}
+		var keys []string
+		for i := range counts[0] + counts[1] {
+			keys = append(keys, string(rune('a'+i)))
+		}
+		call := getMulti(keys...)
+		cuts, head, tail, err := fo.CutAnswer(rule, call, answer, counts, nil)
+		if err != nil {
+			return
+		}
+		if len(cuts) != len(counts)+1 || len(head) > len(answer) || len(tail) > len(answer) {
+			t.Fatalf("cuts %v head %d tail %d for a %d-byte answer", cuts, len(head), len(tail), len(answer))
+		}
+		for j := range counts {
+			if cuts[j] > cuts[j+1] || cuts[j+1] > len(answer)-len(tail) || cuts[j] < len(head)+4 {
+				t.Fatalf("cuts %v out of order or bounds (head %d, tail %d, answer %d)", cuts, len(head), len(tail), len(answer))
+			}
+			part := append(tl.AppendUint32(append([]byte(nil), head...), uint32(counts[j])), answer[cuts[j]:cuts[j+1]]...)
+			part = append(part, tail...)
+			it, err := fo.w.ResultElems(getMulti(keys[:counts[j]]...), part)
+			if err != nil || it.Len() != counts[j] {
+				t.Fatalf("part %d (%x): %v, %d elements for %d keys", j, part, err, it.Len(), counts[j])
+			}
+			for it.Next() {
+			}
+			if it.Err() != nil || it.End() != len(part)-len(tail) {
+				t.Fatalf("part %d (%x): elements end at %d of %d: %v", j, part, it.End(), len(part), it.Err())
+			}
+			it.Close()
+		}
+	})
+}

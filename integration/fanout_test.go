@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -202,4 +203,72 @@ func eventTimes(b []byte) ([]int64, error) {
 		out[i] = e.TS
 	}
 	return out, nil
+}
+
+// TestCoalescedGetMultiUnderLoad: 16 VK clients, each on its own
+// connection, run getMultis of 10 keys over 4 engine processes with
+// coalesce = true. Every answer holds exactly the values of its own keys,
+// in order, while the proxy joins sub-requests of different connections
+// into shared engine calls (the engines get fewer calls than
+// sub-requests were made).
+func TestCoalescedGetMultiUnderLoad(t *testing.T) {
+	mc := startEngines(t, "memcache", 4)
+	p := startProxy(t, newConfig(t, cluster{name: "mc", functions: []string{"memcache.*"}, engines: mc,
+		extra: getMultiRule + "coalesce = true\n"}))
+	seed := newApp(t)
+	var keys []string
+	for i := range 200 {
+		k := fmt.Sprintf("co:%d", i)
+		keys = append(keys, k)
+		seed.set(t, p.addr, k, "v:"+k, callOpts{})
+	}
+	const workers, each = 16, 300
+	var wg sync.WaitGroup
+	errs := make(chan string, workers)
+	apps := make([]*app, workers) // a client, and so a connection, each
+	for w := range apps {
+		apps[w] = newApp(t)
+	}
+	for w, a := range apps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				ks := make([]string, 10)
+				want := make([]string, 10)
+				for j := range ks {
+					k := keys[(w*31+i*7+j*13)%len(keys)]
+					if j == 3 {
+						k = fmt.Sprintf("absent:%d:%d", w, i)
+					}
+					ks[j] = k
+					want[j] = "v:" + k
+					if j == 3 {
+						want[j] = "-"
+					}
+				}
+				got, err := a.call(p.addr, mcGetMulti(ks...), callOpts{})
+				vals, perr := parseValues(got)
+				if err != nil || perr != nil || !slices.Equal(vals, want) {
+					errs <- fmt.Sprintf("worker %d getMulti %d %q: %q (%v, %v), want %q", w, i, ks, vals, err, perr, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	st := p.stats(t).Clusters[0]
+	var calls uint64
+	for _, s := range st.Shards {
+		calls += s.Engines[0].Requests
+	}
+	t.Logf("%d getMultis: %d sub-requests, %d of them joined; the engines served %d calls (sets included)",
+		st.Fanouts, st.SubSent, st.Coalesced, calls)
+	if st.Coalesced == 0 {
+		t.Error("no sub-request was joined with another under 16 concurrent connections")
+	}
 }

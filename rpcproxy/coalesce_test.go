@@ -14,11 +14,13 @@ import (
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
 
-// coalesceCluster starts two memcache shards (shard 0 with the replicas
-// given, each an engine over the same store, or one engine when none),
-// stores keys k0..k19 in them and in one store holding all, and returns
-// the proxy, its app, the engines and the all-keys store.
-func coalesceCluster(t *testing.T, rule string, shard0 ...func(*enginetest.Server)) (*testProxy, *app, [][]*enginetest.Server, *memcache.Store) {
+// replicatedSplit starts two memcache shards (shard 0 with a replica per
+// edit, each an engine over the same store, edited by it when not nil; one
+// engine when none), behind a proxy whose memcache.getMulti rule has the
+// lines rule, stores keys k0..k19 in them and in one store holding all,
+// and returns the proxy, its app, the engines by shard and the all-keys
+// store.
+func replicatedSplit(t *testing.T, rule string, shard0 ...func(*enginetest.Server)) (*testProxy, *app, [][]*enginetest.Server, *memcache.Store) {
 	t.Helper()
 	all := newMemcache(t)
 	stores := []*memcache.Store{newMemcache(t), newMemcache(t)}
@@ -49,7 +51,6 @@ max_down_share = 1.0
 [[cluster.function]]
 name = "memcache.getMulti"
 key = "keys"
-coalesce = true
 %s`, strings.Join(reps, ", "), eng[1][0].Addr, rule))
 	p := startProxy(t, cfg, Options{NoAdmin: true})
 	c := p.Table().Cluster("mc")
@@ -105,7 +106,7 @@ func plan(t *testing.T, es []*enginetest.Server) []string {
 // is answered byte for byte as one engine holding every key answers it. A
 // request with another envelope (its own timeout) is not joined.
 func TestCoalesceJoinsABurst(t *testing.T) {
-	p, a, eng, all := coalesceCluster(t, "")
+	p, a, eng, all := replicatedSplit(t, "coalesce = true\n")
 	keys := [][]string{{"k1", "k2", "k3", "k4"}, {"k5", "k6", "k7"}, {"k8", "k1", "k9", "k10"}}
 	var reqs []*rpc.InvokeReq
 	for i, ks := range keys {
@@ -177,8 +178,18 @@ func TestCoalesceJoinsABurst(t *testing.T) {
 // keys is PROXY_INVALID_RESPONSE, and a lost connection sends each part
 // again, alone, to the shard's other replica (retry = true).
 func TestCoalescedFailures(t *testing.T) {
-	joinedCall := func(r *enginetest.Request) bool {
-		return r.Function() == memcache.TagGetMulti && bytes.Count(r.Req.Body, []byte("k")) >= 3
+	// onJoined makes an engine answer rep to a joined call (3 keys or
+	// more: each request has 2) and serve every other call.
+	onJoined := func(rep enginetest.Reply) func(*enginetest.Server) {
+		return func(e *enginetest.Server) {
+			h := e.Handler
+			e.Handler = func(r *enginetest.Request) enginetest.Reply {
+				if r.Function() == memcache.TagGetMulti && bytes.Count(r.Req.Body, []byte("k")) >= 3 {
+					return rep
+				}
+				return h(r)
+			}
+		}
 	}
 	cases := []struct {
 		name  string
@@ -186,37 +197,19 @@ func TestCoalescedFailures(t *testing.T) {
 		edit  []func(*enginetest.Server)
 		check func(t *testing.T, res rpc.ReqResult, want []byte)
 	}{
-		{"error answer", "", []func(*enginetest.Server){func(e *enginetest.Server) {
-			h := e.Handler
-			e.Handler = func(r *enginetest.Request) enginetest.Reply {
-				if joinedCall(r) {
-					return enginetest.Reply{ErrCode: rpc.CodeUnknown, ErrText: "engine refuses long calls"}
-				}
-				return h(r)
-			}
-		}}, func(t *testing.T, res rpc.ReqResult, _ []byte) {
+		{"error answer", "coalesce = true\n", []func(*enginetest.Server){
+			onJoined(enginetest.Reply{ErrCode: rpc.CodeUnknown, ErrText: "engine refuses long calls"}),
+		}, func(t *testing.T, res rpc.ReqResult, _ []byte) {
 			wantError(t, res, rpc.CodeUnknown, "engine refuses long calls")
 		}},
-		{"answer of another length", "", []func(*enginetest.Server){func(e *enginetest.Server) {
-			h := e.Handler
-			e.Handler = func(r *enginetest.Request) enginetest.Reply {
-				if joinedCall(r) {
-					return enginetest.Reply{Result: vectorOf(strValue("one"))}
-				}
-				return h(r)
-			}
-		}}, func(t *testing.T, res rpc.ReqResult, _ []byte) {
+		{"answer of another length", "coalesce = true\n", []func(*enginetest.Server){
+			onJoined(enginetest.Reply{Result: vectorOf(strValue("one"))}),
+		}, func(t *testing.T, res rpc.ReqResult, _ []byte) {
 			wantError(t, res, rpc.CodeProxyInvalidResponse, "1 elements for")
 		}},
-		{"lost connection, retried alone", "retry = true\n", []func(*enginetest.Server){func(e *enginetest.Server) {
-			h := e.Handler
-			e.Handler = func(r *enginetest.Request) enginetest.Reply {
-				if joinedCall(r) {
-					return enginetest.Reply{Hangup: true}
-				}
-				return h(r)
-			}
-		}, nil}, func(t *testing.T, res rpc.ReqResult, want []byte) {
+		{"lost connection, retried alone", "coalesce = true\nretry = true\n", []func(*enginetest.Server){
+			onJoined(enginetest.Reply{Hangup: true}), nil,
+		}, func(t *testing.T, res rpc.ReqResult, want []byte) {
 			if got := mustOK(t, res); !bytes.Equal(got, want) {
 				t.Errorf("answer %x, want %x", got, want)
 			}
@@ -224,7 +217,7 @@ func TestCoalescedFailures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, a, eng, all := coalesceCluster(t, tc.rule, tc.edit...)
+			p, a, eng, all := replicatedSplit(t, tc.rule, tc.edit...)
 			c := p.Table().Cluster("mc")
 			// Requests with two shard-0 keys each, one more than replicas:
 			// round robin (from replica 0) gives replica 0 requests 1 and

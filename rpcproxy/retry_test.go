@@ -141,50 +141,20 @@ retry = true
 // shard's other replica (holding the same data), and the answer is the
 // one a single engine holding every key gives.
 func TestRetrySplitSubRequest(t *testing.T) {
-	all := newMemcache(t)
-	shard0, shard1 := newMemcache(t), newMemcache(t)
-	crash := storeEngine(t, shard0.Funcs())
-	mirror := storeEngine(t, shard0.Funcs()) // the same store: a replica
-	other := storeEngine(t, shard1.Funcs())
-	crashFuncs := crash.Handler
-	crash.Handler = func(r *enginetest.Request) enginetest.Reply {
-		if r.Function() == memcache.TagGetMulti {
-			return enginetest.Reply{Hangup: true}
+	p, a, eng, all := replicatedSplit(t, "retry = true\n", func(e *enginetest.Server) {
+		h := e.Handler
+		e.Handler = func(r *enginetest.Request) enginetest.Reply {
+			if r.Function() == memcache.TagGetMulti {
+				return enginetest.Reply{Hangup: true}
+			}
+			return h(r)
 		}
-		return crashFuncs(r)
-	}
-	cfg := parseConfig(t, fanoutHeader("2s")+fmt.Sprintf(`
-[[cluster]]
-name = "mc"
-functions = ["memcache.*"]
-sharding = "hash"
-balance = "round_robin"
-shards = [{ replicas = [%q, %q] }, { replicas = [%q] }]
-[cluster.health]
-probe_interval = "1h"
-probe_max_interval = "1h"
-max_down_share = 1.0
-[[cluster.function]]
-name = "memcache.getMulti"
-key = "keys"
-retry = true
-`, crash.Addr, mirror.Addr, other.Addr))
-	p := startProxy(t, cfg, Options{NoAdmin: true})
-	a := dialApp(t, p.addr(t, mainListen))
+	}, nil)
+	crash, mirror := eng[0][0], eng[0][1]
 	c := p.Table().Cluster("mc")
 	var keys []string
 	for i := range 12 {
-		k := fmt.Sprintf("photo%d", i)
-		keys = append(keys, k)
-		store := shard1
-		if s, _ := c.Picker.Pick([]byte(k)); s == 0 {
-			store = shard0
-		}
-		for _, st := range []*memcache.Store{store, all} {
-			if _, err := runFuncs(st.Funcs(), mcSet(k, "value of "+k)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		keys = append(keys, fmt.Sprintf("k%d", i))
 	}
 	want, _ := runFuncs(all.Funcs(), mcGetMulti(keys...))
 	for i := 0; i < 2 && len(crash.Invokes()) == 0; i++ {

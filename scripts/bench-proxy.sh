@@ -16,7 +16,7 @@
 #   RUNS=3 DURATION=4s scripts/bench-proxy.sh             # shorter
 #   MGET=1 scripts/bench-proxy.sh                         # also 10-key getMulti
 #   NETWORK=udp scripts/bench-proxy.sh                    # apps over UDP vs TCP
-#   KEYHASH=xxhash scripts/bench-proxy.sh                 # ketama's key hash (default md5)
+#   KEYHASH=md5 scripts/bench-proxy.sh                    # ketama's key hash (default fnv1a_64)
 #   SHARDS=1 scripts/bench-proxy.sh                       # 1 engine behind the proxy (default 4)
 #   COALESCE=1 MGET=1 scripts/bench-proxy.sh              # getMulti with coalesce = true
 #
@@ -50,7 +50,9 @@ WARMUP=${WARMUP:-1s}
 PROXY_PORT=${PROXY_PORT:-} # proxy; admin is PROXY_PORT+1; default: the first free pair from 29300
 NETWORK=${NETWORK:-tcp}
 ENGINE_TRANSPORT=${ENGINE_TRANSPORT:-tcp}
-KEYHASH=${KEYHASH:-md5}
+# fnv1a_64 by default: the key hash peers.md §2 ran twemproxy's ketama
+# with (VK's engines and libketama use md5).
+KEYHASH=${KEYHASH:-fnv1a_64}
 SHARDS=${SHARDS:-4}
 COALESCE=${COALESCE:-0}
 [[ $NETWORK == tcp || $NETWORK == udp ]] || { printf 'bench-proxy: NETWORK=%s: want tcp or udp\n' "$NETWORK" >&2; exit 1; }

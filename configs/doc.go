@@ -27,7 +27,10 @@
 //     unique within a cluster (two ketama shards of one name would share ring
 //     points), and an engine address appears once per cluster.
 //   - Keys never move because of health: Health only controls fail-fast and
-//     failover between replicas of the same shard.
+//     failover between replicas of the same shard. A rule's retry = true
+//     needs failover; health.retry_budget (0..1, default 0.1) caps the
+//     retries per second at that share of the cluster's requests plus
+//     RetryFloor.
 //   - No schema file is opened here: schema paths are only made absolute
 //     (relative to the config file's directory). The proxy reports a missing
 //     schema when it loads them, so checking a config needs no schema files.
@@ -79,6 +82,8 @@
 // descending, limit_arg and default_limit (100). on_error = "fail" (the
 // default) or "partial" applies to both; a positional partial split needs
 // missing, the field-less constructor answered for the keys of failed
-// shards (memcache.not_found). These keys are checked against each other
-// here, and against the schema when the proxy builds its table.
+// shards (memcache.not_found). coalesce = true (positional splits only)
+// lets sub-requests of several requests to one engine leave as one call.
+// These keys are checked against each other here, and against the schema
+// when the proxy builds its table.
 package configs

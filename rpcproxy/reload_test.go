@@ -107,6 +107,28 @@ func TestReloadKeepsEngineConnections(t *testing.T) {
 	}
 }
 
+// TestReloadKeepsRetryBudget: a reload hands a cluster's retry budget to
+// its new table when retry_budget stays the same, so its window goes on
+// (a retry storm cannot restart at every reload); a new share gets a new
+// budget.
+func TestReloadKeepsRetryBudget(t *testing.T) {
+	eng := startEngines(t, 1)
+	p := startProxy(t, parseConfig(t, oneShardConfig(eng[0].Addr, "")), Options{NoAdmin: true})
+	first := p.Table().Cluster("mc").Retry
+	if err := p.Apply(parseConfig(t, oneShardConfig(eng[0].Addr, `timeout = "3s"`))); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Table().Cluster("mc").Retry; got != first {
+		t.Fatal("a reload with the same retry_budget made a new budget")
+	}
+	if err := p.Apply(parseConfig(t, oneShardConfig(eng[0].Addr, "[cluster.health]\nretry_budget = 0.2\n"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Table().Cluster("mc").Retry; got == first {
+		t.Fatal("a reload with another retry_budget kept the old budget")
+	}
+}
+
 func TestBadReloadKeepsOldTable(t *testing.T) {
 	eng := startEngines(t, 1)
 	dir := t.TempDir()

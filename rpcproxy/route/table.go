@@ -189,9 +189,18 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 }
 
 // StartRetries opens every cluster's retry budget at now, when the table
-// starts serving.
-func (t *Table) StartRetries(now time.Time) {
+// starts serving. A cluster of prev (the table it replaces; nil at start)
+// with the same name and retry_budget hands its budget on, so a reload
+// neither resets the window nor lets the two tables' requests retry
+// twice over.
+func (t *Table) StartRetries(now time.Time, prev *Table) {
 	for _, c := range t.Clusters {
+		if prev != nil {
+			if old := prev.cluster(c.Name); old != nil && old.Config.Health.RetryBudget == c.Config.Health.RetryBudget {
+				c.Retry = old.Retry
+				continue
+			}
+		}
 		c.Retry.Start(now, c.Stats.Requests.Load())
 	}
 }

@@ -26,7 +26,7 @@ import (
 //	              every part's keys, tail, in A's burst
 //	E's reader:   Answer: CutAnswer finds each part's elements; each part
 //	              gets head, its count, its elements, tail, as if it had
-//	              been sent alone (sub.Answer)
+//	              been sent alone (sub.answered)
 //
 // Nothing waits to be joined: a call is sealed by the Flush of the burst
 // that opened it, which runs before that reader waits for anything. Parts
@@ -79,7 +79,6 @@ type joined struct {
 	parts  []*sub
 	counts []int
 	cuts   []int
-	part   []byte        // a part's answer, built for sub.Answer
 	batch  *packet.Batch // the sealing burst, for Batch during Send
 }
 
@@ -135,10 +134,11 @@ func (g *generation) join(p *Proxy, sb *sub, e *upstream.Engine, hdr, head, keys
 }
 
 // fits reports whether a part with n keys (kb bytes of them), envelope hdr
-// and head and tail around its keys can join j; slot mutex held.
+// (its query id, the first 8 bytes, aside) and head and tail around its
+// keys can join j; slot mutex held.
 func (j *joined) fits(hdr, head, tail []byte, n, kb int) bool {
 	return j.keys+n <= maxJoinedKeys && len(j.body)+kb+len(j.tail) <= maxJoinedBody &&
-		len(hdr) >= 8 && bytes.Equal(j.hdr[8:], hdr[8:]) && bytes.Equal(j.head, head) && bytes.Equal(j.tail, tail)
+		bytes.Equal(j.hdr[8:], hdr[8:]) && bytes.Equal(j.head, head) && bytes.Equal(j.tail, tail)
 }
 
 // Seal closes j to new parts and sends it, in burst b. A call of one part
@@ -158,13 +158,15 @@ func (j *joined) Seal(b *packet.Batch) {
 	}
 	binary.LittleEndian.PutUint32(j.body[len(j.head):], uint32(j.keys))
 	j.body = append(j.body, j.tail...)
-	c := j.parts[0].s.f.c
-	c.Stats.Coalesced.Add(uint64(len(j.parts)))
+	st, n := j.parts[0].s.f.c.Stats, uint64(len(j.parts))
 	j.batch = b
 	if err := j.e.Send(j, j.hdr, j.body, j.start, j.due); err != nil {
 		j.Fail(err)
+		return
 	}
 	// j may be answered and recycled already.
+	st.SubSent.Add(n)
+	st.Coalesced.Add(n)
 }
 
 // Batch is the sealing burst (upstream.Batcher), taken once.
@@ -196,12 +198,12 @@ func (j *joined) Answer(typ uint32, body []byte, res *rpc.ReqResult, b *packet.B
 		j.recycle()
 		return
 	}
-	var part rpc.ReqResult
 	for k, sb := range j.parts {
-		j.part = append(tl.AppendUint32(append(j.part[:0], head...), uint32(j.counts[k])), res.Body[cuts[k]:cuts[k+1]]...)
-		j.part = append(j.part, tail...)
-		part.Body = j.part
-		sb.Answer(typ, nil, &part, b)
+		// Each part's answer is built in its own buffer: head, its count,
+		// its elements, tail.
+		sb.buf = append(tl.AppendUint32(append(sb.buf[:0], head...), uint32(j.counts[k])), res.Body[cuts[k]:cuts[k+1]]...)
+		sb.buf = append(sb.buf, tail...)
+		sb.answered(b)
 	}
 	j.recycle()
 }
@@ -223,9 +225,6 @@ func (j *joined) recycle() {
 	j.parts, j.counts, j.cuts = j.parts[:0], j.counts[:0], j.cuts[:0]
 	j.slot, j.fan, j.rule, j.e, j.batch = nil, nil, nil, nil, nil
 	j.start, j.due, j.keys = time.Time{}, time.Time{}, 0
-	if cap(j.part) > maxKeptAnswer {
-		j.part = nil
-	}
 	p.joinPool.Put(j)
 }
 

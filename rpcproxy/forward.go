@@ -206,14 +206,8 @@ func (f *forward) again(err error, now time.Time) error {
 	if !c.Failover || (lost && !f.retry) || f.resent || !now.Before(f.due) {
 		return err
 	}
-	i, e, ok := pickOther(f.shard, f.idx)
+	i, e, ok := retryTarget(c, f.shard, f.idx, lost, now)
 	if !ok {
-		return err // no other replica can take it
-	}
-	if lost && !c.Retry.Take(now, c.Stats.Requests.Load()) {
-		f.shard.Balancer.Abandon(i)
-		e.Health().Finish()
-		c.Stats.RetriesDenied.Add(1)
 		return err
 	}
 	// Close the failed try: it counts against its replica.
@@ -222,10 +216,29 @@ func (f *forward) again(err error, now time.Time) error {
 	f.fail = nil
 	f.setEngine(i, e)
 	f.resent, f.retry = true, false
+	return f.e.Send(f, f.hdr, f.req.Body, now, f.due)
+}
+
+// retryTarget is the replica of shard s (of cluster c) that a request,
+// or a sub-request, failed on replica idx goes to next: the next usable
+// one (pickOther, which counts it as started), for a lost connection
+// (lost) only within the cluster's retry budget, and counted as a retry.
+// ok false: no other replica, or no budget left; the request stays failed.
+func retryTarget(c *route.Cluster, s *route.Shard, idx int, lost bool, now time.Time) (int, *upstream.Engine, bool) {
+	i, e, ok := pickOther(s, idx)
+	if !ok {
+		return 0, nil, false
+	}
 	if lost {
+		if !c.Retry.Take(now, c.Stats.Requests.Load()) {
+			s.Balancer.Abandon(i)
+			e.Health().Finish()
+			c.Stats.RetriesDenied.Add(1)
+			return 0, nil, false
+		}
 		c.Stats.Retries.Add(1)
 	}
-	return f.e.Send(f, f.hdr, f.req.Body, now, f.due)
+	return i, e, true
 }
 
 // setEngine moves f to replica i of its shard, under the replier's lock

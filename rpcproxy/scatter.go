@@ -171,26 +171,19 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 			*ans = fanout.Answer{Status: fanout.Failed, Err: rpcError(err)}
 			continue
 		}
-		sb.idx, sb.batch = idx, batch
+		sb.idx = idx
 		sb.e.Store(e)
 		s.pending.Add(1)
 		if rule != nil && rule.Coalesce {
-			// A joined sub-call leaves at the seal, and a later retry
-			// (again) runs elsewhere: it must not join this burst, so it
-			// holds no batch once it may be in a joined call.
-			sb.batch = nil
+			// A joined sub-call holds no batch: it leaves at the seal, and
+			// a later retry (again) runs elsewhere.
 			if head, keys, tail, ok := s.plan.Layout(i); ok && f.gen.join(f.p, sb, e, f.hdr, head, keys, tail, now, deadline, batch) {
-				c.Stats.SubSent.Add(1)
 				continue
 			}
-			sb.batch = batch
 		}
+		sb.batch = batch
 		if err := e.Send(sb, f.hdr, body, now, deadline); err != nil {
-			c.Stats.Refused.Add(1)
-			c.Stats.SubFailed.Add(1)
-			sb.release(true, now)
-			*ans = fanout.Answer{Status: fanout.Failed, Err: rpcError(err)}
-			s.pending.Add(-1)
+			sb.refused(err, now, batch) // never the last: spread's hold is counted
 			continue
 		}
 		c.Stats.SubSent.Add(1)
@@ -205,20 +198,26 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 // its own to e, in burst b, after its spread has returned: a refusal ends
 // it as spread would have.
 func (sb *sub) send(e *upstream.Engine, b *packet.Batch) {
-	s := sb.s
-	f := s.f
-	_, body := s.slot(sb.shard.Index)
+	f := sb.s.f
+	_, body := sb.s.slot(sb.shard.Index)
 	sb.batch = b
 	if err := e.Send(sb, f.hdr, body, f.start, f.due); err != nil {
 		sb.batch = nil
-		c := f.c
-		c.Stats.Refused.Add(1)
-		c.Stats.SubFailed.Add(1)
-		c.Stats.SubSent.Add(^uint64(0)) // counted when it joined
-		sb.release(true, b.Now(f.p.opts.Now))
-		*sb.ans = fanout.Answer{Status: fanout.Failed, Err: rpcError(err)}
-		s.done(b)
+		sb.refused(err, b.Now(f.p.opts.Now), b)
+		return
 	}
+	f.c.Stats.SubSent.Add(1)
+}
+
+// refused ends sb, which its engine refused at Send (not sent), at now,
+// within burst b.
+func (sb *sub) refused(err error, now time.Time, b *packet.Batch) {
+	st := sb.s.f.c.Stats
+	st.Refused.Add(1)
+	st.SubFailed.Add(1)
+	sb.release(true, now)
+	*sb.ans = fanout.Answer{Status: fanout.Failed, Err: rpcError(err)}
+	sb.s.done(b)
 }
 
 // slot returns shard i's Answer and the call it gets, or nil when shard i
@@ -258,12 +257,24 @@ func (sb *sub) Answer(_ uint32, _ []byte, res *rpc.ReqResult, b *packet.Batch) {
 	if failed {
 		sb.s.f.c.Stats.SubFailed.Add(1)
 		*sb.ans = fanout.Answer{Status: fanout.Failed, Err: &rpc.Error{Code: res.ErrorCode, Description: string(res.ErrorText)}}
-	} else {
-		sb.buf = append(sb.buf[:0], res.Body...)
-		*sb.ans = fanout.Answer{Status: fanout.OK, Body: sb.buf}
+		sb.end(true, b)
+		return
 	}
-	// On the engine's reader: one clock read per burst of answers, and
-	// the merged answer (when this is the last shard) joins the burst.
+	sb.buf = append(sb.buf[:0], res.Body...)
+	sb.answered(b)
+}
+
+// answered ends sb with the answer in sb.buf, on an engine's reader
+// working through burst b.
+func (sb *sub) answered(b *packet.Batch) {
+	*sb.ans = fanout.Answer{Status: fanout.OK, Body: sb.buf}
+	sb.end(false, b)
+}
+
+// end releases sb's accounting and counts it done, on an engine's reader:
+// one clock read per burst of answers, and the merged answer (when this
+// is the last shard) joins the burst.
+func (sb *sub) end(failed bool, b *packet.Batch) {
 	s := sb.s
 	sb.release(failed, b.Now(s.f.p.opts.Now))
 	s.done(b)
@@ -303,20 +314,13 @@ func (sb *sub) again(err error) error {
 	if !now.Before(f.due) {
 		return err
 	}
-	i, next, ok := pickOther(sb.shard, sb.idx)
+	i, next, ok := retryTarget(c, sb.shard, sb.idx, true, now)
 	if !ok {
-		return err
-	}
-	if !c.Retry.Take(now, c.Stats.Requests.Load()) {
-		sb.shard.Balancer.Abandon(i)
-		next.Health().Finish()
-		c.Stats.RetriesDenied.Add(1)
 		return err
 	}
 	sb.release(true, now) // the failed try counts against its replica
 	sb.idx, sb.resent = i, true
 	sb.e.Store(next)
-	c.Stats.Retries.Add(1)
 	_, body := s.slot(sb.shard.Index)
 	sb.hdr = append(sb.hdr[:0], f.hdr...)
 	return next.Send(sb, sb.hdr, body, now, f.due)

@@ -17,6 +17,8 @@ type scratch struct {
 	open []bool
 	curs []cursor
 	heap []int
+	// ends[s] is where shard s's elements end (walk.ResultElemsInto).
+	ends [][]int32
 }
 
 func (f *Fanout) getScratch(n int) *scratch {
@@ -26,8 +28,11 @@ func (f *Fanout) getScratch(n int) *scratch {
 		sc.open = make([]bool, n)
 		sc.curs = make([]cursor, n)
 		sc.heap = make([]int, 0, n)
+		ends := make([][]int32, n)
+		copy(ends, sc.ends)
+		sc.ends = ends
 	}
-	sc.its, sc.open, sc.curs, sc.heap = sc.its[:n], sc.open[:n], sc.curs[:n], sc.heap[:0]
+	sc.its, sc.open, sc.curs, sc.heap, sc.ends = sc.its[:n], sc.open[:n], sc.curs[:n], sc.heap[:0], sc.ends[:n]
 	return sc
 }
 
@@ -78,7 +83,7 @@ func (f *Fanout) concat(dst []byte, partial bool, calls [][]byte, call []byte, a
 		if calls != nil {
 			c = calls[s]
 		}
-		it, err := f.w.ResultElems(c, a.Body)
+		it, err := f.w.ResultElemsInto(c, a.Body, &sc.ends[s])
 		if err != nil || it.CountPos() < 0 {
 			it.Close()
 			fail(answers, s, invalid(s, "cannot concat the answer: %v", err))

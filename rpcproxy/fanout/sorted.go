@@ -46,7 +46,7 @@ func (f *Fanout) sorted(dst []byte, rule *Rule, call []byte, answers []Answer) (
 		if a.Status != OK {
 			continue
 		}
-		it, err := f.w.ResultElems(call, a.Body)
+		it, err := f.w.ResultElemsInto(call, a.Body, &sc.ends[s])
 		if err != nil || it.CountPos() < 0 {
 			it.Close()
 			fail(answers, s, invalid(s, "%s: %v", rule.Function, err))

@@ -208,7 +208,9 @@ func (p *Plan) Layout(s int) (head, keys, tail []byte, ok bool) {
 // count, its elements, tail. The answer must be of the function's result
 // type and have exactly one element per key.
 func (f *Fanout) CutAnswer(rule *Rule, call, answer []byte, counts []int, cuts []int) (out []int, head, tail []byte, err error) {
-	it, err := f.w.ResultElems(call, answer)
+	sc := f.getScratch(1)
+	defer f.putScratch(sc)
+	it, err := f.w.ResultElemsInto(call, answer, &sc.ends[0])
 	if err != nil {
 		return cuts, nil, nil, fmt.Errorf("%s: %w", rule.Function, err)
 	}
@@ -290,7 +292,7 @@ func (f *Fanout) MergeSplit(dst []byte, rule *Rule, p *Plan) (out []byte, failed
 		if a.Status != OK {
 			continue
 		}
-		it, werr := f.w.ResultElems(p.Subs[s], a.Body)
+		it, werr := f.w.ResultElemsInto(p.Subs[s], a.Body, &sc.ends[s])
 		switch {
 		case werr != nil:
 			fail(p.Answers, s, invalid(s, "%s: %v", rule.Function, werr))

@@ -24,6 +24,7 @@ func TestZeroAllocs(t *testing.T) {
 	dst := make([]byte, 0, len(multi))
 	dsts := [][]byte{make([]byte, 0, len(multi)), make([]byte, 0, len(multi)), make([]byte, 0, len(multi))}
 	shardOf := make([]int, 100)
+	var ends []int32 // grown by the first run, reused after
 	for i := range shardOf {
 		shardOf[i] = i % 3
 	}
@@ -59,6 +60,12 @@ func TestZeroAllocs(t *testing.T) {
 		{"CheckResult", func() error { return w.CheckResult(multi, resp) }},
 		{"ResultElems", func() error {
 			it, err := w.ResultElems(multi, resp)
+			for it.Next() {
+			}
+			return err
+		}},
+		{"ResultElemsInto", func() error {
+			it, err := w.ResultElemsInto(multi, resp, &ends)
 			for it.Next() {
 			}
 			return err

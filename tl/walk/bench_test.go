@@ -172,3 +172,25 @@ func BenchmarkResultElems(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkResultElemsInto(b *testing.B) {
+	w := memcacheWalker(b)
+	call := benchGetMulti(b, w, 1000)
+	resp := vectorAnswer(b, w, 1000)
+	var ends []int32
+	b.SetBytes(int64(len(resp)))
+	b.ReportAllocs()
+	for b.Loop() {
+		it, err := w.ResultElemsInto(call, resp, &ends)
+		if err != nil {
+			b.Fatal(err)
+		}
+		k := 0
+		for it.Next() {
+			k++
+		}
+		if k != 1000 {
+			b.Fatal(k)
+		}
+	}
+}

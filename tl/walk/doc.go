@@ -30,7 +30,9 @@
 // vectors of scalars or of flat constructors (Vector memcache.Value) also
 // get skip plans (plan.go): Check, Arg, ArgElems, Split*, CheckResult and
 // ResultElems run them without a walk state, and their iterators skip
-// elements by the plan (constructor by tag, then its field steps). A plan
+// elements by the plan (constructor by tag, then its field steps);
+// ResultElemsInto keeps where the validating scan found each element's end,
+// so iterating a whole answer walks it once, not twice. A plan
 // only ever says "valid, ends here": on anything else the interpreter
 // walks the same bytes, so what is accepted and every error are the
 // interpreter's (TestFastPathMatchesInterpreter, FuzzFastPath).
@@ -69,6 +71,7 @@
 //	w.ArgElems(call, "keys")               // iterate a vector argument
 //	w.Split(dst, call, "keys", keep)       // one sub-call; SplitBy: all shards at once
 //	w.CheckResult / ResultElems / ResultField / ResultValue (call, answer)
+//	w.ResultElemsInto(call, answer, &ends) // ResultElems in one pass, ends reused
 //	it.Next(), it.Range(), it.Str(), it.Int(), it.Field("name")
 //
 // # Split

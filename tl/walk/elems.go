@@ -123,6 +123,9 @@ type Elems struct {
 	err error
 	// borrowed marks a state owned by the caller (Split), never pooled here.
 	borrowed bool
+	// ends, when set, holds where each element ends, recorded by the scan
+	// that validated the buffer (ResultElemsInto): Next skips nothing.
+	ends []int32
 }
 
 // Len returns the element count.
@@ -140,7 +143,9 @@ func (e *Elems) Next() bool {
 	}
 	start := e.pos
 	var err error
-	if e.prim != schema.PrimNone {
+	if e.ends != nil {
+		e.pos = int(e.ends[e.i])
+	} else if e.prim != schema.PrimNone {
 		if e.tag != 0 {
 			e.pos, err = expectTag(e.b, e.pos, e.tag)
 		}
@@ -246,7 +251,7 @@ func (e *Elems) Err() error { return e.err }
 
 // Close releases the walk state; Next calls it at the end.
 func (e *Elems) Close() {
-	e.plan = nil
+	e.plan, e.ends = nil, nil
 	if e.st != nil && !e.borrowed {
 		e.w.put(e.st)
 		e.st = nil

@@ -57,6 +57,7 @@ func FuzzSkip(f *testing.F) {
 	targets := fuzzTargets(f)
 	f.Add([]byte(tltest.Unhex(f, hexGetFoo)), uint8(3))
 	f.Add([]byte(tltest.Unhex(f, hexDictAB)), uint8(4))
+	var ends []int32 // reused across inputs, as a merge's scratch is
 	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
 		tg := targets[int(which)%len(targets)]
 		switch {
@@ -90,11 +91,22 @@ func FuzzSkip(f *testing.F) {
 				}
 			}
 			if it, err := tg.w.ResultElems(tg.call, data); err == nil {
+				// The one-pass iterator must agree element by element.
+				one, err := tg.w.ResultElemsInto(tg.call, data, &ends)
+				if err != nil {
+					t.Fatalf("ResultElemsInto refused what ResultElems accepted: %v", err)
+				}
 				end := 0
 				for it.Next() {
 					s, e := it.Range()
 					if s < end || e < s || e > len(data) {
 						t.Fatalf("element %d..%d after %d", s, e, end)
+					}
+					if !one.Next() {
+						t.Fatalf("one-pass iterator stopped before %d..%d: %v", s, e, one.Err())
+					}
+					if s1, e1 := one.Range(); s1 != s || e1 != e {
+						t.Fatalf("one-pass element %d..%d, walked %d..%d", s1, e1, s, e)
 					}
 					end = e
 					for _, name := range []string{"result", "value", "x"} {
@@ -105,6 +117,9 @@ func FuzzSkip(f *testing.F) {
 				}
 				if it.Err() != nil {
 					t.Fatalf("validated answer failed to iterate: %v", it.Err())
+				}
+				if one.Next() || one.End() != it.End() {
+					t.Fatalf("one-pass iterator ends at %d, walked %d", one.End(), it.End())
 				}
 			}
 		default:

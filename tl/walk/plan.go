@@ -241,7 +241,11 @@ func (ep *elemPlan) skip(b []byte, pos int) (int, bool) {
 }
 
 // scan checks the vector at pos and returns its end.
-func (vp *vecPlan) scan(b []byte, pos int) (int, bool) {
+func (vp *vecPlan) scan(b []byte, pos int) (int, bool) { return vp.scanEnds(b, pos, nil) }
+
+// scanEnds is scan, appending to *ends (unless ends is nil) the offset
+// just past each element.
+func (vp *vecPlan) scanEnds(b []byte, pos int, ends *[]int32) (int, bool) {
 	if vp.tag != 0 {
 		if len(b)-pos < 4 || binary.LittleEndian.Uint32(b[pos:]) != vp.tag {
 			return pos, false
@@ -261,6 +265,9 @@ func (vp *vecPlan) scan(b []byte, pos int) (int, bool) {
 	for range n {
 		if pos, ok = vp.elem.skip(b, pos); !ok {
 			return pos, false
+		}
+		if ends != nil {
+			*ends = append(*ends, int32(pos))
 		}
 	}
 	return pos, true

@@ -74,9 +74,20 @@ func transcript(w *Walker, call, resp []byte) string {
 	}
 	p("checkResult %v", w.CheckResult(call, resp))
 	it, err := w.ResultElems(call, resp)
-	p("resultElems len %d count@%d %v", it.Len(), it.CountPos(), err)
+	elems(p, "resultElems", &it, err)
+	// One pass: the ends the scan records (into a buffer holding stale
+	// offsets) must iterate exactly as the walk does.
+	ends := []int32{99, 98, 97}
+	it, err = w.ResultElemsInto(call, resp, &ends)
+	elems(p, "resultElemsInto", &it, err)
+	return sb.String()
+}
+
+// elems records an element iterator's length, ranges and fields.
+func elems(p func(string, ...any), name string, it *Elems, err error) {
+	p("%s len %d count@%d %v", name, it.Len(), it.CountPos(), err)
 	if err != nil {
-		return sb.String()
+		return
 	}
 	for it.Next() {
 		s, e := it.Range()
@@ -87,7 +98,6 @@ func transcript(w *Walker, call, resp []byte) string {
 		}
 	}
 	p("  end %d %v", it.End(), it.Err())
-	return sb.String()
 }
 
 // mutations returns b, every prefix of b, b with each byte set to 0x00,

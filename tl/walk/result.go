@@ -66,9 +66,30 @@ func (w *Walker) CheckResult(call, resp []byte) error {
 // elements of the vector it is (Vector T, Dictionary T, Tuple T n, Stat,
 // or a single-field wrapper of those). Element ranges are offsets in resp.
 func (w *Walker) ResultElems(call, resp []byte) (Elems, error) {
+	return w.ResultElemsInto(call, resp, nil)
+}
+
+// ResultElemsInto is ResultElems that walks resp once where it can: when
+// the elements are of a flat type (the fast path of plan.go), the scan
+// that validates resp records where each element ends in *ends (reset
+// first; the caller's buffer, reused across calls), and the iterator
+// steps through those ends instead of skipping every element again. A nil
+// ends is ResultElems.
+func (w *Walker) ResultElemsInto(call, resp []byte, ends *[]int32) (Elems, error) {
 	if fi, err := w.lookup(call); err == nil && fi.result != nil {
-		if end, ok := fi.result.scan(resp, 0); ok && end == len(resp) {
-			return fi.result.elems(w, resp, 0), nil
+		rec := ends
+		if rec != nil {
+			*rec = (*rec)[:0]
+			if fi.result.elem.prim != schema.PrimNone {
+				rec = nil // scalars: Next reads the value anyway
+			}
+		}
+		if end, ok := fi.result.scanEnds(resp, 0, rec); ok && end == len(resp) {
+			e := fi.result.elems(w, resp, 0)
+			if rec != nil {
+				e.ends = *rec
+			}
+			return e, nil
 		}
 	}
 	st := w.get()

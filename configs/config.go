@@ -52,6 +52,10 @@ type Proxy struct {
 	// UDP: listen for VK's UDP transport on Listen and every cluster's
 	// listen, besides TCP. Default true when KeyFile is set; it needs it.
 	UDP bool
+	// SlowRequest: a request answered or failed this long after it
+	// arrived is a slow request (logged, kept for /slow, counted); 0 is
+	// off ("off" in the file). Default DefaultSlowRequest.
+	SlowRequest time.Duration
 }
 
 // Cluster is one [[cluster]] table.

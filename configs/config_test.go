@@ -26,6 +26,7 @@ func TestDefaults(t *testing.T) {
 		MaxRequestSize:   16<<20 - 17,
 		LogLevel:         slog.LevelInfo,
 		DrainTimeout:     10 * time.Second,
+		SlowRequest:      100 * time.Millisecond,
 	}
 	if !reflect.DeepEqual(cfg.Proxy, wantProxy) {
 		t.Errorf("proxy defaults:\n got %+v\nwant %+v", cfg.Proxy, wantProxy)
@@ -128,6 +129,7 @@ func TestProduction(t *testing.T) {
 		{"proxy request size", cfg.Proxy.MaxRequestSize, 8 << 20},
 		{"proxy response bytes", cfg.Proxy.MaxResponseBytes, int64(1 << 30)},
 		{"drain timeout", cfg.Proxy.DrainTimeout, 15 * time.Second},
+		{"slow request", cfg.Proxy.SlowRequest, 50 * time.Millisecond},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -206,3 +208,22 @@ func TestSHA256(t *testing.T) {
 }
 
 const minimalSHA256 = "d8a10d8da7620629cb26cd0eb903a64b9b8d2e95d79c1feace24dcabe142b788"
+
+// TestSlowRequest: slow_request takes a duration or "off" (0).
+func TestSlowRequest(t *testing.T) {
+	for _, c := range []struct {
+		src  string
+		want time.Duration
+	}{
+		{`slow_request = "250ms"`, 250 * time.Millisecond},
+		{`slow_request = "off"`, 0},
+	} {
+		cfg, err := Parse("s.toml", []byte("[proxy]\n"+c.src+"\n"+minimal), "/etc/rpcproxy")
+		if err != nil {
+			t.Fatalf("%s: %v", c.src, err)
+		}
+		if cfg.Proxy.SlowRequest != c.want {
+			t.Errorf("%s: SlowRequest %v, want %v", c.src, cfg.Proxy.SlowRequest, c.want)
+		}
+	}
+}

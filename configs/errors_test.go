@@ -357,6 +357,7 @@ shards = [{ replicas = ["127.0.0.1:7001"] }]
 			name: "durations",
 			src: `[proxy]
 timeout = "5"
+slow_request = "0s"
 [proxy.shutdown]
 drain_timeout = "-1s"
 [[cluster]]
@@ -371,10 +372,11 @@ probe_max_interval = "1s"
 `,
 			expectedErr: []want{
 				{2, `proxy.timeout: "5": want a duration such as "250ms"`},
-				{4, `proxy.shutdown.drain_timeout: "-1s": want a duration > 0`},
-				{8, `cluster[0].timeout: "0s": want a duration > 0`},
-				{11, `cluster[0].health.slow_latency: 2s: must be below the cluster timeout 1s`},
-				{13, `cluster[0].health.probe_max_interval: 1s: must be at least probe_interval 10s`},
+				{3, `proxy.slow_request: "0s": want a duration > 0 such as "100ms", or "off"`},
+				{5, `proxy.shutdown.drain_timeout: "-1s": want a duration > 0`},
+				{9, `cluster[0].timeout: "0s": want a duration > 0`},
+				{12, `cluster[0].health.slow_latency: 2s: must be below the cluster timeout 1s`},
+				{14, `cluster[0].health.probe_max_interval: 1s: must be at least probe_interval 10s`},
 			},
 		},
 		{

@@ -14,6 +14,7 @@ const (
 	DefaultAdmin        = "127.0.0.1:9301"
 	DefaultTimeout      = time.Second
 	DefaultDrainTimeout = 10 * time.Second
+	DefaultSlowRequest  = 100 * time.Millisecond
 
 	DefaultMaxConnections = 10_000
 	MaxMaxConnections     = 1_000_000
@@ -40,6 +41,7 @@ func parseProxy(t *table, baseDir string) Proxy {
 		MaxRequestSize:   MaxPacketBody,
 		LogLevel:         slog.LevelInfo,
 		DrainTimeout:     DefaultDrainTimeout,
+		SlowRequest:      DefaultSlowRequest,
 	}
 	listenOK, adminOK := true, true
 	if s, ok := t.string("listen"); ok {
@@ -135,6 +137,18 @@ func parseProxy(t *table, baseDir string) Proxy {
 			t.ps.add(t.at("udp"), "true: UDP is always encrypted; set key_file")
 		}
 		p.UDP = b && p.KeyFile != ""
+	}
+	if v, ok := t.get("slow_request"); ok {
+		s, _ := v.(string)
+		d, err := time.ParseDuration(s)
+		switch {
+		case s == "off":
+			p.SlowRequest = 0
+		case err != nil || d <= 0:
+			t.ps.add(t.at("slow_request"), `%s: want a duration > 0 such as "100ms", or "off"`, describe(v))
+		default:
+			p.SlowRequest = d
+		}
 	}
 	if st, ok := t.table("shutdown"); ok {
 		if d, ok := st.duration("drain_timeout"); ok {

@@ -33,6 +33,7 @@ func (p *Proxy) startAdmin(addr netip.AddrPort) (*adminServer, error) {
 	mux.HandleFunc("/healthz", p.serveHealthz)
 	mux.HandleFunc("/stats", p.serveStats)
 	mux.HandleFunc("/metrics", p.serveMetrics)
+	mux.HandleFunc("/slow", p.serveSlow)
 	return &adminServer{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}, nil
 }
 
@@ -115,6 +116,7 @@ type ClusterStats struct {
 	Coalesced uint64       `json:"fanout_subrequests_coalesced"`
 	Retries   uint64       `json:"retries"`
 	Denied    uint64       `json:"retries_denied"`
+	Slow      uint64       `json:"slow_requests"`
 	P50       string       `json:"latency_p50"`
 	P99       string       `json:"latency_p99"`
 	DownCap   int64        `json:"max_down"`
@@ -160,7 +162,7 @@ func (p *Proxy) Snapshot() Stats {
 			Name: c.Name, Requests: m.Requests.Load(), Answers: m.Answers.Load(), Errors: m.Errors.Load(),
 			Timeouts: m.Timeouts.Load(), Refused: m.Refused.Load(), NoTarget: m.NoTarget.Load(),
 			Fanouts: m.Fanouts.Load(), SubSent: m.SubSent.Load(), SubFailed: m.SubFailed.Load(), Partial: m.Partial.Load(),
-			Coalesced: m.Coalesced.Load(), Retries: m.Retries.Load(), Denied: m.RetriesDenied.Load(),
+			Coalesced: m.Coalesced.Load(), Retries: m.Retries.Load(), Denied: m.RetriesDenied.Load(), Slow: m.Slow.Load(),
 			P50: m.Quantile(0.5).String(), P99: m.Quantile(0.99).String(),
 			DownCap: c.Group.Max(), DownNow: c.Group.Down(),
 		}
@@ -234,6 +236,7 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		{"rpcproxy_fanout_subrequests_coalesced_total", "Fan-out sub-requests sent joined with others in one engine call (coalesce = true).", func(i int) uint64 { return clusters[i].Coalesced.Load() }},
 		{"rpcproxy_retries_total", "Requests and sub-requests sent again to another replica after their connection was lost (functions marked retry).", func(i int) uint64 { return clusters[i].Retries.Load() }},
 		{"rpcproxy_retries_denied_total", "Retries refused by the cluster's retry budget.", func(i int) uint64 { return clusters[i].RetriesDenied.Load() }},
+		{"rpcproxy_slow_requests_total", "Requests answered or failed proxy.slow_request or more after they arrived (admin /slow).", func(i int) uint64 { return clusters[i].Slow.Load() }},
 	} {
 		header(m.name, "counter", m.help)
 		for i, c := range clusters {

@@ -80,6 +80,10 @@
 //     stay keep their connections and health. /stats and /metrics name the
 //     running config by its file and the SHA-256 of its text, and say how
 //     the last reload ended (applied, or refused and why).
+//   - Slow requests (slowlog.go): a request answered or failed
+//     proxy.slow_request or more after it arrived is counted in its
+//     cluster; up to 100 a second are described, kept among the last 128
+//     for /slow and logged at most once a second.
 //   - Shutdown: stop accepting, rpcServerWantsFin to every TCP app connection
 //     (UDP ones close at their last answer),
 //     drain until the context ends, close engines.

@@ -346,10 +346,14 @@ func (f *forward) finish(err error) {
 func (f *forward) Answer(_ uint32, _ []byte, res *rpc.ReqResult, b *packet.Batch) {
 	// On the engine's reader: one clock read per burst of answers.
 	now := b.Now(f.p.opts.Now)
+	lat := f.latency(now)
 	f.c.Stats.Answers.Add(1)
-	f.c.Stats.Observe(f.latency(now))
+	f.c.Stats.Observe(lat)
 	if res.IsError() {
 		f.c.Stats.Errors.Add(1)
+	}
+	if f.isSlow(lat) {
+		f.slow(lat, now, res.Err(), nil, nil)
 	}
 	f.release(now)
 	if f.r == nil { // no_result: nobody waits
@@ -378,7 +382,11 @@ func (f *forward) Fail(err error) {
 	}
 	f.c.Stats.Errors.Add(1)
 	f.fail = err
-	f.release(f.p.now())
+	now := f.p.now()
+	if lat := f.latency(now); f.isSlow(lat) {
+		f.slow(lat, now, err, nil, nil)
+	}
+	f.release(now)
 	if f.r == nil {
 		f.recycle()
 		return

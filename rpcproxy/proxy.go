@@ -76,6 +76,7 @@ type Proxy struct {
 	fwdPool sync.Pool
 	// joinPool holds joined engine calls (coalesce.go).
 	joinPool sync.Pool
+	slowLog  slowLog
 
 	noTarget     atomic.Uint64 // no cluster at all
 	reloads      atomic.Uint64

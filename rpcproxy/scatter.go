@@ -415,19 +415,32 @@ func (s *scatter) finish(b *packet.Batch) {
 	}
 	var failed int
 	var err *rpc.Error
+	answers := s.answers
 	switch s.spread {
 	case route.Split:
+		answers = s.plan.Answers
 		f.buf, failed, err = fan.MergeSplit(f.buf[:0], s.rule, s.plan)
-		fan.Release(s.plan)
-		s.plan = nil
 	case route.Merge:
 		f.buf, failed, err = fan.Merge(f.buf[:0], s.rule, s.call, s.answers)
 	default:
 		f.buf, failed = fanout.Diagonal(f.buf[:0], s.answers)
 	}
+	now := b.Now(f.p.opts.Now)
+	lat := f.latency(now)
+	if f.isSlow(lat) {
+		var e error
+		if err != nil {
+			e = err
+		}
+		f.slow(lat, now, e, s, answers)
+	}
+	if s.spread == route.Split {
+		fan.Release(s.plan)
+		s.plan = nil
+	}
 	s.reset()
 	c.Stats.Answers.Add(1)
-	c.Stats.Observe(f.latency(b.Now(f.p.opts.Now)))
+	c.Stats.Observe(lat)
 	if err != nil {
 		c.Stats.Errors.Add(1)
 		f.fail = err

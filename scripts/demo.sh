@@ -221,6 +221,10 @@ out=$("$BIN/rpccall" -schema "$SCHEMA" -compact -v -extra '{"return_failed_subqu
 echo "  \$ rpccall -v -extra '{\"return_failed_subqueries\":true}' memcache.getMulti '$MULTI'"
 printf '    -> %s\n' "$out" | sed '2,$s/^/       /'
 grep -h 'engine down' "$RUN/proxy.log" | tail -1 | sed 's/^/  proxy log: /' || true
+n=$(admin_get /slow | grep -c '"latency_ms"' || true)
+echo "  The gets that waited out their timeout were slow requests (slow_request = 100ms): the"
+echo "  admin's /slow lists $n with cluster, function, shard, engine and error, and the log says:"
+grep -h 'slow request' "$RUN/proxy.log" | head -1 | sed 's/^/  proxy log: /' || true
 
 section "Recovery: engine $VICTIM resumes (SIGCONT)"
 kill -CONT "${PIDS[engine-${VICTIM##*:}]}"
@@ -241,7 +245,7 @@ echo "  $BIN/rpccall -schema $MC memcache.get '{\"key\":\"hello\"}'"
 echo "  $BIN/rpccall -schema $MC memcache.getMulti '{\"keys\":[\"hello\",\"user:1\",\"user:4\"]}'"
 echo "  $BIN/rpccall -schema engines/events/events.tl events.search '{\"query\":\"login\",\"limit\":10}'"
 echo "  $BIN/rpcproxy route -config $CONFIG -cluster memcache hello"
-echo "  http://127.0.0.1:$ADMIN_PORT/stats (JSON), /metrics (Prometheus); proxy log: $RUN/proxy.log"
+echo "  http://127.0.0.1:$ADMIN_PORT/stats (JSON), /metrics (Prometheus), /slow (slow requests); proxy log: $RUN/proxy.log"
 
 if [[ $DEMO_HOLD == 0 ]]; then
 	echo

@@ -76,6 +76,11 @@ func printConfig(w io.Writer, cfg *configs.Config) {
 	fmt.Fprintf(tw, "  responses\t%s in flight\n", bytesText(p.MaxResponseBytes))
 	fmt.Fprintf(tw, "  log level\t%s\n", strings.ToLower(p.LogLevel.String()))
 	fmt.Fprintf(tw, "  drain timeout\t%s\n", p.DrainTimeout)
+	slow := "off"
+	if p.SlowRequest > 0 {
+		slow = "over " + p.SlowRequest.String() + " (admin /slow)"
+	}
+	fmt.Fprintf(tw, "  slow requests\t%s\n", slow)
 	fmt.Fprintf(tw, "  schemas\t%s\n", schemasText(p.Schemas))
 	if p.KeyFile != "" {
 		fmt.Fprintf(tw, "  key file\t%s\n", keyText(p.KeyFile))

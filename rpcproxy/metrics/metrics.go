@@ -40,6 +40,10 @@ type Cluster struct {
 	Retries       atomic.Uint64
 	RetriesDenied atomic.Uint64
 
+	// Slow: requests answered or failed proxy.slow_request or more after
+	// they arrived.
+	Slow atomic.Uint64
+
 	bounds [14]int64
 	counts [15]atomic.Uint64 // last: +Inf
 	sumNs  atomic.Int64

@@ -23,7 +23,7 @@ type stepClock struct {
 	ns   atomic.Int64
 }
 
-func (c *stepClock) Now() time.Time        { return c.base.Add(time.Duration(c.ns.Load())) }
+func (c *stepClock) Now() time.Time       { return c.base.Add(time.Duration(c.ns.Load())) }
 func (c *stepClock) step(d time.Duration) { c.ns.Add(int64(d)) }
 
 // lockedBuffer is a log sink for several goroutines.

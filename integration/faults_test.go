@@ -188,6 +188,22 @@ func TestStoppedEngine(t *testing.T) {
 	if st := p.stats(t).Clusters[0].Shards[v].Engines[0]; st.State != "down" || st.Timeouts < uint64(timeouts) {
 		t.Fatalf("/stats for the hung engine: %+v, want state down and %d timeouts", st, timeouts)
 	}
+	// The timed-out gets waited 300 ms, over the default slow_request
+	// (100 ms): /slow names them, their shard, engine and error.
+	hung := 0
+	for _, r := range p.slow(t) {
+		if r.Engine != mc[v].addr {
+			continue
+		}
+		hung++
+		if r.Cluster != "mc" || r.Shard != v || !strings.Contains(r.Function, "memcache.get") ||
+			!strings.Contains(r.Error, "QUERY_TIMEOUT") || r.LatencyMs < faultTimeoutMs/2 {
+			t.Fatalf("/slow record of the hung engine: %+v", r)
+		}
+	}
+	if hung != timeouts {
+		t.Fatalf("/slow lists %d requests of the hung engine, want its %d timeouts", hung, timeouts)
+	}
 	for i := range 10 {
 		if _, _, err := a.get(p.addr, keys[v], callOpts{timeoutMs: faultTimeoutMs}); codeOf(err) != codeNoConnections {
 			t.Fatalf("get %d while the engine is down: %v, want NO_CONNECTIONS", i, err)

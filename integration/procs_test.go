@@ -226,6 +226,23 @@ func (p *proxy) stats(t *testing.T) rpcproxy.Stats {
 	return st
 }
 
+// slow reads the admin /slow list, newest first.
+func (p *proxy) slow(t *testing.T) []rpcproxy.SlowRequest {
+	t.Helper()
+	resp, err := httpClient.Get("http://" + p.admin + "/slow")
+	if err != nil {
+		t.Fatalf("GET /slow: %v", err)
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Requests []rpcproxy.SlowRequest `json:"requests"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		t.Fatalf("GET /slow: %v", err)
+	}
+	return page.Requests
+}
+
 // reload writes c over the proxy's config file and sends SIGHUP.
 func (p *proxy) reload(t *testing.T, c config) {
 	t.Helper()

@@ -53,27 +53,26 @@ type SlowRequest struct {
 type slowLog struct {
 	second atomic.Int64 // the window of taken, in unix seconds
 	taken  atomic.Int64 // slow requests offered in that second
+	quiet  atomic.Int64 // slow requests since the last log line, not logged
 
 	mu     sync.Mutex
 	ring   [slowKept]SlowRequest
-	next   int // where the next record goes
-	kept   int // records in ring
-	logged time.Time
-	quiet  int64 // slow requests since the last log line, not logged
+	next   int       // where the next record goes
+	kept   int       // records in ring
+	logged time.Time // when the last line was logged
 }
 
 // admit reports whether the slow request of now is described: at most
-// slowPerSecond a second. The window turns over without a lock; a record
-// more or less at the turn does not matter.
+// slowPerSecond a second. It takes no lock, since every request may be
+// slow; the window turns over without one too, and a record more or less
+// at the turn does not matter.
 func (l *slowLog) admit(now time.Time) bool {
 	sec := now.Unix()
 	if w := l.second.Load(); w != sec && l.second.CompareAndSwap(w, sec) {
 		l.taken.Store(0)
 	}
 	if l.taken.Add(1) > slowPerSecond {
-		l.mu.Lock()
-		l.quiet++
-		l.mu.Unlock()
+		l.quiet.Add(1)
 		return false
 	}
 	return true
@@ -88,11 +87,11 @@ func (l *slowLog) add(rec SlowRequest) (log bool, quiet int64) {
 	l.next = (l.next + 1) % slowKept
 	l.kept = min(l.kept+1, slowKept)
 	if !l.logged.IsZero() && rec.At.Sub(l.logged) < time.Second {
-		l.quiet++
+		l.quiet.Add(1)
 		return false, 0
 	}
-	l.logged, quiet, l.quiet = rec.At, l.quiet, 0
-	return true, quiet
+	l.logged = rec.At
+	return true, l.quiet.Swap(0)
 }
 
 // list returns the records kept, newest first.

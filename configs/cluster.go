@@ -437,10 +437,34 @@ func parseRules(t *table, c *Cluster) []FunctionRule {
 				ft.ps.add(ft.at("retry"), "a retry goes to another replica of the shard, which [cluster.health] failover = false forbids; set failover = true or drop retry")
 			}
 		}
+		parseRateLimit(ft, &r)
 		ft.unknownKeys()
 		rules = append(rules, r)
 	}
 	return rules
+}
+
+// parseRateLimit reads a [[cluster.function]] table's rate_limit and
+// burst.
+func parseRateLimit(ft *table, r *FunctionRule) {
+	if n, ok := ft.int("rate_limit"); ok {
+		if n < 1 || n > MaxRateLimit {
+			ft.ps.add(ft.at("rate_limit"), "%d: want 1..%d requests a second (leave it out for no limit)", n, MaxRateLimit)
+		} else {
+			r.RateLimit = int(n)
+			r.Burst = max(1, r.RateLimit/10)
+		}
+	}
+	if n, ok := ft.int("burst"); ok {
+		switch {
+		case !ft.has("rate_limit"):
+			ft.ps.add(ft.at("burst"), "%d: a burst belongs to a rate_limit; set rate_limit too", n)
+		case n < 1 || n > MaxBurst:
+			ft.ps.add(ft.at("burst"), "%d: want 1..%d requests at once", n, MaxBurst)
+		case r.RateLimit > 0:
+			r.Burst = int(n)
+		}
+	}
 }
 
 // parseFanout reads a [[cluster.function]] table's split and merge keys

@@ -187,7 +187,20 @@ type FunctionRule struct {
 	// and cuts its answer back into theirs: fewer, larger calls for the
 	// engine. A cancel no longer reaches a joined sub-request.
 	Coalesce bool
+	// RateLimit caps the function's requests through this proxy at
+	// RateLimit a second on average, with Burst at once after a quiet
+	// spell; the rest are answered at once with FLOOD_CONTROL and never
+	// reach an engine. 0 is no limit. Burst defaults to RateLimit/10 (a
+	// tenth of a second's worth), at least 1.
+	RateLimit int
+	Burst     int
 }
+
+// Bounds of FunctionRule.RateLimit and Burst.
+const (
+	MaxRateLimit = 10_000_000
+	MaxBurst     = 10_000_000
+)
 
 // Fan-out settings of a FunctionRule.
 const (
@@ -256,6 +269,9 @@ func (r FunctionRule) String() string {
 	}
 	if r.Retry {
 		parts = append(parts, "retry on another replica when the connection is lost")
+	}
+	if r.RateLimit > 0 {
+		parts = append(parts, fmt.Sprintf("at most %d a second, %d at once", r.RateLimit, r.Burst))
 	}
 	return strings.Join(parts, ", ")
 }

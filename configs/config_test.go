@@ -117,7 +117,7 @@ func TestProduction(t *testing.T) {
 		{"photo slow latency", photo.Health.SlowLatency, 150 * time.Millisecond},
 		{"photo rules", photo.Rules, []FunctionRule{
 			{Name: "memcache.get", Key: "key", OnError: "fail", Retry: true},
-			{Name: "memcache.set", Key: "key", OnError: "fail"},
+			{Name: "memcache.set", Key: "key", OnError: "fail", RateLimit: 20000, Burst: 500},
 			{Name: "memcache.getMulti", Key: "keys", Align: "positional", OnError: "partial", Missing: "memcache.not_found", Retry: true, Coalesce: true},
 		}},
 		{"users firstint takes no hash", users.Hash, sharding.KeyHash("")},

@@ -402,7 +402,7 @@ fanout = true
 				{14, `cluster[0].function[2].key: "1key": want an argument name`},
 				{15, `cluster[0].function[3].name: missing`},
 				{18, `cluster[0].function[4].name: "b.get": not routed to this cluster (functions = a.*)`},
-				{19, `cluster[0].function[4].fanout: unknown key; allowed here: align, coalesce, default_limit, descending, key, limit_arg, merge, missing, name, on_error, retry, sort_field`},
+				{19, `cluster[0].function[4].fanout: unknown key; allowed here: align, burst, coalesce, default_limit, descending, key, limit_arg, merge, missing, name, on_error, rate_limit, retry, sort_field`},
 			},
 		},
 		{
@@ -419,6 +419,29 @@ coalesce = true
 			expectedErr: []want{
 				{9, `cluster[0].function[0].coalesce: only a positional split (align = "positional") joins sub-requests`},
 				{13, `cluster[0].function[1].coalesce: only a positional split`},
+			},
+		},
+		{
+			name: "rate limits",
+			src: minimal + `[[cluster.function]]
+name = "a.get"
+rate_limit = 0
+[[cluster.function]]
+name = "a.set"
+burst = 5
+[[cluster.function]]
+name = "a.del"
+rate_limit = 100
+burst = 0
+[[cluster.function]]
+name = "a.put"
+rate_limit = "fast"
+`,
+			expectedErr: []want{
+				{8, `cluster[0].function[0].rate_limit: 0: want 1..10000000 requests a second (leave it out for no limit)`},
+				{11, `cluster[0].function[1].burst: 5: a burst belongs to a rate_limit; set rate_limit too`},
+				{15, `cluster[0].function[2].burst: 0: want 1..10000000 requests at once`},
+				{18, `cluster[0].function[3].rate_limit: "fast": want an integer`},
 			},
 		},
 		{

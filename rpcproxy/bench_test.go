@@ -40,10 +40,12 @@ schemas = [%q]
 name = "mc"
 functions = ["memcache.*"]
 shards = [{ replicas = [%q] }]
-# As in production: a get may be retried, so the path keeps a copy of it.
+# As in production: a get may be retried, so the path keeps a copy of it,
+# and it has a rate limit (never reached here), so it takes a slot.
 [[cluster.function]]
 name = "memcache.get"
 retry = true
+rate_limit = 10000000
 `, mainListen, memcacheTL, eln.Addr().String()))
 	if err != nil {
 		tb.Fatal(err)

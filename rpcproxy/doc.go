@@ -20,6 +20,9 @@
 //     replica of the same shard takes the request (as it does a request
 //     a replica refused at Send: no connection, send queue full). Keys
 //     never move to another shard. Health: package health.
+//   - Rate limits: a function with rate_limit over it in its cluster is
+//     answered FLOOD_CONTROL (-3013) right after the cluster lookup, before
+//     any other work (route.Cluster.Limit, health.RateLimit).
 //   - Coalescing (coalesce.go): a split marked coalesce joins the
 //     sub-requests one round of app readers makes for one engine into one
 //     call (sealed at the opening reader's burst Flush, packet.Sealer)

@@ -88,6 +88,14 @@ func (h *handler) ServeRPC(r *server.Request) {
 		return
 	}
 	c.Stats.Requests.Add(1)
+	if lerr := c.Limit(&r.InvokeReq, now); lerr != nil {
+		// Over its function's rate_limit: refused before any work.
+		c.Stats.RateLimited.Add(1)
+		c.Stats.Errors.Add(1)
+		g.release()
+		r.ReplyErr(lerr)
+		return
+	}
 	f := p.getForward()
 	f.r, f.gen, f.c, f.start = r, g, c, now
 	f.req = r.InvokeReq // the server's copy stays as received: it masks the answer's extra

@@ -171,7 +171,7 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 		p.pool.Close()
 		return nil, err
 	}
-	tab.StartRetries(p.now(), nil)
+	tab.Start(p.now(), nil)
 	p.gen.Store(newGeneration(tab))
 	p.cfg.Store(cfg)
 	p.reloadState.applied(p.now())

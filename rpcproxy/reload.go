@@ -131,7 +131,7 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 	// New engines get their first dial before any request can reach them.
 	p.waitEngines(tab)
 	old := p.cfg.Load()
-	tab.StartRetries(p.now(), p.Table())
+	tab.Start(p.now(), p.Table())
 	p.gen.Swap(newGeneration(tab)).retire()
 	p.cfg.Store(cfg)
 	p.reloadState.applied(p.now())

@@ -34,4 +34,7 @@
 //   - A RetryBudget (one per cluster) answers "may this request be sent
 //     again": at most share × the cluster's requests per second plus a
 //     floor, so retries never multiply the load of a failing cluster.
+//   - A RateLimit (one per function with rate_limit) answers "may this
+//     request go at all": at most rate a second and burst at once, with one
+//     compare-and-swap on the request path.
 package health

@@ -43,6 +43,9 @@ type Cluster struct {
 	// Slow: requests answered or failed proxy.slow_request or more after
 	// they arrived.
 	Slow atomic.Uint64
+	// RateLimited: requests refused at once (FLOOD_CONTROL) because their
+	// function was over its rate_limit.
+	RateLimited atomic.Uint64
 
 	bounds [14]int64
 	counts [15]atomic.Uint64 // last: +Inf

@@ -53,6 +53,7 @@ type Cluster struct {
 	// Retry caps the retries of the functions in retry (see Retries).
 	Retry  *health.RetryBudget
 	retry  map[uint32]bool         // function tags marked retry
+	limits map[uint32]*rateLimit   // function tags with a rate_limit
 	rules  map[uint32]*keyPlan     // per function tag, from [[cluster.function]]
 	fanout map[uint32]*fanout.Rule // splits and merges, from [[cluster.function]]
 	// keys is the schema walker's key finder with this cluster's rules:
@@ -150,6 +151,12 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			if r.Retry {
 				c.retry[fn.Tag] = true
 			}
+			if r.RateLimit > 0 {
+				if c.limits == nil {
+					c.limits = map[uint32]*rateLimit{}
+				}
+				c.limits[fn.Tag] = newRateLimit(cc.Name, r)
+			}
 		}
 		if sch != nil {
 			if err := t.buildFanout(c, cc); err != nil {
@@ -188,20 +195,32 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 	return t, nil
 }
 
-// StartRetries opens every cluster's retry budget at now, when the table
-// starts serving. A cluster of prev (the table it replaces; nil at start)
-// with the same name and retry_budget hands its budget on, so a reload
-// neither resets the window nor lets the two tables' requests retry
-// twice over.
-func (t *Table) StartRetries(now time.Time, prev *Table) {
+// Start opens every cluster's retry budget and rate limits at now, when
+// the table starts serving. A cluster of prev (the table it replaces; nil
+// at start) with the same name and retry_budget hands its budget on, and
+// a function's limit with the same rate_limit and burst its limit, so a
+// reload neither resets a window nor refills a burst, and the two tables'
+// requests do not retry or pass twice over.
+func (t *Table) Start(now time.Time, prev *Table) {
 	for _, c := range t.Clusters {
+		var old *Cluster
 		if prev != nil {
-			if old := prev.cluster(c.Name); old != nil && old.Config.Health.RetryBudget == c.Config.Health.RetryBudget {
-				c.Retry = old.Retry
-				continue
-			}
+			old = prev.cluster(c.Name)
 		}
-		c.Retry.Start(now, c.Stats.Requests.Load())
+		if old != nil && old.Config.Health.RetryBudget == c.Config.Health.RetryBudget {
+			c.Retry = old.Retry
+		} else {
+			c.Retry.Start(now, c.Stats.Requests.Load())
+		}
+		for tag, l := range c.limits {
+			if old != nil {
+				if o := old.limits[tag]; o != nil && o.rate == l.rate && o.burst == l.burst {
+					c.limits[tag] = o
+					continue
+				}
+			}
+			l.Start(now)
+		}
 	}
 }
 
@@ -213,6 +232,40 @@ func (c *Cluster) Retries(req *rpc.InvokeReq) bool {
 	}
 	tag, ok := req.FunctionTag()
 	return ok && c.retry[tag]
+}
+
+// rateLimit is one function's rate_limit in a cluster, with the error
+// its refused requests get (built once: refusing allocates nothing).
+type rateLimit struct {
+	*health.RateLimit
+	rate, burst int
+	err         *rpc.Error
+}
+
+func newRateLimit(cluster string, r configs.FunctionRule) *rateLimit {
+	return &rateLimit{
+		RateLimit: health.NewRateLimit(r.RateLimit, r.Burst),
+		rate:      r.RateLimit,
+		burst:     r.Burst,
+		err: &rpc.Error{Code: rpc.CodeFloodControl, Description: fmt.Sprintf(
+			"rpcproxy: %s is over its rate limit in cluster %s (rate_limit = %d a second, burst %d)", r.Name, cluster, r.RateLimit, r.Burst)},
+	}
+}
+
+// Limit is the error that refuses req when its function is over its
+// rate_limit in c at now, or nil when it may go (and is counted).
+func (c *Cluster) Limit(req *rpc.InvokeReq, now time.Time) *rpc.Error {
+	if len(c.limits) == 0 {
+		return nil
+	}
+	tag, ok := req.FunctionTag()
+	if !ok {
+		return nil
+	}
+	if l := c.limits[tag]; l != nil && !l.Allow(now) {
+		return l.err
+	}
+	return nil
 }
 
 // HealthSettings converts a cluster's health config.

@@ -101,6 +101,7 @@ func parseCluster(t *table, proxy Proxy) Cluster {
 	parsePlacement(t, &c)
 	c.Health = parseHealth(t, c.Timeout)
 	c.Rules = parseRules(t, &c)
+	c.Shadow = parseShadow(t)
 	t.unknownKeys()
 	if len(t.ps.list) == 0 {
 		checkBuild(t, &c)
@@ -444,6 +445,38 @@ func parseRules(t *table, c *Cluster) []FunctionRule {
 	return rules
 }
 
+// parseShadow reads [cluster.shadow]; the cluster it names is checked
+// against the others in checkClusters.
+func parseShadow(t *table) *Shadow {
+	st, ok := t.table("shadow")
+	if !ok {
+		return nil
+	}
+	sh := &Shadow{Share: 1}
+	if s, ok := st.string("cluster"); ok {
+		sh.Cluster = s
+	} else if !st.has("cluster") {
+		st.ps.add(st.at("cluster"), "missing: want the name of the cluster the copies go to")
+	}
+	if f, ok := st.float("share"); ok {
+		if !(f > 0 && f <= 1) {
+			st.ps.add(st.at("share"), "%g: want a share of the keys, 0 < share <= 1", f)
+		} else {
+			sh.Share = f
+		}
+	}
+	if list, ok := st.strings("functions"); ok {
+		for i, p := range list {
+			if err := checkPattern(p); err != nil {
+				st.ps.add(indexPath(st.at("functions"), i), "%q: %v", p, err)
+			}
+		}
+		sh.Functions = list
+	}
+	st.unknownKeys()
+	return sh
+}
+
 // parseRateLimit reads a [[cluster.function]] table's rate_limit and
 // burst.
 func parseRateLimit(ft *table, r *FunctionRule) {
@@ -607,6 +640,19 @@ func checkClusters(cfg *Config, tables []*table, ps *problems) {
 			listeners = append(listeners, listener{c.Listen, t.at("listen")})
 		}
 	}
+	for i := range cfg.Clusters {
+		c := &cfg.Clusters[i]
+		if c.Shadow == nil || c.Shadow.Cluster == "" {
+			continue
+		}
+		at := tables[i].at("shadow") + ".cluster"
+		switch _, ok := names[c.Shadow.Cluster]; {
+		case c.Shadow.Cluster == c.Name:
+			ps.add(at, "%q: this cluster itself; name another cluster of the file", c.Shadow.Cluster)
+		case !ok:
+			ps.add(at, "%q: no such cluster; want one of %s", c.Shadow.Cluster, clusterNames(cfg))
+		}
+	}
 	// An engine address is one upstream engine (one connection, one
 	// health), so every cluster listing it must reach it the same way.
 	transports := map[string]int{}
@@ -659,4 +705,13 @@ func joinNames[T ~string](xs []T) string {
 		parts[i] = string(x)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// clusterNames lists the clusters' names for a message.
+func clusterNames(cfg *Config) string {
+	var names []string
+	for i := range cfg.Clusters {
+		names = append(names, fmt.Sprintf("%q", cfg.Clusters[i].Name))
+	}
+	return strings.Join(names, ", ")
 }

@@ -77,6 +77,24 @@ type Cluster struct {
 	Health     Health
 	Shards     []Shard        // in file order; index i is shard i
 	Rules      []FunctionRule // [[cluster.function]], in file order
+	Shadow     *Shadow        // [cluster.shadow]; nil when not set
+}
+
+// Shadow is a [cluster.shadow] table: a share of the cluster's requests
+// is also sent, as a copy whose answer is dropped, to another cluster of
+// the file (a new engine version, a migration target), placed there by
+// the same key. The app's answer always comes from this cluster.
+type Shadow struct {
+	// Cluster names the cluster the copies go to; not this one.
+	Cluster string
+	// Share of the keys whose requests are copied, 0 < Share <= 1: a key
+	// is in or out by its hash, so the shadow cluster sees every request
+	// of the keys in its share (warm caches, realistic hit rates).
+	Share float64
+	// Functions are patterns (FunctionMatches) of the functions copied;
+	// empty: every function. Fan-outs (splits, merges, diagonals) are
+	// never copied.
+	Functions []string
 }
 
 // Shard is one entry of a cluster's shards array.

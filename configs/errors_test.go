@@ -445,6 +445,35 @@ rate_limit = "fast"
 			},
 		},
 		{
+			name: "shadows",
+			src: minimal + `[cluster.shadow]
+cluster = "a"
+share = 0
+functions = ["a.**"]
+extra = 1
+[[cluster]]
+name = "b"
+actor_id = 7
+shards = [{ replicas = ["127.0.0.1:7002"] }]
+[cluster.shadow]
+cluster = "nope"
+[[cluster]]
+name = "c"
+actor_id = 8
+shards = [{ replicas = ["127.0.0.1:7003"] }]
+[cluster.shadow]
+share = 0.5
+`,
+			expectedErr: []want{
+				{7, `cluster[0].shadow.cluster: "a": this cluster itself; name another cluster of the file`},
+				{8, `cluster[0].shadow.share: 0: want a share of the keys, 0 < share <= 1`},
+				{9, `cluster[0].shadow.functions[0]: "a.**"`},
+				{10, `cluster[0].shadow.extra: unknown key; allowed here: cluster, functions, share`},
+				{16, `cluster[1].shadow.cluster: "nope": no such cluster; want one of "a", "b", "c"`},
+				{21, `cluster[2].shadow.cluster: missing: want the name of the cluster the copies go to`},
+			},
+		},
+		{
 			name: "retry needs failover",
 			src: minimal + `[cluster.health]
 failover = false

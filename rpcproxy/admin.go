@@ -118,6 +118,8 @@ type ClusterStats struct {
 	Denied    uint64       `json:"retries_denied"`
 	Slow      uint64       `json:"slow_requests"`
 	Limited   uint64       `json:"rate_limited"`
+	Shadowed  uint64       `json:"shadow_sent"`
+	ShadowBad uint64       `json:"shadow_failed"`
 	P50       string       `json:"latency_p50"`
 	P99       string       `json:"latency_p99"`
 	DownCap   int64        `json:"max_down"`
@@ -164,7 +166,7 @@ func (p *Proxy) Snapshot() Stats {
 			Timeouts: m.Timeouts.Load(), Refused: m.Refused.Load(), NoTarget: m.NoTarget.Load(),
 			Fanouts: m.Fanouts.Load(), SubSent: m.SubSent.Load(), SubFailed: m.SubFailed.Load(), Partial: m.Partial.Load(),
 			Coalesced: m.Coalesced.Load(), Retries: m.Retries.Load(), Denied: m.RetriesDenied.Load(), Slow: m.Slow.Load(),
-			Limited: m.RateLimited.Load(), P50: m.Quantile(0.5).String(), P99: m.Quantile(0.99).String(),
+			Limited: m.RateLimited.Load(), Shadowed: m.ShadowSent.Load(), ShadowBad: m.ShadowFailed.Load(), P50: m.Quantile(0.5).String(), P99: m.Quantile(0.99).String(),
 			DownCap: c.Group.Max(), DownNow: c.Group.Down(),
 		}
 		for i := range c.Shards {
@@ -238,6 +240,8 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		{"rpcproxy_retries_total", "Requests and sub-requests sent again to another replica after their connection was lost (functions marked retry).", func(i int) uint64 { return clusters[i].Retries.Load() }},
 		{"rpcproxy_retries_denied_total", "Retries refused by the cluster's retry budget.", func(i int) uint64 { return clusters[i].RetriesDenied.Load() }},
 		{"rpcproxy_rate_limited_total", "Requests refused at once (FLOOD_CONTROL) because their function was over its rate_limit.", func(i int) uint64 { return clusters[i].RateLimited.Load() }},
+		{"rpcproxy_shadow_sent_total", "Copies of requests sent to the cluster's shadow cluster ([cluster.shadow]).", func(i int) uint64 { return clusters[i].ShadowSent.Load() }},
+		{"rpcproxy_shadow_failed_total", "Shadow copies refused at once, answered with an error or not answered.", func(i int) uint64 { return clusters[i].ShadowFailed.Load() }},
 		{"rpcproxy_slow_requests_total", "Requests answered or failed proxy.slow_request or more after they arrived (admin /slow).", func(i int) uint64 { return clusters[i].Slow.Load() }},
 	} {
 		header(m.name, "counter", m.help)

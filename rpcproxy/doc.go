@@ -23,6 +23,10 @@
 //   - Rate limits: a function with rate_limit over it in its cluster is
 //     answered FLOOD_CONTROL (-3013) right after the cluster lookup, before
 //     any other work (route.Cluster.Limit, health.RateLimit).
+//   - Shadow traffic (shadow.go): a cluster with [cluster.shadow] copies a
+//     share of its keyed, single-shard requests to another cluster before
+//     sending them (route.Cluster.ShadowShard); the copy's answer is
+//     dropped, and a shadow replica that is down or busy drops the copy.
 //   - Coalescing (coalesce.go): a split marked coalesce joins the
 //     sub-requests one round of app readers makes for one engine into one
 //     call (sealed at the opening reader's burst Flush, packet.Sealer)

@@ -104,7 +104,7 @@ func (h *handler) ServeRPC(r *server.Request) {
 		h.spread(f, sp, rule, call, now)
 		return
 	}
-	i, err := t.Shard(c, &f.req)
+	i, key, err := t.ShardKey(c, &f.req)
 	if err != nil {
 		c.Stats.NoTarget.Add(1)
 		f.finish(err)
@@ -129,6 +129,12 @@ func (h *handler) ServeRPC(r *server.Request) {
 		f.retry = true
 		f.body = append(f.body[:0], f.req.Body...)
 		f.req.Body = f.body
+	}
+
+	if c.Shadow != nil {
+		if to, si := c.ShadowShard(&f.req, key); to != nil {
+			p.sendShadow(f, to, si, r.Batch(), now, deadline)
+		}
 	}
 
 	// After a successful Send the answer may arrive on another goroutine

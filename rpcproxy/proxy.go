@@ -76,7 +76,9 @@ type Proxy struct {
 	fwdPool sync.Pool
 	// joinPool holds joined engine calls (coalesce.go).
 	joinPool sync.Pool
-	slowLog  slowLog
+	// shadowPool holds shadow copies (shadow.go).
+	shadowPool sync.Pool
+	slowLog    slowLog
 
 	noTarget     atomic.Uint64 // no cluster at all
 	reloads      atomic.Uint64
@@ -143,6 +145,7 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 	}
 	p.fwdPool.New = func() any { return &forward{hdr: make([]byte, 0, 128)} }
 	p.joinPool.New = func() any { return &joined{} }
+	p.shadowPool.New = func() any { return &shadow{} }
 	if cfg.Proxy.KeyFile != "" {
 		key, err := configs.ReadKey(cfg.Proxy.KeyFile)
 		if err != nil {

@@ -106,6 +106,13 @@ func printConfig(w io.Writer, cfg *configs.Config) {
 		fmt.Fprintf(tw, "  timeout\t%s\n", c.Timeout)
 		fmt.Fprintf(tw, "  transport\t%s\n", c.Transport)
 		fmt.Fprintf(tw, "  health\t%s\n", healthText(c.Health))
+		if sh := c.Shadow; sh != nil {
+			funcs := "every function"
+			if len(sh.Functions) > 0 {
+				funcs = listText(sh.Functions)
+			}
+			fmt.Fprintf(tw, "  shadow\tcopies of %g%% of the keys' requests (%s; not fan-outs) to cluster %s, answers dropped\n", sh.Share*100, funcs, sh.Cluster)
+		}
 		fmt.Fprintf(tw, "  shards\t%d\n", len(c.Shards))
 		tw.Flush()
 

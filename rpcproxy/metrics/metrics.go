@@ -46,6 +46,10 @@ type Cluster struct {
 	// RateLimited: requests refused at once (FLOOD_CONTROL) because their
 	// function was over its rate_limit.
 	RateLimited atomic.Uint64
+	// Shadow copies ([cluster.shadow]): sent to the shadow cluster, and
+	// failed (refused at once, error answers, no answer).
+	ShadowSent   atomic.Uint64
+	ShadowFailed atomic.Uint64
 
 	bounds [14]int64
 	counts [15]atomic.Uint64 // last: +Inf

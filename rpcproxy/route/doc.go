@@ -32,6 +32,11 @@
 //	                             positional, on_error = "fail" by default
 //	anything else                One
 //
+// After the shard, a cluster with a Shadow may copy the request:
+// ShadowShard takes the key that placed it, keeps it when the top 32 bits
+// of its xxhash fall below share × 2^32 and the function is among those
+// copied, and places it with the shadow cluster's own Picker.
+//
 // Fan-out rules are compiled against the schema by fanout.Compile in
 // Build, so a rule that cannot work (a positional partial split without
 // missing, a sort field the elements lack) refuses the whole config.

@@ -90,30 +90,38 @@ func (t *Table) Key(c *Cluster, req *rpc.InvokeReq) (Key, error) {
 	case walk.KindString:
 		return Key{Kind: KeyString, Str: v.Bytes}, nil
 	}
-	return Key{}, nil // a vector key needs fan-out, which this proxy does not do yet
+	return Key{}, nil // a vector key: the function is a split (Spread), placed per key
 }
 
 // Shard returns the shard of req in cluster c, consuming a forward key as
 // Key does.
 func (t *Table) Shard(c *Cluster, req *rpc.InvokeReq) (int, error) {
+	i, _, err := t.ShardKey(c, req)
+	return i, err
+}
+
+// ShardKey is Shard, also returning the key that placed the request
+// (KeyNone when it has none and the cluster one shard). The key aliases
+// req; Key has dropped any forward key it used from req.Extra.
+func (t *Table) ShardKey(c *Cluster, req *rpc.InvokeReq) (int, Key, error) {
 	k, err := t.Key(c, req)
 	if err != nil {
-		return 0, err
+		return 0, k, err
 	}
 	switch k.Kind {
 	case KeyInt:
-		return c.Picker.PickInt(k.Int), nil
+		return c.Picker.PickInt(k.Int), k, nil
 	case KeyString:
 		i, err := c.Picker.Pick(k.Str)
 		if err != nil {
-			return 0, noTarget("cluster %s: %v", c.Name, err)
+			return 0, k, noTarget("cluster %s: %v", c.Name, err)
 		}
-		return i, nil
+		return i, k, nil
 	}
 	if len(c.Shards) == 1 {
-		return 0, nil
+		return 0, k, nil
 	}
-	return 0, t.noKey(c, req)
+	return 0, k, t.noKey(c, req)
 }
 
 func (t *Table) noKey(c *Cluster, req *rpc.InvokeReq) error {

@@ -52,8 +52,11 @@ type Cluster struct {
 	Stats    *metrics.Cluster
 	// Retry caps the retries of the functions in retry (see Retries).
 	Retry  *health.RetryBudget
-	retry  map[uint32]bool         // function tags marked retry
-	limits map[uint32]*rateLimit   // function tags with a rate_limit
+	retry  map[uint32]bool       // function tags marked retry
+	limits map[uint32]*rateLimit // function tags with a rate_limit
+	// Shadow, when set, copies a share of the requests to another
+	// cluster (ShadowShard).
+	Shadow *Shadow
 	rules  map[uint32]*keyPlan     // per function tag, from [[cluster.function]]
 	fanout map[uint32]*fanout.Rule // splits and merges, from [[cluster.function]]
 	// keys is the schema walker's key finder with this cluster's rules:
@@ -170,6 +173,9 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			t.byListen[cc.Listen] = c
 		}
 		t.Clusters = append(t.Clusters, c)
+	}
+	if err := t.linkShadows(sch); err != nil {
+		return nil, err
 	}
 	if sch != nil {
 		for _, fn := range sch.Combinators {

@@ -1,0 +1,98 @@
+package route
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/rpcproxy/rpcproxy/configs"
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/schema"
+)
+
+// Shadow is a cluster's [cluster.shadow] in a Table: which requests are
+// copied to which cluster.
+type Shadow struct {
+	To *Cluster
+	// below: a key is copied when the top 32 bits of its xxhash are below
+	// it (share × 2^32; 2^32 for a share of 1).
+	below uint64
+	// funcs are the tags of the functions copied; nil: every function.
+	funcs map[uint32]bool
+}
+
+// linkShadows sets each cluster's Shadow once every cluster of t exists
+// (a shadow may name a cluster that comes after it).
+func (t *Table) linkShadows(sch *schema.Schema) error {
+	for _, c := range t.Clusters {
+		sh := c.Config.Shadow
+		if sh == nil {
+			continue
+		}
+		to := t.cluster(sh.Cluster)
+		if to == nil || to == c {
+			return fmt.Errorf("route: cluster %q: shadow cluster %q is not another cluster of the table", c.Name, sh.Cluster)
+		}
+		s := &Shadow{To: to, below: uint64(math.Round(sh.Share * (1 << 32)))}
+		if len(sh.Functions) > 0 {
+			if sch == nil {
+				return fmt.Errorf("route: cluster %q: shadow.functions needs the functions' schemas (proxy.schemas)", c.Name)
+			}
+			s.funcs = map[uint32]bool{}
+			for _, fn := range sch.Combinators {
+				if fn.Function && matchesAny(sh.Functions, fn.Name) {
+					s.funcs[fn.Tag] = true
+				}
+			}
+		}
+		c.Shadow = s
+	}
+	return nil
+}
+
+func matchesAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if configs.FunctionMatches(p, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// ShadowShard returns the shadow cluster and its shard for a request of c
+// placed by key k, or nil when the request is not copied: c has no shadow,
+// the function is not among those copied, the request has no key, or the
+// key is outside the shadow's share.
+func (c *Cluster) ShadowShard(req *rpc.InvokeReq, k Key) (*Cluster, int) {
+	s := c.Shadow
+	if s == nil || k.Kind == KeyNone {
+		return nil, 0
+	}
+	if s.funcs != nil {
+		tag, ok := req.FunctionTag()
+		if !ok || !s.funcs[tag] {
+			return nil, 0
+		}
+	}
+	var h uint64
+	if k.Kind == KeyInt {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(k.Int))
+		h = xxhash.Sum64(b[:])
+	} else {
+		h = xxhash.Sum64(k.Str)
+	}
+	if h>>32 >= s.below {
+		return nil, 0
+	}
+	if k.Kind == KeyInt {
+		return s.To, s.To.Picker.PickInt(k.Int)
+	}
+	i, err := s.To.Picker.Pick(k.Str)
+	if err != nil {
+		return nil, 0
+	}
+	return s.To, i
+}

@@ -22,17 +22,7 @@ type loopback struct {
 
 func startLoopback(tb testing.TB) *loopback {
 	tb.Helper()
-	srv, err := server.New(server.Config{Handler: server.SyncFunc(func(r *server.Request, dst []byte) ([]byte, error) {
-		return append(dst, r.Body...), nil // echo: allocation-free
-	})})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	eln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go srv.Serve(eln)
+	addr, stop := echoEngine(tb)
 	cfg, err := configsParse(fmt.Sprintf(`[proxy]
 listen = %q
 schemas = [%q]
@@ -46,12 +36,30 @@ shards = [{ replicas = [%q] }]
 name = "memcache.get"
 retry = true
 rate_limit = 10000000
-`, mainListen, memcacheTL, eln.Addr().String()))
+`, mainListen, memcacheTL, addr))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	l, _ := serveLoopback(tb, cfg, func() { srv.Close() })
+	l, _ := serveLoopback(tb, cfg, stop)
 	return l
+}
+
+// echoEngine serves TL RPC on loopback, answering every call with its own
+// body (allocation-free), until stop.
+func echoEngine(tb testing.TB) (addr string, stop func()) {
+	tb.Helper()
+	srv, err := server.New(server.Config{Handler: server.SyncFunc(func(r *server.Request, dst []byte) ([]byte, error) {
+		return append(dst, r.Body...), nil
+	})})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() { srv.Close() }
 }
 
 // serveLoopback serves cfg (main listener only, no admin) and connects one
@@ -173,19 +181,9 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 // the app talks to the engine itself. The ratio of the two is the proxy's
 // cost per request (peers.md §2 compares twemproxy the same way).
 func BenchmarkDirectLoopback(b *testing.B) {
-	srv, err := server.New(server.Config{Handler: server.SyncFunc(func(r *server.Request, dst []byte) ([]byte, error) {
-		return append(dst, r.Body...), nil
-	})})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
-	nc, err := net.Dial("tcp", ln.Addr().String())
+	addr, stop := echoEngine(b)
+	defer stop()
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,12 +3,10 @@ package rpcproxy
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/rpcproxy/enginetest"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
-	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
 
 // TestShadowCopies: cluster mc copies memcache.get and memcache.getMulti
@@ -116,19 +114,9 @@ func TestShadowDoesNotAllocate(t *testing.T) {
 	}
 	var addrs []string
 	for range 2 {
-		srv, err := server.New(server.Config{Handler: server.SyncFunc(func(r *server.Request, dst []byte) ([]byte, error) {
-			return append(dst, r.Body...), nil
-		})})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
-		addrs = append(addrs, ln.Addr().String())
+		addr, stop := echoEngine(t)
+		t.Cleanup(stop)
+		addrs = append(addrs, addr)
 	}
 	cfg, err := configsParse(fmt.Sprintf(`[proxy]
 listen = %q

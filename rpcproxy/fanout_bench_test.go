@@ -2,7 +2,6 @@ package rpcproxy
 
 import (
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 
@@ -22,19 +21,11 @@ func startFanoutLoopback(tb testing.TB, n int, handle func(shard int, call, dst 
 	var shards []string
 	var closers []func()
 	for i := range n {
-		srv, err := server.New(server.Config{Handler: server.SyncFunc(func(r *server.Request, dst []byte) ([]byte, error) {
+		addr, stop := syncEngine(tb, func(r *server.Request, dst []byte) ([]byte, error) {
 			return handle(i, r.Body, dst), nil
-		})})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		go srv.Serve(ln)
-		closers = append(closers, func() { srv.Close() })
-		shards = append(shards, fmt.Sprintf("{ replicas = [%q] }", ln.Addr().String()))
+		})
+		closers = append(closers, stop)
+		shards = append(shards, fmt.Sprintf("{ replicas = [%q] }", addr))
 	}
 	cfg, err := configsParse(fmt.Sprintf("[proxy]\nlisten = %q\nschemas = [%q, %q]\n", mainListen, memcacheTL, eventsTL) +
 		fmt.Sprintf(cluster, "shards = ["+strings.Join(shards, ", ")+"]"))

@@ -137,14 +137,7 @@ shards = [{ replicas = [%q] }]
 	}
 	l, p := serveLoopback(t, cfg)
 	defer l.close()
-	body := getCallB("photo100_500")
-	hdr := make([]byte, 0, 64)
-	req := &rpc.InvokeReq{Body: body}
-	var res rpc.ReqResult
-	for range 200 {
-		l.roundTrip(t, hdr, body, req, &res)
-	}
-	if n := testing.AllocsPerRun(2000, func() { l.roundTrip(t, hdr, body, req, &res) }); n != 0 {
+	if n := allocsPerGet(t, l, 2000); n != 0 {
 		t.Fatalf("%v allocations per request with a shadow copy", n)
 	}
 	if s := p.Table().Cluster("mc").Stats.ShadowSent.Load(); s < 2000 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/rpcproxy/enginetest"
+	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 )
 
@@ -20,8 +21,9 @@ func limitedGet(rate, burst string) string {
 // TestRateLimit: memcache.get with rate_limit = 10 and burst = 2, on a
 // clock that moves only when told: two gets at one instant pass, the third
 // is answered FLOOD_CONTROL at once, naming the function and its limit,
-// and never reaches the engine; 100 ms later one more passes. Other
-// functions are not limited. A reload that keeps the limit keeps its
+// and never reaches the engine; 100 ms later one more passes, and a
+// diagonal of a get counts against the get's limit. Other functions are
+// not limited. A reload that keeps the limit keeps its
 // state (no fresh burst); one that changes it starts a new one.
 func TestRateLimit(t *testing.T) {
 	eng := startEngines(t, 1)
@@ -57,6 +59,10 @@ func TestRateLimit(t *testing.T) {
 	clock.step(100 * time.Millisecond)
 	passes(1)
 	refused()
+	// A diagonal of a get counts against memcache.get's limit.
+	diag := append(tl.AppendUint32(nil, rpc.TagProxyDiagonal), getCall(t, "k")...)
+	qid++
+	wantError(t, a.call(t, &rpc.InvokeReq{QueryID: qid, Body: diag}), rpc.CodeFloodControl, "memcache.get is over its rate limit")
 
 	// The same limit after a reload: still spent.
 	if err := p.Apply(parseConfig(t, oneShardConfig(eng[0].Addr, limitedGet("10", "2")+"[[cluster.function]]\nname = \"memcache.set\"\n"))); err != nil {
@@ -69,12 +75,12 @@ func TestRateLimit(t *testing.T) {
 	}
 	passes(3)
 
-	if n := p.Table().Cluster("mc").Stats.RateLimited.Load(); n != 3 {
-		t.Fatalf("rate_limited %d, want 3", n)
+	if n := p.Table().Cluster("mc").Stats.RateLimited.Load(); n != 4 {
+		t.Fatalf("rate_limited %d, want 4", n)
 	}
 	rec := httptest.NewRecorder()
 	p.serveMetrics(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if !strings.Contains(rec.Body.String(), `rpcproxy_rate_limited_total{cluster="mc"} 3`) {
+	if !strings.Contains(rec.Body.String(), `rpcproxy_rate_limited_total{cluster="mc"} 4`) {
 		t.Fatalf("/metrics lacks the count:\n%s", rec.Body)
 	}
 }

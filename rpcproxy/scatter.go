@@ -428,7 +428,7 @@ func (s *scatter) finish(b *packet.Batch) {
 	now := b.Now(f.p.opts.Now)
 	lat := f.latency(now)
 	if f.isSlow(lat) {
-		var e error
+		var e error // nil, not a nil *rpc.Error, when the merge succeeded
 		if err != nil {
 			e = err
 		}

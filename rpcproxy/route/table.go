@@ -259,12 +259,13 @@ func newRateLimit(cluster string, r configs.FunctionRule) *rateLimit {
 }
 
 // Limit is the error that refuses req when its function is over its
-// rate_limit in c at now, or nil when it may go (and is counted).
+// rate_limit in c at now, or nil when it may go (and is counted). A
+// diagonal counts against its inner function's limit.
 func (c *Cluster) Limit(req *rpc.InvokeReq, now time.Time) *rpc.Error {
 	if len(c.limits) == 0 {
 		return nil
 	}
-	tag, ok := req.FunctionTag()
+	tag, ok := lookupTag(req)
 	if !ok {
 		return nil
 	}

@@ -192,12 +192,13 @@ func TestStoppedEngine(t *testing.T) {
 	// (100 ms): /slow names them, their shard, engine and error.
 	hung := 0
 	for _, r := range p.slow(t) {
-		if r.Engine != mc[v].addr {
+		// Only the timeouts: on a loaded machine the set of faultSetup
+		// may have been slow too.
+		if r.Engine != mc[v].addr || !strings.Contains(r.Error, "QUERY_TIMEOUT") {
 			continue
 		}
 		hung++
-		if r.Cluster != "mc" || r.Shard != v || !strings.Contains(r.Function, "memcache.get") ||
-			!strings.Contains(r.Error, "QUERY_TIMEOUT") || r.LatencyMs < faultTimeoutMs/2 {
+		if r.Cluster != "mc" || r.Shard != v || !strings.Contains(r.Function, "memcache.get") || r.LatencyMs < faultTimeoutMs/2 {
 			t.Fatalf("/slow record of the hung engine: %+v", r)
 		}
 	}

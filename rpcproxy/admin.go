@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/rpcproxy/health"
+	"github.com/rpcproxy/rpcproxy/rpcproxy/metrics"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
 )
 
@@ -125,6 +126,20 @@ type ClusterStats struct {
 	DownCap   int64        `json:"max_down"`
 	DownNow   int64        `json:"down"`
 	Shards    []ShardStats `json:"shards"`
+	// Functions are the cluster's functions that had requests, by name.
+	Functions []FunctionStats `json:"functions,omitempty"`
+}
+
+// FunctionStats is one function of a cluster in /stats
+// (metrics.Function): requests, errors (by an engine or the proxy),
+// timeouts, and the latency of the answered ones.
+type FunctionStats struct {
+	Name     string `json:"name"`
+	Requests uint64 `json:"requests"`
+	Errors   uint64 `json:"errors"`
+	Timeouts uint64 `json:"timeouts"`
+	P50      string `json:"latency_p50"`
+	P99      string `json:"latency_p99"`
 }
 
 // ShardStats is one shard in /stats.
@@ -159,6 +174,7 @@ func (p *Proxy) Snapshot() Stats {
 		ReloadErrors: p.reloadErrors.Load(),
 		NoCluster:    p.noTarget.Load(),
 	}
+	funcs := p.stats.Functions()
 	for _, c := range tab.Clusters {
 		m := c.Stats
 		cs := ClusterStats{
@@ -176,6 +192,13 @@ func (p *Proxy) Snapshot() Stats {
 				ss.Engines = append(ss.Engines, engineStats(e))
 			}
 			cs.Shards = append(cs.Shards, ss)
+		}
+		for _, fn := range funcs {
+			if fn.Cluster == c.Name {
+				cs.Functions = append(cs.Functions, FunctionStats{Name: fn.Name, Requests: fn.Requests.Load(),
+					Errors: fn.Errors.Load(), Timeouts: fn.Timeouts.Load(),
+					P50: fn.Quantile(0.5).String(), P99: fn.Quantile(0.99).String()})
+			}
 		}
 		st.Clusters = append(st.Clusters, cs)
 	}
@@ -260,6 +283,33 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 			fmt.Fprintf(&b, "rpcproxy_latency_seconds_bucket{cluster=%q,le=%q} %d\n", c.Name, le, bk.Count)
 		}
 		fmt.Fprintf(&b, "rpcproxy_latency_seconds_sum{cluster=%q} %g\nrpcproxy_latency_seconds_count{cluster=%q} %d\n", c.Name, sum.Seconds(), c.Name, n)
+	}
+	funcs := p.stats.Functions()
+	for _, m := range []struct {
+		name, help string
+		get        func(f *metrics.Function) uint64
+	}{
+		{"rpcproxy_function_requests_total", "Requests of the function routed to the cluster.", func(f *metrics.Function) uint64 { return f.Requests.Load() }},
+		{"rpcproxy_function_errors_total", "Requests of the function answered with an error (by an engine or the proxy).", func(f *metrics.Function) uint64 { return f.Errors.Load() }},
+		{"rpcproxy_function_timeouts_total", "Requests of the function without an answer before their deadline.", func(f *metrics.Function) uint64 { return f.Timeouts.Load() }},
+	} {
+		header(m.name, "counter", m.help)
+		for _, f := range funcs {
+			fmt.Fprintf(&b, "%s{cluster=%q,function=%q} %d\n", m.name, f.Cluster, f.Name, m.get(f))
+		}
+	}
+	header("rpcproxy_function_latency_seconds", "histogram", "Time from request to engine answer, per function.")
+	for _, f := range funcs {
+		buckets, n, sum := f.Histogram()
+		for _, bk := range buckets {
+			le := "+Inf"
+			if bk.Le != 0 {
+				le = fmt.Sprint(bk.Le.Seconds())
+			}
+			fmt.Fprintf(&b, "rpcproxy_function_latency_seconds_bucket{cluster=%q,function=%q,le=%q} %d\n", f.Cluster, f.Name, le, bk.Count)
+		}
+		fmt.Fprintf(&b, "rpcproxy_function_latency_seconds_sum{cluster=%q,function=%q} %g\nrpcproxy_function_latency_seconds_count{cluster=%q,function=%q} %d\n",
+			f.Cluster, f.Name, sum.Seconds(), f.Cluster, f.Name, n)
 	}
 	header("rpcproxy_engine_up", "gauge", "Whether the engine takes requests (1) or is down (0).")
 	engines := p.pool.Engines()

@@ -87,6 +87,9 @@
 //     stay keep their connections and health. /stats and /metrics name the
 //     running config by its file and the SHA-256 of its text, and say how
 //     the last reload ended (applied, or refused and why).
+//   - Counters: per cluster (metrics.Cluster), per cluster and function
+//     (metrics.Function, looked up once per request by route.Cluster.Function)
+//     and per engine; all atomics, kept across reloads by metrics.Registry.
 //   - Slow requests (slowlog.go): a request answered or failed
 //     proxy.slow_request or more after it arrived is counted in its
 //     cluster; up to 100 a second are described, kept among the last 128

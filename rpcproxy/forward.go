@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rpcproxy/rpcproxy/rpcproxy/metrics"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/route"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
@@ -21,6 +22,7 @@ type forward struct {
 	rep   *replier
 	gen   *generation
 	c     *route.Cluster
+	fn    *metrics.Function // the function's counters in c; nil if unknown
 	shard *route.Shard
 	idx   int // replica index in shard
 	e     *upstream.Engine
@@ -88,16 +90,23 @@ func (h *handler) ServeRPC(r *server.Request) {
 		return
 	}
 	c.Stats.Requests.Add(1)
+	fn := c.Function(&r.InvokeReq)
+	if fn != nil {
+		fn.Requests.Add(1)
+	}
 	if lerr := c.Limit(&r.InvokeReq, now); lerr != nil {
 		// Over its function's rate_limit: refused before any work.
 		c.Stats.RateLimited.Add(1)
 		c.Stats.Errors.Add(1)
+		if fn != nil {
+			fn.Errors.Add(1)
+		}
 		g.release()
 		r.ReplyErr(lerr)
 		return
 	}
 	f := p.getForward()
-	f.r, f.gen, f.c, f.start = r, g, c, now
+	f.r, f.gen, f.c, f.fn, f.start = r, g, c, fn, now
 	f.req = r.InvokeReq // the server's copy stays as received: it masks the answer's extra
 	f.req.StripActor()
 	if sp, rule, call := t.Spread(c, &f.req); sp != route.One {
@@ -119,6 +128,7 @@ func (h *handler) ServeRPC(r *server.Request) {
 	deadline, left := f.deadline(now)
 	if left <= 0 {
 		c.Stats.Timeouts.Add(1)
+		f.fnTimeout()
 		f.abandon() // never sent: it says nothing about the replica
 		f.finish(errExpired)
 		return
@@ -340,6 +350,26 @@ func (f *forward) abandon() {
 	f.shard.Balancer.Abandon(f.idx)
 }
 
+// fnError, fnTimeout and fnObserve count f in its function's counters
+// (when the schemas know the function), beside its cluster's.
+func (f *forward) fnError() {
+	if f.fn != nil {
+		f.fn.Errors.Add(1)
+	}
+}
+
+func (f *forward) fnTimeout() {
+	if f.fn != nil {
+		f.fn.Timeouts.Add(1)
+	}
+}
+
+func (f *forward) fnObserve(lat time.Duration) {
+	if f.fn != nil {
+		f.fn.Observe(lat)
+	}
+}
+
 // latency is f's time from ServeRPC to now. Both readings are burst
 // times (packet.Batch.Now), so an answer read in a burst that started
 // before its request's could come out negative: that counts as 0.
@@ -350,6 +380,7 @@ func (f *forward) latency(now time.Time) time.Duration {
 // finish replies with err (before anything was sent) and recycles f.
 func (f *forward) finish(err error) {
 	f.c.Stats.Errors.Add(1)
+	f.fnError()
 	r := f.r
 	f.recycle()
 	r.ReplyErr(err)
@@ -363,8 +394,10 @@ func (f *forward) Answer(_ uint32, _ []byte, res *rpc.ReqResult, b *packet.Batch
 	lat := f.latency(now)
 	f.c.Stats.Answers.Add(1)
 	f.c.Stats.Observe(lat)
+	f.fnObserve(lat)
 	if res.IsError() {
 		f.c.Stats.Errors.Add(1)
+		f.fnError()
 	}
 	if f.isSlow(lat) {
 		f.slow(lat, now, res.Err(), nil, nil)
@@ -393,8 +426,10 @@ func (f *forward) Fail(err error) {
 	}
 	if rerr, ok := err.(*rpc.Error); ok && rerr.Code == rpc.CodeQueryTimeout {
 		f.c.Stats.Timeouts.Add(1)
+		f.fnTimeout()
 	}
 	f.c.Stats.Errors.Add(1)
+	f.fnError()
 	f.fail = err
 	now := f.p.now()
 	if lat := f.latency(now); f.isSlow(lat) {
@@ -411,7 +446,7 @@ func (f *forward) Fail(err error) {
 // recycle returns f to the pool, releasing its table generation.
 func (f *forward) recycle() {
 	p, g := f.p, f.gen
-	f.r, f.rep, f.gen, f.c, f.shard, f.e, f.fail = nil, nil, nil, nil, nil, nil, nil
+	f.r, f.rep, f.gen, f.c, f.fn, f.shard, f.e, f.fail = nil, nil, nil, nil, nil, nil, nil, nil
 	f.idx, f.fan = 0, false
 	f.retry, f.resent, f.due = false, false, time.Time{}
 	if cap(f.body) > maxKeptAnswer {

@@ -172,6 +172,7 @@ func (h *handler) CancelRPC(r *server.Request) {
 	}
 	// Cancel removed the engine call, so nobody else finishes f.
 	f.c.Stats.Errors.Add(1)
+	f.fnError()
 	f.fail = errCancelled
 	f.release(f.p.now())
 	rep.push(f, nil)

@@ -110,6 +110,7 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 	deadline, left := f.deadline(now)
 	if left <= 0 {
 		c.Stats.Timeouts.Add(1)
+		f.fnTimeout()
 		f.finish(errExpired)
 		return
 	}
@@ -409,6 +410,7 @@ func (s *scatter) finish(b *packet.Batch) {
 		}
 		s.reset()
 		c.Stats.Errors.Add(1)
+		f.fnError()
 		f.fail = errCancelled
 		f.rep.push(f, nil)
 		return
@@ -441,8 +443,10 @@ func (s *scatter) finish(b *packet.Batch) {
 	s.reset()
 	c.Stats.Answers.Add(1)
 	c.Stats.Observe(lat)
+	f.fnObserve(lat)
 	if err != nil {
 		c.Stats.Errors.Add(1)
+		f.fnError()
 		f.fail = err
 		f.buf = f.buf[:0]
 	} else {

@@ -51,15 +51,31 @@ type Cluster struct {
 	ShadowSent   atomic.Uint64
 	ShadowFailed atomic.Uint64
 
+	Latency
+}
+
+func newCluster(name string) *Cluster {
+	return &Cluster{Name: name, Latency: Latency{bounds: bucketBounds()}}
+}
+
+// Function is one function's counters in one cluster.
+type Function struct {
+	Cluster, Name string
+	Requests      atomic.Uint64 // requests of the function routed to the cluster
+	Errors        atomic.Uint64 // answered with an error, by an engine or by the proxy
+	Timeouts      atomic.Uint64 // no answer before the deadline
+	Latency                     // of the answered ones
+}
+
+// Latency is a latency histogram: fixed buckets of atomic counts.
+type Latency struct {
 	bounds [14]int64
 	counts [15]atomic.Uint64 // last: +Inf
 	sumNs  atomic.Int64
 }
 
-func newCluster(name string) *Cluster { return &Cluster{Name: name, bounds: bucketBounds()} }
-
 // Observe adds one answered request's latency.
-func (c *Cluster) Observe(d time.Duration) {
+func (c *Latency) Observe(d time.Duration) {
 	ns := int64(d)
 	i := 0
 	for i < len(c.bounds) && ns > c.bounds[i] {
@@ -76,7 +92,7 @@ type Bucket struct {
 }
 
 // Histogram returns the cumulative buckets, the count and the sum.
-func (c *Cluster) Histogram() (buckets []Bucket, count uint64, sum time.Duration) {
+func (c *Latency) Histogram() (buckets []Bucket, count uint64, sum time.Duration) {
 	for i := range c.counts {
 		count += c.counts[i].Load()
 		le := time.Duration(0)
@@ -91,7 +107,7 @@ func (c *Cluster) Histogram() (buckets []Bucket, count uint64, sum time.Duration
 // Quantile estimates the q-quantile (0..1) as the upper bound of the bucket
 // holding it; 0 when nothing was observed, and the largest finite bound for
 // observations above it.
-func (c *Cluster) Quantile(q float64) time.Duration {
+func (c *Latency) Quantile(q float64) time.Duration {
 	buckets, n, _ := c.Histogram()
 	if n == 0 {
 		return 0
@@ -111,14 +127,52 @@ func (c *Cluster) Quantile(q float64) time.Duration {
 	return time.Duration(c.bounds[len(c.bounds)-1])
 }
 
-// Registry keeps one Cluster per name for the life of the proxy.
+// Registry keeps one Cluster per name, and one Function per cluster and
+// function name, for the life of the proxy.
 type Registry struct {
-	mu       sync.Mutex
-	clusters map[string]*Cluster
+	mu        sync.Mutex
+	clusters  map[string]*Cluster
+	functions map[[2]string]*Function
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{clusters: map[string]*Cluster{}} }
+func NewRegistry() *Registry {
+	return &Registry{clusters: map[string]*Cluster{}, functions: map[[2]string]*Function{}}
+}
+
+// Function returns the counters of function name in cluster, creating
+// them.
+func (r *Registry) Function(cluster, name string) *Function {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := [2]string{cluster, name}
+	f, ok := r.functions[k]
+	if !ok {
+		f = &Function{Cluster: cluster, Name: name, Latency: Latency{bounds: bucketBounds()}}
+		r.functions[k] = f
+	}
+	return f
+}
+
+// Functions returns the counters of every function that had a request, by
+// cluster and name.
+func (r *Registry) Functions() []*Function {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*Function
+	for _, f := range r.functions {
+		if f.Requests.Load() > 0 {
+			out = append(out, f)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Cluster != out[j].Cluster {
+			return out[i].Cluster < out[j].Cluster
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
 
 // Cluster returns the counters of the named cluster, creating them.
 func (r *Registry) Cluster(name string) *Cluster {

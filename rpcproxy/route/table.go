@@ -57,6 +57,9 @@ type Cluster struct {
 	// Shadow, when set, copies a share of the requests to another
 	// cluster (ShadowShard).
 	Shadow *Shadow
+	// funcs are the counters of every schema function that can reach
+	// the cluster (Function).
+	funcs  map[uint32]*metrics.Function
 	rules  map[uint32]*keyPlan     // per function tag, from [[cluster.function]]
 	fanout map[uint32]*fanout.Rule // splits and merges, from [[cluster.function]]
 	// keys is the schema walker's key finder with this cluster's rules:
@@ -187,6 +190,15 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			if cc, ok := cfg.ClusterForFunction(fn.Name); ok {
 				t.byTag[fn.Tag] = t.cluster(cc.Name)
 			}
+			for _, c := range t.Clusters {
+				cc := &c.Config
+				if cc.ActorID != 0 || cc.Listen.IsValid() || matchesAny(cc.Functions, fn.Name) {
+					if c.funcs == nil {
+						c.funcs = map[uint32]*metrics.Function{}
+					}
+					c.funcs[fn.Tag] = stats.Function(c.Name, fn.Name)
+				}
+			}
 		}
 	}
 	for _, c := range t.Clusters {
@@ -238,6 +250,19 @@ func (c *Cluster) Retries(req *rpc.InvokeReq) bool {
 	}
 	tag, ok := req.FunctionTag()
 	return ok && c.retry[tag]
+}
+
+// Function returns the counters of req's function in c (a diagonal's:
+// its inner function's), or nil for a function the schemas do not have.
+func (c *Cluster) Function(req *rpc.InvokeReq) *metrics.Function {
+	if c.funcs == nil {
+		return nil
+	}
+	tag, ok := lookupTag(req)
+	if !ok {
+		return nil
+	}
+	return c.funcs[tag]
 }
 
 // rateLimit is one function's rate_limit in a cluster, with the error

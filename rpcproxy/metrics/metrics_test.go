@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -53,5 +54,27 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 		c.Partial.Add(1)
 	}); n != 0 {
 		t.Fatalf("%v allocs", n)
+	}
+}
+
+// TestRegistryFunctions: one Function per cluster and name, the same on
+// every call; Functions lists those with requests, by cluster then name.
+func TestRegistryFunctions(t *testing.T) {
+	r := NewRegistry()
+	for _, k := range [][2]string{{"b", "x.get"}, {"a", "x.set"}, {"a", "x.get"}, {"a", "x.idle"}} {
+		f := r.Function(k[0], k[1])
+		if f != r.Function(k[0], k[1]) {
+			t.Fatalf("%v: two Functions", k)
+		}
+		if k[1] != "x.idle" {
+			f.Requests.Add(1)
+		}
+	}
+	var got []string
+	for _, f := range r.Functions() {
+		got = append(got, f.Cluster+"/"+f.Name)
+	}
+	if fmt.Sprint(got) != "[a/x.get a/x.set b/x.get]" {
+		t.Fatalf("Functions: %v", got)
 	}
 }

@@ -274,15 +274,7 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	}
 	header("rpcproxy_latency_seconds", "histogram", "Time from request to engine answer.")
 	for _, c := range clusters {
-		buckets, n, sum := c.Histogram()
-		for _, bk := range buckets {
-			le := "+Inf"
-			if bk.Le != 0 {
-				le = fmt.Sprint(bk.Le.Seconds())
-			}
-			fmt.Fprintf(&b, "rpcproxy_latency_seconds_bucket{cluster=%q,le=%q} %d\n", c.Name, le, bk.Count)
-		}
-		fmt.Fprintf(&b, "rpcproxy_latency_seconds_sum{cluster=%q} %g\nrpcproxy_latency_seconds_count{cluster=%q} %d\n", c.Name, sum.Seconds(), c.Name, n)
+		writeHistogram(&b, "rpcproxy_latency_seconds", fmt.Sprintf("cluster=%q", c.Name), &c.Latency)
 	}
 	funcs := p.stats.Functions()
 	for _, m := range []struct {
@@ -300,16 +292,7 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	}
 	header("rpcproxy_function_latency_seconds", "histogram", "Time from request to engine answer, per function.")
 	for _, f := range funcs {
-		buckets, n, sum := f.Histogram()
-		for _, bk := range buckets {
-			le := "+Inf"
-			if bk.Le != 0 {
-				le = fmt.Sprint(bk.Le.Seconds())
-			}
-			fmt.Fprintf(&b, "rpcproxy_function_latency_seconds_bucket{cluster=%q,function=%q,le=%q} %d\n", f.Cluster, f.Name, le, bk.Count)
-		}
-		fmt.Fprintf(&b, "rpcproxy_function_latency_seconds_sum{cluster=%q,function=%q} %g\nrpcproxy_function_latency_seconds_count{cluster=%q,function=%q} %d\n",
-			f.Cluster, f.Name, sum.Seconds(), f.Cluster, f.Name, n)
+		writeHistogram(&b, "rpcproxy_function_latency_seconds", fmt.Sprintf("cluster=%q,function=%q", f.Cluster, f.Name), &f.Latency)
 	}
 	header("rpcproxy_engine_up", "gauge", "Whether the engine takes requests (1) or is down (0).")
 	engines := p.pool.Engines()
@@ -351,4 +334,18 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	header("rpcproxy_config_info", "gauge", "The running config: its file and the SHA-256 of its text.")
 	fmt.Fprintf(&b, "rpcproxy_config_info{file=\"%s\",sha256=\"%x\"} 1\n", labelEscaper.Replace(cfg.File), cfg.SHA256[:])
 	io.WriteString(w, b.String())
+}
+
+// writeHistogram writes h as the Prometheus histogram name{labels}:
+// cumulative buckets, sum and count.
+func writeHistogram(b *strings.Builder, name, labels string, h *metrics.Latency) {
+	buckets, n, sum := h.Histogram()
+	for _, bk := range buckets {
+		le := "+Inf"
+		if bk.Le != 0 {
+			le = fmt.Sprint(bk.Le.Seconds())
+		}
+		fmt.Fprintf(b, "%s_bucket{%s,le=%q} %d\n", name, labels, le, bk.Count)
+	}
+	fmt.Fprintf(b, "%s_sum{%s} %g\n%s_count{%s} %d\n", name, labels, sum.Seconds(), name, labels, n)
 }

@@ -2,7 +2,10 @@ package route
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/configs"
@@ -57,11 +60,15 @@ type Cluster struct {
 	// Shadow, when set, copies a share of the requests to another
 	// cluster (ShadowShard).
 	Shadow *Shadow
-	// funcs are the counters of every schema function that can reach
-	// the cluster (Function).
-	funcs  map[uint32]*metrics.Function
-	rules  map[uint32]*keyPlan     // per function tag, from [[cluster.function]]
-	fanout map[uint32]*fanout.Rule // splits and merges, from [[cluster.function]]
+	// funcs holds the counters of the functions the cluster has seen
+	// (Function): copy-on-write, so the request path reads it without a
+	// lock and a function costs memory only once it is used.
+	funcs   atomic.Pointer[map[uint32]*metrics.Function]
+	funcsMu sync.Mutex
+	reg     *metrics.Registry
+	sch     *schema.Schema
+	rules   map[uint32]*keyPlan     // per function tag, from [[cluster.function]]
+	fanout  map[uint32]*fanout.Rule // splits and merges, from [[cluster.function]]
 	// keys is the schema walker's key finder with this cluster's rules:
 	// the fallback for functions whose key the flat plans cannot reach
 	// (after optional or composite fields). nil without a schema.
@@ -112,6 +119,8 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			Timeout:  cc.Timeout,
 			Failover: cc.Health.Failover,
 			Stats:    stats.Cluster(cc.Name),
+			reg:      stats,
+			sch:      sch,
 			Retry:    health.NewRetryBudget(cc.Health.RetryBudget, configs.RetryFloor),
 			retry:    map[uint32]bool{},
 			rules:    map[uint32]*keyPlan{},
@@ -190,15 +199,6 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			if cc, ok := cfg.ClusterForFunction(fn.Name); ok {
 				t.byTag[fn.Tag] = t.cluster(cc.Name)
 			}
-			for _, c := range t.Clusters {
-				cc := &c.Config
-				if cc.ActorID != 0 || cc.Listen.IsValid() || matchesAny(cc.Functions, fn.Name) {
-					if c.funcs == nil {
-						c.funcs = map[uint32]*metrics.Function{}
-					}
-					c.funcs[fn.Tag] = stats.Function(c.Name, fn.Name)
-				}
-			}
 		}
 	}
 	for _, c := range t.Clusters {
@@ -255,14 +255,35 @@ func (c *Cluster) Retries(req *rpc.InvokeReq) bool {
 // Function returns the counters of req's function in c (a diagonal's:
 // its inner function's), or nil for a function the schemas do not have.
 func (c *Cluster) Function(req *rpc.InvokeReq) *metrics.Function {
-	if c.funcs == nil {
-		return nil
-	}
 	tag, ok := lookupTag(req)
-	if !ok {
+	if !ok || c.sch == nil {
 		return nil
 	}
-	return c.funcs[tag]
+	if m := c.funcs.Load(); m != nil {
+		if f, ok := (*m)[tag]; ok {
+			return f
+		}
+	}
+	fn := c.sch.ByTag(tag)
+	if fn == nil || !fn.Function {
+		return nil // not cached: garbage tags must not grow the map
+	}
+	c.funcsMu.Lock()
+	defer c.funcsMu.Unlock()
+	old := c.funcs.Load()
+	if old != nil {
+		if f, ok := (*old)[tag]; ok {
+			return f
+		}
+	}
+	m := make(map[uint32]*metrics.Function, 1)
+	if old != nil {
+		maps.Copy(m, *old)
+	}
+	f := c.reg.Function(c.Name, fn.Name)
+	m[tag] = f
+	c.funcs.Store(&m)
+	return f
 }
 
 // rateLimit is one function's rate_limit in a cluster, with the error

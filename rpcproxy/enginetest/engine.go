@@ -115,28 +115,27 @@ func (s *Server) serve(nc net.Conn) {
 				continue
 			}
 		}
+		rep := Reply{}
+		if typ == rpc.TypeInvokeReq && s.Handler != nil {
+			rep = s.Handler(&r)
+		}
+		hold := typ == rpc.TypeInvokeReq && rep.Hold && !rep.Hangup && !rep.Drop
+		// Logged (and held) before anyone hears of it, so a test that saw
+		// the request can Release it.
 		s.mu.Lock()
 		s.log = append(s.log, r)
+		if hold {
+			s.held = append(s.held, r)
+		}
 		s.mu.Unlock()
 		select {
 		case s.Requests <- r:
 		default:
 		}
-		if typ != rpc.TypeInvokeReq {
-			continue
-		}
-		rep := Reply{}
-		if s.Handler != nil {
-			rep = s.Handler(&r)
-		}
 		switch {
+		case typ != rpc.TypeInvokeReq || hold || rep.Drop:
 		case rep.Hangup:
 			return
-		case rep.Drop:
-		case rep.Hold:
-			s.mu.Lock()
-			s.held = append(s.held, r)
-			s.mu.Unlock()
 		default:
 			s.answer(&r, rep)
 		}

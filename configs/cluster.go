@@ -412,7 +412,7 @@ func parseRules(t *table, c *Cluster) []FunctionRule {
 				ft.ps.add(ft.at("name"), "%q: already has a rule at %s", s, prev)
 			} else {
 				seen[s] = ft.path
-				if onlyByFunction(c) && !matchesAny(c.Functions, s) {
+				if onlyByFunction(c) && !FunctionsMatch(c.Functions, s) {
 					ft.ps.add(ft.at("name"), "%q: not routed to this cluster (functions = %s)", s, strings.Join(c.Functions, ", "))
 				}
 			}
@@ -584,10 +584,6 @@ func parseFanout(ft *table, r *FunctionRule) {
 // reach c; otherwise any function may arrive through its port or actor id.
 func onlyByFunction(c *Cluster) bool {
 	return c.ActorID == 0 && !c.Listen.IsValid() && len(c.Functions) > 0
-}
-
-func matchesAny(patterns []string, name string) bool {
-	return slices.ContainsFunc(patterns, func(p string) bool { return FunctionMatches(p, name) })
 }
 
 func isArgName(s string) bool {

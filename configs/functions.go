@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -57,6 +58,11 @@ func FunctionMatches(pattern, name string) bool {
 		return strings.HasPrefix(name, prefix)
 	}
 	return pattern == name
+}
+
+// FunctionsMatch reports whether any of patterns matches name.
+func FunctionsMatch(patterns []string, name string) bool {
+	return slices.ContainsFunc(patterns, func(p string) bool { return FunctionMatches(p, name) })
 }
 
 // patternsOverlap reports whether some function name matches both patterns.

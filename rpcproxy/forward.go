@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rpcproxy/rpcproxy/rpcproxy/metrics"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/route"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
@@ -22,7 +21,7 @@ type forward struct {
 	rep   *replier
 	gen   *generation
 	c     *route.Cluster
-	fn    *metrics.Function // the function's counters in c; nil if unknown
+	fn    *route.Function // the function in c (counters, rules); nil if unknown
 	shard *route.Shard
 	idx   int // replica index in shard
 	e     *upstream.Engine
@@ -92,18 +91,16 @@ func (h *handler) ServeRPC(r *server.Request) {
 	c.Stats.Requests.Add(1)
 	fn := c.Function(&r.InvokeReq)
 	if fn != nil {
-		fn.Requests.Add(1)
-	}
-	if lerr := c.Limit(&r.InvokeReq, now); lerr != nil {
-		// Over its function's rate_limit: refused before any work.
-		c.Stats.RateLimited.Add(1)
-		c.Stats.Errors.Add(1)
-		if fn != nil {
-			fn.Errors.Add(1)
+		fn.Stats.Requests.Add(1)
+		if lerr := fn.Limit(now); lerr != nil {
+			// Over its function's rate_limit: refused before any work.
+			c.Stats.RateLimited.Add(1)
+			c.Stats.Errors.Add(1)
+			fn.Stats.Errors.Add(1)
+			g.release()
+			r.ReplyErr(lerr)
+			return
 		}
-		g.release()
-		r.ReplyErr(lerr)
-		return
 	}
 	f := p.getForward()
 	f.r, f.gen, f.c, f.fn, f.start = r, g, c, fn, now
@@ -135,14 +132,14 @@ func (h *handler) ServeRPC(r *server.Request) {
 	}
 	noResult := f.envelope(left)
 	f.due = deadline
-	if !noResult && c.Retries(&f.req) {
+	if !noResult && fn != nil && fn.Retry {
 		f.retry = true
 		f.body = append(f.body[:0], f.req.Body...)
 		f.req.Body = f.body
 	}
 
 	if c.Shadow != nil {
-		if to, si := c.ShadowShard(&f.req, key); to != nil {
+		if to, si := c.ShadowShard(fn, key); to != nil {
 			p.sendShadow(f, to, si, r.Batch(), now, deadline)
 		}
 	}
@@ -354,19 +351,19 @@ func (f *forward) abandon() {
 // (when the schemas know the function), beside its cluster's.
 func (f *forward) fnError() {
 	if f.fn != nil {
-		f.fn.Errors.Add(1)
+		f.fn.Stats.Errors.Add(1)
 	}
 }
 
 func (f *forward) fnTimeout() {
 	if f.fn != nil {
-		f.fn.Timeouts.Add(1)
+		f.fn.Stats.Timeouts.Add(1)
 	}
 }
 
 func (f *forward) fnObserve(lat time.Duration) {
 	if f.fn != nil {
-		f.fn.Observe(lat)
+		f.fn.Stats.Observe(lat)
 	}
 }
 
@@ -418,8 +415,8 @@ func (f *forward) Answer(_ uint32, _ []byte, res *rpc.ReqResult, b *packet.Batch
 // lost, engine removed). A lost connection may send the request again
 // (again).
 func (f *forward) Fail(err error) {
+	now := f.p.now()
 	if f.r != nil && f.retry {
-		now := f.p.now()
 		if err = f.again(err, now); err == nil {
 			return
 		}
@@ -431,7 +428,6 @@ func (f *forward) Fail(err error) {
 	f.c.Stats.Errors.Add(1)
 	f.fnError()
 	f.fail = err
-	now := f.p.now()
 	if lat := f.latency(now); f.isSlow(lat) {
 		f.slow(lat, now, err, nil, nil)
 	}

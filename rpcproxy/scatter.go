@@ -141,7 +141,9 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 	}
 	s.subs = s.subs[:n]
 	s.failedAsked = f.req.Extra.Flags&rpc.FlagReturnFailedSubqueries != 0
-	s.retry = c.Retries(&f.req)
+	// A diagonal's sub-calls are its inner call, but the rule marks the
+	// function, not rpcProxy.diagonal: they are not retried.
+	s.retry = sp != route.Diagonal && f.fn != nil && f.fn.Retry
 	f.due = deadline
 	noResult := f.envelope(left) // f.hdr: every sub-call's envelope
 	if noResult {

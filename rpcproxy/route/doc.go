@@ -32,6 +32,11 @@
 //	                             positional, on_error = "fail" by default
 //	anything else                One
 //
+// Everything the request path needs per function of a cluster (its
+// counters, retry, rate limit, whether the shadow copies it) is one
+// Function, found once per request by Cluster.Function from a
+// copy-on-write map filled on a function's first request.
+//
 // After the shard, a cluster with a Shadow may copy the request:
 // ShadowShard takes the key that placed it, keeps it when the top 32 bits
 // of its xxhash fall below share × 2^32 and the function is among those

@@ -8,7 +8,6 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/rpcproxy/rpcproxy/configs"
-	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/schema"
 )
 
@@ -19,8 +18,14 @@ type Shadow struct {
 	// below: a key is copied when the top 32 bits of its xxhash are below
 	// it (share × 2^32; 2^32 for a share of 1).
 	below uint64
-	// funcs are the tags of the functions copied; nil: every function.
-	funcs map[uint32]bool
+	// functions are the patterns of the functions copied; none: every
+	// function.
+	functions []string
+}
+
+// copies reports whether s copies function name.
+func (s *Shadow) copies(name string) bool {
+	return len(s.functions) == 0 || configs.FunctionsMatch(s.functions, name)
 }
 
 // linkShadows sets each cluster's Shadow once every cluster of t exists
@@ -35,46 +40,26 @@ func (t *Table) linkShadows(sch *schema.Schema) error {
 		if to == nil || to == c {
 			return fmt.Errorf("route: cluster %q: shadow cluster %q is not another cluster of the table", c.Name, sh.Cluster)
 		}
-		s := &Shadow{To: to, below: uint64(math.Round(sh.Share * (1 << 32)))}
-		if len(sh.Functions) > 0 {
-			if sch == nil {
-				return fmt.Errorf("route: cluster %q: shadow.functions needs the functions' schemas (proxy.schemas)", c.Name)
-			}
-			s.funcs = map[uint32]bool{}
-			for _, fn := range sch.Combinators {
-				if fn.Function && matchesAny(sh.Functions, fn.Name) {
-					s.funcs[fn.Tag] = true
-				}
-			}
+		if len(sh.Functions) > 0 && sch == nil {
+			return fmt.Errorf("route: cluster %q: shadow.functions needs the functions' schemas (proxy.schemas)", c.Name)
 		}
-		c.Shadow = s
+		c.Shadow = &Shadow{To: to, below: uint64(math.Round(sh.Share * (1 << 32))), functions: sh.Functions}
 	}
 	return nil
 }
 
-func matchesAny(patterns []string, name string) bool {
-	for _, p := range patterns {
-		if configs.FunctionMatches(p, name) {
-			return true
-		}
-	}
-	return false
-}
-
-// ShadowShard returns the shadow cluster and its shard for a request of c
-// placed by key k, or nil when the request is not copied: c has no shadow,
-// the function is not among those copied, the request has no key, or the
-// key is outside the shadow's share.
-func (c *Cluster) ShadowShard(req *rpc.InvokeReq, k Key) (*Cluster, int) {
+// ShadowShard returns the shadow cluster and its shard for a request of
+// c's function fn (nil when the schemas lack it) placed by key k, or nil
+// when the request is not copied: c has no shadow, the function is not
+// among those copied, the request has no key, or the key is outside the
+// shadow's share.
+func (c *Cluster) ShadowShard(fn *Function, k Key) (*Cluster, int) {
 	s := c.Shadow
 	if s == nil || k.Kind == KeyNone {
 		return nil, 0
 	}
-	if s.funcs != nil {
-		tag, ok := req.FunctionTag()
-		if !ok || !s.funcs[tag] {
-			return nil, 0
-		}
+	if fn != nil && !fn.Shadowed || fn == nil && len(s.functions) > 0 {
+		return nil, 0 // not copied; a function the schemas lack only when all are
 	}
 	var h uint64
 	if k.Kind == KeyInt {

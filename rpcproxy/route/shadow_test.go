@@ -40,8 +40,8 @@ func TestShadowShard(t *testing.T) {
 		t.Fatalf("shadows: mc %+v, next %+v", mc.Shadow, next.Shadow)
 	}
 	tag := func(name string) uint32 { return tab.schema.Function(name).Tag }
-	get := &rpc.InvokeReq{Body: tl.AppendUint32(nil, tag("memcache.get"))}
-	set := &rpc.InvokeReq{Body: tl.AppendUint32(nil, tag("memcache.set"))}
+	get := mc.Function(&rpc.InvokeReq{Body: tl.AppendUint32(nil, tag("memcache.get"))})
+	set := mc.Function(&rpc.InvokeReq{Body: tl.AppendUint32(nil, tag("memcache.set"))})
 	copied := 0
 	const keys = 2000
 	for i := range keys {
@@ -100,7 +100,7 @@ shards = [{ replicas = ["10.0.2.1:1"] }]
 		t.Fatal(err)
 	}
 	mc := tab.cluster("mc")
-	req := &rpc.InvokeReq{Body: tl.AppendUint32(nil, tab.schema.Function("memcache.delete").Tag)}
+	req := mc.Function(&rpc.InvokeReq{Body: tl.AppendUint32(nil, tab.schema.Function("memcache.delete").Tag)})
 	for i := range 500 {
 		if to, _ := mc.ShadowShard(req, Key{Kind: KeyString, Str: fmt.Appendf(nil, "k%d", i)}); to == nil {
 			t.Fatalf("key k%d not copied with share 1", i)

@@ -2,10 +2,7 @@ package route
 
 import (
 	"fmt"
-	"maps"
 	"net/netip"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/configs"
@@ -14,7 +11,6 @@ import (
 	"github.com/rpcproxy/rpcproxy/rpcproxy/metrics"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
 	"github.com/rpcproxy/rpcproxy/sharding"
-	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/schema"
 	"github.com/rpcproxy/rpcproxy/tl/walk"
 )
@@ -53,22 +49,15 @@ type Cluster struct {
 	Failover bool
 	Group    *health.Group
 	Stats    *metrics.Cluster
-	// Retry caps the retries of the functions in retry (see Retries).
-	Retry  *health.RetryBudget
-	retry  map[uint32]bool       // function tags marked retry
-	limits map[uint32]*rateLimit // function tags with a rate_limit
+	// Retry caps the retries of the functions marked retry.
+	Retry *health.RetryBudget
 	// Shadow, when set, copies a share of the requests to another
 	// cluster (ShadowShard).
 	Shadow *Shadow
-	// funcs holds the counters of the functions the cluster has seen
-	// (Function): copy-on-write, so the request path reads it without a
-	// lock and a function costs memory only once it is used.
-	funcs   atomic.Pointer[map[uint32]*metrics.Function]
-	funcsMu sync.Mutex
-	reg     *metrics.Registry
-	sch     *schema.Schema
-	rules   map[uint32]*keyPlan     // per function tag, from [[cluster.function]]
-	fanout  map[uint32]*fanout.Rule // splits and merges, from [[cluster.function]]
+	// functions: see Function (function.go).
+	functions
+	rules  map[uint32]*keyPlan     // per function tag, from [[cluster.function]]
+	fanout map[uint32]*fanout.Rule // splits and merges, from [[cluster.function]]
 	// keys is the schema walker's key finder with this cluster's rules:
 	// the fallback for functions whose key the flat plans cannot reach
 	// (after optional or composite fields). nil without a schema.
@@ -113,18 +102,16 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			return nil, fmt.Errorf("route: cluster %q: %w", cc.Name, err)
 		}
 		c := &Cluster{
-			Name:     cc.Name,
-			Config:   *cc,
-			Picker:   picker,
-			Timeout:  cc.Timeout,
-			Failover: cc.Health.Failover,
-			Stats:    stats.Cluster(cc.Name),
-			reg:      stats,
-			sch:      sch,
-			Retry:    health.NewRetryBudget(cc.Health.RetryBudget, configs.RetryFloor),
-			retry:    map[uint32]bool{},
-			rules:    map[uint32]*keyPlan{},
-			fanout:   map[uint32]*fanout.Rule{},
+			Name:      cc.Name,
+			Config:    *cc,
+			Picker:    picker,
+			Timeout:   cc.Timeout,
+			Failover:  cc.Health.Failover,
+			Stats:     stats.Cluster(cc.Name),
+			Retry:     health.NewRetryBudget(cc.Health.RetryBudget, configs.RetryFloor),
+			functions: functions{reg: stats, sch: sch},
+			rules:     map[uint32]*keyPlan{},
+			fanout:    map[uint32]*fanout.Rule{},
 		}
 		n := 0
 		for j := range cc.Shards {
@@ -163,15 +150,7 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			// A plan that is not ok defers to the walker, which accepted
 			// the rule above.
 			c.rules[fn.Tag] = &p
-			if r.Retry {
-				c.retry[fn.Tag] = true
-			}
-			if r.RateLimit > 0 {
-				if c.limits == nil {
-					c.limits = map[uint32]*rateLimit{}
-				}
-				c.limits[fn.Tag] = newRateLimit(cc.Name, r)
-			}
+			c.addRule(fn.Tag, cc.Name, r)
 		}
 		if sch != nil {
 			if err := t.buildFanout(c, cc); err != nil {
@@ -240,85 +219,6 @@ func (t *Table) Start(now time.Time, prev *Table) {
 			l.Start(now)
 		}
 	}
-}
-
-// Retries reports whether req's function is marked retry in c: it may be
-// sent again, to another replica, when its connection is lost.
-func (c *Cluster) Retries(req *rpc.InvokeReq) bool {
-	if len(c.retry) == 0 {
-		return false
-	}
-	tag, ok := req.FunctionTag()
-	return ok && c.retry[tag]
-}
-
-// Function returns the counters of req's function in c (a diagonal's:
-// its inner function's), or nil for a function the schemas do not have.
-func (c *Cluster) Function(req *rpc.InvokeReq) *metrics.Function {
-	tag, ok := lookupTag(req)
-	if !ok || c.sch == nil {
-		return nil
-	}
-	if m := c.funcs.Load(); m != nil {
-		if f, ok := (*m)[tag]; ok {
-			return f
-		}
-	}
-	fn := c.sch.ByTag(tag)
-	if fn == nil || !fn.Function {
-		return nil // not cached: garbage tags must not grow the map
-	}
-	c.funcsMu.Lock()
-	defer c.funcsMu.Unlock()
-	old := c.funcs.Load()
-	if old != nil {
-		if f, ok := (*old)[tag]; ok {
-			return f
-		}
-	}
-	m := make(map[uint32]*metrics.Function, 1)
-	if old != nil {
-		maps.Copy(m, *old)
-	}
-	f := c.reg.Function(c.Name, fn.Name)
-	m[tag] = f
-	c.funcs.Store(&m)
-	return f
-}
-
-// rateLimit is one function's rate_limit in a cluster, with the error
-// its refused requests get (built once: refusing allocates nothing).
-type rateLimit struct {
-	*health.RateLimit
-	rate, burst int
-	err         *rpc.Error
-}
-
-func newRateLimit(cluster string, r configs.FunctionRule) *rateLimit {
-	return &rateLimit{
-		RateLimit: health.NewRateLimit(r.RateLimit, r.Burst),
-		rate:      r.RateLimit,
-		burst:     r.Burst,
-		err: &rpc.Error{Code: rpc.CodeFloodControl, Description: fmt.Sprintf(
-			"rpcproxy: %s is over its rate limit in cluster %s (rate_limit = %d a second, burst %d)", r.Name, cluster, r.RateLimit, r.Burst)},
-	}
-}
-
-// Limit is the error that refuses req when its function is over its
-// rate_limit in c at now, or nil when it may go (and is counted). A
-// diagonal counts against its inner function's limit.
-func (c *Cluster) Limit(req *rpc.InvokeReq, now time.Time) *rpc.Error {
-	if len(c.limits) == 0 {
-		return nil
-	}
-	tag, ok := lookupTag(req)
-	if !ok {
-		return nil
-	}
-	if l := c.limits[tag]; l != nil && !l.Allow(now) {
-		return l.err
-	}
-	return nil
 }
 
 // HealthSettings converts a cluster's health config.

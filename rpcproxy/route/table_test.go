@@ -4,14 +4,13 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rpcproxy/rpcproxy/rpcproxy/metrics"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 )
 
-// TestClusterFunction: a cluster's function counters are made on first
-// use, one per function however many goroutines ask at once, and a tag
-// the schemas lack gets none (nor a map entry).
+// TestClusterFunction: a cluster's Functions are made on first use, one
+// per function however many goroutines ask at once, each with its
+// counters, and a tag the schemas lack gets none (nor a map entry).
 func TestClusterFunction(t *testing.T) {
 	tab, err := buildFanoutTable(t, shadowConfig)
 	if err != nil {
@@ -19,7 +18,7 @@ func TestClusterFunction(t *testing.T) {
 	}
 	mc := tab.cluster("mc")
 	names := []string{"memcache.get", "memcache.set", "memcache.delete", "memcache.getMulti"}
-	got := make([][]*metrics.Function, 8)
+	got := make([][]*Function, 8)
 	var wg sync.WaitGroup
 	for g := range got {
 		wg.Add(1)
@@ -33,7 +32,7 @@ func TestClusterFunction(t *testing.T) {
 	wg.Wait()
 	for i, n := range names {
 		f := got[0][i]
-		if f == nil || f.Cluster != "mc" || f.Name != n {
+		if f == nil || f.Stats.Cluster != "mc" || f.Stats.Name != n {
 			t.Fatalf("%s: %+v", n, f)
 		}
 		for g := range got {
@@ -45,7 +44,7 @@ func TestClusterFunction(t *testing.T) {
 	if f := mc.Function(&rpc.InvokeReq{Body: tl.AppendUint32(nil, 0xdeadbeef)}); f != nil {
 		t.Fatalf("an unknown tag got counters %+v", f)
 	}
-	if m := mc.funcs.Load(); len(*m) != len(names) {
+	if m := mc.made.Load(); len(*m) != len(names) {
 		t.Fatalf("%d functions cached, want %d", len(*m), len(names))
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	vk "github.com/VKCOM/tl/pkg/rpc"
-	"go.uber.org/goleak"
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	rpcclient "github.com/rpcproxy/rpcproxy/tl/rpc/client"
@@ -155,7 +154,7 @@ func TestInteropVKClientUDP(t *testing.T) {
 	if raceEnabled {
 		t.Skip("VK's UDP transport races internally; run without -race (make test does)")
 	}
-	t.Cleanup(func() { verifyNoLeaksVKUDP(t) })
+	leakCheck(t)
 	h := SyncFunc(func(r *Request, dst []byte) ([]byte, error) {
 		if r.ActorID == 7 {
 			return nil, &rpc.Error{Code: -5005, Description: "udp says no"}
@@ -190,15 +189,4 @@ func TestInteropVKClientUDP(t *testing.T) {
 	if !errors.As(err, &ve) || ve.Code != -5005 {
 		t.Fatalf("error answer: %v", err)
 	}
-}
-
-// verifyNoLeaksVKUDP is goleak ignoring VK's UDP transport goroutines,
-// which never exit after its Close.
-func verifyNoLeaksVKUDP(t *testing.T) {
-	t.Helper()
-	opts := []goleak.Option{goleak.IgnoreTopFunction("github.com/VKCOM/tl/internal/vkgo/pkg/srvfunc.(*CPUInfo).thisProcessCpuUsageLoop")}
-	for _, f := range []string{"goRead", "goSend", "goReceive", "goWrite", "goResend", "goAck", "goResendRequest", "goRegenerate", "Run"} {
-		opts = append(opts, goleak.IgnoreAnyFunction("github.com/VKCOM/tl/pkg/rpc/udp.(*Transport)."+f))
-	}
-	goleak.VerifyNone(t, opts...)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -237,7 +238,10 @@ func loadSchema(cfg *configs.Config) (*schema.Schema, error) {
 		return nil, nil
 	}
 	s, err := schema.LoadWithPrelude(cfg.Proxy.Schemas...)
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("rpcproxy: schemas: %w (proxy.schemas paths are relative to the config file's folder)", err)
+	case err != nil:
 		return nil, fmt.Errorf("rpcproxy: schemas: %w", err)
 	}
 	return s, nil

@@ -5,13 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/configs"
+	"github.com/rpcproxy/rpcproxy/rpcproxy"
 )
 
 const checkHelp = `
@@ -21,7 +21,9 @@ Check loads a config file with every rule the proxy applies at start-up and
 prints what it means: the proxy's listeners and limits, then each cluster
 with its routing, placement, shards and replicas. It exits 0 when the file
 is valid; otherwise it prints every problem (file:line: key: what is wrong)
-to stderr and exits 1. Schema files are not opened.
+to stderr and exits 1. It also reads the key file and the schemas and builds
+the routing table as serve does (function rules against the schemas'
+arguments), without opening a socket or dialling an engine.
 
 Example:
   rpcproxy check -config configs/demo.toml`
@@ -40,6 +42,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	cfg, code := loadConfig("check", *file, stderr)
 	if cfg == nil {
 		return code
+	}
+	if err := rpcproxy.Check(cfg); err != nil {
+		fmt.Fprintf(stderr, "rpcproxy check: %s: %v\n", cfg.File, err)
+		return exitProblem
 	}
 	fmt.Fprintf(stdout, "%s: OK, %d %s\n\n", cfg.File, len(cfg.Clusters), plural(len(cfg.Clusters), "cluster", "clusters"))
 	printConfig(stdout, cfg)
@@ -81,7 +87,7 @@ func printConfig(w io.Writer, cfg *configs.Config) {
 		slow = "over " + p.SlowRequest.String() + " (admin /slow)"
 	}
 	fmt.Fprintf(tw, "  slow requests\t%s\n", slow)
-	fmt.Fprintf(tw, "  schemas\t%s\n", schemasText(p.Schemas))
+	fmt.Fprintf(tw, "  schemas\t%s\n", listText(p.Schemas))
 	if p.KeyFile != "" {
 		fmt.Fprintf(tw, "  key file\t%s\n", keyText(p.KeyFile))
 	}
@@ -172,20 +178,6 @@ func replicasText(rs []configs.Replica) string {
 		}
 	}
 	return strings.Join(parts, ", ")
-}
-
-// schemasText lists the schema files, marking those that cannot be read
-// now. It is a note, not an error: the config is valid without them, and the
-// proxy reports a missing schema when it starts.
-func schemasText(paths []string) string {
-	parts := make([]string, len(paths))
-	for i, p := range paths {
-		parts[i] = p
-		if _, err := os.Stat(p); err != nil {
-			parts[i] += " (not found)"
-		}
-	}
-	return listText(parts)
 }
 
 func listText(xs []string) string {

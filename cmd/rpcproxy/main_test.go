@@ -30,7 +30,6 @@ func writeConfig(t *testing.T, src string) string {
 // their only replica, ketama with md5.
 const ketamaExample = `
 [proxy]
-schemas = ["missing.tl"]
 
 [[cluster]]
 name = "redis"
@@ -68,6 +67,14 @@ func TestRun(t *testing.T) {
 	good := writeConfig(t, ketamaExample)
 	broken := writeConfig(t, brokenConfig)
 	keyed := writeConfig(t, strings.Replace(ketamaExample, "[proxy]\n", "[proxy]\nkey_file = \"key\"\n", 1))
+	noKey := writeConfig(t, strings.Replace(ketamaExample, "[proxy]\n", "[proxy]\nkey_file = \"secrets/none.key\"\n", 1))
+	noSchema := writeConfig(t, strings.Replace(ketamaExample, "[proxy]\n", "[proxy]\nschemas = [\"memcache.tl\"]\n", 1))
+	memcacheTL, err := filepath.Abs("../../engines/memcache/memcache.tl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	badRule := writeConfig(t, strings.Replace(ketamaExample, "[proxy]\n", "[proxy]\nschemas = [\""+memcacheTL+"\"]\n", 1)+
+		"[[cluster.function]]\nname = \"memcache.getMulti\"\nkey = \"kees\"\n")
 	if err := os.WriteFile(filepath.Join(filepath.Dir(keyed), "key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +149,7 @@ func TestRun(t *testing.T) {
 				"OK, 2 clusters",
 				"listen           127.0.0.1:9300 (tcp)\n", // no key_file: no UDP
 				"requests         256MiB in flight, 16777199 bytes each at most",
-				"missing.tl (not found)",
+				"schemas          -\n",
 				"cluster redis", "functions  redis.*", "sharding   ketama (key hash md5)",
 				"#  name", "0  127.0.0.1:6379  1       127.0.0.1:6379",
 				"1  127.0.0.1:6380  1       127.0.0.1:6380, 127.0.0.2:6380",
@@ -168,6 +175,27 @@ func TestRun(t *testing.T) {
 				"rpcproxy check: " + broken + ": 3 problems",
 			},
 			stdoutEmpty: true,
+		},
+		{
+			name:         "check reads the key file as serve does",
+			args:         []string{"check", "-config", noKey},
+			expectedCode: 1,
+			stderr:       []string{"rpcproxy check: " + noKey + ": rpcproxy: configs: key_file: open", "secrets/none.key: no such file"},
+			stdoutEmpty:  true,
+		},
+		{
+			name:         "check loads the schemas, and says where relative paths start",
+			args:         []string{"check", "-config", noSchema},
+			expectedCode: 1,
+			stderr:       []string{"rpcproxy check: " + noSchema + ": rpcproxy: schemas:", "memcache.tl: no such file", "relative to the config file's folder"},
+			stdoutEmpty:  true,
+		},
+		{
+			name:         "check builds the routing table: a key rule naming no argument",
+			args:         []string{"check", "-config", badRule},
+			expectedCode: 1,
+			stderr:       []string{"rpcproxy check: " + badRule + `: route: cluster "users": key rules:`, `memcache.getMulti has no argument "kees"`},
+			stdoutEmpty:  true,
 		},
 		{
 			name:         "check a missing file",
@@ -282,14 +310,54 @@ func expectInOrder(t *testing.T, name, out string, subs []string) {
 }
 
 // TestCheckExamples runs check on every example config of the repository,
-// as an admin would.
+// as an admin would on a host set up for it: each file is copied into a
+// folder beside the repository's engines/ (where their relative schema
+// paths point), with the schemas of configs/ and the key file
+// production.toml names (secrets/rpcproxy.key: a host's secret, never in
+// the repository).
 func TestCheckExamples(t *testing.T) {
 	files, err := filepath.Glob("../../configs/*.toml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example configs found: %v", err)
 	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
+	host := t.TempDir()
+	engines, err := filepath.Abs("../../engines")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(engines, filepath.Join(host, "engines")); err != nil {
+		t.Fatal(err)
+	}
+	secrets := filepath.Join(host, "configs", "secrets")
+	if err := os.MkdirAll(secrets, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(secrets, "rpcproxy.key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	schemas, err := filepath.Glob("../../configs/*.tl") // the examples' own schemas
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range schemas {
+		data, err := os.ReadFile(src)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(host, "configs", filepath.Base(src)), data, 0o600)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, src := range files {
+		t.Run(filepath.Base(src), func(t *testing.T) {
+			data, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := filepath.Join(host, "configs", filepath.Base(src))
+			if err := os.WriteFile(f, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
 			code, stdout, stderr := runCmd(t, "check", "-config", f)
 			if code != 0 || stderr != "" {
 				t.Fatalf("check %s: exit %d\n%s", f, code, stderr)

@@ -16,20 +16,32 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-// writeConfig writes a config into a temporary directory and returns its path.
+// writeConfig writes a config into a temporary directory, beside redisTL
+// as redis.tl, and returns its path.
 func writeConfig(t *testing.T, src string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "rpcproxy.toml")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "redis.tl"), []byte(redisTL), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "rpcproxy.toml")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
+// redisTL is the schema of ketamaExample's functions: a functions pattern
+// must match a function of the schemas.
+const redisTL = `---functions---
+redis.get key:string = Maybe string;
+`
+
 // ketamaExample is sharding.md's worked example: three shards named by
 // their only replica, ketama with md5.
 const ketamaExample = `
 [proxy]
+schemas = ["redis.tl"]
 
 [[cluster]]
 name = "redis"
@@ -68,12 +80,12 @@ func TestRun(t *testing.T) {
 	broken := writeConfig(t, brokenConfig)
 	keyed := writeConfig(t, strings.Replace(ketamaExample, "[proxy]\n", "[proxy]\nkey_file = \"key\"\n", 1))
 	noKey := writeConfig(t, strings.Replace(ketamaExample, "[proxy]\n", "[proxy]\nkey_file = \"secrets/none.key\"\n", 1))
-	noSchema := writeConfig(t, strings.Replace(ketamaExample, "[proxy]\n", "[proxy]\nschemas = [\"memcache.tl\"]\n", 1))
+	noSchema := writeConfig(t, strings.Replace(ketamaExample, `"redis.tl"`, `"redis.tl", "memcache.tl"`, 1))
 	memcacheTL, err := filepath.Abs("../../engines/memcache/memcache.tl")
 	if err != nil {
 		t.Fatal(err)
 	}
-	badRule := writeConfig(t, strings.Replace(ketamaExample, "[proxy]\n", "[proxy]\nschemas = [\""+memcacheTL+"\"]\n", 1)+
+	badRule := writeConfig(t, strings.Replace(ketamaExample, `"redis.tl"`, `"redis.tl", "`+memcacheTL+`"`, 1)+
 		"[[cluster.function]]\nname = \"memcache.getMulti\"\nkey = \"kees\"\n")
 	if err := os.WriteFile(filepath.Join(filepath.Dir(keyed), "key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
 		t.Fatal(err)
@@ -149,7 +161,7 @@ func TestRun(t *testing.T) {
 				"OK, 2 clusters",
 				"listen           127.0.0.1:9300 (tcp)\n", // no key_file: no UDP
 				"requests         256MiB in flight, 16777199 bytes each at most",
-				"schemas          -\n",
+				"schemas          ", "/redis.tl\n",
 				"cluster redis", "functions  redis.*", "sharding   ketama (key hash md5)",
 				"#  name", "0  127.0.0.1:6379  1       127.0.0.1:6379",
 				"1  127.0.0.1:6380  1       127.0.0.1:6380, 127.0.0.2:6380",

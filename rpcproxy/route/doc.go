@@ -44,7 +44,10 @@
 //
 // Fan-out rules are compiled against the schema by fanout.Compile in
 // Build, so a rule that cannot work (a positional partial split without
-// missing, a sort field the elements lack) refuses the whole config.
+// missing, a sort field the elements lack) refuses the whole config. So
+// does a functions pattern that can route nothing: one without schemas
+// (a request names its function by tag, and only the schemas name tags),
+// or one that matches none of their functions.
 //
 // A non-zero actor id that names no cluster is refused (PROXY_NO_TARGET),
 // never routed by port or function instead: an app that says which cluster

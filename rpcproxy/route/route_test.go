@@ -240,18 +240,26 @@ func TestBuildErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name    string
-		rule    string
-		sch     *schema.Schema
-		wantErr string
+		name      string
+		functions string // default ["test.*"]
+		rule      string
+		sch       *schema.Schema
+		wantErr   string
 	}{
-		{"rule without schema", "[[cluster.function]]\nname = \"test.named\"\nkey = \"b\"\n", nil, "no schema is loaded"},
-		{"rule for unknown function", "[[cluster.function]]\nname = \"test.nope\"\n", sch, "not in the schemas"},
-		{"rule naming a missing arg", "[[cluster.function]]\nname = \"test.named\"\nkey = \"c\"\n", sch, "has no argument \"c\""},
+		{"rule without schema", "", "[[cluster.function]]\nname = \"test.named\"\nkey = \"b\"\n", nil, "no schema is loaded"},
+		{"rule for unknown function", "", "[[cluster.function]]\nname = \"test.nope\"\n", sch, "not in the schemas"},
+		{"rule naming a missing arg", "", "[[cluster.function]]\nname = \"test.named\"\nkey = \"c\"\n", sch, "has no argument \"c\""},
+		{"functions without schema", "", "", nil, `cluster "x": functions = ["test.*"] routes by function name, which needs the TL schemas`},
+		{"pattern matching no function", `["test.*", "tset.*"]`, "", sch, `cluster "x": functions pattern "tset.*" matches no function of the schemas`},
+		{"exact name matching no function", `["memcache.gett"]`, "", sch, `functions pattern "memcache.gett" matches no function`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			text := "[[cluster]]\nname = \"x\"\nfunctions = [\"test.*\"]\nshards = [{ replicas = [\"10.0.0.1:1\"] }]\n" + tc.rule
+			functions := tc.functions
+			if functions == "" {
+				functions = `["test.*"]`
+			}
+			text := "[[cluster]]\nname = \"x\"\nfunctions = " + functions + "\nshards = [{ replicas = [\"10.0.0.1:1\"] }]\n" + tc.rule
 			cfg, err := configs.Parse("x.toml", []byte(text), ".")
 			if err != nil {
 				t.Fatal(err)

@@ -180,6 +180,9 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			}
 		}
 	}
+	if err := checkPatterns(cfg, sch); err != nil {
+		return nil, err
+	}
 	for _, c := range t.Clusters {
 		cc := &c.Config
 		hs := HealthSettings(cc.Health)
@@ -190,6 +193,32 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 		}
 	}
 	return t, nil
+}
+
+// checkPatterns refuses functions patterns that can route nothing: a
+// request names its function by tag, and only the schemas map tags to
+// names, so a pattern needs them and must match one of their functions
+// (else it is a typo, or its schema is missing).
+func checkPatterns(cfg *configs.Config, sch *schema.Schema) error {
+	for i := range cfg.Clusters {
+		cc := &cfg.Clusters[i]
+		if len(cc.Functions) == 0 {
+			continue
+		}
+		if sch == nil {
+			return fmt.Errorf("route: cluster %q: functions = %q routes by function name, which needs the TL schemas: list them in proxy.schemas", cc.Name, cc.Functions)
+		}
+	patterns:
+		for _, pat := range cc.Functions {
+			for _, fn := range sch.Combinators {
+				if fn.Function && configs.FunctionMatches(pat, fn.Name) {
+					continue patterns
+				}
+			}
+			return fmt.Errorf("route: cluster %q: functions pattern %q matches no function of the schemas (a typo, or a schema missing from proxy.schemas?)", cc.Name, pat)
+		}
+	}
+	return nil
 }
 
 // Start opens every cluster's retry budget and rate limits at now, when

@@ -235,6 +235,10 @@ func TestShardAndForwardKeys(t *testing.T) {
 }
 
 func TestBuildErrors(t *testing.T) {
+	const (
+		shadowTo     = "[cluster.shadow]\ncluster = \"y\"\nshare = 0.5\n"
+		otherCluster = "[[cluster]]\nname = \"y\"\nactor_id = 9\nshards = [{ replicas = [\"10.0.0.2:1\"] }]\n"
+	)
 	sch, err := schema.LoadWithPrelude("../../engines/memcache/memcache.tl", "testdata/test.tl")
 	if err != nil {
 		t.Fatal(err)
@@ -252,6 +256,8 @@ func TestBuildErrors(t *testing.T) {
 		{"functions without schema", "", "", nil, `cluster "x": functions = ["test.*"] routes by function name, which needs the TL schemas`},
 		{"pattern matching no function", `["test.*", "tset.*"]`, "", sch, `cluster "x": functions pattern "tset.*" matches no function of the schemas`},
 		{"exact name matching no function", `["memcache.gett"]`, "", sch, `functions pattern "memcache.gett" matches no function`},
+		{"shadow functions matching no function", "", shadowTo + "functions = [\"test.named\", \"test.nope*\"]\n" + otherCluster, sch, `shadow.functions pattern "test.nope*" matches no function`},
+		{"shadow functions without schema", `["test.*"]`, shadowTo + "functions = [\"test.named\"]\n" + otherCluster, nil, "shadow.functions needs the functions' schemas"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -43,6 +43,11 @@ func (t *Table) linkShadows(sch *schema.Schema) error {
 		if len(sh.Functions) > 0 && sch == nil {
 			return fmt.Errorf("route: cluster %q: shadow.functions needs the functions' schemas (proxy.schemas)", c.Name)
 		}
+		for _, pat := range sh.Functions {
+			if !matchesAny(sch, pat) {
+				return fmt.Errorf("route: cluster %q: shadow.functions pattern %q matches no function of the schemas (a typo?)", c.Name, pat)
+			}
+		}
 		c.Shadow = &Shadow{To: to, below: uint64(math.Round(sh.Share * (1 << 32))), functions: sh.Functions}
 	}
 	return nil

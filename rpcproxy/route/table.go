@@ -208,17 +208,24 @@ func checkPatterns(cfg *configs.Config, sch *schema.Schema) error {
 		if sch == nil {
 			return fmt.Errorf("route: cluster %q: functions = %q routes by function name, which needs the TL schemas: list them in proxy.schemas", cc.Name, cc.Functions)
 		}
-	patterns:
 		for _, pat := range cc.Functions {
-			for _, fn := range sch.Combinators {
-				if fn.Function && configs.FunctionMatches(pat, fn.Name) {
-					continue patterns
-				}
+			if !matchesAny(sch, pat) {
+				return fmt.Errorf("route: cluster %q: functions pattern %q matches no function of the schemas (a typo, or a schema missing from proxy.schemas?)", cc.Name, pat)
 			}
-			return fmt.Errorf("route: cluster %q: functions pattern %q matches no function of the schemas (a typo, or a schema missing from proxy.schemas?)", cc.Name, pat)
 		}
 	}
 	return nil
+}
+
+// matchesAny reports whether the functions pattern pat matches a function
+// of sch.
+func matchesAny(sch *schema.Schema, pat string) bool {
+	for _, fn := range sch.Combinators {
+		if fn.Function && configs.FunctionMatches(pat, fn.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // Start opens every cluster's retry budget and rate limits at now, when

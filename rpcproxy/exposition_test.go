@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rpcproxy/rpcproxy/rpcproxy/enginetest"
 	"github.com/rpcproxy/rpcproxy/tl"
@@ -374,7 +375,9 @@ name = "side"
 actor_id = 7
 shards = [{ replicas = [%q] }]
 `, eng[0].Addr, eng[1].Addr, eng[2].Addr, eng[3].Addr, side[0].Addr)
-	p := startProxy(t, parseConfig(t, text), Options{NoAdmin: true})
+	// A clock that stands still: exactly the burst of sets passes.
+	clock := &stepClock{base: time.Now()}
+	p := startProxy(t, parseConfig(t, text), Options{NoAdmin: true, Now: clock.Now})
 	a := dialApp(t, p.addr(t, mainListen))
 	qid := int64(0)
 	call := func(body []byte, actor int64) rpc.ReqResult {

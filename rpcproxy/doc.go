@@ -86,7 +86,9 @@
 //     engines are shared by address and reference-counted, so those that
 //     stay keep their connections and health. /stats and /metrics name the
 //     running config by its file and the SHA-256 of its text, and say how
-//     the last reload ended (applied, or refused and why).
+//     the last reload ended (applied, or refused and why). The watcher
+//     reloads only file content no reload has read yet, so an edit
+//     followed by SIGHUP is one reload, and a refused file is not retried.
 //   - Counters: per cluster (metrics.Cluster), per cluster and function
 //     (metrics.Function, looked up once per request by route.Cluster.Function)
 //     and per engine; all atomics, kept across reloads by metrics.Registry.

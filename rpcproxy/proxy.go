@@ -94,7 +94,10 @@ type Proxy struct {
 	stopOnce  sync.Once
 	wg        sync.WaitGroup // repliers, listener servers, watcher, drains
 	started   time.Time
-	fileSum   []byte // ConfigPath's content hash when New ran: the watcher's baseline
+	// readSum is the content hash of ConfigPath as last read: by New, or
+	// by the last Reload (applied or refused, from SIGHUP or the
+	// watcher). The watcher reloads only content not read yet.
+	readSum atomic.Pointer[[]byte]
 	// key is proxy.key_file's key as read at start (nil: none), and udp
 	// whether app listeners also serve UDP; a reload does not change them.
 	key []byte
@@ -142,7 +145,7 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 		started:   o.Now(),
 	}
 	if o.ConfigPath != "" {
-		p.fileSum, _ = fileSum(o.ConfigPath)
+		p.noteRead()
 	}
 	p.fwdPool.New = func() any { return &forward{hdr: make([]byte, 0, 128)} }
 	p.joinPool.New = func() any { return &joined{} }

@@ -22,6 +22,9 @@ func (p *Proxy) Reload() error {
 	if p.opts.ConfigPath == "" {
 		return errors.New("rpcproxy: reload: no config file (Options.ConfigPath)")
 	}
+	// Hashed before it is loaded: a write in between shows as a change
+	// at the watcher's next poll, which reloads again.
+	p.noteRead()
 	cfg, err := configs.Load(p.opts.ConfigPath)
 	if err != nil {
 		p.refused(err)
@@ -189,13 +192,9 @@ func diffClusters(old, cur *configs.Config) []any {
 	return []any{"clusters_added", added, "clusters_removed", removed, "clusters_changed", changed}
 }
 
-// watch polls the config file and reloads when its content changes. A
-// content hash, not mtime alone, decides: editors that keep the mtime, or
-// two writes within its resolution, are still seen; a rewrite with the
-// same bytes is not a reload.
+// watch polls the config file every WatchInterval (poll).
 func (p *Proxy) watch() {
 	defer p.wg.Done()
-	last := p.fileSum
 	t := time.NewTicker(p.opts.WatchInterval)
 	defer t.Stop()
 	for {
@@ -204,13 +203,30 @@ func (p *Proxy) watch() {
 			return
 		case <-t.C:
 		}
-		sum, err := fileSum(p.opts.ConfigPath)
-		if err != nil || bytes.Equal(sum, last) {
-			continue
-		}
-		last = sum
-		p.log.Info("config file changed", "file", p.opts.ConfigPath)
-		_ = p.Reload()
+		p.poll()
+	}
+}
+
+// poll reloads the config file when its content is not what was read
+// last. A content hash, not mtime alone, decides: editors that keep the
+// mtime, or two writes within its resolution, are still seen; a rewrite
+// with the same bytes is not a reload, and neither is an edit a SIGHUP
+// reload has read already (or refused: the same bad bytes are not
+// retried).
+func (p *Proxy) poll() {
+	sum, err := fileSum(p.opts.ConfigPath)
+	if last := p.readSum.Load(); err != nil || last != nil && bytes.Equal(sum, *last) {
+		return
+	}
+	p.log.Info("config file changed", "file", p.opts.ConfigPath)
+	_ = p.Reload()
+}
+
+// noteRead records the config file's content hash as read (readSum); an
+// unreadable file records nothing.
+func (p *Proxy) noteRead() {
+	if sum, err := fileSum(p.opts.ConfigPath); err == nil {
+		p.readSum.Store(&sum)
 	}
 }
 

@@ -216,6 +216,54 @@ func TestWatcherReloadsOnChange(t *testing.T) {
 	}
 }
 
+// TestPollSkipsWhatReloadRead: a SIGHUP reload (Reload) of an edit leaves
+// nothing for the watcher's next poll, which reloads only content not
+// read yet: a new edit, not a rewrite of the same bytes, and not a
+// refused file again.
+func TestPollSkipsWhatReloadRead(t *testing.T) {
+	eng := startEngines(t, 1)
+	path := filepath.Join(t.TempDir(), "proxy.toml")
+	abs, _ := filepath.Abs(memcacheTL)
+	good := strings.Replace(oneShardConfig(eng[0].Addr, ""), memcacheTL, abs, 1)
+	write := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(good)
+	cfg, err := configsLoad(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No watcher goroutine (WatchInterval 0): the test polls.
+	p := startProxy(t, cfg, Options{NoAdmin: true, ConfigPath: path})
+	counts := func() string { return fmt.Sprintf("%d reloads, %d refused", p.reloads.Load(), p.reloadErrors.Load()) }
+	steps := []struct {
+		what   string
+		do     func()
+		counts string
+	}{
+		{"poll, file unchanged", p.poll, "0 reloads, 0 refused"},
+		{"edit, SIGHUP", func() { write(strings.Replace(good, `timeout = "1m0s"`, `timeout = "2m"`, 1)); _ = p.Reload() }, "1 reloads, 0 refused"},
+		{"poll after the SIGHUP", p.poll, "1 reloads, 0 refused"},
+		{"same bytes rewritten, poll", func() { write(strings.Replace(good, `timeout = "1m0s"`, `timeout = "2m"`, 1)); p.poll() }, "1 reloads, 0 refused"},
+		{"edit, poll", func() { write(strings.Replace(good, `timeout = "1m0s"`, `timeout = "3m"`, 1)); p.poll() }, "2 reloads, 0 refused"},
+		{"bad edit, SIGHUP", func() { write(good + "nonsense = 1\n"); _ = p.Reload() }, "2 reloads, 1 refused"},
+		{"poll after the refused SIGHUP", p.poll, "2 reloads, 1 refused"},
+		{"fixed, poll", func() { write(good); p.poll() }, "3 reloads, 1 refused"},
+	}
+	for _, st := range steps {
+		st.do()
+		if got := counts(); got != st.counts {
+			t.Fatalf("%s: %s, want %s", st.what, got, st.counts)
+		}
+	}
+	if got := p.Config().Proxy.Timeout; got != time.Minute {
+		t.Fatalf("running timeout %v, want the fixed file's 1m", got)
+	}
+}
+
 func TestShutdownDrains(t *testing.T) {
 	eng := startEngines(t, 1)
 	eng[0].Handler = func(*enginetest.Request) enginetest.Reply { return enginetest.Reply{Hold: true} }

@@ -26,7 +26,8 @@ line at start with the listeners and clusters, one per reload with what
 changed, one per engine going down or coming back.
 
 Signals: SIGHUP reloads the config (a bad one is refused and logged, the
-running one kept); the file is also polled for changes every -watch.
+running one kept); the file is also polled for changes every -watch
+(content the last reload read, or refused, is not reloaded again).
 /stats shows the running config's SHA-256 and how the last reload ended
 (applied, or refused with the reason); /metrics has
 rpcproxy_config_last_reload_successful for alerts.

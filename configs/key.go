@@ -2,8 +2,10 @@ package configs
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -18,6 +20,9 @@ const (
 // its first four bytes (the key id) not all zero.
 func ReadKey(path string) ([]byte, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("configs: key_file: %w (the key the engines use: %d..%d bytes, the first 4 not all zero; relative paths start at the config file's folder)", err, MinKeyLen, maxKeyLen)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("configs: key_file: %w", err)
 	}

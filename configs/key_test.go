@@ -76,7 +76,7 @@ func TestReadKey(t *testing.T) {
 		{"short", write("short", good[:31]), "31 bytes, want at least 32"},
 		{"zero key id", write("zero", append([]byte{0, 0, 0, 0}, good...)), "4 zero bytes"},
 		{"huge", write("huge", make([]byte, 5000)), "more than 4096 bytes"},
-		{"missing", filepath.Join(dir, "none"), "no such file"},
+		{"missing", filepath.Join(dir, "none"), "no such file or directory (the key the engines use: 32..4096 bytes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -261,4 +264,58 @@ func TestEncryptedBadPadding(t *testing.T) {
 			wantErr(t, got.err, tc.want)
 		})
 	}
+}
+
+// TestCloseLogLevel: a connection the peer closes cleanly, or this side
+// closes, is logged at debug (an app that connects per request closes
+// thousands a second); one that fails is a warning naming the reason.
+func TestCloseLogLevel(t *testing.T) {
+	defer verifyNoLeaks(t)
+	for _, tc := range []struct {
+		name  string
+		end   func(p *rawPeer, c *Conn)
+		level string
+		why   string
+	}{
+		{"peer closes", func(p *rawPeer, c *Conn) { _ = p.nc.Close() }, "DEBUG", "EOF"},
+		{"this side closes", func(p *rawPeer, c *Conn) { _ = c.Close() }, "DEBUG", "connection closed"},
+		{"wrong CRC", func(p *rawPeer, c *Conn) {
+			f := p.frame(1, []byte("body"))
+			f[len(f)-1] ^= 1
+			p.raw(f)
+		}, "WARN", "CRC"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log lockedLog
+			p, c := newRawPeer(t, Config{Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			defer p.nc.Close()
+			defer c.Close()
+			tc.end(p, c)
+			if _, _, err := c.ReadPacket(); err == nil {
+				t.Fatal("ReadPacket after the end: no error")
+			}
+			got := log.String()
+			if !strings.Contains(got, "level="+tc.level+` msg="rpc/packet: connection closed"`) || !strings.Contains(got, tc.why) {
+				t.Fatalf("log %q, want the close at %s naming %q", got, tc.level, tc.why)
+			}
+		})
+	}
+}
+
+// lockedLog is a log sink for several goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

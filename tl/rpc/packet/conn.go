@@ -490,12 +490,12 @@ func (c *Conn) fail(err error) {
 	close(c.done)
 	c.wcond.Broadcast()
 	_ = c.nc.Close()
+	// A close by either side is routine (an app that connects per
+	// request closes thousands a second): debug. Only a connection that
+	// failed is worth a warning.
 	level := slog.LevelWarn
-	switch {
-	case errors.Is(err, ErrClosed):
+	if errors.Is(err, ErrClosed) || errors.Is(err, io.EOF) {
 		level = slog.LevelDebug
-	case errors.Is(err, io.EOF):
-		level = slog.LevelInfo
 	}
 	c.log.Log(context.Background(), level, "rpc/packet: connection closed",
 		"reason", err.Error(), "local", c.nc.LocalAddr(), "remote", c.nc.RemoteAddr(), "peer_pid", c.peerPID.String())

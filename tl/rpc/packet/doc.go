@@ -76,7 +76,8 @@
 // # Invariants
 //
 //   - Bad input never panics: it closes that connection, logs the reason
-//     once through Config.Logger, and returns a wrapped sentinel error.
+//     once through Config.Logger (a warning), and returns a wrapped
+//     sentinel error. A clean close by either side is logged at debug.
 //   - Memory per connection is bounded: the read buffer grows only as bytes
 //     arrive (never to more than twice what was received, capped by
 //     MaxPacketLen), and pending writes block at WriteBufferLimit.

@@ -95,6 +95,11 @@ func NewPool(o Options) *Pool {
 	if o.Packet.WriteBufferLimit <= 0 {
 		o.Packet.WriteBufferLimit = o.QueueLimit
 	}
+	if o.Packet.WarnLimit == nil {
+		// One line a second for failed engine connections; engines going
+		// down and up are logged by the pool on their own.
+		o.Packet.WarnLimit = &packet.LogLimit{Now: o.Now}
+	}
 	p := &Pool{opts: o, engines: map[string]*Engine{}}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.wg.Add(1)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -299,6 +300,86 @@ func TestCloseLogLevel(t *testing.T) {
 				t.Fatalf("log %q, want the close at %s naming %q", got, tc.level, tc.why)
 			}
 		})
+	}
+}
+
+// TestLogLimit: one line a second, each carrying the count of those not
+// logged since the last; a nil LogLimit allows everything.
+func TestLogLimit(t *testing.T) {
+	clock := time.Unix(1000, 0)
+	l := &LogLimit{Now: func() time.Time { return clock }}
+	for i, st := range []struct {
+		step     time.Duration
+		unlogged int64
+		ok       bool
+	}{
+		{0, 0, true},
+		{0, 0, false},
+		{999 * time.Millisecond, 0, false},
+		{time.Millisecond, 2, true}, // a second after the last line
+		{500 * time.Millisecond, 0, false},
+		{time.Hour, 1, true},
+		{0, 0, false},
+	} {
+		clock = clock.Add(st.step)
+		if n, ok := l.Allow(); n != st.unlogged || ok != st.ok {
+			t.Fatalf("step %d: Allow = %d, %v; want %d, %v", i, n, ok, st.unlogged, st.ok)
+		}
+	}
+	var none *LogLimit
+	for range 3 {
+		if n, ok := none.Allow(); n != 0 || !ok {
+			t.Fatalf("nil LogLimit: Allow = %d, %v", n, ok)
+		}
+	}
+}
+
+// TestWarnLimitShared: the connections of one server share its
+// WarnLimit: three that fail within a second log one warning, the next
+// one after a second says how many were not logged; a peer that closes
+// before the handshake (a TCP health check) logs a debug line only.
+func TestWarnLimitShared(t *testing.T) {
+	defer verifyNoLeaks(t)
+	var log lockedLog
+	var ns atomic.Int64
+	clock := func() time.Time { return time.Unix(1000, ns.Load()) }
+	cfg := Config{
+		Logger:    slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		WarnLimit: &LogLimit{Now: clock},
+	}
+	fail := func() {
+		t.Helper()
+		p, c := newRawPeer(t, cfg)
+		defer p.nc.Close()
+		defer c.Close()
+		f := p.frame(1, []byte("body"))
+		f[len(f)-1] ^= 1 // wrong CRC
+		p.raw(f)
+		if _, _, err := c.ReadPacket(); !errors.Is(err, ErrBadCRC) {
+			t.Fatalf("ReadPacket: %v, want ErrBadCRC", err)
+		}
+	}
+	for range 3 {
+		fail()
+	}
+	if n := strings.Count(log.String(), "level=WARN"); n != 1 {
+		t.Fatalf("3 failures in a second: %d warnings, want 1:\n%s", n, log.String())
+	}
+	ns.Add(int64(time.Second))
+	fail()
+	if got := log.String(); strings.Count(got, "level=WARN") != 2 || !strings.Contains(got, "unlogged=2") {
+		t.Fatalf("the failure a second later: want a second warning with unlogged=2:\n%s", got)
+	}
+
+	// A health check: connect, close, no byte sent.
+	ns.Add(int64(time.Second)) // a warning now would be allowed: none comes
+	nc, srv := tcpPair(t)
+	_ = nc.Close()
+	if _, err := ServerHandshake(srv, cfg); err == nil {
+		t.Fatal("handshake with a closed peer: no error")
+	}
+	if got := log.String(); strings.Count(got, "level=WARN") != 2 || !strings.Contains(got, `level=DEBUG msg="rpc/packet: peer closed before the handshake"`) {
+		t.Fatalf("a health check's close: want one debug line and no warning:\n%s", got)
 	}
 }
 

@@ -85,8 +85,12 @@ type Config struct {
 	UTime func() uint32
 
 	// Logger receives one record per failed handshake or closed
-	// connection; nil discards them.
+	// connection; nil discards them. Clean closes are debug records,
+	// failures warnings.
 	Logger *slog.Logger
+	// WarnLimit, shared by the connections of one server or pool, caps
+	// their warnings at one a second (see LogLimit); nil logs every one.
+	WarnLimit *LogLimit
 	// Now is the clock for wire timestamps (nonce time, skew check). nil
 	// means time.Now. Deadlines use the real clock: net.Conn needs it.
 	Now func() time.Time

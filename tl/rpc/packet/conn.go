@@ -1,7 +1,6 @@
 package packet
 
 import (
-	"context"
 	"crypto/cipher"
 	"errors"
 	"fmt"
@@ -23,9 +22,10 @@ const writeRetain = 4 << 20
 // one goroutine at a time; WritePacket, Flush, Close and the accessors are
 // safe for concurrent use.
 type Conn struct {
-	nc      net.Conn
-	log     *slog.Logger
-	timeout time.Duration
+	nc        net.Conn
+	log       *slog.Logger
+	warnLimit *LogLimit // Config.WarnLimit
+	timeout   time.Duration
 
 	// Reader goroutine only.
 	rd     reader
@@ -91,6 +91,7 @@ func newConn(nc net.Conn, s *settings, server bool) *Conn {
 	c := &Conn{
 		nc:          nc,
 		log:         s.Logger,
+		warnLimit:   s.WarnLimit,
 		timeout:     s.timeout,
 		server:      server,
 		wseq:        seqNonce,
@@ -492,13 +493,17 @@ func (c *Conn) fail(err error) {
 	_ = c.nc.Close()
 	// A close by either side is routine (an app that connects per
 	// request closes thousands a second): debug. Only a connection that
-	// failed is worth a warning.
-	level := slog.LevelWarn
+	// failed is worth a warning, and those are capped (WarnLimit).
 	if errors.Is(err, ErrClosed) || errors.Is(err, io.EOF) {
-		level = slog.LevelDebug
+		c.log.Debug("rpc/packet: connection closed",
+			"reason", err.Error(), "local", c.nc.LocalAddr(), "remote", c.nc.RemoteAddr(), "peer_pid", c.peerPID.String())
+		return
 	}
-	c.log.Log(context.Background(), level, "rpc/packet: connection closed",
-		"reason", err.Error(), "local", c.nc.LocalAddr(), "remote", c.nc.RemoteAddr(), "peer_pid", c.peerPID.String())
+	if n, ok := c.warnLimit.Allow(); ok {
+		c.log.Warn("rpc/packet: connection closed",
+			"reason", err.Error(), "local", c.nc.LocalAddr(), "remote", c.nc.RemoteAddr(), "peer_pid", c.peerPID.String(),
+			"unlogged", n)
+	}
 }
 
 // Close closes the connection at once, dropping pending bytes, and waits

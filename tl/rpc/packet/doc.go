@@ -77,7 +77,11 @@
 //
 //   - Bad input never panics: it closes that connection, logs the reason
 //     once through Config.Logger (a warning), and returns a wrapped
-//     sentinel error. A clean close by either side is logged at debug.
+//     sentinel error. Warnings of the connections sharing a
+//     Config.WarnLimit (a server's, a pool's) are capped at one a second,
+//     each with the count not logged since. A clean close by either side,
+//     and a peer that closes before sending a byte (a TCP health check),
+//     are logged at debug.
 //   - Memory per connection is bounded: the read buffer grows only as bytes
 //     arrive (never to more than twice what was received, capped by
 //     MaxPacketLen), and pending writes block at WriteBufferLimit.

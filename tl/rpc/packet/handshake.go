@@ -61,8 +61,16 @@ func (c *Conn) handshakeFailed(s *settings, side string, err error) error {
 		return err
 	}
 	_ = c.nc.Close()
-	s.Logger.Warn("rpc/packet: "+side+" handshake failed", "reason", err.Error(),
-		"local", c.nc.LocalAddr(), "remote", c.nc.RemoteAddr())
+	if c.server && c.rd.seq == seqNonce && c.rd.w == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		// Closed before sending a byte: a TCP health check or a port
+		// scan, every few seconds from each monitor. Routine.
+		s.Logger.Debug("rpc/packet: peer closed before the handshake", "local", c.nc.LocalAddr(), "remote", c.nc.RemoteAddr())
+		return err
+	}
+	if n, ok := s.WarnLimit.Allow(); ok {
+		s.Logger.Warn("rpc/packet: "+side+" handshake failed", "reason", err.Error(),
+			"local", c.nc.LocalAddr(), "remote", c.nc.RemoteAddr(), "unlogged", n)
+	}
 	return err
 }
 

@@ -267,7 +267,7 @@ func (rd *reader) firstHeader(server bool) error {
 		n, err := rd.fill(headerLen)
 		if err != nil {
 			if server {
-				if head, text, maybe := rd.textHead(); text || (maybe && errors.Is(err, io.EOF)) {
+				if head, text, maybe := rd.textHead(); text || (maybe && len(head) > 0 && errors.Is(err, io.EOF)) {
 					return &TextProtocolError{Head: bytes.Clone(head)}
 				}
 			}

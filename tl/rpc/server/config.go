@@ -138,6 +138,10 @@ func (cfg *Config) settings(start time.Time) (settings, error) {
 	if s.Packet.Now == nil {
 		s.Packet.Now = s.Now
 	}
+	if s.Packet.WarnLimit == nil {
+		// One line a second for failed app connections and handshakes.
+		s.Packet.WarnLimit = &packet.LogLimit{Now: s.Now}
+	}
 	if s.Packet.LocalPID.UTime == 0 {
 		s.Packet.LocalPID.UTime = uint32(start.Unix())
 	}

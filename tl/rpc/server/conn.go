@@ -84,7 +84,7 @@ func (c *conn) readLoop() {
 			c.finishWhenIdle()
 		default:
 			c.srv.stats.unknown.Add(1)
-			if n, ok := c.srv.unknownLog.allow(c.srv.cfg.Now()); ok {
+			if n, ok := c.srv.unknownLog.Allow(); ok {
 				c.srv.log.Info("rpc/server: unknown message type ignored",
 					"type", fmt.Sprintf("%#08x", typ), "len", len(body), "conn", c.id, "remote", c.pc.RemoteAddr(),
 					"ignored_since_last_log", n)
@@ -123,7 +123,7 @@ func (c *conn) handleInvoke(body []byte) bool {
 			return false
 		}
 		qid := int64(binary.LittleEndian.Uint64(body))
-		if n, ok := s.malformedLog.allow(s.cfg.Now()); ok {
+		if n, ok := s.malformedLog.Allow(); ok {
 			s.log.Info("rpc/server: malformed request envelope answered with an error",
 				"reason", err.Error(), "query_id", qid, "conn", c.id, "remote", c.pc.RemoteAddr(),
 				"malformed_since_last_log", n)

@@ -75,17 +75,18 @@ const (
 // Server is a TL RPC server over packet connections (TCP, Serve) and UDP
 // transports (ServeUDP).
 type Server struct {
-	cfg          settings
-	log          *slog.Logger
-	start        time.Time
-	handler      Handler
-	canceler     Canceler
-	sem          byteSem
-	pool         sync.Pool
-	stats        counters
-	rejectLog    rareLog
-	unknownLog   rareLog
-	malformedLog rareLog
+	cfg      settings
+	log      *slog.Logger
+	start    time.Time
+	handler  Handler
+	canceler Canceler
+	sem      byteSem
+	pool     sync.Pool
+	stats    counters
+	// One log line a second for each kind of refusal (packet.LogLimit).
+	rejectLog    packet.LogLimit
+	unknownLog   packet.LogLimit
+	malformedLog packet.LogLimit
 
 	onConnWait func() // test hook: a reader waits for a slot; nil in production
 	onConnDone func() // test hook: a connection goroutine ends; nil in production
@@ -126,6 +127,7 @@ func New(cfg Config) (*Server, error) {
 		stopped:    make(chan struct{}),
 	}
 	s.canceler, _ = st.Handler.(Canceler)
+	s.rejectLog.Now, s.unknownLog.Now, s.malformedLog.Now = st.Now, st.Now, st.Now
 	s.sem.limit = st.MaxRequestBytes
 	s.pool.New = func() any { return new(Request) }
 	return s, nil
@@ -141,7 +143,7 @@ func (s *Server) admit(remote net.Addr) bool {
 	}
 	s.nconns.Add(-1)
 	s.stats.connsRejected.Add(1)
-	if n, ok := s.rejectLog.allow(s.cfg.Now()); ok {
+	if n, ok := s.rejectLog.Allow(); ok {
 		s.log.Warn("rpc/server: MaxConns reached, connection closed",
 			"remote", remote, "max_conns", s.cfg.MaxConns, "rejected_since_last_log", n)
 	}
@@ -377,25 +379,4 @@ type counters struct {
 	panics        atomic.Int64
 	connWaits     atomic.Int64
 	unknown       atomic.Int64
-}
-
-// rareLog lets one record through per second and counts the rest, so a
-// connection flood cannot flood the log too.
-type rareLog struct {
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int64
-}
-
-func (l *rareLog) allow(now time.Time) (suppressed int64, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.last.IsZero() && now.Sub(l.last) < time.Second {
-		l.suppressed++
-		return 0, false
-	}
-	l.last = now
-	n := l.suppressed
-	l.suppressed = 0
-	return n, true
 }

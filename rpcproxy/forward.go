@@ -124,8 +124,7 @@ func (h *handler) ServeRPC(r *server.Request) {
 	}
 	deadline, left := f.deadline(now)
 	if left <= 0 {
-		c.Stats.Timeouts.Add(1)
-		f.fnTimeout()
+		f.countTimeout()
 		f.abandon() // never sent: it says nothing about the replica
 		f.finish(errExpired)
 		return
@@ -252,8 +251,7 @@ func retryTarget(c *route.Cluster, s *route.Shard, idx int, lost bool, now time.
 	}
 	if lost {
 		if !c.Retry.Take(now, c.Stats.Requests.Load()) {
-			s.Balancer.Abandon(i)
-			e.Health().Finish()
+			dropTry(s, i, e)
 			c.Stats.RetriesDenied.Add(1)
 			return 0, nil, false
 		}
@@ -332,8 +330,7 @@ func (f *forward) release(now time.Time) {
 		f.abandon()
 		return
 	}
-	f.e.Health().Finish()
-	f.shard.Balancer.Finish(f.idx, f.latency(now), f.fail != nil)
+	endTry(f.shard, f.idx, f.e, f.latency(now), f.fail != nil)
 }
 
 // abandon ends the accounting of a request that never reached its engine
@@ -343,25 +340,42 @@ func (f *forward) abandon() {
 	if f.e == nil {
 		return
 	}
-	f.e.Health().Finish()
-	f.shard.Balancer.Abandon(f.idx)
+	dropTry(f.shard, f.idx, f.e)
 }
 
-// fnError, fnTimeout and fnObserve count f in its function's counters
-// (when the schemas know the function), beside its cluster's.
-func (f *forward) fnError() {
+// endTry closes the accounting pickReplica (or pickOther) opened for
+// replica i of shard s, engine e: its in-flight count, and the balancer's
+// sample of latency lat, failed or not.
+func endTry(s *route.Shard, i int, e *upstream.Engine, lat time.Duration, failed bool) {
+	e.Health().Finish()
+	s.Balancer.Finish(i, lat, failed)
+}
+
+// dropTry closes it with no sample and no failure: the request never
+// reached the replica, or its app cancelled it (Balancer.Abandon).
+func dropTry(s *route.Shard, i int, e *upstream.Engine) {
+	e.Health().Finish()
+	s.Balancer.Abandon(i)
+}
+
+// countError, countTimeout and countLatency count f in its cluster and,
+// when the schemas know its function, in the function's counters.
+func (f *forward) countError() {
+	f.c.Stats.Errors.Add(1)
 	if f.fn != nil {
 		f.fn.Stats.Errors.Add(1)
 	}
 }
 
-func (f *forward) fnTimeout() {
+func (f *forward) countTimeout() {
+	f.c.Stats.Timeouts.Add(1)
 	if f.fn != nil {
 		f.fn.Stats.Timeouts.Add(1)
 	}
 }
 
-func (f *forward) fnObserve(lat time.Duration) {
+func (f *forward) countLatency(lat time.Duration) {
+	f.c.Stats.Observe(lat)
 	if f.fn != nil {
 		f.fn.Stats.Observe(lat)
 	}
@@ -376,8 +390,7 @@ func (f *forward) latency(now time.Time) time.Duration {
 
 // finish replies with err (before anything was sent) and recycles f.
 func (f *forward) finish(err error) {
-	f.c.Stats.Errors.Add(1)
-	f.fnError()
+	f.countError()
 	r := f.r
 	f.recycle()
 	r.ReplyErr(err)
@@ -390,11 +403,9 @@ func (f *forward) Answer(_ uint32, _ []byte, res *rpc.ReqResult, b *packet.Batch
 	now := b.Now(f.p.opts.Now)
 	lat := f.latency(now)
 	f.c.Stats.Answers.Add(1)
-	f.c.Stats.Observe(lat)
-	f.fnObserve(lat)
+	f.countLatency(lat)
 	if res.IsError() {
-		f.c.Stats.Errors.Add(1)
-		f.fnError()
+		f.countError()
 	}
 	if f.isSlow(lat) {
 		f.slow(lat, now, res.Err(), nil, nil)
@@ -422,11 +433,9 @@ func (f *forward) Fail(err error) {
 		}
 	}
 	if rerr, ok := err.(*rpc.Error); ok && rerr.Code == rpc.CodeQueryTimeout {
-		f.c.Stats.Timeouts.Add(1)
-		f.fnTimeout()
+		f.countTimeout()
 	}
-	f.c.Stats.Errors.Add(1)
-	f.fnError()
+	f.countError()
 	f.fail = err
 	if lat := f.latency(now); f.isSlow(lat) {
 		f.slow(lat, now, err, nil, nil)

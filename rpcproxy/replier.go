@@ -171,8 +171,7 @@ func (h *handler) CancelRPC(r *server.Request) {
 		return // answered meanwhile: push replies
 	}
 	// Cancel removed the engine call, so nobody else finishes f.
-	f.c.Stats.Errors.Add(1)
-	f.fnError()
+	f.countError()
 	f.fail = errCancelled
 	f.release(f.p.now())
 	rep.push(f, nil)

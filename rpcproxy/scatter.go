@@ -109,8 +109,7 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 	c.Stats.Fanouts.Add(1)
 	deadline, left := f.deadline(now)
 	if left <= 0 {
-		c.Stats.Timeouts.Add(1)
-		f.fnTimeout()
+		f.countTimeout()
 		f.finish(errExpired)
 		return
 	}
@@ -332,16 +331,14 @@ func (sb *sub) again(err error) error {
 // release ends the accounting of the sub-call on its engine, answered
 // or failed at now.
 func (sb *sub) release(failed bool, now time.Time) {
-	sb.e.Load().Health().Finish()
-	sb.shard.Balancer.Finish(sb.idx, sb.s.f.latency(now), failed)
+	endTry(sb.shard, sb.idx, sb.e.Load(), sb.s.f.latency(now), failed)
 	sb.qid.Store(0)
 }
 
 // abandon ends the accounting of a sub-call the app cancelled: no
 // latency sample, no failure.
 func (sb *sub) abandon() {
-	sb.e.Load().Health().Finish()
-	sb.shard.Balancer.Abandon(sb.idx)
+	dropTry(sb.shard, sb.idx, sb.e.Load())
 	sb.qid.Store(0)
 }
 
@@ -406,13 +403,8 @@ func (s *scatter) finish(b *packet.Batch) {
 	c := f.c
 	if s.cancelled.Load() {
 		// Only a fan-out with an app waiting is listed, so f.r is set.
-		if s.spread == route.Split {
-			fan.Release(s.plan)
-			s.plan = nil
-		}
 		s.reset()
-		c.Stats.Errors.Add(1)
-		f.fnError()
+		f.countError()
 		f.fail = errCancelled
 		f.rep.push(f, nil)
 		return
@@ -438,17 +430,11 @@ func (s *scatter) finish(b *packet.Batch) {
 		}
 		f.slow(lat, now, e, s, answers)
 	}
-	if s.spread == route.Split {
-		fan.Release(s.plan)
-		s.plan = nil
-	}
 	s.reset()
 	c.Stats.Answers.Add(1)
-	c.Stats.Observe(lat)
-	f.fnObserve(lat)
+	f.countLatency(lat)
 	if err != nil {
-		c.Stats.Errors.Add(1)
-		f.fnError()
+		f.countError()
 		f.fail = err
 		f.buf = f.buf[:0]
 	} else {
@@ -469,8 +455,13 @@ func (s *scatter) finish(b *packet.Batch) {
 	f.rep.push(f, b)
 }
 
-// reset drops the per-request references, keeping the buffers.
+// reset gives a split's plan back and drops the per-request references,
+// keeping the buffers.
 func (s *scatter) reset() {
+	if s.plan != nil {
+		s.f.gen.tab.Fanout().Release(s.plan)
+		s.plan = nil
+	}
 	for i := range s.answers {
 		s.answers[i] = fanout.Answer{}
 	}

@@ -76,8 +76,7 @@ func (s *shadow) end(now time.Time, failed bool) {
 	if failed {
 		s.from.Stats.ShadowFailed.Add(1)
 	}
-	s.e.Health().Finish()
-	s.shard.Balancer.Finish(s.idx, max(now.Sub(s.start), 0), failed)
+	endTry(s.shard, s.idx, s.e, max(now.Sub(s.start), 0), failed)
 	p, g := s.p, s.gen
 	*s = shadow{}
 	g.release()

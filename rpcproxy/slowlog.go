@@ -12,6 +12,7 @@ import (
 
 	"github.com/rpcproxy/rpcproxy/rpcproxy/fanout"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/route"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
 
 // Slow requests: a request answered or failed proxy.slow_request or more
@@ -53,13 +54,13 @@ type SlowRequest struct {
 type slowLog struct {
 	second atomic.Int64 // the window of taken, in unix seconds
 	taken  atomic.Int64 // slow requests offered in that second
-	quiet  atomic.Int64 // slow requests since the last log line, not logged
+	quiet  atomic.Int64 // slow requests refused by admit since the last log line
+	lines  packet.LogLimit
 
-	mu     sync.Mutex
-	ring   [slowKept]SlowRequest
-	next   int       // where the next record goes
-	kept   int       // records in ring
-	logged time.Time // when the last line was logged
+	mu   sync.Mutex
+	ring [slowKept]SlowRequest
+	next int // where the next record goes
+	kept int // records in ring
 }
 
 // admit reports whether the slow request of now is described: at most
@@ -82,16 +83,15 @@ func (l *slowLog) admit(now time.Time) bool {
 // second), with the slow requests since the last line that were not.
 func (l *slowLog) add(rec SlowRequest) (log bool, quiet int64) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.ring[l.next] = rec
 	l.next = (l.next + 1) % slowKept
 	l.kept = min(l.kept+1, slowKept)
-	if !l.logged.IsZero() && rec.At.Sub(l.logged) < time.Second {
-		l.quiet.Add(1)
+	l.mu.Unlock()
+	n, ok := l.lines.AllowAt(rec.At)
+	if !ok {
 		return false, 0
 	}
-	l.logged = rec.At
-	return true, l.quiet.Swap(0)
+	return true, n + l.quiet.Swap(0)
 }
 
 // list returns the records kept, newest first.

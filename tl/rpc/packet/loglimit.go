@@ -31,7 +31,15 @@ func (l *LogLimit) Allow() (unlogged int64, ok bool) {
 	if l.Now != nil {
 		now = l.Now
 	}
-	t := now()
+	return l.AllowAt(now())
+}
+
+// AllowAt is Allow for a line of time t, for callers that have read
+// their clock already.
+func (l *LogLimit) AllowAt(t time.Time) (unlogged int64, ok bool) {
+	if l == nil {
+		return 0, true
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.last.IsZero() && t.Sub(l.last) < time.Second {

@@ -252,7 +252,7 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		{"rpcproxy_requests_total", "Requests routed to the cluster.", func(i int) uint64 { return clusters[i].Requests.Load() }},
 		{"rpcproxy_answers_total", "Requests answered by an engine.", func(i int) uint64 { return clusters[i].Answers.Load() }},
 		{"rpcproxy_errors_total", "Requests answered with an error (by an engine or the proxy).", func(i int) uint64 { return clusters[i].Errors.Load() }},
-		{"rpcproxy_timeouts_total", "Requests without an answer before their deadline.", func(i int) uint64 { return clusters[i].Timeouts.Load() }},
+		{"rpcproxy_timeouts_total", "Requests, and fan-out sub-requests, without an answer before their deadline.", func(i int) uint64 { return clusters[i].Timeouts.Load() }},
 		{"rpcproxy_refused_total", "Requests failed fast: engine down, busy or not connected.", func(i int) uint64 { return clusters[i].Refused.Load() }},
 		{"rpcproxy_no_target_total", "Requests without a key or shard.", func(i int) uint64 { return clusters[i].NoTarget.Load() }},
 		{"rpcproxy_fanouts_total", "Requests fanned out to several shards (split, merge, diagonal).", func(i int) uint64 { return clusters[i].Fanouts.Load() }},
@@ -283,7 +283,7 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	}{
 		{"rpcproxy_function_requests_total", "Requests of the function routed to the cluster.", func(f *metrics.Function) uint64 { return f.Requests.Load() }},
 		{"rpcproxy_function_errors_total", "Requests of the function answered with an error (by an engine or the proxy).", func(f *metrics.Function) uint64 { return f.Errors.Load() }},
-		{"rpcproxy_function_timeouts_total", "Requests of the function without an answer before their deadline.", func(f *metrics.Function) uint64 { return f.Timeouts.Load() }},
+		{"rpcproxy_function_timeouts_total", "Requests of the function without an answer before their deadline (whole requests; a fan-out's sub-requests count in rpcproxy_timeouts_total).", func(f *metrics.Function) uint64 { return f.Timeouts.Load() }},
 	} {
 		header(m.name, "counter", m.help)
 		for _, f := range funcs {

@@ -56,6 +56,10 @@ type Proxy struct {
 	// arrived is a slow request (logged, kept for /slow, counted); 0 is
 	// off ("off" in the file). Default DefaultSlowRequest.
 	SlowRequest time.Duration
+	// Pprof serves Go's profiles (net/http/pprof) under /debug/pprof/ on
+	// the admin listener: CPU profiles for `go tool pprof` and for
+	// profile-guided builds (make pgo), heap, goroutines. Default false.
+	Pprof bool
 }
 
 // Cluster is one [[cluster]] table.

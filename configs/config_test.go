@@ -130,6 +130,7 @@ func TestProduction(t *testing.T) {
 		{"proxy response bytes", cfg.Proxy.MaxResponseBytes, int64(1 << 30)},
 		{"drain timeout", cfg.Proxy.DrainTimeout, 15 * time.Second},
 		{"slow request", cfg.Proxy.SlowRequest, 50 * time.Millisecond},
+		{"pprof", cfg.Proxy.Pprof, true},
 		{"photo shadow", *photo.Shadow, Shadow{Cluster: "photo-next", Share: 0.05, Functions: []string{"memcache.get", "memcache.set"}}},
 		{"users has no shadow", users.Shadow == nil, true},
 	}

@@ -150,6 +150,9 @@ func parseProxy(t *table, baseDir string) Proxy {
 			p.SlowRequest = d
 		}
 	}
+	if b, ok := t.bool("pprof"); ok {
+		p.Pprof = b
+	}
 	if st, ok := t.table("shutdown"); ok {
 		if d, ok := st.duration("drain_timeout"); ok {
 			p.DrainTimeout = d

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"sort"
 	"strings"
@@ -18,8 +19,9 @@ import (
 	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
 )
 
-// adminServer is the admin HTTP listener: /healthz, /stats (JSON) and
-// /metrics (Prometheus text format, written by hand).
+// adminServer is the admin HTTP listener: /healthz, /stats (JSON),
+// /metrics (Prometheus text format, written by hand), /slow, and with
+// [proxy] pprof = true Go's profiles under /debug/pprof/.
 type adminServer struct {
 	ln  net.Listener
 	srv *http.Server
@@ -35,7 +37,22 @@ func (p *Proxy) startAdmin(addr netip.AddrPort) (*adminServer, error) {
 	mux.HandleFunc("/stats", p.serveStats)
 	mux.HandleFunc("/metrics", p.serveMetrics)
 	mux.HandleFunc("/slow", p.serveSlow)
+	if p.cfg.Load().Proxy.Pprof {
+		mountPprof(mux)
+	}
 	return &adminServer{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}, nil
+}
+
+// mountPprof serves Go's profiles under /debug/pprof/, as net/http/pprof
+// does on its default mux (which the proxy never serves): the index, the
+// CPU profile and execution trace (?seconds=N), and every runtime profile
+// by name (heap, goroutine, allocs, block, mutex, threadcreate).
+func mountPprof(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }
 
 func (a *adminServer) start(wg *sync.WaitGroup) {

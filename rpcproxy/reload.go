@@ -161,8 +161,8 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 		openedNames = append(openedNames, l.addr.String())
 	}
 	attrs = append(attrs, "listeners_opened", openedNames, "listeners_closed", closed, "config_sha256", hex.EncodeToString(cfg.SHA256[:]))
-	if old.Proxy.Admin != cfg.Proxy.Admin {
-		attrs = append(attrs, "note", "proxy.admin changed: takes effect on restart")
+	if old.Proxy.Admin != cfg.Proxy.Admin || old.Proxy.Pprof != cfg.Proxy.Pprof {
+		attrs = append(attrs, "note", "proxy.admin or proxy.pprof changed: takes effect on restart")
 	}
 	if old.Proxy.KeyFile != cfg.Proxy.KeyFile || old.Proxy.UDP != cfg.Proxy.UDP {
 		attrs = append(attrs, "note_udp", "proxy.key_file or proxy.udp changed: takes effect on restart")

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -338,5 +340,52 @@ func TestMetricsLabelEscape(t *testing.T) {
 		if got := labelEscaper.Replace(in); got != want {
 			t.Errorf("escape(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestAdminPprof: [proxy] pprof = true serves Go's profiles on the admin
+// listener, a CPU profile included; without it /debug/pprof/ is not
+// there.
+func TestAdminPprof(t *testing.T) {
+	eng := startEngines(t, 1)
+	for _, tc := range []struct {
+		name  string
+		extra string
+		want  int // status of every page
+	}{
+		{"off by default", "", http.StatusNotFound},
+		{"on", "pprof = true\n", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := strings.Replace(oneShardConfig(eng[0].Addr, ""), "[[cluster]]", tc.extra+"[[cluster]]", 1)
+			p := startProxy(t, parseConfig(t, text), Options{})
+			base := "http://" + p.AdminAddr().String()
+			for _, pg := range []struct{ path, body string }{
+				{"/debug/pprof/", "goroutine"},
+				{"/debug/pprof/goroutine?debug=1", "goroutine profile:"},
+				{"/debug/pprof/heap?debug=1", "heap profile:"},
+				{"/debug/pprof/cmdline", ""},
+				// A CPU profile is gzipped protobuf: gzip's magic first.
+				{"/debug/pprof/profile?seconds=1", "\x1f\x8b"},
+			} {
+				resp, err := http.Get(base + pg.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					t.Fatalf("%s: %v", pg.path, err)
+				}
+				if resp.StatusCode != tc.want {
+					t.Errorf("%s: status %d, want %d", pg.path, resp.StatusCode, tc.want)
+					continue
+				}
+				if tc.want == http.StatusOK && !strings.Contains(string(body), pg.body) {
+					t.Errorf("%s lacks %q:\n%.300s", pg.path, pg.body, body)
+				}
+			}
+			http.DefaultClient.CloseIdleConnections()
+		})
 	}
 }

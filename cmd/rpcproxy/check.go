@@ -75,7 +75,11 @@ func printConfig(w io.Writer, cfg *configs.Config) {
 	p := cfg.Proxy
 	fmt.Fprintf(tw, "proxy\n")
 	fmt.Fprintf(tw, "  listen\t%s %s\n", p.Listen, networksText(p))
-	fmt.Fprintf(tw, "  admin\t%s\n", p.Admin)
+	admin := p.Admin.String()
+	if p.Pprof {
+		admin += " (with /debug/pprof/)"
+	}
+	fmt.Fprintf(tw, "  admin\t%s\n", admin)
 	fmt.Fprintf(tw, "  timeout\t%s\n", p.Timeout)
 	fmt.Fprintf(tw, "  max connections\t%d\n", p.MaxConnections)
 	fmt.Fprintf(tw, "  requests\t%s in flight, %s each at most\n", bytesText(p.MaxRequestBytes), bytesText(int64(p.MaxRequestSize)))

@@ -78,7 +78,7 @@ shards = [{ replicas = ["127.0.0.1:1"] }, { replicas = [] }]
 func TestRun(t *testing.T) {
 	good := writeConfig(t, ketamaExample)
 	broken := writeConfig(t, brokenConfig)
-	keyed := writeConfig(t, strings.Replace(ketamaExample, "[proxy]\n", "[proxy]\nkey_file = \"key\"\n", 1))
+	keyed := writeConfig(t, strings.Replace(ketamaExample, "[proxy]\n", "[proxy]\nkey_file = \"key\"\npprof = true\n", 1))
 	noKey := writeConfig(t, strings.Replace(ketamaExample, "[proxy]\n", "[proxy]\nkey_file = \"secrets/none.key\"\n", 1))
 	noSchema := writeConfig(t, strings.Replace(ketamaExample, `"redis.tl"`, `"redis.tl", "memcache.tl"`, 1))
 	memcacheTL, err := filepath.Abs("../../engines/memcache/memcache.tl")
@@ -160,6 +160,7 @@ func TestRun(t *testing.T) {
 			stdout: []string{
 				"OK, 2 clusters",
 				"listen           127.0.0.1:9300 (tcp)\n", // no key_file: no UDP
+				"admin            127.0.0.1:9301\n",
 				"requests         256MiB in flight, 16777199 bytes each at most",
 				"schemas          ", "/redis.tl\n",
 				"cluster redis", "functions  redis.*", "sharding   ketama (key hash md5)",
@@ -170,10 +171,10 @@ func TestRun(t *testing.T) {
 			stderrEmpty: true,
 		},
 		{
-			name:         "check a config with a key: UDP on, the key checked, never printed",
+			name:         "check a config with a key and pprof: UDP on, the key checked, never printed; profiles on",
 			args:         []string{"check", "-config", keyed},
 			expectedCode: 0,
-			stdout:       []string{"listen           127.0.0.1:9300 (tcp, udp)", "key file", "key (32 bytes)"},
+			stdout:       []string{"listen           127.0.0.1:9300 (tcp, udp)", "admin            127.0.0.1:9301 (with /debug/pprof/)\n", "key file", "key (32 bytes)"},
 			stderrEmpty:  true,
 		},
 		{

@@ -21,7 +21,8 @@ Usage: rpcproxy serve -config FILE [-log-level LEVEL] [-watch DURATION]
 Serve runs the proxy: it listens on proxy.listen and on every cluster's own
 listen address for TL RPC from apps, routes each request to its cluster,
 shard and engine, and answers the app. Admin HTTP (/healthz, /stats,
-/metrics) listens on proxy.admin. Logs go to stderr (log/slog text): one
+/metrics, /slow; /debug/pprof/ with proxy.pprof = true) listens on
+proxy.admin. Logs go to stderr (log/slog text): one
 line at start with the listeners and clusters, one per reload with what
 changed, one per engine going down or coming back.
 

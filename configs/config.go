@@ -57,8 +57,9 @@ type Proxy struct {
 	// off ("off" in the file). Default DefaultSlowRequest.
 	SlowRequest time.Duration
 	// Pprof serves Go's profiles (net/http/pprof) under /debug/pprof/ on
-	// the admin listener: CPU profiles for `go tool pprof` and for
-	// profile-guided builds (make pgo), heap, goroutines. Default false.
+	// the admin listener: CPU profiles for `go tool pprof` (and for a
+	// profile-guided build, go build -pgo), heap, goroutines, execution
+	// traces. Takes effect at start. Default false.
 	Pprof bool
 }
 

@@ -17,7 +17,13 @@
 // old config keeps serving; garbage bytes closing only their own
 // connection; fan-out: a getMulti split over the shards and answered in
 // key order, partially (memcache.not_found, failed_subqueries = 1) with
-// one engine killed, and merged events.search / events.count.
+// one engine killed, and merged events.search / events.count; chaos
+// (TestChaos): a mixed load over replicated shards while engines are
+// stopped, killed, stopped-then-killed and restarted, the config reloaded,
+// apps drop connections with requests in flight and send garbage, with
+// every answer checked (a value read back belongs to the key asked), only
+// fault-caused error codes allowed, full recovery after, and the proxy's
+// goroutine count (its /debug/pprof/) back to where it was.
 //
 // # Rules
 //
@@ -25,8 +31,8 @@
 //     first, so a stopped one can die) in t.Cleanup, also on failure.
 //   - No time.Sleep as synchronisation: tests wait on the engine's first
 //     stdout line, the proxy's /healthz and /stats (every engine
-//     connected, reload counters), /proc state for SIGSTOP, and answers,
-//     each with a bounded waitFor.
+//     connected, reload counters, goroutine counts), /proc state for
+//     SIGSTOP, a load's progress, and answers, each bounded.
 //   - No latency assertions: failures are counted and their error codes
 //     checked; "within its deadline" only with a margin of seconds.
 //   - Every load loop is bounded in count and time.

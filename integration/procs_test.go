@@ -308,6 +308,7 @@ type config struct {
 	schemas       []string
 	clusters      []cluster
 	keyFile       string // [proxy] key_file; "" means none
+	pprof         bool   // [proxy] pprof (the goroutine count for leak checks)
 	raw           string // appended verbatim (bad-config tests)
 }
 
@@ -337,6 +338,9 @@ func (c config) toml() string {
 	b.WriteString("]\n")
 	if c.keyFile != "" {
 		fmt.Fprintf(&b, "key_file = %q\n", c.keyFile)
+	}
+	if c.pprof {
+		b.WriteString("pprof = true\n")
 	}
 	b.WriteString("\n[proxy.shutdown]\ndrain_timeout = \"1s\"\n")
 	for _, cl := range c.clusters {

@@ -1,0 +1,379 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	vk "github.com/VKCOM/tl/pkg/rpc"
+
+	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
+)
+
+// chaosLoad runs sets, gets and 10-key getMultis through the proxy from
+// several goroutines, and sorts every outcome: answers (each checked:
+// a value read back must be one some worker wrote for that very key, so
+// an answer delivered to the wrong request shows), the error answers a
+// fault may cause (allowed), and everything else (unexpected: another
+// error code, a malformed answer, a lost connection, no answer at all
+// within callWait).
+type chaosLoad struct {
+	stop     chan struct{}
+	progress chan struct{}
+	wg       sync.WaitGroup
+
+	mu         sync.Mutex
+	done       int
+	allowed    map[string]int // error name -> count
+	unexpected []string
+}
+
+// chaosAllowed are the error answers a stopped, killed or restarted
+// engine may cause: its requests time out, or fail fast while it is
+// down or at its in-flight cap.
+var chaosAllowed = map[int32]bool{rpc.CodeQueryTimeout: true, rpc.CodeNoConnections: true, rpc.CodeTooManyRequests: true}
+
+const chaosKeys = 200
+
+func startChaosLoad(t *testing.T, a *app, addr string, workers, n int) *chaosLoad {
+	t.Helper()
+	l := &chaosLoad{stop: make(chan struct{}), progress: make(chan struct{}, 1), allowed: map[string]int{}}
+	for w := range workers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(w), 1))
+			for i := range n {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				l.record(l.op(a, addr, w, i, rnd))
+			}
+		}()
+	}
+	t.Cleanup(l.finish)
+	return l
+}
+
+// op makes one request and returns its error, nil when the answer is
+// right.
+func (l *chaosLoad) op(a *app, addr string, w, i int, rnd *rand.Rand) error {
+	o := callOpts{timeoutMs: faultTimeoutMs}
+	key := func() string { return "chaos:" + strconv.Itoa(rnd.IntN(chaosKeys)) }
+	switch r := rnd.IntN(10); {
+	case r < 3:
+		k := key()
+		got, err := a.call(addr, mcSet(k, fmt.Sprintf("v:%s:%d:%d", k, w, i)), o)
+		if err == nil {
+			if ok, rest, rerr := tl.ReadBool(got); rerr != nil || !ok || len(rest) != 0 {
+				err = fmt.Errorf("set %q answered %x", k, got)
+			}
+		}
+		return err
+	case r < 8:
+		k := key()
+		v, ok, err := a.get(addr, k, o)
+		if err == nil && ok && !strings.HasPrefix(v, "v:"+k+":") {
+			err = fmt.Errorf("get %q answered %q, a value of another key", k, v)
+		}
+		return err
+	default:
+		keys := make([]string, 10)
+		for j := range keys {
+			keys[j] = key()
+		}
+		got, err := a.call(addr, mcGetMulti(keys...), o)
+		if err != nil {
+			return err
+		}
+		vals, err := parseValues(got)
+		if err == nil && len(vals) != len(keys) {
+			err = fmt.Errorf("getMulti of %d keys answered %d values", len(keys), len(vals))
+		}
+		for j := 0; err == nil && j < len(vals); j++ {
+			if vals[j] != "-" && !strings.HasPrefix(vals[j], "v:"+keys[j]+":") {
+				err = fmt.Errorf("getMulti key %d %q answered %q, a value of another key", j, keys[j], vals[j])
+			}
+		}
+		return err
+	}
+}
+
+func (l *chaosLoad) record(err error) {
+	l.mu.Lock()
+	l.done++
+	var e *vk.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &e) && chaosAllowed[e.Code]:
+		l.allowed[rpc.CodeName(e.Code)]++
+	default:
+		if len(l.unexpected) < 20 {
+			l.unexpected = append(l.unexpected, err.Error())
+		}
+	}
+	l.mu.Unlock()
+	select {
+	case l.progress <- struct{}{}:
+	default:
+	}
+}
+
+// await waits until the load has made k more requests; it fails the
+// test if the load ended first.
+func (l *chaosLoad) await(t *testing.T, k int) {
+	t.Helper()
+	l.mu.Lock()
+	target := l.done + k
+	l.mu.Unlock()
+	ended := make(chan struct{})
+	go func() { l.wg.Wait(); close(ended) }()
+	for {
+		l.mu.Lock()
+		d := l.done
+		l.mu.Unlock()
+		if d >= target {
+			return
+		}
+		select {
+		case <-l.progress:
+		case <-ended:
+			t.Fatalf("the load ended after %d requests, before %d", d, target)
+		}
+	}
+}
+
+func (l *chaosLoad) finish() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+// counts returns the requests made, the allowed error answers by name
+// and the unexpected outcomes so far.
+func (l *chaosLoad) counts() (int, map[string]int, []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	allowed := make(map[string]int, len(l.allowed))
+	for k, v := range l.allowed {
+		allowed[k] = v
+	}
+	return l.done, allowed, append([]string(nil), l.unexpected...)
+}
+
+// TestChaos: a mixed load (sets, gets, split getMultis) runs through the
+// proxy over 4 shards of 2 replicas while, step after step, an engine is
+// stopped (SIGSTOP) and resumed, killed and restarted on its address,
+// stopped and then killed, the config is reloaded, an app with requests
+// in flight disconnects, and an app sends garbage. Every request gets a
+// right answer or one of the error answers a fault may cause, the
+// garbage connection is closed, and nothing else is lost. After the
+// faults end, every engine is back, requests fail no more, and the
+// proxy's goroutines are back to what they were before the faults (no
+// leak per connection, link or probe). The steps are paced by the load's
+// progress, never by sleeping.
+func TestChaos(t *testing.T) {
+	mc := startEngines(t, "memcache", 8)
+	c := newConfig(t, chaosCluster(mc, "250ms"))
+	c.pprof = true
+	p := startProxy(t, c)
+	a := newApp(t)
+	for i := range chaosKeys {
+		k := "chaos:" + strconv.Itoa(i)
+		a.set(t, p.addr, k, fmt.Sprintf("v:%s:-1:%d", k, i), callOpts{})
+	}
+	base := p.goroutines(t)
+
+	l := startChaosLoad(t, a, p.addr, 8, 1_000_000)
+	l.await(t, 500)
+	rnd := rand.New(rand.NewPCG(7, 7))
+	reloads := 0
+	const steps = 12
+	for step := range steps {
+		e := rnd.IntN(len(mc))
+		switch step % 4 {
+		case 0: // stopped, then resumed
+			mc[e].stop(t)
+			l.await(t, 300)
+			mc[e].signal(syscall.SIGCONT)
+		case 1: // killed, then restarted on its address
+			addr := mc[e].addr
+			mc[e].signal(syscall.SIGKILL)
+			<-mc[e].done
+			l.await(t, 200)
+			mc[e] = startEngine(t, "memcache", addr)
+		case 2: // reloaded with another timeout
+			timeout := []string{"200ms", "250ms"}[reloads%2]
+			reloads++
+			p.reload(t, newConfigAt(c, chaosCluster(mc, timeout)))
+			waitFor(t, fmt.Sprintf("reload %d to be applied", reloads), func() bool {
+				st := p.stats(t)
+				if st.ReloadErrors != 0 {
+					t.Fatalf("reload refused:\n%s", p.stderr.String())
+				}
+				return st.Reloads == uint64(reloads)
+			})
+		case 3: // stopped, then killed while stopped, then restarted
+			addr := mc[e].addr
+			mc[e].stop(t)
+			l.await(t, 100)
+			mc[e].kill(t)
+			mc[e] = startEngine(t, "memcache", addr)
+		}
+		abruptApp(t, p.addr, 32)
+		garbageApp(t, p.addr, rnd)
+		l.await(t, 200)
+	}
+	done, allowed, unexpected := l.counts()
+	if len(unexpected) > 0 {
+		t.Fatalf("during the faults, %d requests (%v allowed errors); unexpected outcomes (first %d): %q", done, allowed, len(unexpected), unexpected)
+	}
+	t.Logf("during %d fault steps: %d requests, allowed error answers %v", steps, done, allowed)
+
+	waitFor(t, "every engine up and connected again", func() bool {
+		for _, s := range p.stats(t).Clusters[0].Shards {
+			for _, e := range s.Engines {
+				if !e.Connected || e.State != "up" {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	l.await(t, 100) // requests sent before the last engine came back
+	before, allowedBefore, _ := l.counts()
+	l.await(t, 2000)
+	l.finish()
+	after, allowedAfter, unexpected := l.counts()
+	if len(unexpected) > 0 || fmt.Sprint(allowedAfter) != fmt.Sprint(allowedBefore) {
+		t.Fatalf("after recovery, of %d requests: errors %v (were %v), unexpected %q", after-before, allowedAfter, allowedBefore, unexpected)
+	}
+	t.Logf("after recovery: %d requests, none failed", after-before)
+
+	if p.exited() {
+		t.Fatalf("the proxy exited:\n%s", p.stderr.String())
+	}
+	deadline := time.Now().Add(startWait)
+	for n := p.goroutines(t); n > base; n = p.goroutines(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the proxy has %d goroutines %v after the faults, %d before; where they are:\n%s", n, startWait, base, p.goroutineDump(t))
+		}
+		<-time.After(50 * time.Millisecond) // polling another process
+	}
+	if s := p.stderr.String(); strings.Contains(s, "panic") {
+		t.Fatalf("the proxy logged a panic:\n%s", tail(s, 40))
+	}
+}
+
+// chaosCluster is TestChaos's cluster: 4 shards of 2 replicas with
+// failover, and split getMultis that answer not_found for a failed
+// shard's keys.
+func chaosCluster(mc []*engine, timeout string) cluster {
+	return cluster{name: "mc", functions: []string{"memcache.*"}, engines: mc, replicas: 2, timeout: timeout, extra: `[cluster.health]
+failover = true
+[[cluster.function]]
+name = "memcache.getMulti"
+key = "keys"
+on_error = "partial"
+missing = "memcache.not_found"
+coalesce = true
+`}
+}
+
+// newConfigAt is c with its clusters replaced (same listeners).
+func newConfigAt(c config, clusters ...cluster) config {
+	c.clusters = clusters
+	return c
+}
+
+// abruptApp connects a second VK client, sends n gets without waiting
+// for them, and closes the client while they are in flight.
+func abruptApp(t *testing.T, addr string, n int) {
+	t.Helper()
+	cl := vk.NewClient(vk.ClientWithLogf(func(string, ...any) {}))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := cl.GetRequest()
+			req.Body = append(req.Body[:0], mcGet("chaos:"+strconv.Itoa(i))...)
+			ctx, cancel := context.WithTimeout(context.Background(), callWait)
+			defer cancel()
+			if resp, err := cl.Do(ctx, "tcp4", addr, req); err == nil {
+				cl.PutResponse(resp)
+			}
+		}()
+	}
+	_ = cl.Close() // fails the calls still in flight
+	wg.Wait()
+}
+
+// garbageApp sends random bytes to the proxy's TCP listener and checks
+// that the proxy closes that connection.
+func garbageApp(t *testing.T, addr string, rnd *rand.Rand) {
+	t.Helper()
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	junk := make([]byte, 1+rnd.IntN(4096))
+	for i := range junk {
+		junk[i] = byte(rnd.Uint32())
+	}
+	if err := c.SetDeadline(time.Now().Add(callWait)); err != nil {
+		t.Fatal(err)
+	}
+	// A write may fail once the proxy has closed: what it read sufficed.
+	if _, err := c.Write(junk); err == nil {
+		_ = c.(*net.TCPConn).CloseWrite()
+	}
+	if _, err := io.Copy(io.Discard, c); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("garbage connection (%d bytes, first %x): %v; want the proxy to close it", len(junk), junk[:min(8, len(junk))], err)
+	}
+}
+
+// goroutines reads the proxy's goroutine count from /debug/pprof/.
+func (p *proxy) goroutines(t *testing.T) int {
+	t.Helper()
+	line, _, _ := strings.Cut(p.goroutineDump(t), "\n")
+	var n int
+	if _, err := fmt.Sscanf(line, "goroutine profile: total %d", &n); err != nil {
+		t.Fatalf("goroutine profile starts %q: %v", line, err)
+	}
+	return n
+}
+
+// goroutineDump is the proxy's goroutine profile in text: a count, then
+// the goroutines grouped by stack.
+func (p *proxy) goroutineDump(t *testing.T) string {
+	t.Helper()
+	httpClient.CloseIdleConnections() // an idle keep-alive holds a goroutine
+	resp, err := httpClient.Get("http://" + p.admin + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatalf("GET goroutine profile: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET goroutine profile: %s %v", resp.Status, err)
+	}
+	return string(body)
+}

@@ -56,6 +56,14 @@ type Proxy struct {
 	// arrived is a slow request (logged, kept for /slow, counted); 0 is
 	// off ("off" in the file). Default DefaultSlowRequest.
 	SlowRequest time.Duration
+	// TimeoutMargin: a request that carries the app's own timeout
+	// (custom_timeout_ms) is given up this much before the app's deadline,
+	// at most a tenth of that timeout, so the proxy's QUERY_TIMEOUT (naming
+	// the engine) reaches the app before the app's own timer fires (VK's
+	// clients set custom_timeout_ms to their local deadline); engines get
+	// the shortened time. Requests on a cluster's timeout keep all of it.
+	// 0 is off ("off" in the file). Default DefaultTimeoutMargin.
+	TimeoutMargin time.Duration
 	// Pprof serves Go's profiles (net/http/pprof) under /debug/pprof/ on
 	// the admin listener: CPU profiles for `go tool pprof` (and for a
 	// profile-guided build, go build -pgo), heap, goroutines, execution

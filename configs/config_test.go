@@ -27,6 +27,7 @@ func TestDefaults(t *testing.T) {
 		LogLevel:         slog.LevelInfo,
 		DrainTimeout:     10 * time.Second,
 		SlowRequest:      100 * time.Millisecond,
+		TimeoutMargin:    10 * time.Millisecond,
 	}
 	if !reflect.DeepEqual(cfg.Proxy, wantProxy) {
 		t.Errorf("proxy defaults:\n got %+v\nwant %+v", cfg.Proxy, wantProxy)
@@ -227,6 +228,29 @@ func TestSlowRequest(t *testing.T) {
 		}
 		if cfg.Proxy.SlowRequest != c.want {
 			t.Errorf("%s: SlowRequest %v, want %v", c.src, cfg.Proxy.SlowRequest, c.want)
+		}
+	}
+}
+
+// TestTimeoutMargin: timeout_margin takes a duration from 0 to 1s, or
+// "off" (0); the default is DefaultTimeoutMargin.
+func TestTimeoutMargin(t *testing.T) {
+	for _, c := range []struct {
+		src  string
+		want time.Duration
+	}{
+		{``, DefaultTimeoutMargin},
+		{`timeout_margin = "3ms"`, 3 * time.Millisecond},
+		{`timeout_margin = "0s"`, 0},
+		{`timeout_margin = "off"`, 0},
+		{`timeout_margin = "1s"`, time.Second},
+	} {
+		cfg, err := Parse("m.toml", []byte("[proxy]\n"+c.src+"\n"+minimal), "/etc/rpcproxy")
+		if err != nil {
+			t.Fatalf("%s: %v", c.src, err)
+		}
+		if cfg.Proxy.TimeoutMargin != c.want {
+			t.Errorf("%q: TimeoutMargin %v, want %v", c.src, cfg.Proxy.TimeoutMargin, c.want)
 		}
 	}
 }

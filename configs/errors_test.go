@@ -358,6 +358,7 @@ shards = [{ replicas = ["127.0.0.1:7001"] }]
 			src: `[proxy]
 timeout = "5"
 slow_request = "0s"
+timeout_margin = "2s"
 [proxy.shutdown]
 drain_timeout = "-1s"
 [[cluster]]
@@ -373,10 +374,11 @@ probe_max_interval = "1s"
 			expectedErr: []want{
 				{2, `proxy.timeout: "5": want a duration such as "250ms"`},
 				{3, `proxy.slow_request: "0s": want a duration > 0 such as "100ms", or "off"`},
-				{5, `proxy.shutdown.drain_timeout: "-1s": want a duration > 0`},
-				{9, `cluster[0].timeout: "0s": want a duration > 0`},
-				{12, `cluster[0].health.slow_latency: 2s: must be below the cluster timeout 1s`},
-				{14, `cluster[0].health.probe_max_interval: 1s: must be at least probe_interval 10s`},
+				{4, `proxy.timeout_margin: "2s": want a duration from "0s" to "1s" such as "10ms", or "off"`},
+				{6, `proxy.shutdown.drain_timeout: "-1s": want a duration > 0`},
+				{10, `cluster[0].timeout: "0s": want a duration > 0`},
+				{13, `cluster[0].health.slow_latency: 2s: must be below the cluster timeout 1s`},
+				{15, `cluster[0].health.probe_max_interval: 1s: must be at least probe_interval 10s`},
 			},
 		},
 		{

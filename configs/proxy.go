@@ -15,6 +15,9 @@ const (
 	DefaultTimeout      = time.Second
 	DefaultDrainTimeout = 10 * time.Second
 	DefaultSlowRequest  = 100 * time.Millisecond
+	// DefaultTimeoutMargin and MaxTimeoutMargin bound timeout_margin.
+	DefaultTimeoutMargin = 10 * time.Millisecond
+	MaxTimeoutMargin     = time.Second
 
 	DefaultMaxConnections = 10_000
 	MaxMaxConnections     = 1_000_000
@@ -42,6 +45,7 @@ func parseProxy(t *table, baseDir string) Proxy {
 		LogLevel:         slog.LevelInfo,
 		DrainTimeout:     DefaultDrainTimeout,
 		SlowRequest:      DefaultSlowRequest,
+		TimeoutMargin:    DefaultTimeoutMargin,
 	}
 	listenOK, adminOK := true, true
 	if s, ok := t.string("listen"); ok {
@@ -148,6 +152,18 @@ func parseProxy(t *table, baseDir string) Proxy {
 			t.ps.add(t.at("slow_request"), `%s: want a duration > 0 such as "100ms", or "off"`, describe(v))
 		default:
 			p.SlowRequest = d
+		}
+	}
+	if v, ok := t.get("timeout_margin"); ok {
+		s, _ := v.(string)
+		d, err := time.ParseDuration(s)
+		switch {
+		case s == "off":
+			p.TimeoutMargin = 0
+		case err != nil || d < 0 || d > MaxTimeoutMargin:
+			t.ps.add(t.at("timeout_margin"), `%s: want a duration from "0s" to "1s" such as "10ms", or "off"`, describe(v))
+		default:
+			p.TimeoutMargin = d
 		}
 	}
 	if b, ok := t.bool("pprof"); ok {

@@ -36,7 +36,9 @@
 //     another replica of its shard, before its deadline and within the
 //     cluster's health.RetryBudget; never after a timeout or an error
 //     answer. A fan-out retries its sub-requests the same way.
-//   - Timeouts: the app's custom_timeout_ms, else the cluster's timeout; the
+//   - Timeouts: the app's custom_timeout_ms less the cluster's margin
+//     ([proxy] timeout_margin, at most a tenth of it: the proxy answers
+//     before the app's own timer fires), else the cluster's timeout; the
 //     engine gets the time left as its custom_timeout_ms; no answer by the
 //     deadline is QUERY_TIMEOUT (-3000) naming the engine.
 //   - no_result: the proxy clears the bit, answers the app nothing at once,

@@ -2,6 +2,7 @@ package rpcproxy
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"strings"
 	"testing"
@@ -330,4 +331,65 @@ func TestRefusedSendIsAFailure(t *testing.T) {
 	if got := b.Latency(0); got < sharding.DefaultFailureLatency {
 		t.Errorf("least_latency EWMA after refusals = %v, want at least the failure latency %v", got, sharding.DefaultFailureLatency)
 	}
+}
+
+// TestTimeoutMargin: a request with the app's own timeout is given up
+// timeout_margin before the app's deadline (at most a tenth of the
+// timeout), and the engine is told the shortened time; a request on the
+// cluster's timeout keeps all of it. The proxy reads the clock once per
+// burst, so the time left at forwarding is the whole timeout, exactly.
+func TestTimeoutMargin(t *testing.T) {
+	eng := startEngines(t, 1)
+	for i, tc := range []struct {
+		margin  string // [proxy] timeout_margin; "" is the default
+		app     int32  // the app's custom_timeout_ms; 0 is none
+		wantEng int32
+	}{
+		{"", 1500, 1490},
+		{"", 30, 27}, // a tenth of the app's timeout
+		{`"50ms"`, 1500, 1450},
+		{`"off"`, 1500, 1500},
+		{"", 0, 10000}, // the cluster's timeout, kept whole
+	} {
+		t.Run(fmt.Sprintf("margin %s app %dms", cmp.Or(tc.margin, "default"), tc.app), func(t *testing.T) {
+			text := oneShardConfig(eng[0].Addr, `timeout = "10s"`)
+			if tc.margin != "" {
+				text = strings.Replace(text, "[[cluster]]", "timeout_margin = "+tc.margin+"\n[[cluster]]", 1)
+			}
+			p := startProxy(t, parseConfig(t, text), Options{NoAdmin: true})
+			a := dialApp(t, p.addr(t, mainListen))
+			req := &rpc.InvokeReq{QueryID: int64(i + 1), Body: getCall(t, "k")}
+			if tc.app > 0 {
+				req.Extra.SetCustomTimeoutMs(tc.app)
+			}
+			if res := a.call(t, req); res.IsError() {
+				t.Fatalf("error %d %s", res.ErrorCode, res.ErrorText)
+			}
+			r := nextInvoke(t, eng[0])
+			if ms, ok := r.Req.Extra.Timeout(); !ok || ms != tc.wantEng {
+				t.Errorf("engine got custom_timeout_ms %d %v, want %d", ms, ok, tc.wantEng)
+			}
+		})
+	}
+}
+
+// TestTimeoutMarginAnswers: the proxy's own deadline moves with the
+// margin, not only what the engine is told: on a clock that moves only
+// when the test says, an app's 1500 ms request to an engine that never
+// answers gets QUERY_TIMEOUT once 1490 ms have passed, before the app's
+// own deadline.
+func TestTimeoutMarginAnswers(t *testing.T) {
+	eng := startEngines(t, 1)
+	eng[0].Handler = func(*enginetest.Request) enginetest.Reply { return enginetest.Reply{Drop: true} }
+	clock := &stepClock{base: time.Now()}
+	p := startProxy(t, parseConfig(t, oneShardConfig(eng[0].Addr, `timeout = "10s"`)), Options{NoAdmin: true, Now: clock.Now})
+	a := dialApp(t, p.addr(t, mainListen))
+	req := &rpc.InvokeReq{QueryID: 1, Body: getCall(t, "k")}
+	req.Extra.SetCustomTimeoutMs(1500)
+	a.send(t, req)
+	nextInvoke(t, eng[0])
+	clock.step(1490*time.Millisecond + 1)
+	// The clock stays short of the app's 1.5 s: without the margin
+	// nothing would expire, and result would wait until it gives up.
+	wantError(t, a.result(t), rpc.CodeQueryTimeout, "did not answer before the deadline")
 }

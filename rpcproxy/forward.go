@@ -170,14 +170,25 @@ func (h *handler) ServeRPC(r *server.Request) {
 	}
 }
 
-// deadline is f's deadline (the app's custom_timeout_ms from its arrival,
-// else the cluster's timeout from now) and the time left until it.
+// deadline is f's deadline and the time left until it: the app's
+// custom_timeout_ms from its arrival less the cluster's margin (so the
+// proxy's QUERY_TIMEOUT reaches the app before the app's own timer
+// fires), else the cluster's timeout from now. It reads the app's
+// timeout, so it runs before envelope rewrites it.
 func (f *forward) deadline(now time.Time) (time.Time, time.Duration) {
 	d, ok := f.r.Deadline()
 	if !ok {
 		d = now.Add(f.c.Timeout)
+	} else if ms, ok := f.req.Extra.Timeout(); ok {
+		d = d.Add(-margin(time.Duration(ms)*time.Millisecond, f.c.Margin))
 	}
 	return d, d.Sub(now)
+}
+
+// margin is how much of an app's timeout the proxy keeps for itself: the
+// configured margin, at most a tenth of the timeout.
+func margin(timeout, configured time.Duration) time.Duration {
+	return min(configured, timeout/10)
 }
 
 // envelope writes f.hdr, the envelope forwarded to the engines, for a

@@ -81,6 +81,11 @@ func printConfig(w io.Writer, cfg *configs.Config) {
 	}
 	fmt.Fprintf(tw, "  admin\t%s\n", admin)
 	fmt.Fprintf(tw, "  timeout\t%s\n", p.Timeout)
+	margin := "off"
+	if p.TimeoutMargin > 0 {
+		margin = p.TimeoutMargin.String() + " before an app's own deadline (at most a tenth of its timeout)"
+	}
+	fmt.Fprintf(tw, "  timeout margin\t%s\n", margin)
 	fmt.Fprintf(tw, "  max connections\t%d\n", p.MaxConnections)
 	fmt.Fprintf(tw, "  requests\t%s in flight, %s each at most\n", bytesText(p.MaxRequestBytes), bytesText(int64(p.MaxRequestSize)))
 	fmt.Fprintf(tw, "  responses\t%s in flight\n", bytesText(p.MaxResponseBytes))

@@ -161,6 +161,7 @@ func TestRun(t *testing.T) {
 				"OK, 2 clusters",
 				"listen           127.0.0.1:9300 (tcp)\n", // no key_file: no UDP
 				"admin            127.0.0.1:9301\n",
+				"timeout margin   10ms before an app's own deadline (at most a tenth of its timeout)\n",
 				"requests         256MiB in flight, 16777199 bytes each at most",
 				"schemas          ", "/redis.tl\n",
 				"cluster redis", "functions  redis.*", "sharding   ketama (key hash md5)",

@@ -41,11 +41,14 @@ type Table struct {
 
 // Cluster is one cluster of a Table.
 type Cluster struct {
-	Name     string
-	Config   configs.Cluster
-	Picker   *sharding.Picker
-	Shards   []Shard
-	Timeout  time.Duration
+	Name    string
+	Config  configs.Cluster
+	Picker  *sharding.Picker
+	Shards  []Shard
+	Timeout time.Duration
+	// Margin: an app's own timeout is given up this much before its end,
+	// at most a tenth of it ([proxy] timeout_margin; AppDeadline).
+	Margin   time.Duration
 	Failover bool
 	Group    *health.Group
 	Stats    *metrics.Cluster
@@ -106,6 +109,7 @@ func Build(cfg *configs.Config, sch *schema.Schema, engines Engines, stats *metr
 			Config:    *cc,
 			Picker:    picker,
 			Timeout:   cc.Timeout,
+			Margin:    cfg.Proxy.TimeoutMargin,
 			Failover:  cc.Health.Failover,
 			Stats:     stats.Cluster(cc.Name),
 			Retry:     health.NewRetryBudget(cc.Health.RetryBudget, configs.RetryFloor),

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,9 +191,36 @@ func (l *chaosLoad) counts() (int, map[string]int, []string) {
 // leak per connection, link or probe). The steps are paced by the load's
 // progress, never by sleeping.
 func TestChaos(t *testing.T) {
-	mc := startEngines(t, "memcache", 8)
-	c := newConfig(t, chaosCluster(mc, "250ms"))
-	c.pprof = true
+	for _, transport := range []string{"tcp", "udp"} {
+		t.Run("engines over "+transport, func(t *testing.T) { testChaos(t, transport) })
+	}
+}
+
+// testChaos is TestChaos with the proxy reaching its engines over
+// transport (the app is VK's client over TCP either way). Over UDP a
+// killed engine leaves no connection to lose: its requests time out until
+// it is marked down.
+func testChaos(t *testing.T, transport string) {
+	var engineArgs []string
+	keyFile := ""
+	if transport == "udp" {
+		keyFile = filepath.Join(t.TempDir(), "key")
+		if err := os.WriteFile(keyFile, udpKey, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		engineArgs = []string{"-udp", "-key-file", keyFile}
+	}
+	mc := make([]*engine, 8)
+	for i := range mc {
+		mc[i] = startEngine(t, "memcache", "127.0.0.1:0", engineArgs...)
+	}
+	cl := func(timeout string) cluster {
+		c := chaosCluster(mc, timeout)
+		c.transport = transport
+		return c
+	}
+	c := newConfig(t, cl("250ms"))
+	c.pprof, c.keyFile = true, keyFile
 	p := startProxy(t, c)
 	a := newApp(t)
 	for i := range chaosKeys {
@@ -217,11 +246,11 @@ func TestChaos(t *testing.T) {
 			mc[e].signal(syscall.SIGKILL)
 			<-mc[e].done
 			l.await(t, 200)
-			mc[e] = startEngine(t, "memcache", addr)
+			mc[e] = startEngine(t, "memcache", addr, engineArgs...)
 		case 2: // reloaded with another timeout
 			timeout := []string{"200ms", "250ms"}[reloads%2]
 			reloads++
-			p.reload(t, newConfigAt(c, chaosCluster(mc, timeout)))
+			p.reload(t, newConfigAt(c, cl(timeout)))
 			waitFor(t, fmt.Sprintf("reload %d to be applied", reloads), func() bool {
 				st := p.stats(t)
 				if st.ReloadErrors != 0 {
@@ -234,7 +263,7 @@ func TestChaos(t *testing.T) {
 			mc[e].stop(t)
 			l.await(t, 100)
 			mc[e].kill(t)
-			mc[e] = startEngine(t, "memcache", addr)
+			mc[e] = startEngine(t, "memcache", addr, engineArgs...)
 		}
 		abruptApp(t, p.addr, 32)
 		garbageApp(t, p.addr, rnd)

@@ -199,8 +199,14 @@ func (h *handler) spread(f *forward, sp route.Spread, rule *fanout.Rule, call []
 // send sends sb, a sub-call a joined call left alone (coalesce.go), on
 // its own to e, in burst b, after its spread has returned: a refusal ends
 // it as spread would have.
+//
+// Once Send has succeeded, sb belongs to its engine: the answer may come
+// back at once (a UDP engine's datagram leaves inside Send), and finish
+// the request and recycle it, so nothing of sb or its request is touched
+// after.
 func (sb *sub) send(e *upstream.Engine, b *packet.Batch) {
 	f := sb.s.f
+	st := f.c.Stats
 	_, body := sb.s.slot(sb.shard.Index)
 	sb.batch = b
 	if err := e.Send(sb, f.hdr, body, f.start, f.due); err != nil {
@@ -208,7 +214,7 @@ func (sb *sub) send(e *upstream.Engine, b *packet.Batch) {
 		sb.refused(err, b.Now(f.p.opts.Now), b)
 		return
 	}
-	f.c.Stats.SubSent.Add(1)
+	st.SubSent.Add(1)
 }
 
 // refused ends sb, which its engine refused at Send (not sent), at now,

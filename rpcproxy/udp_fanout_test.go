@@ -359,3 +359,99 @@ transport = "udp"
 		t.Fatalf("getMulti (on_error = fail), engine down: %v; want NO_CONNECTIONS naming %s", r.err, mcUDP[dead].addr)
 	}
 }
+
+// TestUDPCoalescedGetMulti: split getMultis marked coalesce over UDP
+// engines, one at a time and from several apps at once. One at a time,
+// every joined call has one part and leaves on its own (sub.send), and a
+// UDP engine may answer before Send has returned: the sub-call, and its
+// request, may be finished and recycled by then, so nothing of them may
+// be touched after a successful Send (the proxy once read the cluster's
+// counters through the recycled request there, and crashed). Every
+// answer equals one store holding every key.
+func TestUDPCoalescedGetMulti(t *testing.T) {
+	all := newMemcache(t)
+	var addrs [4]string
+	for i := range addrs {
+		e, _ := startUDPStore(t, newMemcache(t).Funcs())
+		addrs[i] = e.addr
+	}
+	cfg := parseConfig(t, fmt.Sprintf(`[proxy]
+listen = %q
+timeout = "5s"
+schemas = [%q]
+key_file = %q
+
+[[cluster]]
+name = "mc"
+functions = ["memcache.*"]
+sharding = "hash"
+transport = "udp"
+shards = [{ replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }, { replicas = [%q] }]
+[[cluster.function]]
+name = "memcache.getMulti"
+key = "keys"
+coalesce = true
+`, mainListen, memcacheTL, udpKeyFile(t), addrs[0], addrs[1], addrs[2], addrs[3]))
+	p := startProxy(t, cfg, Options{NoAdmin: true})
+	addr := p.addr(t, mainListen)
+	var keys []string
+	for i := range 40 {
+		k := fmt.Sprintf("co:%d", i)
+		keys = append(keys, k)
+		set := mcSet(k, "value of "+k)
+		if res := dialApp(t, addr).call(t, &rpc.InvokeReq{QueryID: 1, Body: set}); res.IsError() {
+			t.Fatalf("set %s: %s", k, res.ErrorText)
+		}
+		if _, err := runFuncs(all.Funcs(), set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	getMulti := func(i int) []byte {
+		q := make([]string, 10)
+		for j := range q {
+			q[j] = keys[(i*7+j*3)%len(keys)]
+		}
+		return mcGetMulti(q...)
+	}
+	check := func(a *app, i int) error {
+		body := getMulti(i)
+		want, err := runFuncs(all.Funcs(), body)
+		if err != nil {
+			return err
+		}
+		res := a.call(t, &rpc.InvokeReq{QueryID: int64(i + 1), Body: body})
+		if res.IsError() || !bytes.Equal(res.Body, want) {
+			return fmt.Errorf("getMulti %d: error %d %s, body\n%x\nwant\n%x", i, res.ErrorCode, res.ErrorText, res.Body, want)
+		}
+		return nil
+	}
+	one := dialApp(t, addr)
+	for i := range 200 {
+		if err := check(one, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		a := dialApp(t, addr)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				if err := check(a, w*100+i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := p.Table().Cluster("mc").Stats.SubSent.Load(); n == 0 {
+		t.Error("no sub-request counted as sent")
+	}
+}

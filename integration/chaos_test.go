@@ -19,17 +19,18 @@ import (
 
 	vk "github.com/VKCOM/tl/pkg/rpc"
 
+	"github.com/rpcproxy/rpcproxy/engines/memcache"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 )
 
-// chaosLoad runs sets, gets and 10-key getMultis through the proxy from
-// several goroutines, and sorts every outcome: answers (each checked:
-// a value read back must be one some worker wrote for that very key, so
-// an answer delivered to the wrong request shows), the error answers a
-// fault may cause (allowed), and everything else (unexpected: another
-// error code, a malformed answer, a lost connection, no answer at all
-// within callWait).
+// chaosLoad runs sets, gets, diagonal gets and 10-key getMultis through the
+// proxy from several goroutines, and sorts every outcome: answers (each
+// checked: a value read back must be one some worker wrote for that very
+// key, so an answer delivered to the wrong request shows), the error
+// answers a fault may cause (allowed), and everything else (unexpected:
+// another error code, a malformed answer, a lost connection, no answer at
+// all within callWait).
 type chaosLoad struct {
 	stop     chan struct{}
 	progress chan struct{}
@@ -85,13 +86,20 @@ func (l *chaosLoad) op(a *app, addr string, w, i int, rnd *rand.Rand) error {
 			}
 		}
 		return err
-	case r < 8:
+	case r < 7:
 		k := key()
 		v, ok, err := a.get(addr, k, o)
 		if err == nil && ok && !strings.HasPrefix(v, "v:"+k+":") {
 			err = fmt.Errorf("get %q answered %q, a value of another key", k, v)
 		}
 		return err
+	case r < 8:
+		k := key()
+		got, err := a.call(addr, append(tl.AppendUint32(nil, rpc.TagProxyDiagonal), mcGet(k)...), o)
+		if err != nil {
+			return err
+		}
+		return checkDiagonal(k, got)
 	default:
 		keys := make([]string, 10)
 		for j := range keys {
@@ -112,6 +120,53 @@ func (l *chaosLoad) op(a *app, addr string, w, i int, rnd *rand.Rand) error {
 		}
 		return err
 	}
+}
+
+// checkDiagonal checks a diagonal memcache.get of key k over the chaos
+// cluster's 4 shards: Vector (Maybe memcache.Value), one element per
+// shard, Nothing for a shard that failed, and any value found is one
+// written for k.
+func checkDiagonal(k string, b []byte) error {
+	r, err := tl.ExpectTag(b, tl.TagVector)
+	if err != nil {
+		return fmt.Errorf("diagonal get %q: %w", k, err)
+	}
+	n, r, err := tl.ReadCount(r, 4)
+	if err != nil || n != 4 {
+		return fmt.Errorf("diagonal get %q: %d elements (%v), want one per shard (4)", k, n, err)
+	}
+	for range n {
+		var tag uint32
+		if tag, r, err = tl.ReadUint32(r); err != nil {
+			return fmt.Errorf("diagonal get %q: %w", k, err)
+		}
+		switch tag {
+		case tl.TagMaybeFalse:
+			continue
+		case tl.TagMaybeTrue:
+		default:
+			return fmt.Errorf("diagonal get %q: Maybe tag %08x", k, tag)
+		}
+		var v string
+		switch tag, r, err = tl.ReadUint32(r); {
+		case err != nil:
+			return fmt.Errorf("diagonal get %q: %w", k, err)
+		case tag == memcache.TagNotFound:
+		case tag == memcache.TagStrValue:
+			if v, r, err = tl.ReadString(r); err == nil {
+				_, r, err = tl.ReadInt32(r)
+			}
+			if err != nil || !strings.HasPrefix(v, "v:"+k+":") {
+				return fmt.Errorf("diagonal get %q: value %q (%v), a value of another key", k, v, err)
+			}
+		default:
+			return fmt.Errorf("diagonal get %q: memcache.Value tag %08x", k, tag)
+		}
+	}
+	if len(r) != 0 {
+		return fmt.Errorf("diagonal get %q: %d bytes after the vector", k, len(r))
+	}
+	return nil
 }
 
 func (l *chaosLoad) record(err error) {
@@ -179,17 +234,17 @@ func (l *chaosLoad) counts() (int, map[string]int, []string) {
 	return l.done, allowed, append([]string(nil), l.unexpected...)
 }
 
-// TestChaos: a mixed load (sets, gets, split getMultis) runs through the
-// proxy over 4 shards of 2 replicas while, step after step, an engine is
-// stopped (SIGSTOP) and resumed, killed and restarted on its address,
-// stopped and then killed, the config is reloaded, an app with requests
-// in flight disconnects, and an app sends garbage. Every request gets a
-// right answer or one of the error answers a fault may cause, the
-// garbage connection is closed, and nothing else is lost. After the
-// faults end, every engine is back, requests fail no more, and the
-// proxy's goroutines are back to what they were before the faults (no
-// leak per connection, link or probe). The steps are paced by the load's
-// progress, never by sleeping.
+// TestChaos: a mixed load (sets, gets, diagonals, split getMultis) runs
+// through the proxy over 4 shards of 2 replicas while, step after step, an
+// engine is stopped (SIGSTOP) and resumed, killed and restarted on its
+// address, stopped and then killed, the config is reloaded, an app with
+// requests in flight disconnects, and an app sends garbage. Every request
+// gets a right answer or one of the error answers a fault may cause, the
+// garbage connection is closed, and nothing else is lost. After the faults
+// end, every engine is back, requests fail no more, and the proxy's
+// goroutines are back to what they were before the faults (no leak per
+// connection, link or probe). The steps are paced by the load's progress,
+// never by sleeping.
 func TestChaos(t *testing.T) {
 	for _, transport := range []string{"tcp", "udp"} {
 		t.Run("engines over "+transport, func(t *testing.T) { testChaos(t, transport) })

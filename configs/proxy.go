@@ -2,6 +2,7 @@ package configs
 
 import (
 	"log/slog"
+	"math"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -142,29 +143,11 @@ func parseProxy(t *table, baseDir string) Proxy {
 		}
 		p.UDP = b && p.KeyFile != ""
 	}
-	if v, ok := t.get("slow_request"); ok {
-		s, _ := v.(string)
-		d, err := time.ParseDuration(s)
-		switch {
-		case s == "off":
-			p.SlowRequest = 0
-		case err != nil || d <= 0:
-			t.ps.add(t.at("slow_request"), `%s: want a duration > 0 such as "100ms", or "off"`, describe(v))
-		default:
-			p.SlowRequest = d
-		}
+	if d, ok := offOrDuration(t, "slow_request", 1, math.MaxInt64, `a duration > 0 such as "100ms", or "off"`); ok {
+		p.SlowRequest = d
 	}
-	if v, ok := t.get("timeout_margin"); ok {
-		s, _ := v.(string)
-		d, err := time.ParseDuration(s)
-		switch {
-		case s == "off":
-			p.TimeoutMargin = 0
-		case err != nil || d < 0 || d > MaxTimeoutMargin:
-			t.ps.add(t.at("timeout_margin"), `%s: want a duration from "0s" to "1s" such as "10ms", or "off"`, describe(v))
-		default:
-			p.TimeoutMargin = d
-		}
+	if d, ok := offOrDuration(t, "timeout_margin", 0, MaxTimeoutMargin, `a duration from "0s" to "1s" such as "10ms", or "off"`); ok {
+		p.TimeoutMargin = d
 	}
 	if b, ok := t.bool("pprof"); ok {
 		p.Pprof = b
@@ -177,6 +160,25 @@ func parseProxy(t *table, baseDir string) Proxy {
 	}
 	t.unknownKeys()
 	return p
+}
+
+// offOrDuration reads key of t when present: "off" is 0, otherwise a
+// duration in lo..hi; anything else is reported with want.
+func offOrDuration(t *table, key string, lo, hi time.Duration, want string) (time.Duration, bool) {
+	v, ok := t.get(key)
+	if !ok {
+		return 0, false
+	}
+	s, _ := v.(string)
+	if s == "off" {
+		return 0, true
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < lo || d > hi {
+		t.ps.add(t.at(key), "%s: want %s", describe(v), want)
+		return 0, false
+	}
+	return d, true
 }
 
 // listenAddr parses a listen address, reporting a bad one at t's key.

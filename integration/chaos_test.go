@@ -32,12 +32,7 @@ import (
 // another error code, a malformed answer, a lost connection, no answer at
 // all within callWait).
 type chaosLoad struct {
-	stop     chan struct{}
-	progress chan struct{}
-	wg       sync.WaitGroup
-
-	mu         sync.Mutex
-	done       int
+	workers
 	allowed    map[string]int // error name -> count
 	unexpected []string
 }
@@ -51,17 +46,15 @@ const chaosKeys = 200
 
 func startChaosLoad(t *testing.T, a *app, addr string, workers, n int) *chaosLoad {
 	t.Helper()
-	l := &chaosLoad{stop: make(chan struct{}), progress: make(chan struct{}, 1), allowed: map[string]int{}}
+	l := &chaosLoad{workers: newWorkers(), allowed: map[string]int{}}
 	for w := range workers {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
 			rnd := rand.New(rand.NewPCG(uint64(w), 1))
 			for i := range n {
-				select {
-				case <-l.stop:
+				if l.stopped() {
 					return
-				default:
 				}
 				l.record(l.op(a, addr, w, i, rnd))
 			}
@@ -170,56 +163,16 @@ func checkDiagonal(k string, b []byte) error {
 }
 
 func (l *chaosLoad) record(err error) {
-	l.mu.Lock()
-	l.done++
 	var e *vk.Error
-	switch {
-	case err == nil:
-	case errors.As(err, &e) && chaosAllowed[e.Code]:
-		l.allowed[rpc.CodeName(e.Code)]++
-	default:
-		if len(l.unexpected) < 20 {
+	l.tick(func() {
+		switch {
+		case err == nil:
+		case errors.As(err, &e) && chaosAllowed[e.Code]:
+			l.allowed[rpc.CodeName(e.Code)]++
+		case len(l.unexpected) < 20:
 			l.unexpected = append(l.unexpected, err.Error())
 		}
-	}
-	l.mu.Unlock()
-	select {
-	case l.progress <- struct{}{}:
-	default:
-	}
-}
-
-// await waits until the load has made k more requests; it fails the
-// test if the load ended first.
-func (l *chaosLoad) await(t *testing.T, k int) {
-	t.Helper()
-	l.mu.Lock()
-	target := l.done + k
-	l.mu.Unlock()
-	ended := make(chan struct{})
-	go func() { l.wg.Wait(); close(ended) }()
-	for {
-		l.mu.Lock()
-		d := l.done
-		l.mu.Unlock()
-		if d >= target {
-			return
-		}
-		select {
-		case <-l.progress:
-		case <-ended:
-			t.Fatalf("the load ended after %d requests, before %d", d, target)
-		}
-	}
-}
-
-func (l *chaosLoad) finish() {
-	select {
-	case <-l.stop:
-	default:
-		close(l.stop)
-	}
-	l.wg.Wait()
+	})
 }
 
 // counts returns the requests made, the allowed error answers by name

@@ -7,31 +7,95 @@ import (
 	"testing"
 )
 
-// load runs set+get pairs through the proxy from several goroutines until
-// stopped or n pairs each, and keeps every failure. progress receives the
-// count after every pair (non-blocking), so a test can wait for "some
-// requests after this point" without sleeping.
-type load struct {
+// workers is the part every load of these tests shares: goroutines that
+// stop on finish, a count of what they did under mu, and progress, which
+// receives after every count (non-blocking), so a test can wait for "some
+// requests after this point" without sleeping. The load's own results
+// are guarded by mu too (tick).
+type workers struct {
 	stop     chan struct{}
 	progress chan struct{}
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	done     int
-	errs     []string
+}
+
+func newWorkers() workers {
+	return workers{stop: make(chan struct{}), progress: make(chan struct{}, 1)}
+}
+
+// stopped reports whether finish was called.
+func (w *workers) stopped() bool {
+	select {
+	case <-w.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// tick counts one more done, running note (the load's own bookkeeping)
+// under mu, and signals progress.
+func (w *workers) tick(note func()) {
+	w.mu.Lock()
+	w.done++
+	note()
+	w.mu.Unlock()
+	select {
+	case w.progress <- struct{}{}:
+	default:
+	}
+}
+
+// await waits until the load has done k more, failing the test if its
+// workers all ended first.
+func (w *workers) await(t *testing.T, k int) {
+	t.Helper()
+	w.mu.Lock()
+	target := w.done + k
+	w.mu.Unlock()
+	ended := make(chan struct{})
+	go func() { w.wg.Wait(); close(ended) }()
+	for {
+		w.mu.Lock()
+		d := w.done
+		w.mu.Unlock()
+		if d >= target {
+			return
+		}
+		select {
+		case <-w.progress:
+		case <-ended:
+			t.Fatalf("the load ended after %d, before %d", d, target)
+		}
+	}
+}
+
+// finish stops the workers and waits for them.
+func (w *workers) finish() {
+	if !w.stopped() {
+		close(w.stop)
+	}
+	w.wg.Wait()
+}
+
+// load runs set+get pairs through the proxy from several goroutines until
+// stopped or n pairs each, and keeps every failure.
+type load struct {
+	workers
+	errs []string
 }
 
 func startLoad(t *testing.T, a *app, addr string, workers, n int) *load {
 	t.Helper()
-	l := &load{stop: make(chan struct{}), progress: make(chan struct{}, 1)}
+	l := &load{workers: newWorkers()}
 	for w := range workers {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
 			for i := range n {
-				select {
-				case <-l.stop:
+				if l.stopped() {
 					return
-				default:
 				}
 				key := fmt.Sprintf("load:%d:%d", w, i%100)
 				val := fmt.Sprint(i)
@@ -41,53 +105,16 @@ func startLoad(t *testing.T, a *app, addr string, workers, n int) *load {
 				} else if v, ok, e := a.get(addr, key, callOpts{}); e != nil || !ok || v != val {
 					err = fmt.Errorf("get %q: %q %v %v", key, v, ok, e)
 				}
-				l.mu.Lock()
-				l.done++
-				if err != nil {
-					l.errs = append(l.errs, err.Error())
-				}
-				l.mu.Unlock()
-				select {
-				case l.progress <- struct{}{}:
-				default:
-				}
+				l.tick(func() {
+					if err != nil {
+						l.errs = append(l.errs, err.Error())
+					}
+				})
 			}
 		}()
 	}
 	t.Cleanup(l.finish)
 	return l
-}
-
-// await waits until the load has made k more pairs, or has ended.
-func (l *load) await(t *testing.T, k int) {
-	t.Helper()
-	l.mu.Lock()
-	target := l.done + k
-	l.mu.Unlock()
-	ended := make(chan struct{})
-	go func() { l.wg.Wait(); close(ended) }()
-	for {
-		l.mu.Lock()
-		d := l.done
-		l.mu.Unlock()
-		if d >= target {
-			return
-		}
-		select {
-		case <-l.progress:
-		case <-ended:
-			t.Fatalf("the load ended after %d pairs, before %d", d, target)
-		}
-	}
-}
-
-func (l *load) finish() {
-	select {
-	case <-l.stop:
-	default:
-		close(l.stop)
-	}
-	l.wg.Wait()
 }
 
 func (l *load) check(t *testing.T) {

@@ -46,8 +46,8 @@ type Cluster struct {
 	Picker  *sharding.Picker
 	Shards  []Shard
 	Timeout time.Duration
-	// Margin: an app's own timeout is given up this much before its end,
-	// at most a tenth of it ([proxy] timeout_margin; AppDeadline).
+	// Margin is [proxy] timeout_margin: a request with the app's own
+	// timeout is given up this much before its end, at most a tenth of it.
 	Margin   time.Duration
 	Failover bool
 	Group    *health.Group

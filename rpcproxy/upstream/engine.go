@@ -162,6 +162,11 @@ type Batcher interface {
 // written after the lock is released (inline when the connection is idle,
 // else coalesced by its flusher), so senders to one engine never wait for
 // each other's syscalls.
+//
+// Once Send returns nil, call belongs to the engine: its Answer or Fail
+// may already have run on another goroutine (a UDP datagram, or an inline
+// write, leaves inside Send), so the caller must not touch call, nor
+// anything call may have released, afterwards.
 func (e *Engine) Send(call Call, hdr, body []byte, start, deadline time.Time) error {
 	var b *packet.Batch
 	if bc, ok := call.(Batcher); ok {

@@ -201,6 +201,9 @@ func (j *joined) Answer(typ uint32, body []byte, res *rpc.ReqResult, b *packet.B
 	for k, sb := range j.parts {
 		// Each part's answer is built in its own buffer: head, its count,
 		// its elements, tail.
+		if !sb.keep(len(head)+4+cuts[k+1]-cuts[k]+len(tail), b) {
+			continue
+		}
 		sb.buf = append(tl.AppendUint32(append(sb.buf[:0], head...), uint32(j.counts[k])), res.Body[cuts[k]:cuts[k+1]]...)
 		sb.buf = append(sb.buf, tail...)
 		sb.answered(b)

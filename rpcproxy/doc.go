@@ -58,6 +58,15 @@
 //     CONGESTION_CONTROL_DISCARD (-3017) instead, queued within a slack of
 //     256 KiB; beyond that its connection is closed (CloseConn). Nobody
 //     else ever waits for a slow app (replier.go).
+//   - App-side caps are the proxy's, shared by every listener
+//     (server.Limits, set again by each reload): max_connections,
+//     max_request_bytes_in_flight, max_request_size (for connections made
+//     after it), and max_response_bytes_in_flight, the answer bytes held:
+//     queued for app connections that are behind (packet.Budget; an app
+//     that reads promptly holds nothing) plus fan-out shard answers kept
+//     until their merge (scatter.held). Over it, an app connection that is
+//     behind gets CONGESTION_CONTROL_DISCARD instead of its answer, and a
+//     shard answer arriving for a fan-out is dropped (that shard failed).
 //   - UDP (proxy.key_file, proxy.udp): every app listener also serves VK's
 //     UDP transport on the same IP and port (udp.go), feeding the same
 //     handler through tl/rpc/server's ServeUDP; no rpcServerWantsFin is

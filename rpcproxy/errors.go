@@ -12,7 +12,8 @@ import (
 var (
 	errExpired   = &rpc.Error{Code: rpc.CodeQueryTimeout, Description: "rpcproxy: the request's timeout expired before it could be forwarded"}
 	errCancelled = &rpc.Error{Code: rpc.CodeUnknown, Description: "rpcproxy: cancelled by the client"}
-	errAppSlow   = &rpc.Error{Code: rpc.CodeCongestionControlDiscard, Description: "rpcproxy: answer dropped: this connection is not reading its answers (max pending answer bytes reached)"}
+	errAppSlow   = &rpc.Error{Code: rpc.CodeCongestionControlDiscard, Description: "rpcproxy: answer dropped: this connection is not reading its answers (its pending answers reached their cap, or all apps' reached proxy.max_response_bytes_in_flight)"}
+	errHeldFull  = &rpc.Error{Code: rpc.CodeCongestionControlDiscard, Description: "rpcproxy: shard answer dropped: the proxy holds proxy.max_response_bytes_in_flight of answers (for apps not reading them, and fan-outs waiting for their shards)"}
 )
 
 // ErrStopped is returned by Reload and Apply after Shutdown or Close began.

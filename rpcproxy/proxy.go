@@ -102,6 +102,11 @@ type Proxy struct {
 	// whether app listeners also serve UDP; a reload does not change them.
 	key []byte
 	udp bool
+	// limits are the app side's caps, shared by every listener and set
+	// again by each reload: connections, request bytes in flight, answer
+	// bytes held (for apps not reading, and fan-out answers waiting for
+	// their merge), the largest request.
+	limits *server.Limits
 }
 
 // listener is one app port: the proxy's main listen address or a
@@ -146,6 +151,10 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 	}
 	if o.ConfigPath != "" {
 		p.noteRead()
+	}
+	var err error
+	if p.limits, err = server.NewLimits(appLimits(cfg)); err != nil {
+		return nil, fmt.Errorf("rpcproxy: %w", err)
 	}
 	p.fwdPool.New = func() any { return &forward{hdr: make([]byte, 0, 128)} }
 	p.joinPool.New = func() any { return &joined{} }
@@ -250,6 +259,20 @@ func loadSchema(cfg *configs.Config) (*schema.Schema, error) {
 	return s, nil
 }
 
+// appLimits are cfg's caps of the app side, over all listeners.
+func appLimits(cfg *configs.Config) server.LimitValues {
+	return server.LimitValues{
+		MaxConns:        cfg.Proxy.MaxConnections,
+		MaxRequestBytes: cfg.Proxy.MaxRequestBytes,
+		MaxHeldBytes:    cfg.Proxy.MaxResponseBytes,
+		MaxPacketLen:    cfg.Proxy.MaxRequestSize + packetOverhead,
+	}
+}
+
+// packetOverhead is a TCP packet's header and CRC around its body
+// (wire.md §2): max_request_size caps the body.
+const packetOverhead = 16
+
 // listenAddrs are the app ports of cfg: the main one, then the clusters'.
 func listenAddrs(cfg *configs.Config) []netip.AddrPort {
 	out := []netip.AddrPort{cfg.Proxy.Listen}
@@ -268,13 +291,11 @@ func (p *Proxy) openListener(cfg *configs.Config, addr netip.AddrPort) (*listene
 	}
 	h := &handler{p: p, listen: addr}
 	srv, err := server.New(server.Config{
-		Handler:         h,
-		Logger:          p.log,
-		Now:             p.opts.Now,
-		MaxConns:        cfg.Proxy.MaxConnections,
-		MaxRequestBytes: cfg.Proxy.MaxRequestBytes,
-		Packet: packet.Config{Logger: p.log, MaxPacketLen: cfg.Proxy.MaxRequestSize + 16,
-			Key: p.key, WriteBufferLimit: p.opts.MaxAppPending},
+		Handler: h,
+		Logger:  p.log,
+		Now:     p.opts.Now,
+		Limits:  p.limits,
+		Packet:  packet.Config{Logger: p.log, Key: p.key, WriteBufferLimit: p.opts.MaxAppPending},
 	})
 	if err != nil {
 		ln.Close()

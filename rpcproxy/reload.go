@@ -14,6 +14,7 @@ import (
 
 	"github.com/rpcproxy/rpcproxy/configs"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/route"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
 
 // Reload re-reads Options.ConfigPath and applies it. A config that does not
@@ -102,6 +103,11 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 		p.refused(err)
 		return err
 	}
+	if _, err := server.NewLimits(appLimits(cfg)); err != nil {
+		err = fmt.Errorf("rpcproxy: %w", err)
+		p.refused(err)
+		return err
+	}
 	sch, err := loadSchema(cfg)
 	if err != nil {
 		p.refused(err)
@@ -135,6 +141,7 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 	p.waitEngines(tab)
 	old := p.cfg.Load()
 	tab.Start(p.now(), p.Table())
+	_ = p.limits.Set(appLimits(cfg)) // valid: checked above
 	p.gen.Swap(newGeneration(tab)).retire()
 	p.cfg.Store(cfg)
 	p.reloadState.applied(p.now())
@@ -161,6 +168,10 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 		openedNames = append(openedNames, l.addr.String())
 	}
 	attrs = append(attrs, "listeners_opened", openedNames, "listeners_closed", closed, "config_sha256", hex.EncodeToString(cfg.SHA256[:]))
+	if a, b := appLimits(old), appLimits(cfg); a != b {
+		attrs = append(attrs, "app_limits", fmt.Sprintf("max_connections %d, max_request_bytes_in_flight %d, max_response_bytes_in_flight %d, now; max_request_size %d for app connections made from now on",
+			b.MaxConns, b.MaxRequestBytes, b.MaxHeldBytes, cfg.Proxy.MaxRequestSize))
+	}
 	if old.Proxy.Admin != cfg.Proxy.Admin || old.Proxy.Pprof != cfg.Proxy.Pprof {
 		attrs = append(attrs, "note", "proxy.admin or proxy.pprof changed: takes effect on restart")
 	}

@@ -71,6 +71,9 @@ type scatter struct {
 	// answered errCancelled. Written under a count of pending, read by
 	// finish.
 	cancelled atomic.Bool
+	// held is what the shards' answers kept in the subs' buffers charge
+	// to the proxy's budget of held answer bytes, given back by reset.
+	held atomic.Int64
 }
 
 // maxKeptAnswer bounds the answer buffer a pooled sub-call keeps.
@@ -268,8 +271,30 @@ func (sb *sub) Answer(_ uint32, _ []byte, res *rpc.ReqResult, b *packet.Batch) {
 		sb.end(true, b)
 		return
 	}
+	if !sb.keep(len(res.Body), b) {
+		return
+	}
 	sb.buf = append(sb.buf[:0], res.Body...)
 	sb.answered(b)
+}
+
+// keep charges an answer of n bytes, about to be kept until the merge, to
+// the proxy's budget of held answer bytes (max_response_bytes_in_flight).
+// Over the budget the shard counts as failed instead (its answer is
+// dropped: a partial answer, or the function's error), and keep ends sb
+// and returns false.
+func (sb *sub) keep(n int, b *packet.Batch) bool {
+	s := sb.s
+	budget := s.f.p.limits.Budget()
+	if budget.Over() {
+		s.f.c.Stats.SubFailed.Add(1)
+		*sb.ans = fanout.Answer{Status: fanout.Failed, Err: errHeldFull}
+		sb.end(true, b)
+		return false
+	}
+	budget.Charge(int64(n))
+	s.held.Add(int64(n))
+	return true
 }
 
 // answered ends sb with the answer in sb.buf, on an engine's reader
@@ -464,6 +489,9 @@ func (s *scatter) finish(b *packet.Batch) {
 // reset gives a split's plan back and drops the per-request references,
 // keeping the buffers.
 func (s *scatter) reset() {
+	if n := s.held.Swap(0); n != 0 {
+		s.f.p.limits.Budget().Charge(-n)
+	}
 	if s.plan != nil {
 		s.f.gen.tab.Fanout().Release(s.plan)
 		s.plan = nil

@@ -86,9 +86,9 @@ func printConfig(w io.Writer, cfg *configs.Config) {
 		margin = p.TimeoutMargin.String() + " before an app's own deadline (at most a tenth of its timeout)"
 	}
 	fmt.Fprintf(tw, "  timeout margin\t%s\n", margin)
-	fmt.Fprintf(tw, "  max connections\t%d\n", p.MaxConnections)
+	fmt.Fprintf(tw, "  max connections\t%d (over all app ports)\n", p.MaxConnections)
 	fmt.Fprintf(tw, "  requests\t%s in flight, %s each at most\n", bytesText(p.MaxRequestBytes), bytesText(int64(p.MaxRequestSize)))
-	fmt.Fprintf(tw, "  responses\t%s in flight\n", bytesText(p.MaxResponseBytes))
+	fmt.Fprintf(tw, "  answers held\t%s at most (for apps behind on reading, and fan-outs waiting for shards)\n", bytesText(p.MaxResponseBytes))
 	fmt.Fprintf(tw, "  log level\t%s\n", strings.ToLower(p.LogLevel.String()))
 	fmt.Fprintf(tw, "  drain timeout\t%s\n", p.DrainTimeout)
 	slow := "off"

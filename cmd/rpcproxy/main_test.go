@@ -162,7 +162,9 @@ func TestRun(t *testing.T) {
 				"listen           127.0.0.1:9300 (tcp)\n", // no key_file: no UDP
 				"admin            127.0.0.1:9301\n",
 				"timeout margin   10ms before an app's own deadline (at most a tenth of its timeout)\n",
+				"max connections  10000 (over all app ports)\n",
 				"requests         256MiB in flight, 16777199 bytes each at most",
+				"answers held     256MiB at most (for apps behind on reading, and fan-outs waiting for shards)\n",
 				"schemas          ", "/redis.tl\n",
 				"cluster redis", "functions  redis.*", "sharding   ketama (key hash md5)",
 				"#  name", "0  127.0.0.1:6379  1       127.0.0.1:6379",

@@ -69,6 +69,10 @@ type Config struct {
 	// WriteBufferLimit: WritePacket blocks while this many bytes are
 	// pending. Zero means 1 MiB.
 	WriteBufferLimit int
+	// Budget, shared by the connections of one server (or several),
+	// counts the bytes they hold for peers that are not reading, and caps
+	// them (see Budget); nil counts nothing.
+	Budget *Budget
 	// ReadBufferSize is the initial read buffer. Zero means 64 KiB.
 	ReadBufferSize int
 

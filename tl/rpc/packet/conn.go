@@ -46,6 +46,8 @@ type Conn struct {
 	limit   int
 	queued  int64 // frame bytes appended so far
 	written int64 // frame bytes handed to the flusher and written
+	budget  *Budget
+	charged int64 // bytes charged to budget: held for a slow peer (Budget)
 	werr    error // sticky: ErrClosed or the first fatal error
 	// flushing: the flusher or an inline writer owns the socket's write
 	// side; everybody else only appends to wbuf.
@@ -97,6 +99,7 @@ func newConn(nc net.Conn, s *settings, server bool) *Conn {
 		wseq:        seqNonce,
 		wtab:        ieee(),
 		limit:       s.WriteBufferLimit,
+		budget:      s.Budget,
 		wbuf:        make([]byte, 0, 4096),
 		wspare:      make([]byte, 0, 4096),
 		kick:        make(chan struct{}, 1),
@@ -224,7 +227,7 @@ func (c *Conn) TryWritePacketIn(b *Batch, over int, typ uint32, head, body []byt
 		return true, fmt.Errorf("%w: body %d bytes, max %d", ErrTooLarge, n, MaxBodyLen)
 	}
 	c.wmu.Lock()
-	if c.werr == nil && len(c.wbuf) >= c.limit+over {
+	if c.werr == nil && (len(c.wbuf) >= c.limit+over || over == 0 && c.charged > 0 && c.budget.Over()) {
 		c.wmu.Unlock()
 		return false, nil
 	}
@@ -339,6 +342,9 @@ func (c *Conn) writeInline() {
 	} else {
 		c.wspare = out[:0]
 	}
+	if n < len(out) || c.charged > 0 {
+		c.rechargeLocked() // the kernel took less: the rest waits
+	}
 	kick := len(c.wbuf) > 0
 	c.wmu.Unlock()
 	if n > 0 {
@@ -387,6 +393,11 @@ func (c *Conn) appendLocked(typ uint32, head, body []byte) error {
 	c.wbuf = appendFrame(c.wbuf, c.wtab, c.wseq, typ, head, body, c.walign)
 	c.wseq++
 	c.queued += int64(len(c.wbuf) - was)
+	if c.flushing || c.charged > 0 {
+		// A write is in progress (it may be stuck on a full socket) or
+		// the connection is behind already: these bytes wait.
+		c.rechargeLocked()
+	}
 	return nil
 }
 
@@ -459,6 +470,9 @@ func (c *Conn) flushOnce() (bool, error) {
 	} else {
 		c.wspare = make([]byte, 0, 4096)
 	}
+	if c.charged > 0 {
+		c.rechargeLocked()
+	}
 	c.wmu.Unlock()
 	c.wcond.Broadcast()
 	if err != nil {
@@ -483,6 +497,7 @@ func (c *Conn) fail(err error) {
 	first := c.werr == nil
 	if first {
 		c.werr = err
+		c.rechargeLocked() // the pending bytes are dropped: give them back
 	}
 	c.wmu.Unlock()
 	if !first {

@@ -85,6 +85,12 @@
 //   - Memory per connection is bounded: the read buffer grows only as bytes
 //     arrive (never to more than twice what was received, capped by
 //     MaxPacketLen), and pending writes block at WriteBufferLimit.
+//     Connections sharing a Config.Budget are bounded together too: each
+//     is charged the bytes it holds while a write of its own is in
+//     progress or fell short (exactly queued - written, updated under the
+//     write lock), and over the Budget's cap TryWritePacketIn refuses
+//     plain writes on connections that hold bytes. A connection whose
+//     peer keeps up holds nothing and does no atomic operation for it.
 //   - No allocations per packet in steady state: read and pending-write
 //     buffers are reused, bodies are returned aliasing the read buffer.
 //   - Writes coalesce: WritePacket frames into a pending buffer under a

@@ -22,8 +22,8 @@ func frame(seq, typ uint32, body []byte) []byte {
 }
 
 // TestBadInput: each kind of bad input closes its own connection with a
-// logged reason while a good client on the same server keeps getting
-// answers.
+// logged reason, counted in Counters.BadInput unless it is a close or a
+// stall, while a good client on the same server keeps getting answers.
 func TestBadInput(t *testing.T) {
 	leakCheck(t)
 	valid := frame(0, rpc.TypeInvokeReq, invokeBody(&rpc.InvokeReq{QueryID: 1, Body: fn(tagEcho)}))
@@ -35,16 +35,18 @@ func TestBadInput(t *testing.T) {
 		raw       []byte // sent as is
 		hangup    bool   // close our side after sending
 		reason    string // logged by the server
+		bad       int64  // counted in BadInput
 	}{
-		{"garbage", true, []byte("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14"), false, "bad packet length"},
-		{"wrong CRC", true, badCRC, false, "bad CRC"},
-		{"wrong seq", true, frame(5, rpc.TypeInvokeReq, invokeBody(&rpc.InvokeReq{QueryID: 1, Body: fn(tagEcho)})), false, "bad sequence number"},
-		{"oversized length", true, append(binary.LittleEndian.AppendUint32(nil, 32<<20), make([]byte, 8)...), false, "bad packet length"},
-		{"undersized length", true, []byte{8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, false, "bad packet length"},
-		{"truncated packet", true, valid[:len(valid)-3], true, "EOF"},
-		{"stalled mid-packet", true, valid[:len(valid)-3], false, "stalled"},
-		{"stalled mid-handshake", false, []byte{44, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff}, false, "handshake"},
-		{"garbage handshake", false, make([]byte, 64), false, "handshake"},
+		{"garbage", true, []byte("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14"), false, "bad packet length", 1},
+		{"wrong CRC", true, badCRC, false, "bad CRC", 1},
+		{"wrong seq", true, frame(5, rpc.TypeInvokeReq, invokeBody(&rpc.InvokeReq{QueryID: 1, Body: fn(tagEcho)})), false, "bad sequence number", 1},
+		{"oversized length", true, append(binary.LittleEndian.AppendUint32(nil, 32<<20), make([]byte, 8)...), false, "bad packet length", 1},
+		{"undersized length", true, []byte{8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, false, "bad packet length", 1},
+		{"no query id", true, frame(0, rpc.TypeInvokeReq, []byte{1, 2, 3, 4}), false, "request without query id", 1},
+		{"truncated packet", true, valid[:len(valid)-3], true, "EOF", 0},
+		{"stalled mid-packet", true, valid[:len(valid)-3], false, "stalled", 0},
+		{"stalled mid-handshake", false, []byte{44, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff}, false, "handshake", 0},
+		{"garbage handshake", false, make([]byte, 64), false, "handshake", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			connDone := make(chan struct{}, 4)
@@ -92,6 +94,9 @@ func TestBadInput(t *testing.T) {
 					recv(t, connDone, "the bad connection's goroutine to end")
 					if log := ts.log.String(); !strings.Contains(log, tc.reason) {
 						t.Fatalf("log lacks %q:\n%s", tc.reason, log)
+					}
+					if got := ts.Counters().BadInput; got != tc.bad {
+						t.Fatalf("BadInput %d, want %d", got, tc.bad)
 					}
 					return
 				default:

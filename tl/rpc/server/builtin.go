@@ -76,14 +76,15 @@ func (s *Server) Stats(local net.Addr) map[string]string {
 		"clients_total":         itoa(s.stats.connsTotal.Load()),
 		"clients_active":        itoa(s.stats.connsActive.Load()),
 		"clients_rejected":      itoa(s.stats.connsRejected.Load()),
-		"request_memory":        itoa(s.sem.inUse()),
-		"request_memory_limit":  itoa(s.cfg.MaxRequestBytes),
+		"request_memory":        itoa(s.lim.RequestBytes()),
+		"request_memory_limit":  itoa(s.lim.MaxRequestBytes()),
 		"queries_malformed":     itoa(s.stats.malformed.Load()),
 		"queries_cancelled":     itoa(s.stats.cancels.Load()),
 		"responses_too_large":   itoa(s.stats.tooLarge.Load()),
 		"handler_panics":        itoa(s.stats.panics.Load()),
+		"clients_bad_input":     itoa(s.stats.badInput.Load()),
 		"conn_inflight_waits":   itoa(s.stats.connWaits.Load()),
-		"max_conns":             itoa(int64(s.cfg.MaxConns)),
+		"max_conns":             itoa(int64(s.lim.MaxConns())),
 		"max_inflight_per_conn": itoa(int64(s.cfg.MaxInflightPerConn)),
 	}
 	if local != nil {

@@ -46,6 +46,12 @@ type Config struct {
 	// the cap is charged the whole cap, so it waits for the server to
 	// drain instead of being refused.
 	MaxRequestBytes int64
+	// Limits, when set, replaces MaxConns and MaxRequestBytes (which must
+	// then be zero) with caps shared with other servers and changeable
+	// while they run; its Budget is the Packet.Budget too. nil: the
+	// server has its own, from MaxConns and MaxRequestBytes, and no
+	// budget of held answer bytes.
+	Limits *Limits
 	// MaxResponseBytes caps one response body (header included); a larger
 	// reply is answered with RESULT_TOO_LARGE (-3011) instead. Zero and
 	// values above the protocol limit mean the protocol limit (16 MiB - 17).
@@ -83,6 +89,7 @@ type EngineConfig struct {
 type settings struct {
 	Config
 	maxResponse int
+	lim         *Limits
 }
 
 func (cfg *Config) settings(start time.Time) (settings, error) {
@@ -99,19 +106,20 @@ func (cfg *Config) settings(start time.Time) (settings, error) {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
-	switch {
-	case s.MaxConns < 0:
-		return s, fmt.Errorf("%w: MaxConns %d is negative", ErrBadConfig, s.MaxConns)
-	case s.MaxConns == 0:
-		s.MaxConns = DefaultMaxConns
+	if s.Limits != nil {
+		if s.MaxConns != 0 || s.MaxRequestBytes != 0 {
+			return s, fmt.Errorf("%w: MaxConns and MaxRequestBytes must be zero when Limits is set", ErrBadConfig)
+		}
+		s.lim = s.Limits
+	} else {
+		lim, err := NewLimits(LimitValues{MaxConns: s.MaxConns, MaxRequestBytes: s.MaxRequestBytes})
+		if err != nil {
+			return s, err
+		}
+		s.lim = lim
 	}
-	switch {
-	case s.MaxRequestBytes < 0:
-		return s, fmt.Errorf("%w: MaxRequestBytes %d is negative", ErrBadConfig, s.MaxRequestBytes)
-	case s.MaxRequestBytes == 0:
-		s.MaxRequestBytes = DefaultMaxRequestBytes
-	case s.MaxRequestBytes < requestOverhead:
-		return s, fmt.Errorf("%w: MaxRequestBytes %d below %d", ErrBadConfig, s.MaxRequestBytes, requestOverhead)
+	if s.Packet.Budget == nil {
+		s.Packet.Budget = s.lim.Budget()
 	}
 	switch {
 	case s.MaxResponseBytes < 0:

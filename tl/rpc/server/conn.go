@@ -69,6 +69,9 @@ func (c *conn) readLoop() {
 		}
 		typ, body, err := c.pc.ReadPacket()
 		if err != nil {
+			if badInput(err) {
+				c.srv.stats.badInput.Add(1)
+			}
 			return
 		}
 		switch typ {
@@ -101,8 +104,8 @@ func (c *conn) handleInvoke(body []byte) bool {
 	if !c.takeSlot() {
 		return false
 	}
-	w := min(int64(len(body))+requestOverhead, s.cfg.MaxRequestBytes)
-	if !s.sem.acquire(w, c.waiter, c.pc.Done()) {
+	w := min(int64(len(body))+requestOverhead, s.lim.MaxRequestBytes())
+	if !s.lim.sem.acquire(w, c.waiter, c.pc.Done()) {
 		c.freeSlot()
 		return false
 	}
@@ -115,6 +118,7 @@ func (c *conn) handleInvoke(body []byte) bool {
 	if err := rpc.ParseInvokeReq(body, &r.InvokeReq); err != nil {
 		s.stats.malformed.Add(1)
 		if len(body) < 8 {
+			s.stats.badInput.Add(1)
 			s.log.Warn("rpc/server: closing connection: request without query id",
 				"reason", err.Error(), "len", len(body), "conn", c.id, "remote", c.pc.RemoteAddr())
 			c.release(r)
@@ -309,7 +313,7 @@ func (c *conn) release(r *Request) {
 		}
 		c.mu.Unlock()
 	}
-	c.srv.sem.release(r.weight)
+	c.srv.lim.sem.release(r.weight)
 	c.srv.stats.active.Add(-1)
 	c.freeSlot()
 	if c.closeIdle.Load() && c.inflight.Load() == 0 {

@@ -55,7 +55,10 @@
 //     reader held back this way does not read pings either, so a client
 //     starved for longer than its packet timeouts reconnects. Both caps
 //     are atomics on the request path: a lock (the byte semaphore's FIFO
-//     queue) is taken only while a reader waits.
+//     queue) is taken only while a reader waits. Config.Limits shares the
+//     caps between servers (a proxy's listeners) and lets them change
+//     while they run; its Budget bounds the answer bytes held for
+//     clients that are behind, over all of them (packet.Budget).
 //   - TryReplyResult and TryReplyErr never wait for the client: with the
 //     connection's pending writes at the limit they write nothing and
 //     return false, leaving the request unanswered; CloseConn lets the

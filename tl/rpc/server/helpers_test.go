@@ -250,7 +250,7 @@ func checkDrained(t testing.TB, s *Server) {
 	defer tick.Stop()
 	deadline := time.After(wait)
 	for {
-		used, active := s.sem.inUse(), s.stats.active.Load()
+		used, active := s.lim.sem.inUse(), s.stats.active.Load()
 		if used == 0 && active == 0 {
 			return
 		}

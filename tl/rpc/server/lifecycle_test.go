@@ -173,7 +173,7 @@ func TestBackpressure(t *testing.T) {
 		hook func(s *Server, f func())
 	}{
 		{"per-connection", Config{MaxInflightPerConn: 2}, func(s *Server, f func()) { s.onConnWait = f }},
-		{"request bytes", Config{MaxRequestBytes: 2 * (requestOverhead + 100)}, func(s *Server, f func()) { s.sem.onWait = f }},
+		{"request bytes", Config{MaxRequestBytes: 2 * (requestOverhead + 100)}, func(s *Server, f func()) { s.lim.sem.onWait = f }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			leakCheck(t)

@@ -28,8 +28,8 @@ import (
 type byteSem struct {
 	used    atomic.Int64
 	queued  atomic.Int32 // acquirers in the locked path (waiting, or about to)
-	limit   int64
-	mu      sync.Mutex // guards waiters
+	limit   atomic.Int64 // changed by setLimit while in use
+	mu      sync.Mutex   // guards waiters
 	waiters []*semWaiter
 	onWait  func() // test hook: a waiter was queued; nil in production
 }
@@ -46,16 +46,25 @@ type semWaiter struct {
 
 func newSemWaiter() *semWaiter { return &semWaiter{ready: make(chan struct{}, 1)} }
 
-// take adds n to used if it fits under limit.
+// take adds n to used if it fits under limit, or if nothing is in use
+// (a limit lowered below a waiting request's size must not strand it).
 func (s *byteSem) take(n int64) bool {
 	for {
 		u := s.used.Load()
-		if u+n > s.limit {
+		if u+n > s.limit.Load() && u > 0 {
 			return false
 		}
 		if s.used.CompareAndSwap(u, u+n) {
 			return true
 		}
+	}
+}
+
+// setLimit changes the limit; waiters that fit a raised one are granted.
+func (s *byteSem) setLimit(n int64) {
+	s.limit.Store(n)
+	if s.queued.Load() > 0 {
+		s.grant()
 	}
 }
 

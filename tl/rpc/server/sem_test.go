@@ -9,7 +9,8 @@ import (
 
 func TestByteSem(t *testing.T) {
 	leakCheck(t)
-	s := byteSem{limit: 100}
+	var s byteSem
+	s.limit.Store(100)
 	never := make(chan struct{})
 	if !s.acquire(60, newSemWaiter(), never) {
 		t.Fatal("first acquire failed")
@@ -57,7 +58,8 @@ func TestByteSem(t *testing.T) {
 // once, not at the next release.
 func TestByteSemLeavingHeadLetsOthersIn(t *testing.T) {
 	leakCheck(t)
-	s := byteSem{limit: 100}
+	var s byteSem
+	s.limit.Store(100)
 	never := make(chan struct{})
 	if !s.acquire(60, newSemWaiter(), never) {
 		t.Fatal("first acquire failed")
@@ -89,7 +91,8 @@ func TestByteSemLeavingHeadLetsOthersIn(t *testing.T) {
 func TestByteSemConcurrent(t *testing.T) {
 	leakCheck(t)
 	const limit, workers, rounds = 100, 8, 2000
-	s := byteSem{limit: limit}
+	var s byteSem
+	s.limit.Store(limit)
 	never := make(chan struct{})
 	var held atomic.Int64
 	var wg sync.WaitGroup

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -80,7 +81,6 @@ type Server struct {
 	start    time.Time
 	handler  Handler
 	canceler Canceler
-	sem      byteSem
 	pool     sync.Pool
 	stats    counters
 	// One log line a second for each kind of refusal (packet.LogLimit).
@@ -91,7 +91,7 @@ type Server struct {
 	onConnWait func() // test hook: a reader waits for a slot; nil in production
 	onConnDone func() // test hook: a connection goroutine ends; nil in production
 
-	nconns   atomic.Int64
+	lim      *Limits // connections and bytes, maybe shared with other servers
 	nextID   atomic.Uint64
 	stopping atomic.Bool // Shutdown or Close began: engine.pid answers GRACEFUL_SHUTDOWN
 
@@ -116,6 +116,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
+		lim:        st.lim,
 		cfg:        st,
 		log:        st.Logger,
 		start:      start,
@@ -128,7 +129,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.canceler, _ = st.Handler.(Canceler)
 	s.rejectLog.Now, s.unknownLog.Now, s.malformedLog.Now = st.Now, st.Now, st.Now
-	s.sem.limit = st.MaxRequestBytes
 	s.pool.New = func() any { return new(Request) }
 	return s, nil
 }
@@ -138,14 +138,14 @@ func New(cfg Config) (*Server, error) {
 // instead of waiting; the refusal is logged at most once a second.
 func (s *Server) admit(remote net.Addr) bool {
 	s.stats.connsTotal.Add(1)
-	if s.nconns.Add(1) <= int64(s.cfg.MaxConns) {
+	if s.lim.conns.Add(1) <= s.lim.maxConns.Load() {
 		return true
 	}
-	s.nconns.Add(-1)
+	s.lim.conns.Add(-1)
 	s.stats.connsRejected.Add(1)
 	if n, ok := s.rejectLog.Allow(); ok {
 		s.log.Warn("rpc/server: MaxConns reached, connection closed",
-			"remote", remote, "max_conns", s.cfg.MaxConns, "rejected_since_last_log", n)
+			"remote", remote, "max_conns", s.lim.MaxConns(), "rejected_since_last_log", n)
 	}
 	return false
 }
@@ -200,7 +200,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Lock()
 		if s.state != stateRunning {
 			s.mu.Unlock()
-			s.nconns.Add(-1)
+			s.lim.conns.Add(-1)
 			_ = nc.Close()
 			return ErrServerClosed
 		}
@@ -214,11 +214,11 @@ func (s *Server) Serve(ln net.Listener) error {
 // serveConn runs one connection: handshake, then the reader loop.
 func (s *Server) serveConn(nc net.Conn) {
 	defer s.wg.Done()
-	defer s.nconns.Add(-1)
+	defer s.lim.conns.Add(-1)
 	if s.onConnDone != nil {
 		defer s.onConnDone()
 	}
-	pc, err := packet.ServerHandshake(nc, s.cfg.Packet)
+	pc, err := packet.ServerHandshake(nc, s.lim.packetConfig(s.cfg.Packet))
 	s.mu.Lock()
 	delete(s.handshakes, nc)
 	s.mu.Unlock()
@@ -226,9 +226,14 @@ func (s *Server) serveConn(nc net.Conn) {
 		// The packet layer has closed nc and logged why, except for text
 		// (its config was validated by New).
 		var text *packet.TextProtocolError
-		if errors.As(err, &text) {
+		switch {
+		case errors.As(err, &text):
 			s.answerText(nc, text.Head)
 			_ = nc.Close()
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, packet.ErrTimeout):
+			// The client left (a health check, a port scan) or stalled.
+		default:
+			s.stats.badInput.Add(1)
 		}
 		return
 	}
@@ -379,4 +384,49 @@ type counters struct {
 	panics        atomic.Int64
 	connWaits     atomic.Int64
 	unknown       atomic.Int64
+	badInput      atomic.Int64
+}
+
+// Counters is a snapshot of a Server's counters (Counters); the same
+// values answer engine.stat.
+type Counters struct {
+	ConnsTotal    int64 // connections accepted (TCP) or UDP peers admitted
+	ConnsActive   int64 // connections serving requests now
+	ConnsRejected int64 // closed at once: over MaxConns
+	// BadInput counts connections closed because the client sent bytes
+	// that are not TL RPC: a failed handshake (not text, a close or a
+	// timeout), a framing, sequence or CRC error, a request without a
+	// query id.
+	BadInput    int64
+	Requests    int64 // requests read
+	Active      int64 // requests not answered yet
+	Malformed   int64 // requests whose envelope did not parse
+	Cancels     int64 // rpcCancelReq for a pending request
+	TooLarge    int64 // answers replaced by RESULT_TOO_LARGE
+	Panics      int64 // handler panics recovered
+	ConnWaits   int64 // reader waits at MaxInflightPerConn
+	UnknownMsgs int64 // messages of unknown types, ignored
+}
+
+// Counters returns the server's counters now.
+func (s *Server) Counters() Counters {
+	st := &s.stats
+	return Counters{
+		ConnsTotal: st.connsTotal.Load(), ConnsActive: st.connsActive.Load(), ConnsRejected: st.connsRejected.Load(),
+		BadInput: st.badInput.Load(), Requests: st.requests.Load(), Active: st.active.Load(),
+		Malformed: st.malformed.Load(), Cancels: st.cancels.Load(), TooLarge: st.tooLarge.Load(),
+		Panics: st.panics.Load(), ConnWaits: st.connWaits.Load(), UnknownMsgs: st.unknown.Load(),
+	}
+}
+
+// badInput reports whether err, which ended a connection, is the client's
+// bad bytes rather than a close, a timeout or our own shutdown.
+func badInput(err error) bool {
+	for _, class := range []error{packet.ErrBadLength, packet.ErrBadSeq, packet.ErrBadCRC, packet.ErrBadPadding,
+		packet.ErrExcessivePadding, packet.ErrBadType, packet.ErrPingPong} {
+		if errors.Is(err, class) {
+			return true
+		}
+	}
+	return false
 }

@@ -94,7 +94,7 @@ func (s *Server) ServeUDP(t *udp.Transport) error {
 		s.mu.Lock()
 		if s.state != stateRunning {
 			s.mu.Unlock()
-			s.nconns.Add(-1)
+			s.lim.conns.Add(-1)
 			_ = uc.Close()
 			continue // Close, or Shutdown's end, closes t and ends Accept
 		}
@@ -107,7 +107,7 @@ func (s *Server) ServeUDP(t *udp.Transport) error {
 
 func (s *Server) serveUDPConn(c *conn) {
 	defer s.wg.Done()
-	defer s.nconns.Add(-1)
+	defer s.lim.conns.Add(-1)
 	if s.onConnDone != nil {
 		defer s.onConnDone()
 	}

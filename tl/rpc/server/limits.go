@@ -1,0 +1,96 @@
+package server
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+)
+
+// Limits are the memory and connection caps of one Server, or shared by
+// several (a proxy's listeners): connections (TCP and UDP peers,
+// handshaking ones included), bytes of requests in flight, bytes of
+// answers held for clients that are not reading (packet.Budget), and the
+// largest packet a client may send. Set changes them while the servers
+// run: a raised byte cap admits waiting readers at once; a lowered one
+// applies to the next request (what is in flight keeps its bytes); the
+// connection cap applies to the next connection, and the packet cap to
+// connections accepted after it.
+type Limits struct {
+	conns     atomic.Int64 // connections counted now
+	maxConns  atomic.Int64
+	maxPacket atomic.Int64 // 0: the Packet config's
+	sem       byteSem
+	budget    *packet.Budget
+}
+
+// LimitValues are the caps of Limits; a zero field means its default.
+type LimitValues struct {
+	MaxConns        int   // default DefaultMaxConns
+	MaxRequestBytes int64 // default DefaultMaxRequestBytes
+	MaxHeldBytes    int64 // answer bytes held for slow clients; default no cap
+	MaxPacketLen    int   // default the server's Packet.MaxPacketLen
+}
+
+// NewLimits returns Limits with the caps v.
+func NewLimits(v LimitValues) (*Limits, error) {
+	l := &Limits{budget: &packet.Budget{}}
+	if err := l.Set(v); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Set changes the caps to v. On an error nothing changes.
+func (l *Limits) Set(v LimitValues) error {
+	switch {
+	case v.MaxConns < 0:
+		return fmt.Errorf("%w: MaxConns %d is negative", ErrBadConfig, v.MaxConns)
+	case v.MaxConns == 0:
+		v.MaxConns = DefaultMaxConns
+	}
+	switch {
+	case v.MaxRequestBytes < 0:
+		return fmt.Errorf("%w: MaxRequestBytes %d is negative", ErrBadConfig, v.MaxRequestBytes)
+	case v.MaxRequestBytes == 0:
+		v.MaxRequestBytes = DefaultMaxRequestBytes
+	case v.MaxRequestBytes < requestOverhead:
+		return fmt.Errorf("%w: MaxRequestBytes %d below %d", ErrBadConfig, v.MaxRequestBytes, requestOverhead)
+	}
+	if v.MaxHeldBytes < 0 {
+		return fmt.Errorf("%w: MaxHeldBytes %d is negative", ErrBadConfig, v.MaxHeldBytes)
+	}
+	if v.MaxPacketLen < 0 {
+		return fmt.Errorf("%w: MaxPacketLen %d is negative", ErrBadConfig, v.MaxPacketLen)
+	}
+	l.maxConns.Store(int64(v.MaxConns))
+	l.maxPacket.Store(int64(v.MaxPacketLen))
+	l.budget.SetLimit(v.MaxHeldBytes)
+	l.sem.setLimit(v.MaxRequestBytes)
+	return nil
+}
+
+// MaxConns returns the connection cap.
+func (l *Limits) MaxConns() int { return int(l.maxConns.Load()) }
+
+// Conns returns the connections counted now, over every server sharing l.
+func (l *Limits) Conns() int64 { return l.conns.Load() }
+
+// MaxRequestBytes returns the cap of request bytes in flight.
+func (l *Limits) MaxRequestBytes() int64 { return l.sem.limit.Load() }
+
+// RequestBytes returns the request bytes in flight now.
+func (l *Limits) RequestBytes() int64 { return l.sem.inUse() }
+
+// Budget is the budget of answer bytes held for slow clients, which the
+// servers' connections charge (packet.Config.Budget) and a handler may
+// charge too for answers it holds.
+func (l *Limits) Budget() *packet.Budget { return l.budget }
+
+// packetConfig is cfg with l's packet cap, for a connection accepted now.
+func (l *Limits) packetConfig(cfg packet.Config) packet.Config {
+	if n := l.maxPacket.Load(); n > 0 {
+		cfg.MaxPacketLen = int(n)
+	}
+	return cfg
+}

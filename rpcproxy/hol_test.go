@@ -36,6 +36,9 @@ shards = [{ replicas = [%q] }]
 			t.Fatalf("fast engine: %s", res.ErrorText)
 		}
 	}
+	// Release answers what the engine holds now: wait until it holds all
+	// 10 (the fast calls may finish before the slow engine has read them).
+	waitFor(t, "the slow engine to hold all 10 requests", func() bool { return len(eng[0].Invokes()) == 10 })
 	eng[0].Release()
 	for range 10 {
 		if res := a.result(t); res.QueryID < 100 || res.IsError() {

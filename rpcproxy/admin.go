@@ -17,6 +17,8 @@ import (
 	"github.com/rpcproxy/rpcproxy/rpcproxy/health"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/metrics"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/upstream"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 )
 
 // adminServer is the admin HTTP listener: /healthz, /stats (JSON),
@@ -79,12 +81,93 @@ func (p *Proxy) serveHealthz(w http.ResponseWriter, _ *http.Request) {
 
 // Stats is the /stats document.
 type Stats struct {
-	Uptime       string         `json:"uptime"`
-	Config       ConfigStats    `json:"config"`
-	Reloads      uint64         `json:"reloads"`
-	ReloadErrors uint64         `json:"reload_errors"`
-	NoCluster    uint64         `json:"no_cluster"`
-	Clusters     []ClusterStats `json:"clusters"`
+	Uptime       string      `json:"uptime"`
+	Config       ConfigStats `json:"config"`
+	Reloads      uint64      `json:"reloads"`
+	ReloadErrors uint64      `json:"reload_errors"`
+	NoCluster    uint64      `json:"no_cluster"`
+	App          AppStats    `json:"app"`
+	// EngineUDP is the UDP transport of the clusters with transport =
+	// "udp", once one has been used.
+	EngineUDP *UDPStats      `json:"engine_udp,omitempty"`
+	Clusters  []ClusterStats `json:"clusters"`
+}
+
+// AppStats is the app side in /stats: the caps over all app ports and how
+// much of each is used, and each listener's counters.
+type AppStats struct {
+	Connections     int64           `json:"connections"`
+	MaxConnections  int             `json:"max_connections"`
+	RequestBytes    int64           `json:"request_bytes"`
+	MaxRequestBytes int64           `json:"max_request_bytes"`
+	HeldBytes       int64           `json:"answer_bytes_held"`
+	MaxHeldBytes    int64           `json:"max_answer_bytes_held"`
+	Listeners       []ListenerStats `json:"listeners"`
+}
+
+// ListenerStats is one app port (the main listen address or a cluster's
+// own) in /stats: its connections (TCP and UDP peers), those refused over
+// max_connections and those closed for sending bytes that are not TL RPC,
+// its requests, and its UDP transport when proxy.udp is on.
+type ListenerStats struct {
+	Listen      string    `json:"listen"`
+	Connections int64     `json:"connections"`
+	Accepted    int64     `json:"connections_total"`
+	Rejected    int64     `json:"connections_rejected"`
+	BadInput    int64     `json:"connections_bad_input"`
+	Requests    int64     `json:"requests"`
+	Inflight    int64     `json:"requests_inflight"`
+	Malformed   int64     `json:"requests_malformed"`
+	Cancels     int64     `json:"cancels"`
+	UDP         *UDPStats `json:"udp,omitempty"`
+}
+
+// UDPStats is a UDP transport (VK's) in /stats: its peers, datagrams and
+// messages each way, chunks sent again, and datagrams dropped, by reason
+// (tl/rpc/udp.DropReason: "crc" for a bad checksum, "key_id" for an
+// unknown key, "short" and "header" for garbage...).
+type UDPStats struct {
+	Connections  int               `json:"connections"`
+	DatagramsIn  uint64            `json:"datagrams_in"`
+	DatagramsOut uint64            `json:"datagrams_out"`
+	MessagesIn   uint64            `json:"messages_in"`
+	MessagesOut  uint64            `json:"messages_out"`
+	ChunksResent uint64            `json:"chunks_resent"`
+	Dropped      uint64            `json:"dropped"`
+	DroppedBy    map[string]uint64 `json:"dropped_by_reason,omitempty"`
+}
+
+func udpStats(s udp.Stats) *UDPStats {
+	u := &UDPStats{Connections: s.Conns, DatagramsIn: s.DatagramsIn, DatagramsOut: s.DatagramsOut,
+		MessagesIn: s.MessagesIn, MessagesOut: s.MessagesOut, ChunksResent: s.ChunksResent, Dropped: s.DroppedTotal()}
+	for i, n := range s.Dropped {
+		if n > 0 {
+			if u.DroppedBy == nil {
+				u.DroppedBy = map[string]uint64{}
+			}
+			u.DroppedBy[udp.DropReason(i).String()] = n
+		}
+	}
+	return u
+}
+
+// appStats fills AppStats.
+func (p *Proxy) appStats() AppStats {
+	lim := p.limits
+	a := AppStats{Connections: lim.Conns(), MaxConnections: lim.MaxConns(),
+		RequestBytes: lim.RequestBytes(), MaxRequestBytes: lim.MaxRequestBytes(),
+		HeldBytes: lim.Budget().Held(), MaxHeldBytes: lim.Budget().Limit(), Listeners: []ListenerStats{}}
+	for _, l := range p.shownListeners() {
+		c := l.srv.Counters()
+		ls := ListenerStats{Listen: l.addr.String(), Connections: c.ConnsActive, Accepted: c.ConnsTotal,
+			Rejected: c.ConnsRejected, BadInput: c.BadInput, Requests: c.Requests, Inflight: c.Active,
+			Malformed: c.Malformed, Cancels: c.Cancels}
+		if l.udp != nil {
+			ls.UDP = udpStats(l.udp.Stats())
+		}
+		a.Listeners = append(a.Listeners, ls)
+	}
+	return a
 }
 
 // ConfigStats is the running config in /stats (its file and the SHA-256
@@ -190,6 +273,10 @@ func (p *Proxy) Snapshot() Stats {
 		Reloads:      p.reloads.Load(),
 		ReloadErrors: p.reloadErrors.Load(),
 		NoCluster:    p.noTarget.Load(),
+		App:          p.appStats(),
+	}
+	if u, ok := p.pool.UDPStats(); ok {
+		st.EngineUDP = udpStats(u)
 	}
 	funcs := p.stats.Functions()
 	for _, c := range tab.Clusters {
@@ -335,6 +422,7 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	for _, e := range engines {
 		fmt.Fprintf(&b, "rpcproxy_engine_downs_total{engine=%q} %d\n", e.Addr(), e.Health().Downs())
 	}
+	p.writeAppMetrics(&b, header)
 	header("rpcproxy_reloads_total", "counter", "Config reloads applied.")
 	fmt.Fprintf(&b, "rpcproxy_reloads_total %d\n", p.reloads.Load())
 	header("rpcproxy_reload_errors_total", "counter", "Config reloads refused.")
@@ -351,6 +439,86 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	header("rpcproxy_config_info", "gauge", "The running config: its file and the SHA-256 of its text.")
 	fmt.Fprintf(&b, "rpcproxy_config_info{file=\"%s\",sha256=\"%x\"} 1\n", labelEscaper.Replace(cfg.File), cfg.SHA256[:])
 	io.WriteString(w, b.String())
+}
+
+// writeAppMetrics writes the app side: per listener (label listen) its
+// connections and requests, over all listeners the caps and their use,
+// and the UDP transports' counters (the listeners', and the engines' with
+// listen="engines").
+func (p *Proxy) writeAppMetrics(b *strings.Builder, header func(name, typ, help string)) {
+	ls := p.shownListeners()
+	counters := make([]server.Counters, len(ls))
+	for i, l := range ls {
+		counters[i] = l.srv.Counters()
+	}
+	for _, m := range []struct {
+		name, typ, help string
+		get             func(c *server.Counters) int64
+	}{
+		{"rpcproxy_app_connections", "gauge", "App connections (TCP, and UDP peers) open on the listener.", func(c *server.Counters) int64 { return c.ConnsActive }},
+		{"rpcproxy_app_connections_total", "counter", "App connections accepted by the listener.", func(c *server.Counters) int64 { return c.ConnsTotal }},
+		{"rpcproxy_app_connections_rejected_total", "counter", "App connections closed at once because proxy.max_connections were open.", func(c *server.Counters) int64 { return c.ConnsRejected }},
+		{"rpcproxy_app_connections_bad_input_total", "counter", "App connections closed because the app sent bytes that are not TL RPC (handshake, framing, CRC, envelope).", func(c *server.Counters) int64 { return c.BadInput }},
+		{"rpcproxy_app_requests_total", "counter", "Requests read from apps on the listener.", func(c *server.Counters) int64 { return c.Requests }},
+		{"rpcproxy_app_requests_inflight", "gauge", "Requests read from apps on the listener and not answered yet.", func(c *server.Counters) int64 { return c.Active }},
+		{"rpcproxy_app_requests_malformed_total", "counter", "Requests whose envelope did not parse (answered with an error).", func(c *server.Counters) int64 { return c.Malformed }},
+		{"rpcproxy_app_cancels_total", "counter", "rpcCancelReq received for a request in flight.", func(c *server.Counters) int64 { return c.Cancels }},
+	} {
+		header(m.name, m.typ, m.help)
+		for i, l := range ls {
+			fmt.Fprintf(b, "%s{listen=%q} %d\n", m.name, l.addr.String(), m.get(&counters[i]))
+		}
+	}
+	lim := p.limits
+	for _, m := range []struct {
+		name, help string
+		v          int64
+	}{
+		{"rpcproxy_app_connections_limit", "proxy.max_connections, over all app ports.", int64(lim.MaxConns())},
+		{"rpcproxy_app_request_bytes", "Bytes of app requests read and not answered yet, over all app ports.", lim.RequestBytes()},
+		{"rpcproxy_app_request_bytes_limit", "proxy.max_request_bytes_in_flight.", lim.MaxRequestBytes()},
+		{"rpcproxy_answer_bytes_held", "Answer bytes held: for app connections behind on reading, and fan-out shard answers waiting for their merge.", lim.Budget().Held()},
+		{"rpcproxy_answer_bytes_held_limit", "proxy.max_response_bytes_in_flight.", lim.Budget().Limit()},
+	} {
+		header(m.name, "gauge", m.help)
+		fmt.Fprintf(b, "%s %d\n", m.name, m.v)
+	}
+
+	type transport struct {
+		listen string
+		s      udp.Stats
+	}
+	var ts []transport
+	for _, l := range ls {
+		if l.udp != nil {
+			ts = append(ts, transport{l.addr.String(), l.udp.Stats()})
+		}
+	}
+	if s, ok := p.pool.UDPStats(); ok {
+		ts = append(ts, transport{"engines", s})
+	}
+	if len(ts) == 0 {
+		return
+	}
+	header("rpcproxy_udp_connections", "gauge", "Peers of the UDP transport (listen: an app port, or \"engines\").")
+	for _, t := range ts {
+		fmt.Fprintf(b, "rpcproxy_udp_connections{listen=%q} %d\n", t.listen, t.s.Conns)
+	}
+	header("rpcproxy_udp_datagrams_total", "counter", "Datagrams received (in) and sent (out) by the UDP transport.")
+	for _, t := range ts {
+		fmt.Fprintf(b, "rpcproxy_udp_datagrams_total{listen=%q,direction=\"in\"} %d\nrpcproxy_udp_datagrams_total{listen=%q,direction=\"out\"} %d\n",
+			t.listen, t.s.DatagramsIn, t.listen, t.s.DatagramsOut)
+	}
+	header("rpcproxy_udp_chunks_resent_total", "counter", "Message chunks the UDP transport sent again (lost or not acknowledged in time).")
+	for _, t := range ts {
+		fmt.Fprintf(b, "rpcproxy_udp_chunks_resent_total{listen=%q} %d\n", t.listen, t.s.ChunksResent)
+	}
+	header("rpcproxy_udp_dropped_total", "counter", "Datagrams or chunks the UDP transport dropped, by reason (crc, key_id, short, header, window...).")
+	for _, t := range ts {
+		for i, n := range t.s.Dropped {
+			fmt.Fprintf(b, "rpcproxy_udp_dropped_total{listen=%q,reason=%q} %d\n", t.listen, udp.DropReason(i).String(), n)
+		}
+	}
 }
 
 // writeHistogram writes h as the Prometheus histogram name{labels}:

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,12 +89,16 @@ type Proxy struct {
 
 	mu        sync.Mutex // listeners, reload, shutdown
 	listeners map[netip.AddrPort]*listener
-	serving   bool
-	admin     *adminServer
-	stopped   chan struct{}
-	stopOnce  sync.Once
-	wg        sync.WaitGroup // repliers, listener servers, watcher, drains
-	started   time.Time
+	// shown is listeners as a list in address order, published again
+	// (under mu) after each change, for /stats and /metrics, which must
+	// not wait for a reload holding mu.
+	shown    atomic.Pointer[[]*listener]
+	serving  bool
+	admin    *adminServer
+	stopped  chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup // repliers, listener servers, watcher, drains
+	started  time.Time
 	// readSum is the content hash of ConfigPath as last read: by New, or
 	// by the last Reload (applied or refused, from SIGHUP or the
 	// watcher). The watcher reloads only content not read yet.
@@ -309,10 +314,29 @@ func (p *Proxy) openListener(cfg *configs.Config, addr netip.AddrPort) (*listene
 		}
 	}
 	p.listeners[addr] = l
+	p.showListeners()
 	if p.serving {
 		p.serve(l)
 	}
 	return l, nil
+}
+
+// showListeners publishes p.listeners in address order; mu held.
+func (p *Proxy) showListeners() {
+	ls := make([]*listener, 0, len(p.listeners))
+	for _, l := range p.listeners {
+		ls = append(ls, l)
+	}
+	slices.SortFunc(ls, func(a, b *listener) int { return a.addr.Compare(b.addr) })
+	p.shown.Store(&ls)
+}
+
+// shownListeners returns the listeners as last published.
+func (p *Proxy) shownListeners() []*listener {
+	if ls := p.shown.Load(); ls != nil {
+		return *ls
+	}
+	return nil
 }
 
 func (p *Proxy) serve(l *listener) {
@@ -426,6 +450,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		ls = append(ls, l)
 	}
 	p.listeners = map[netip.AddrPort]*listener{}
+	p.showListeners()
 	p.mu.Unlock()
 	if !first {
 		p.wg.Wait()
@@ -460,6 +485,7 @@ func (p *Proxy) Close() {
 	p.stopOnce.Do(func() { close(p.stopped) })
 	ls := p.listeners
 	p.listeners = map[netip.AddrPort]*listener{}
+	p.showListeners()
 	p.mu.Unlock()
 	for _, l := range ls {
 		_ = l.srv.Close()

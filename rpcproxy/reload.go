@@ -131,6 +131,7 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 				_ = l.srv.Close()
 				l.closeSockets()
 			}
+			p.showListeners()
 			tab.Release()
 			p.refused(err)
 			return err
@@ -151,6 +152,7 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 			continue
 		}
 		delete(p.listeners, a)
+		p.showListeners()
 		closed = append(closed, a.String())
 		p.wg.Add(1)
 		go func() {

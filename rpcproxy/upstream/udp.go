@@ -106,3 +106,18 @@ func (p *Pool) udpTransport(ap netip.AddrPort) (*udp.Transport, error) {
 	p.ownUDP = tr
 	return tr, nil
 }
+
+// UDPStats returns the counters of the UDP transport that UDP engines
+// share, and false when there is none (no engine has used UDP yet).
+func (p *Pool) UDPStats() (udp.Stats, bool) {
+	tr := p.opts.UDP
+	if tr == nil {
+		p.mu.Lock()
+		tr = p.ownUDP
+		p.mu.Unlock()
+	}
+	if tr == nil {
+		return udp.Stats{}, false
+	}
+	return tr.Stats(), true
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -105,12 +104,7 @@ shards = [{ replicas = [%q] }]
 		t.Fatalf("engine UDP %+v", st.EngineUDP)
 	}
 
-	rec := httptest.NewRecorder()
-	p.serveMetrics(rec, httptest.NewRequest("GET", "/metrics", nil))
-	page := rec.Body.String()
-	if err := checkExposition(page); err != nil {
-		t.Fatalf("/metrics is not valid Prometheus text: %v\n%s", err, page)
-	}
+	page := scrapeMetrics(t, p)
 	for _, want := range []string{
 		fmt.Sprintf(`rpcproxy_app_requests_total{listen=%q} 8`, mainListen),
 		fmt.Sprintf(`rpcproxy_app_requests_total{listen=%q} 2`, portListen),

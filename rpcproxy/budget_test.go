@@ -33,7 +33,7 @@ func TestResponseBudget(t *testing.T) {
 			cfg := parseConfig(t, strings.Replace(oneShardConfig(eng[0].Addr, ""), "[proxy]\n",
 				fmt.Sprintf("[proxy]\nmax_response_bytes_in_flight = %q\n", tc.budget), 1))
 			p := startProxy(t, cfg, Options{NoAdmin: true, MaxAppPending: 32 << 20})
-			slow := dialSmallBuffer(t, p.addr(t, mainListen))
+			slow := dialSilentBuffer(t, p.addr(t, mainListen), 16<<10)
 			fast := dialApp(t, p.addr(t, mainListen))
 
 			const n = 120
@@ -94,25 +94,6 @@ func TestResponseBudget(t *testing.T) {
 			waitFor(t, "the held bytes to be given back", func() bool { return budget.Held() == 0 })
 		})
 	}
-}
-
-// dialSmallBuffer is dialSilent with a small receive buffer, so that the
-// kernel soon holds no more for an app that does not read.
-func dialSmallBuffer(t *testing.T, addr string) *packet.Conn {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.(*net.TCPConn).SetReadBuffer(16 << 10); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := packet.ClientHandshake(nc, packet.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	return pc
 }
 
 // TestAppLimitsAcrossListeners: proxy.max_connections counts the app

@@ -15,6 +15,19 @@ import (
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 )
 
+// scrapeMetrics returns p's /metrics page, failing the test unless it is
+// valid exposition text.
+func scrapeMetrics(t *testing.T, p *testProxy) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	p.serveMetrics(rec, httptest.NewRequest("GET", "/metrics", nil))
+	page := rec.Body.String()
+	if err := checkExposition(page); err != nil {
+		t.Fatalf("/metrics is not valid Prometheus text: %v\n%s", err, page)
+	}
+	return page
+}
+
 // checkExposition checks text against the Prometheus text exposition
 // format (version 0.0.4), strictly enough that a scrape of it cannot fail
 // or be misread: it returns the first problem, naming its line.
@@ -392,12 +405,7 @@ shards = [{ replicas = [%q] }]
 	wantError(t, call(getCall(t, "x"), 7), rpc.CodeBadValue, "side says no")
 	wantError(t, call(tl.AppendUint32(nil, 0x0badf00d), 0), rpc.CodeProxyNoTarget, "")
 
-	rec := httptest.NewRecorder()
-	p.serveMetrics(rec, httptest.NewRequest("GET", "/metrics", nil))
-	page := rec.Body.String()
-	if err := checkExposition(page); err != nil {
-		t.Fatalf("/metrics is not valid Prometheus text: %v\n%s", err, page)
-	}
+	page := scrapeMetrics(t, p)
 	for _, want := range []string{
 		`rpcproxy_rate_limited_total{cluster="mc"} 2`,
 		`rpcproxy_fanouts_total{cluster="mc"} 1`,

@@ -347,11 +347,21 @@ func configsParse(text string) (*configs.Config, error) {
 
 // dialSilent connects an app that never reads its socket, so its answers
 // back up in the kernel and then in the proxy.
-func dialSilent(t *testing.T, addr string) *packet.Conn {
+func dialSilent(t *testing.T, addr string) *packet.Conn { return dialSilentBuffer(t, addr, 0) }
+
+// dialSilentBuffer is dialSilent with a receive buffer of rcvbuf bytes
+// (0: the kernel's), so that the kernel soon holds no more answers for
+// an app that does not read.
+func dialSilentBuffer(t *testing.T, addr string, rcvbuf int) *packet.Conn {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rcvbuf > 0 {
+		if err := nc.(*net.TCPConn).SetReadBuffer(rcvbuf); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pc, err := packet.ClientHandshake(nc, packet.Config{})
 	if err != nil {

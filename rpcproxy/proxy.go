@@ -270,13 +270,11 @@ func appLimits(cfg *configs.Config) server.LimitValues {
 		MaxConns:        cfg.Proxy.MaxConnections,
 		MaxRequestBytes: cfg.Proxy.MaxRequestBytes,
 		MaxHeldBytes:    cfg.Proxy.MaxResponseBytes,
-		MaxPacketLen:    cfg.Proxy.MaxRequestSize + packetOverhead,
+		// max_request_size caps the body; a packet adds its header and
+		// CRC (the protocol's packet limit less its body limit).
+		MaxPacketLen: cfg.Proxy.MaxRequestSize + packet.MaxPacketLen - packet.MaxBodyLen,
 	}
 }
-
-// packetOverhead is a TCP packet's header and CRC around its body
-// (wire.md §2): max_request_size caps the body.
-const packetOverhead = 16
 
 // listenAddrs are the app ports of cfg: the main one, then the clusters'.
 func listenAddrs(cfg *configs.Config) []netip.AddrPort {

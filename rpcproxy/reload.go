@@ -14,7 +14,6 @@ import (
 
 	"github.com/rpcproxy/rpcproxy/configs"
 	"github.com/rpcproxy/rpcproxy/rpcproxy/route"
-	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
 
 // Reload re-reads Options.ConfigPath and applies it. A config that does not
@@ -103,7 +102,7 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 		p.refused(err)
 		return err
 	}
-	if _, err := server.NewLimits(appLimits(cfg)); err != nil {
+	if err := appLimits(cfg).Check(); err != nil {
 		err = fmt.Errorf("rpcproxy: %w", err)
 		p.refused(err)
 		return err
@@ -152,7 +151,6 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 			continue
 		}
 		delete(p.listeners, a)
-		p.showListeners()
 		closed = append(closed, a.String())
 		p.wg.Add(1)
 		go func() {
@@ -162,6 +160,9 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 			_ = l.srv.Shutdown(ctx)
 			l.closeSockets()
 		}()
+	}
+	if len(closed) > 0 {
+		p.showListeners()
 	}
 	p.reloads.Add(1)
 	attrs := diffClusters(old, cfg)

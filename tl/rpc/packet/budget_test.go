@@ -72,16 +72,7 @@ func TestBudget(t *testing.T) {
 			// The fast connection writes 4 MiB (16 times the limit) while
 			// the budget is over, its peer reading.
 			const n = 1024
-			done := make(chan error, 1)
-			go func() {
-				for i := range n {
-					if _, _, err := fastPeer.ReadPacket(); err != nil {
-						done <- fmt.Errorf("packet %d: %w", i, err)
-						return
-					}
-				}
-				done <- nil
-			}()
+			done := readPackets(fastPeer, n)
 			for i := range n {
 				for tries := 0; ; tries++ {
 					ok, err := fast.TryWritePacket(9, nil, body)
@@ -107,15 +98,7 @@ func TestBudget(t *testing.T) {
 			}
 
 			// The slow peer reads everything: nothing is held any more.
-			go func() {
-				for i := range accepted {
-					if _, _, err := slowPeer.ReadPacket(); err != nil {
-						done <- fmt.Errorf("packet %d: %w", i, err)
-						return
-					}
-				}
-				done <- nil
-			}()
+			done = readPackets(slowPeer, accepted)
 			if err := slow.Flush(); err != nil {
 				t.Fatal(err)
 			}
@@ -142,4 +125,20 @@ func TestBudget(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readPackets reads n packets from c on a goroutine and reports how that
+// ended.
+func readPackets(c *Conn, n int) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if _, _, err := c.ReadPacket(); err != nil {
+				done <- fmt.Errorf("packet %d: %w", i, err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	return done
 }

@@ -34,40 +34,55 @@ type LimitValues struct {
 
 // NewLimits returns Limits with the caps v.
 func NewLimits(v LimitValues) (*Limits, error) {
-	l := &Limits{budget: &packet.Budget{}}
+	l := &Limits{budget: packet.NewBudget(0)}
 	if err := l.Set(v); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-// Set changes the caps to v. On an error nothing changes.
+// Set changes the caps to v. On an error (Check's) nothing changes.
 func (l *Limits) Set(v LimitValues) error {
-	switch {
-	case v.MaxConns < 0:
-		return fmt.Errorf("%w: MaxConns %d is negative", ErrBadConfig, v.MaxConns)
-	case v.MaxConns == 0:
-		v.MaxConns = DefaultMaxConns
-	}
-	switch {
-	case v.MaxRequestBytes < 0:
-		return fmt.Errorf("%w: MaxRequestBytes %d is negative", ErrBadConfig, v.MaxRequestBytes)
-	case v.MaxRequestBytes == 0:
-		v.MaxRequestBytes = DefaultMaxRequestBytes
-	case v.MaxRequestBytes < requestOverhead:
-		return fmt.Errorf("%w: MaxRequestBytes %d below %d", ErrBadConfig, v.MaxRequestBytes, requestOverhead)
-	}
-	if v.MaxHeldBytes < 0 {
-		return fmt.Errorf("%w: MaxHeldBytes %d is negative", ErrBadConfig, v.MaxHeldBytes)
-	}
-	if v.MaxPacketLen < 0 {
-		return fmt.Errorf("%w: MaxPacketLen %d is negative", ErrBadConfig, v.MaxPacketLen)
+	v, err := v.withDefaults()
+	if err != nil {
+		return err
 	}
 	l.maxConns.Store(int64(v.MaxConns))
 	l.maxPacket.Store(int64(v.MaxPacketLen))
 	l.budget.SetLimit(v.MaxHeldBytes)
 	l.sem.setLimit(v.MaxRequestBytes)
 	return nil
+}
+
+// Check reports what Set would refuse in v.
+func (v LimitValues) Check() error {
+	_, err := v.withDefaults()
+	return err
+}
+
+// withDefaults is v validated, with its zero fields' defaults.
+func (v LimitValues) withDefaults() (LimitValues, error) {
+	switch {
+	case v.MaxConns < 0:
+		return v, fmt.Errorf("%w: MaxConns %d is negative", ErrBadConfig, v.MaxConns)
+	case v.MaxConns == 0:
+		v.MaxConns = DefaultMaxConns
+	}
+	switch {
+	case v.MaxRequestBytes < 0:
+		return v, fmt.Errorf("%w: MaxRequestBytes %d is negative", ErrBadConfig, v.MaxRequestBytes)
+	case v.MaxRequestBytes == 0:
+		v.MaxRequestBytes = DefaultMaxRequestBytes
+	case v.MaxRequestBytes < requestOverhead:
+		return v, fmt.Errorf("%w: MaxRequestBytes %d below %d", ErrBadConfig, v.MaxRequestBytes, requestOverhead)
+	}
+	if v.MaxHeldBytes < 0 {
+		return v, fmt.Errorf("%w: MaxHeldBytes %d is negative", ErrBadConfig, v.MaxHeldBytes)
+	}
+	if v.MaxPacketLen < 0 {
+		return v, fmt.Errorf("%w: MaxPacketLen %d is negative", ErrBadConfig, v.MaxPacketLen)
+	}
+	return v, nil
 }
 
 // MaxConns returns the connection cap.

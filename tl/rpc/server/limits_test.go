@@ -124,6 +124,9 @@ func TestLimitsConfig(t *testing.T) {
 		if err := lim.Set(bad); err == nil {
 			t.Errorf("Set(%+v) accepted", bad)
 		}
+		if err := bad.Check(); err == nil {
+			t.Errorf("Check(%+v) passed", bad)
+		}
 	}
 	if lim.MaxConns() != DefaultMaxConns || lim.MaxRequestBytes() != DefaultMaxRequestBytes {
 		t.Fatal("a refused Set changed the limits")

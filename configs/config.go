@@ -52,6 +52,14 @@ type Proxy struct {
 	// UDP: listen for VK's UDP transport on Listen and every cluster's
 	// listen, besides TCP. Default true when KeyFile is set; it needs it.
 	UDP bool
+	// UDPIdleAfter: an app's UDP peer that has sent nothing for this long,
+	// with nothing in flight, is parked: its connection, goroutine and
+	// max_connections slot are released, and a record of about 100 bytes
+	// lets its next datagram resume it unnoticed (VK's UDP transport has
+	// no close). 0 is off ("off" in the file): such peers are kept until
+	// the proxy restarts. Takes effect at start. Default
+	// DefaultUDPIdleAfter.
+	UDPIdleAfter time.Duration
 	// SlowRequest: a request answered or failed this long after it
 	// arrived is a slow request (logged, kept for /slow, counted); 0 is
 	// off ("off" in the file). Default DefaultSlowRequest.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ func TestDefaults(t *testing.T) {
 		DrainTimeout:     10 * time.Second,
 		SlowRequest:      100 * time.Millisecond,
 		TimeoutMargin:    10 * time.Millisecond,
+		UDPIdleAfter:     time.Minute,
 	}
 	if !reflect.DeepEqual(cfg.Proxy, wantProxy) {
 		t.Errorf("proxy defaults:\n got %+v\nwant %+v", cfg.Proxy, wantProxy)
@@ -251,6 +253,38 @@ func TestTimeoutMargin(t *testing.T) {
 		}
 		if cfg.Proxy.TimeoutMargin != c.want {
 			t.Errorf("%q: TimeoutMargin %v, want %v", c.src, cfg.Proxy.TimeoutMargin, c.want)
+		}
+	}
+}
+
+// TestUDPIdleAfter: udp_idle_after takes a duration from 1s to 24h, or
+// "off" (0); the default is DefaultUDPIdleAfter; other values are refused
+// with the range.
+func TestUDPIdleAfter(t *testing.T) {
+	for _, c := range []struct {
+		src, err string
+		want     time.Duration
+	}{
+		{src: ``, want: DefaultUDPIdleAfter},
+		{src: `udp_idle_after = "30s"`, want: 30 * time.Second},
+		{src: `udp_idle_after = "off"`, want: 0},
+		{src: `udp_idle_after = "24h"`, want: 24 * time.Hour},
+		{src: `udp_idle_after = "500ms"`, err: `proxy.udp_idle_after: "500ms": want a duration from "1s" to "24h" such as "1m", or "off"`},
+		{src: `udp_idle_after = "25h"`, err: `proxy.udp_idle_after: "25h": want a duration`},
+		{src: `udp_idle_after = 60`, err: `proxy.udp_idle_after: integer 60: want a duration`},
+	} {
+		cfg, err := Parse("u.toml", []byte("[proxy]\n"+c.src+"\n"+minimal), "/etc/rpcproxy")
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want %q", c.src, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.src, err)
+		}
+		if cfg.Proxy.UDPIdleAfter != c.want {
+			t.Errorf("%q: UDPIdleAfter %v, want %v", c.src, cfg.Proxy.UDPIdleAfter, c.want)
 		}
 	}
 }

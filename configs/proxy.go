@@ -19,6 +19,11 @@ const (
 	// DefaultTimeoutMargin and MaxTimeoutMargin bound timeout_margin.
 	DefaultTimeoutMargin = 10 * time.Millisecond
 	MaxTimeoutMargin     = time.Second
+	// DefaultUDPIdleAfter, MinUDPIdleAfter and MaxUDPIdleAfter bound
+	// udp_idle_after.
+	DefaultUDPIdleAfter = time.Minute
+	MinUDPIdleAfter     = time.Second
+	MaxUDPIdleAfter     = 24 * time.Hour
 
 	DefaultMaxConnections = 10_000
 	MaxMaxConnections     = 1_000_000
@@ -47,6 +52,7 @@ func parseProxy(t *table, baseDir string) Proxy {
 		DrainTimeout:     DefaultDrainTimeout,
 		SlowRequest:      DefaultSlowRequest,
 		TimeoutMargin:    DefaultTimeoutMargin,
+		UDPIdleAfter:     DefaultUDPIdleAfter,
 	}
 	listenOK, adminOK := true, true
 	if s, ok := t.string("listen"); ok {
@@ -142,6 +148,9 @@ func parseProxy(t *table, baseDir string) Proxy {
 			t.ps.add(t.at("udp"), "true: UDP is always encrypted; set key_file")
 		}
 		p.UDP = b && p.KeyFile != ""
+	}
+	if d, ok := offOrDuration(t, "udp_idle_after", MinUDPIdleAfter, MaxUDPIdleAfter, `a duration from "1s" to "24h" such as "1m", or "off"`); ok {
+		p.UDPIdleAfter = d
 	}
 	if d, ok := offOrDuration(t, "slow_request", 1, math.MaxInt64, `a duration > 0 such as "100ms", or "off"`); ok {
 		p.SlowRequest = d

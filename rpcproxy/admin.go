@@ -125,9 +125,15 @@ type ListenerStats struct {
 // UDPStats is a UDP transport (VK's) in /stats: its peers, datagrams and
 // messages each way, chunks sent again, and datagrams dropped, by reason
 // (tl/rpc/udp.DropReason: "crc" for a bad checksum, "key_id" for an
-// unknown key, "short" and "header" for garbage...).
+// unknown key, "short" and "header" for garbage...). On an app port, the
+// idle peers it parked (proxy.udp_idle_after), the parked ones that came
+// back, the records held for them, and those forgotten over the cap.
 type UDPStats struct {
 	Connections  int               `json:"connections"`
+	Parked       uint64            `json:"parked,omitempty"`
+	Revived      uint64            `json:"revived,omitempty"`
+	Dormant      int               `json:"dormant,omitempty"`
+	Evicted      uint64            `json:"dormant_evicted,omitempty"`
 	DatagramsIn  uint64            `json:"datagrams_in"`
 	DatagramsOut uint64            `json:"datagrams_out"`
 	MessagesIn   uint64            `json:"messages_in"`
@@ -138,7 +144,8 @@ type UDPStats struct {
 }
 
 func udpStats(s udp.Stats) *UDPStats {
-	u := &UDPStats{Connections: s.Conns, DatagramsIn: s.DatagramsIn, DatagramsOut: s.DatagramsOut,
+	u := &UDPStats{Connections: s.Conns, Parked: s.Parked, Revived: s.Revived, Dormant: s.Dormant, Evicted: s.Evicted,
+		DatagramsIn: s.DatagramsIn, DatagramsOut: s.DatagramsOut,
 		MessagesIn: s.MessagesIn, MessagesOut: s.MessagesOut, ChunksResent: s.ChunksResent, Dropped: s.DroppedTotal()}
 	for i, n := range s.Dropped {
 		if n > 0 {
@@ -503,6 +510,15 @@ func (p *Proxy) writeAppMetrics(b *strings.Builder, header func(name, typ, help 
 	header("rpcproxy_udp_connections", "gauge", "Peers of the UDP transport (listen: an app port, or \"engines\").")
 	for _, t := range ts {
 		fmt.Fprintf(b, "rpcproxy_udp_connections{listen=%q} %d\n", t.listen, t.s.Conns)
+	}
+	header("rpcproxy_udp_dormant", "gauge", "Idle UDP peers parked and on record: their next datagram resumes them (proxy.udp_idle_after).")
+	for _, t := range ts {
+		fmt.Fprintf(b, "rpcproxy_udp_dormant{listen=%q} %d\n", t.listen, t.s.Dormant)
+	}
+	header("rpcproxy_udp_park_events_total", "counter", "UDP peers parked when idle (parked), resumed by their next datagram (revived), and forgotten over the record cap (evicted: their next call fails once).")
+	for _, t := range ts {
+		fmt.Fprintf(b, "rpcproxy_udp_park_events_total{listen=%q,event=\"parked\"} %d\nrpcproxy_udp_park_events_total{listen=%q,event=\"revived\"} %d\nrpcproxy_udp_park_events_total{listen=%q,event=\"evicted\"} %d\n",
+			t.listen, t.s.Parked, t.listen, t.s.Revived, t.listen, t.s.Evicted)
 	}
 	header("rpcproxy_udp_datagrams_total", "counter", "Datagrams received (in) and sent (out) by the UDP transport.")
 	for _, t := range ts {

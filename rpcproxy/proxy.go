@@ -107,6 +107,9 @@ type Proxy struct {
 	// whether app listeners also serve UDP; a reload does not change them.
 	key []byte
 	udp bool
+	// udpIdle is proxy.udp_idle_after at start: app UDP peers idle this
+	// long are parked (0: never).
+	udpIdle time.Duration
 	// limits are the app side's caps, shared by every listener and set
 	// again by each reload: connections, request bytes in flight, answer
 	// bytes held (for apps not reading, and fan-out answers waiting for
@@ -169,7 +172,7 @@ func New(cfg *configs.Config, o Options) (*Proxy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("rpcproxy: %w", err)
 		}
-		p.key, p.udp = key, cfg.Proxy.UDP
+		p.key, p.udp, p.udpIdle = key, cfg.Proxy.UDP, cfg.Proxy.UDPIdleAfter
 	}
 	p.pool = upstream.NewPool(upstream.Options{
 		Dial:        o.Dial,

@@ -178,8 +178,8 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 	if old.Proxy.Admin != cfg.Proxy.Admin || old.Proxy.Pprof != cfg.Proxy.Pprof {
 		attrs = append(attrs, "note", "proxy.admin or proxy.pprof changed: takes effect on restart")
 	}
-	if old.Proxy.KeyFile != cfg.Proxy.KeyFile || old.Proxy.UDP != cfg.Proxy.UDP {
-		attrs = append(attrs, "note_udp", "proxy.key_file or proxy.udp changed: takes effect on restart")
+	if old.Proxy.KeyFile != cfg.Proxy.KeyFile || old.Proxy.UDP != cfg.Proxy.UDP || old.Proxy.UDPIdleAfter != cfg.Proxy.UDPIdleAfter {
+		attrs = append(attrs, "note_udp", "proxy.key_file, proxy.udp or proxy.udp_idle_after changed: takes effect on restart")
 	}
 	p.log.Info("config reloaded", attrs...)
 	return nil

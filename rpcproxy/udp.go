@@ -25,7 +25,7 @@ func (p *Proxy) listenUDP(a net.Addr) (*udp.Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := udp.New(sock, udp.Config{Keys: [][]byte{p.key}, Logger: p.log})
+	tr, err := udp.New(sock, udp.Config{Keys: [][]byte{p.key}, Logger: p.log, IdleAfter: p.udpIdle})
 	if err != nil {
 		_ = sock.Close()
 		return nil, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 )
 
 // conn is one established connection: its goroutine reads and dispatches
@@ -69,6 +70,12 @@ func (c *conn) readLoop() {
 		}
 		typ, body, err := c.pc.ReadPacket()
 		if err != nil {
+			if errors.Is(err, udp.ErrIdle) {
+				if c.park() {
+					return
+				}
+				continue
+			}
 			if badInput(err) {
 				c.srv.stats.badInput.Add(1)
 			}
@@ -94,6 +101,15 @@ func (c *conn) readLoop() {
 			}
 		}
 	}
+}
+
+// park ends an idle UDP connection that has no request in flight: the
+// transport keeps a dormant record and hands the peer's next message to
+// ServeUDP as a new connection (udp.Conn.Park). Replies are written
+// before their request leaves inflight, so none can follow it.
+func (c *conn) park() bool {
+	w, ok := c.pc.(udpWire)
+	return ok && c.inflight.Load() == 0 && w.Park()
 }
 
 // handleInvoke reserves the request's share of memory (blocking, which

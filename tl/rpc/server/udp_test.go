@@ -19,6 +19,14 @@ import (
 // test ends; served gets ServeUDP's result.
 func startUDPServer(t testing.TB, cfg Config) (*Server, string, chan error) {
 	t.Helper()
+	s, _, addr, served := startUDPServerWith(t, cfg, udp.Config{})
+	return s, addr, served
+}
+
+// startUDPServerWith is startUDPServer with the transport's config (its
+// Keys default to testKey), returning the transport too.
+func startUDPServerWith(t testing.TB, cfg Config, ucfg udp.Config) (*Server, *udp.Transport, string, chan error) {
+	t.Helper()
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +35,10 @@ func startUDPServer(t testing.TB, cfg Config) (*Server, string, chan error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := udp.New(sock, udp.Config{Keys: [][]byte{testKey}})
+	if ucfg.Keys == nil {
+		ucfg.Keys = [][]byte{testKey}
+	}
+	tr, err := udp.New(sock, ucfg)
 	if err != nil {
 		_ = sock.Close()
 		t.Fatal(err)
@@ -42,7 +53,7 @@ func startUDPServer(t testing.TB, cfg Config) (*Server, string, chan error) {
 		_ = s.Close()
 		<-exited
 	})
-	return s, sock.LocalAddr().String(), served
+	return s, tr, sock.LocalAddr().String(), served
 }
 
 func udpClient(t testing.TB, addr string) *rpcclient.Client {

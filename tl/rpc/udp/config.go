@@ -63,6 +63,15 @@ type Config struct {
 	// further new peers are dropped until Accept catches up (default 128).
 	// Negative: refuse incoming peers entirely (a pure client).
 	AcceptBacklog int
+	// IdleAfter is how long an accepted connection may hold nothing and
+	// hear nothing before ReadPacket reports ErrIdle, offering it to be
+	// parked (Conn.Park). Zero: never.
+	IdleAfter time.Duration
+	// MaxDormant bounds the records parked connections leave (about 100
+	// bytes each; default 65536). Beyond it the record parked longest ago
+	// is forgotten, and that peer's next datagram gets obsoleteHash.
+	// Negative: Park always refuses.
+	MaxDormant int
 }
 
 type settings struct {
@@ -77,6 +86,8 @@ type settings struct {
 	maxMessage int
 	maxConns   int
 	backlog    int
+	idleAfter  time.Duration
+	maxDormant int
 }
 
 func (cfg *Config) settings() (*settings, error) {
@@ -90,6 +101,8 @@ func (cfg *Config) settings() (*settings, error) {
 		maxMessage: cfg.MaxMessage,
 		maxConns:   cfg.MaxConns,
 		backlog:    cfg.AcceptBacklog,
+		idleAfter:  cfg.IdleAfter,
+		maxDormant: cfg.MaxDormant,
 	}
 	if len(cfg.Keys) == 0 {
 		return nil, fmt.Errorf("%w: no keys (UDP encryption is mandatory)", ErrConfig)
@@ -133,6 +146,12 @@ func (cfg *Config) settings() (*settings, error) {
 	}
 	if s.backlog == 0 {
 		s.backlog = 128
+	}
+	if s.idleAfter < 0 {
+		return nil, fmt.Errorf("%w: IdleAfter %v is negative", ErrConfig, s.idleAfter)
+	}
+	if s.maxDormant == 0 {
+		s.maxDormant = 65536
 	}
 	s.utime = cfg.UTime
 	if s.utime == 0 {

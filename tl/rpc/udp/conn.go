@@ -55,10 +55,14 @@ type Conn struct {
 	// silentSince is when we first sent user data after the peer's last
 	// datagram (zero: the peer spoke since); regeneration counts from it.
 	silentSince time.Time
-	recvq       [][]byte
-	recvHead    int
-	recvLen     int // bytes in recvq
-	err         error
+	// lastIn is when the peer last spoke, or an idle check last found c
+	// busy (accepted connections only); idle: ErrIdle is due to the reader.
+	lastIn   time.Time
+	idle     bool
+	recvq    [][]byte
+	recvHead int
+	recvLen  int // bytes in recvq
+	err      error
 
 	readable chan struct{} // cap 1: a message was queued
 	writable chan struct{} // cap 1: the write queue shrank
@@ -111,7 +115,8 @@ func (c *Conn) Err() error {
 // ReadPacket returns the next message: its 4-byte type and the body. The
 // body is valid until the next call. Messages arrive in completion order,
 // which may differ from send order (as in VK's transport). The error is
-// final: ErrClosed, ErrReset (wrapped).
+// final: ErrClosed, ErrReset, ErrParked (wrapped); except ErrIdle, which
+// offers an accepted connection to Park and may be ignored.
 func (c *Conn) ReadPacket() (typ uint32, body []byte, err error) {
 	t := c.t
 	for {
@@ -136,6 +141,12 @@ func (c *Conn) ReadPacket() (typ uint32, body []byte, err error) {
 			err := c.err
 			t.mu.Unlock()
 			return 0, nil, err
+		}
+		if c.idle {
+			c.idle = false
+			t.stats.idleOffers.Add(1)
+			t.mu.Unlock()
+			return 0, nil, ErrIdle
 		}
 		t.mu.Unlock()
 		select {

@@ -12,6 +12,7 @@
 //	err = c.WritePacket(typ, head, body)     // reliable, any goroutine
 //	err = c.WriteUnreliable(typ, head, body) // one datagram, never resent (engine.pid answers)
 //	c.Close(); <-c.Done(); c.Err(); c.RemoteAddr(); c.PeerPID()
+//	c.Park()                                 // after ReadPacket returned ErrIdle (Config.IdleAfter)
 //	t.Stats(); t.Close()
 //
 // A message is the 4-byte RPC type followed by the body (wire.md §5.6),
@@ -70,6 +71,25 @@
 // since the peer last spoke, with nothing received, the connection resets
 // and the next Dial to that address uses generation+1.
 //
+// # Idle peers
+//
+// VK's transport has no close message, so a server would keep a
+// connection for every peer socket it ever heard from. With
+// Config.IdleAfter, ReadPacket on an accepted connection returns ErrIdle
+// (not final) once the connection has heard nothing for that long and
+// holds nothing: no message queued, unacked, undelivered or half
+// received, no ack owed. The reader, which alone knows whether requests
+// are still being worked on, may then Park it: the Conn ends with
+// ErrParked and leaves a dormant record (pids, generation, hash, key id,
+// next seq each way, about 100 bytes). The peer's next datagram that
+// carries a message and opens under the record's keys (hash mode, or pid
+// mode with the same pid and generation) revives it as a new Conn from
+// Accept that goes on with the same seqs: the peer notices nothing.
+// Datagrams without a message (late acks) are ignored. Over
+// Config.MaxDormant records the oldest is forgotten; its peer then gets
+// obsoleteHash, and VK's client fails what it had in flight and connects
+// again.
+//
 // # Reliability and timers
 //
 // Each reliable message is cut into chunks of <= 996 bytes, each with a
@@ -114,5 +134,5 @@
 // address (100 ms) and obsoletePid is sent only for a datagram that
 // decrypts, so forged sources cannot turn us into a reflector; a new
 // peer waits in an accept backlog and is dropped (not acked) while it is
-// full.
+// full; idle accepted connections may be parked (above).
 package udp

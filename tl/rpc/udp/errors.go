@@ -19,6 +19,13 @@ var (
 	ErrTooMany = errors.New("udp: too many connections")
 	// ErrTooLarge: a message larger than the window can carry.
 	ErrTooLarge = errors.New("udp: message too large")
+	// ErrIdle is not final: ReadPacket on an accepted connection returns
+	// it once the connection has been quiet for Config.IdleAfter, so that
+	// the reader may Park it. Reading on is fine.
+	ErrIdle = errors.New("udp: connection idle")
+	// ErrParked: the connection was parked; the peer's next datagram
+	// brings it back as a new Conn from Accept.
+	ErrParked = errors.New("udp: connection parked")
 
 	// ErrBadHeader and the errors below classify dropped datagrams; they
 	// are never returned to callers, only counted in Stats.

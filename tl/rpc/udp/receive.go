@@ -77,6 +77,17 @@ func (t *Transport) handle(addr netip.AddrPort, d []byte) {
 
 func (t *Transport) handleHash(addr netip.AddrPort, k addrKey, u *unencHeader, ct []byte) {
 	c := t.byHash[hashKey{k, u.hash}]
+	if c == nil && t.byAddr[k] == nil {
+		if d, b, ok := t.dormantBlock(k, u); ok {
+			if payload, ok := t.open(b, u, ct); ok && t.rx.flags&(ePacketNum|ePackets) != 0 {
+				if c = t.revive(k, d); c != nil {
+					c.state = stEstablished
+					t.process(c, payload)
+				}
+			}
+			return
+		}
+	}
 	if c == nil {
 		t.stats.drop(DropUnknownHash)
 		if !t.obsoleteAllowed(k) {
@@ -163,18 +174,28 @@ func (t *Transport) handlePid(addr netip.AddrPort, k addrKey, u *unencHeader, ct
 		t.reset(c, "newer generation")
 		c = nil
 	}
+	var d dormant
 	var b cipher.Block
+	revive := false
+	if c == nil {
+		d, b, revive = t.dormantBlock(k, u)
+	}
 	switch {
+	case revive:
 	case c == nil || partial || c.readFull == nil:
 		b = t.blocks.get(secret, u.local, u.remote, u.gen)
 	default:
 		b = c.readFull
 	}
 	payload, ok := t.open(b, u, ct)
-	if !ok {
+	if !ok || revive && t.rx.flags&(ePacketNum|ePackets) == 0 {
 		return
 	}
-	if c == nil {
+	if revive {
+		if c = t.revive(k, d); c == nil {
+			return
+		}
+	} else if c == nil {
 		if u.remote == (packet.PID{}) {
 			return // obsoleteHash for an address we do not know
 		}
@@ -238,13 +259,16 @@ func (t *Transport) acceptConn(addr netip.AddrPort, k addrKey, u *unencHeader, k
 		t.stats.drop(DropRefused)
 		return nil
 	}
+	t.forgetDormant(k)
 	c := t.newConn(addr, k, false)
 	c.state = stWaitingForHash
 	c.remote, c.gen, c.keyID = u.local, u.gen, keyID
 	t.established(c, secret)
+	c.lastIn = t.s.now()
 	t.byAddr[k] = c
 	t.acceptq <- c
 	t.stats.accepted.Add(1)
+	t.poke() // the timer loop learns the idle deadline
 	return c
 }
 
@@ -263,6 +287,7 @@ func (t *Transport) open(b cipher.Block, u *unencHeader, ct []byte) ([]byte, boo
 func (t *Transport) process(c *Conn, payload []byte) {
 	now := t.s.now()
 	c.silentSince = time.Time{}
+	c.lastIn = now
 	e := &t.rx
 	o := &c.out
 	before := o.ackPrefix

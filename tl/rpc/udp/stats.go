@@ -54,6 +54,11 @@ type Stats struct {
 	Resets        uint64 // connections reset by peer state or regeneration
 	Accepted      uint64
 	Conns         int
+	IdleOffers    uint64 // ErrIdle returned to readers of quiet accepted connections
+	Parked        uint64 // idle connections parked (Conn.Park)
+	Revived       uint64 // parked connections their peer brought back
+	Evicted       uint64 // dormant records forgotten over Config.MaxDormant
+	Dormant       int    // dormant records held now
 	// MaxBufferedChunks is the most chunks ever held in incomplete
 	// incoming messages of one connection; it never exceeds the window.
 	MaxBufferedChunks uint64
@@ -74,6 +79,7 @@ type counters struct {
 	chunksResent, acksOnly, resendReqOut, resendReqIn    atomic.Uint64
 	duplicates, unreliableIn, unreliableOut, obsoleteOut atomic.Uint64
 	resets, accepted, maxBuffered                        atomic.Uint64
+	idleOffers, parked, revived, evicted                 atomic.Uint64
 	dropped                                              [numDropReasons]atomic.Uint64
 }
 
@@ -97,6 +103,7 @@ func (c *counters) snapshot() Stats {
 		Duplicates: c.duplicates.Load(), UnreliableIn: c.unreliableIn.Load(),
 		UnreliableOut: c.unreliableOut.Load(), ObsoleteOut: c.obsoleteOut.Load(),
 		Resets: c.resets.Load(), Accepted: c.accepted.Load(), MaxBufferedChunks: c.maxBuffered.Load(),
+		IdleOffers: c.idleOffers.Load(), Parked: c.parked.Load(), Revived: c.revived.Load(), Evicted: c.evicted.Load(),
 	}
 	for i := range c.dropped {
 		s.Dropped[i] = c.dropped[i].Load()

@@ -47,15 +47,21 @@ type Transport struct {
 	nextGen map[addrKey]uint32 // generation for the next Dial after a regeneration or a local Close
 	// obsoleteAt: when we last answered an address with obsolete*.
 	obsoleteAt map[addrKey]time.Time
-	blocks     blockCache
-	out        []byte               // datagram scratch
-	plain      []byte               // plaintext scratch
-	payload    []byte               // payload scratch
-	inPlain    []byte               // decryption scratch (reader only, under mu)
-	rx         encHeader            // receive-side header scratch (reader only, under mu)
-	bufs       [numClasses][][]byte // free message buffers by size class
-	msgs       []*outMsg
-	inMsgs     []*inMsg
+	// dormant: parked connections by peer; parkq[parkHead:] is their
+	// eviction order, with stale entries (park.go).
+	dormant  map[addrKey]dormant
+	parkq    []parkRef
+	parkHead int
+	parkSeq  uint64
+	blocks   blockCache
+	out      []byte               // datagram scratch
+	plain    []byte               // plaintext scratch
+	payload  []byte               // payload scratch
+	inPlain  []byte               // decryption scratch (reader only, under mu)
+	rx       encHeader            // receive-side header scratch (reader only, under mu)
+	bufs     [numClasses][][]byte // free message buffers by size class
+	msgs     []*outMsg
+	inMsgs   []*inMsg
 }
 
 // New starts a Transport on sock, which it owns from now on (Close closes
@@ -100,6 +106,7 @@ func build(sock Socket, cfg Config) (*Transport, error) {
 		byHash:     make(map[hashKey]*Conn),
 		nextGen:    make(map[addrKey]uint32),
 		obsoleteAt: make(map[addrKey]time.Time),
+		dormant:    make(map[addrKey]dormant),
 		out:        make([]byte, 0, recvBufferSize),
 		plain:      make([]byte, 0, recvBufferSize),
 		payload:    make([]byte, 0, recvBufferSize),
@@ -121,6 +128,7 @@ func (t *Transport) Stats() Stats {
 	s := t.stats.snapshot()
 	t.mu.Lock()
 	s.Conns = len(t.byAddr)
+	s.Dormant = len(t.dormant)
 	t.mu.Unlock()
 	return s
 }
@@ -178,6 +186,7 @@ func (t *Transport) Dial(addr netip.AddrPort) (*Conn, error) {
 	if len(t.byAddr) >= t.s.maxConns {
 		return nil, fmt.Errorf("%w: %d connections (Config.MaxConns)", ErrTooMany, len(t.byAddr))
 	}
+	t.forgetDormant(k)
 	c := t.newConn(netip.AddrPortFrom(netip.AddrFrom4(addr.Addr().As4()), addr.Port()), k, true)
 	c.state = stWaitingForRemotePid
 	c.remote = packet.PID{IP: ip, PortPID: uint32(addr.Port())}
@@ -316,6 +325,9 @@ func (t *Transport) fireTimers(now time.Time) time.Duration {
 		}
 		if c.err != nil {
 			continue
+		}
+		if t.s.idleAfter > 0 && !c.active {
+			at(t.idleCheck(c, now))
 		}
 		if !c.silentSince.IsZero() {
 			regen := c.silentSince.Add(regenerateAfter)

@@ -1,0 +1,334 @@
+package udp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// awaitIdle reads s until ReadPacket offers it to park (ErrIdle), moving
+// the server's clock by step every millisecond: s turns quiet only once
+// the peer's acks have crossed the real socket.
+func awaitIdle(t *testing.T, clk *fakeClock, s *Conn, step time.Duration) {
+	t.Helper()
+	res := make(chan error, 1)
+	go func() {
+		_, _, err := s.ReadPacket()
+		res <- err
+	}()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case err := <-res:
+			if !errors.Is(err, ErrIdle) {
+				t.Fatalf("ReadPacket: %v, want ErrIdle", err)
+			}
+			return
+		case <-tick.C:
+			clk.Advance(step)
+		case <-deadline:
+			t.Fatal("no ErrIdle within 10s")
+		}
+	}
+}
+
+// readOne reads one message from s and checks it.
+func readOne(t *testing.T, s *Conn, typ uint32, want []byte) {
+	t.Helper()
+	gotTyp, body, err := s.ReadPacket()
+	if err != nil || gotTyp != typ || !bytes.Equal(body, want) {
+		t.Fatalf("read: type %d, %d bytes, err %v; want type %d, %d bytes", gotTyp, len(body), err, typ, len(want))
+	}
+}
+
+// TestParkRevive: an idle accepted connection is offered to its reader,
+// parked, and brought back by the peer's next message as a new Conn from
+// Accept, three times over. The peer notices nothing: its connection is
+// never reset, and messages of several chunks keep flowing both ways, so
+// the seqs went on where they stopped.
+func TestParkRevive(t *testing.T) {
+	leakCheck(t)
+	clk := newFakeClock()
+	srv := newTransport(t, Config{Now: clk.Now, NewTimer: clk.NewTimer, IdleAfter: time.Second})
+	cli := newTransport(t, Config{})
+	c, err := cli.Dial(addrOf(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := reader(c)
+	for round := range 3 {
+		req := bytes.Repeat([]byte{byte('a' + round)}, 1+round*2500)
+		if err := c.WritePacket(1, nil, req); err != nil {
+			t.Fatal(err)
+		}
+		s := acceptWithin(t, srv, 5*time.Second)
+		if s.RemoteAddrPort() != addrOf(cli) {
+			t.Fatalf("round %d: accepted %v, want %v", round, s.RemoteAddrPort(), addrOf(cli))
+		}
+		readOne(t, s, 1, req)
+		answer := bytes.Repeat([]byte{byte('A' + round)}, 3000-round*1000)
+		if err := s.WritePacket(2, nil, answer); err != nil {
+			t.Fatal(err)
+		}
+		if r := recvWithin(t, answers, 5*time.Second); r.err != nil || r.typ != 2 || !bytes.Equal(r.body, answer) {
+			t.Fatalf("round %d: answer type %d, %d bytes, err %v", round, r.typ, len(r.body), r.err)
+		}
+		awaitIdle(t, clk, s, 10*time.Millisecond)
+		if !s.Park() {
+			t.Fatalf("round %d: Park refused an idle connection", round)
+		}
+		<-s.Done()
+		if err := s.WritePacket(2, nil, answer); !errors.Is(err, ErrParked) {
+			t.Fatalf("round %d: write after Park: %v, want ErrParked", round, err)
+		}
+		st := srv.Stats()
+		if st.Conns != 0 || st.Dormant != 1 || st.Parked != uint64(round+1) || st.Revived != uint64(round) {
+			t.Fatalf("round %d: conns %d, dormant %d, parked %d, revived %d", round, st.Conns, st.Dormant, st.Parked, st.Revived)
+		}
+	}
+	if st := cli.Stats(); st.Resets != 0 {
+		t.Fatalf("the client saw %d resets", st.Resets)
+	}
+	if st := srv.Stats(); st.Dropped[DropUnknownHash] != 0 || st.Accepted != 1 {
+		t.Fatalf("server: %d unknown-hash drops, %d accepted", st.Dropped[DropUnknownHash], st.Accepted)
+	}
+}
+
+// TestParkRevivePidMode: a peer that never heard from us (every datagram
+// we send is lost) still speaks in pid mode, naming us only by address.
+// Its connection parks all the same, and its next message revives it with
+// the seqs it had: the message it keeps resending is not delivered twice.
+func TestParkRevivePidMode(t *testing.T) {
+	leakCheck(t)
+	clk := newFakeClock()
+	srv, deaf := newLossy(t, Config{Now: clk.Now, NewTimer: clk.NewTimer, IdleAfter: time.Second}, 1, 1, 0, 0)
+	cli := newTransport(t, Config{})
+	c, err := cli.Dial(addrOf(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WritePacket(1, nil, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	s := acceptWithin(t, srv, 5*time.Second)
+	readOne(t, s, 1, []byte("first"))
+	awaitIdle(t, clk, s, 10*time.Millisecond)
+	if !s.Park() {
+		t.Fatal("Park refused an idle connection")
+	}
+	if err := c.WritePacket(1, nil, []byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	s2 := acceptWithin(t, srv, 5*time.Second)
+	readOne(t, s2, 1, []byte("second"))
+	deaf.mu.Lock()
+	dropped := deaf.dropped
+	deaf.mu.Unlock()
+	cli.mu.Lock()
+	state := c.state
+	cli.mu.Unlock()
+	if st := srv.Stats(); st.Revived != 1 || st.Accepted != 1 || state != stWaitingForRemotePid || dropped == 0 {
+		t.Fatalf("revived %d, accepted %d, client state %d, server datagrams lost %d", st.Revived, st.Accepted, state, dropped)
+	}
+}
+
+// TestDormantEviction: over MaxDormant, the record parked longest ago is
+// forgotten; that peer's next message gets obsoleteHash, which resets its
+// connection (VK's client then fails what it had in flight and connects
+// again), while the peers still on record are revived.
+func TestDormantEviction(t *testing.T) {
+	leakCheck(t)
+	clk := newFakeClock()
+	srv := newTransport(t, Config{Now: clk.Now, NewTimer: clk.NewTimer, IdleAfter: time.Second, MaxDormant: 2})
+	var conns []*Conn
+	for i := range 3 {
+		cli := newTransport(t, Config{})
+		c, err := cli.Dial(addrOf(srv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		msg := []byte(fmt.Sprintf("peer %d", i))
+		if err := c.WritePacket(1, nil, msg); err != nil {
+			t.Fatal(err)
+		}
+		s := acceptWithin(t, srv, 5*time.Second)
+		readOne(t, s, 1, msg)
+		if err := s.WritePacket(2, nil, msg); err != nil { // makes the client established
+			t.Fatal(err)
+		}
+		awaitIdle(t, clk, s, 10*time.Millisecond)
+		if !s.Park() {
+			t.Fatalf("peer %d: Park refused", i)
+		}
+	}
+	if st := srv.Stats(); st.Dormant != 2 || st.Evicted != 1 || st.Parked != 3 {
+		t.Fatalf("dormant %d, evicted %d, parked %d", st.Dormant, st.Evicted, st.Parked)
+	}
+	if err := conns[0].WritePacket(1, nil, []byte("forgotten")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-conns[0].Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the evicted peer was not told its hash is obsolete")
+	}
+	if err := conns[0].Err(); !errors.Is(err, ErrReset) {
+		t.Fatalf("evicted peer: %v, want ErrReset", err)
+	}
+	if err := conns[2].WritePacket(1, nil, []byte("remembered")); err != nil {
+		t.Fatal(err)
+	}
+	readOne(t, acceptWithin(t, srv, 5*time.Second), 1, []byte("remembered"))
+	if st := srv.Stats(); st.Revived != 1 || st.Dormant != 1 {
+		t.Fatalf("revived %d, dormant %d", st.Revived, st.Dormant)
+	}
+}
+
+// TestParkRefused: Park changes nothing unless the connection holds
+// nothing at all, was accepted, is open and parking is on.
+func TestParkRefused(t *testing.T) {
+	cases := []struct {
+		name  string
+		off   bool
+		setup func(c *Conn)
+		ok    bool
+	}{
+		{name: "quiet", setup: func(*Conn) {}, ok: true},
+		{name: "never established", setup: func(c *Conn) { c.state = stWaitingForHash }, ok: true},
+		{name: "parking off", off: true, setup: func(*Conn) {}},
+		{name: "dialled", setup: func(c *Conn) { c.active = true }},
+		{name: "ended", setup: func(c *Conn) { c.err = ErrClosed }},
+		{name: "waiting for remote pid", setup: func(c *Conn) { c.state = stWaitingForRemotePid }},
+		{name: "write queued", setup: func(c *Conn) { c.out.queue = []*outMsg{{buf: []byte("x")}} }},
+		{name: "sent, unacked", setup: func(c *Conn) { c.out.next, c.out.sentEnd = 8, 8 }},
+		{name: "undelivered", setup: func(c *Conn) { c.recvq = [][]byte{[]byte("msg!")} }},
+		{name: "half received", setup: func(c *Conn) { c.in.msgs[3] = &inMsg{parts: 2} }},
+		{name: "hole", setup: func(c *Conn) { c.in.high = c.in.prefix + 2 }},
+		{name: "ack owed", setup: func(c *Conn) { c.in.ackAt = time.Unix(1, 0) }},
+		{name: "resend request owed", setup: func(c *Conn) { c.in.rrAt = time.Unix(1, 0) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Keys: [][]byte{testKey}}
+			if tc.off {
+				cfg.MaxDormant = -1
+			}
+			tr, err := build(discardSocket{}, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := parkable(tr, 1)
+			tc.setup(c)
+			if got := c.Park(); got != tc.ok {
+				t.Fatalf("Park = %v, want %v", got, tc.ok)
+			}
+			if st := tr.Stats(); st.Dormant != b2i(tc.ok) || st.Conns != 1-b2i(tc.ok) {
+				t.Fatalf("dormant %d, conns %d", st.Dormant, st.Conns)
+			}
+			if !tc.ok && tc.name != "ended" && c.Err() != nil {
+				t.Fatalf("a refused Park ended the connection: %v", c.Err())
+			}
+		})
+	}
+}
+
+// TestDormantQueue: records are evicted oldest first, a revived record
+// leaves a stale queue entry that eviction skips, and park and revive
+// cycles keep the queue within twice the records.
+func TestDormantQueue(t *testing.T) {
+	tr, err := build(discardSocket{}, Config{Keys: [][]byte{testKey}, MaxDormant: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	park := func(port uint16) {
+		t.Helper()
+		if !parkable(tr, port).Park() {
+			t.Fatalf("port %d: Park refused", port)
+		}
+	}
+	revive := func(port uint16) {
+		t.Helper()
+		k := addrKey{0x7f000001, port}
+		tr.mu.Lock()
+		c := tr.revive(k, tr.dormant[k])
+		tr.mu.Unlock()
+		if c == nil {
+			t.Fatalf("port %d: revive refused", port)
+		}
+		<-tr.acceptq
+	}
+	for p := uint16(1); p <= 3; p++ {
+		park(p)
+	}
+	revive(1) // leaves a stale entry at the head of the queue
+	park(4)
+	park(5) // evicts 2, the oldest record; 1's entry is stale
+	park(6) // evicts 3
+	tr.mu.Lock()
+	var ports []uint16
+	for k := range tr.dormant {
+		ports = append(ports, k.port)
+	}
+	tr.mu.Unlock()
+	if st := tr.Stats(); st.Evicted != 2 || st.Dormant != 3 || !sameSet(ports, []uint16{4, 5, 6}) {
+		t.Fatalf("evicted %d, dormant ports %v", st.Evicted, ports)
+	}
+	for range 1000 {
+		revive(5)
+		park(5)
+	}
+	tr.mu.Lock()
+	qlen := len(tr.parkq) - tr.parkHead
+	tr.mu.Unlock()
+	if qlen > 2*3+64 {
+		t.Fatalf("eviction queue holds %d entries for 3 records", qlen)
+	}
+}
+
+// parkable registers a quiet, established, accepted connection from
+// 127.0.0.1:port in tr (which runs no goroutines).
+func parkable(tr *Transport, port uint16) *Conn {
+	k := addrKey{0x7f000001, port}
+	c := tr.newConn(netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port), k, false)
+	c.state = stEstablished
+	c.remote = tr.local
+	c.remote.PortPID = uint32(port)
+	c.keyID = tr.s.dialKey
+	tr.mu.Lock()
+	tr.established(c, tr.s.keys[c.keyID])
+	tr.byAddr[k] = c
+	tr.mu.Unlock()
+	return c
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func sameSet(a, b []uint16) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[uint16]int{}
+	for _, x := range a {
+		seen[x]++
+	}
+	for _, x := range b {
+		seen[x]--
+	}
+	for _, n := range seen {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
+}

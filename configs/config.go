@@ -56,9 +56,10 @@ type Proxy struct {
 	// with nothing in flight, is parked: its connection, goroutine and
 	// max_connections slot are released, and a record of about 100 bytes
 	// lets its next datagram resume it unnoticed (VK's UDP transport has
-	// no close). 0 is off ("off" in the file): such peers are kept until
-	// the proxy restarts. Takes effect at start. Default
-	// DefaultUDPIdleAfter.
+	// no close). A peer that has acked nothing for this long while the
+	// proxy resends to it is gone, and forgotten. 0 is off ("off" in the
+	// file): peers are kept, silent ones for VK's five minutes. Takes
+	// effect at start. Default DefaultUDPIdleAfter.
 	UDPIdleAfter time.Duration
 	// SlowRequest: a request answered or failed this long after it
 	// arrived is a slow request (logged, kept for /slow, counted); 0 is

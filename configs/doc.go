@@ -39,7 +39,8 @@
 //     bytes as is, 32..4096) turns on UDP listening (udp, default true
 //     with a key) and allows transport = "udp" for clusters; udp = true or
 //     transport = "udp" without it is an error. An engine address has one
-//     transport in every cluster that lists it.
+//     transport in every cluster that lists it. udp_idle_after ("1s" to
+//     "24h" or "off", default 1m) is when idle UDP app peers are parked.
 //
 // # Decoding
 //

@@ -309,6 +309,7 @@ type config struct {
 	clusters      []cluster
 	keyFile       string // [proxy] key_file; "" means none
 	pprof         bool   // [proxy] pprof (the goroutine count for leak checks)
+	udpIdle       string // [proxy] udp_idle_after; "" means the default
 	raw           string // appended verbatim (bad-config tests)
 }
 
@@ -341,6 +342,9 @@ func (c config) toml() string {
 	}
 	if c.pprof {
 		b.WriteString("pprof = true\n")
+	}
+	if c.udpIdle != "" {
+		fmt.Fprintf(&b, "udp_idle_after = %q\n", c.udpIdle)
 	}
 	b.WriteString("\n[proxy.shutdown]\ndrain_timeout = \"1s\"\n")
 	for _, cl := range c.clusters {

@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -10,6 +11,7 @@ import (
 
 	vk "github.com/VKCOM/tl/pkg/rpc"
 
+	"github.com/rpcproxy/rpcproxy/rpcproxy"
 	"github.com/rpcproxy/rpcproxy/tl"
 	rpcclient "github.com/rpcproxy/rpcproxy/tl/rpc/client"
 )
@@ -140,5 +142,72 @@ func TestUDPOurClient(t *testing.T) {
 		if v, ok, err := parseValue(resp.Body); err != nil || !ok || v != "v:"+k {
 			t.Fatalf("get %q over UDP: %q %v %v", k, v, ok, err)
 		}
+	}
+}
+
+// TestUDPParkInterop: apps on VK's UDP client that call once and close
+// (VK's transport tells the proxy nothing) leave nothing behind once
+// proxy.udp_idle_after passes: no connection, no max_connections slot, no
+// goroutine. An app that stays is parked between its calls, down to a
+// dormant record, and its next calls are answered as if nothing happened.
+func TestUDPParkInterop(t *testing.T) {
+	if raceEnabled {
+		t.Skip("VK's UDP transport races internally; run without -race (make test does)")
+	}
+	kf := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(kf, udpKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mc := []*engine{startEngine(t, "memcache", "127.0.0.1:0"), startEngine(t, "memcache", "127.0.0.1:0")}
+	c := newConfig(t, cluster{name: "mc", functions: []string{"memcache.*"}, engines: mc})
+	c.keyFile, c.udpIdle, c.pprof = kf, "1s", true
+	p := startProxy(t, c)
+	udpStats := func() (rpcproxy.AppStats, *rpcproxy.UDPStats) {
+		st := p.stats(t).App
+		if len(st.Listeners) != 1 || st.Listeners[0].UDP == nil {
+			t.Fatalf("app listeners: %+v", st.Listeners)
+		}
+		return st, st.Listeners[0].UDP
+	}
+	// One TCP app, which stays connected; the engine connections exist
+	// from its call on.
+	newApp(t).set(t, p.addr, "warm", "up", callOpts{})
+	goroutinesBefore := p.goroutines(t)
+
+	stay := newUDPApp(t)
+	stay.set(t, p.addr, "stay", "here", callOpts{})
+	const gone = 8
+	for i := range gone {
+		a := newUDPApp(t)
+		a.set(t, p.addr, fmt.Sprintf("gone%d", i), "x", callOpts{})
+		if err := a.cl.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, u := udpStats(); u.Connections != gone+1 || st.Connections != gone+2 {
+		t.Fatalf("before idling: %d UDP peers, %d app connections; want %d and %d", u.Connections, st.Connections, gone+1, gone+2)
+	}
+	// VK's client acks an answer 30ms later unless it sends first, so the
+	// apps that closed at once never acked theirs: the proxy resends them
+	// until udp_idle_after passes in silence, then forgets those peers.
+	// The app that stays acked, and is parked.
+	waitFor(t, "the gone apps forgotten and the staying one parked", func() bool {
+		st, u := udpStats()
+		return u.Connections == 0 && st.Connections == 1 && u.Dormant == 1 && u.Parked == 1 && u.Resets == gone
+	})
+	if g := p.goroutines(t); g > goroutinesBefore {
+		t.Fatalf("%d goroutines with every UDP app parked, %d before any came", g, goroutinesBefore)
+	}
+	for round := range 2 {
+		if v, ok := stay.mustGet(t, p.addr, "stay"); !ok || v != "here" {
+			t.Fatalf("round %d: get after parking: %q %v", round, v, ok)
+		}
+		waitFor(t, "the staying app parked again", func() bool {
+			_, u := udpStats()
+			return u.Parked == uint64(2+round) && u.Connections == 0
+		})
+	}
+	if _, u := udpStats(); u.Revived != 2 || u.Dormant != 1 || u.Evicted != 0 || u.Resets != gone {
+		t.Fatalf("revived %d, dormant %d, evicted %d, resets %d", u.Revived, u.Dormant, u.Evicted, u.Resets)
 	}
 }

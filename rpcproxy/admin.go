@@ -128,12 +128,15 @@ type ListenerStats struct {
 // unknown key, "short" and "header" for garbage...). On an app port, the
 // idle peers it parked (proxy.udp_idle_after), the parked ones that came
 // back, the records held for them, and those forgotten over the cap.
+// Resets: peers that restarted, or fell silent with answers unacked
+// (gone: an app that exited).
 type UDPStats struct {
 	Connections  int               `json:"connections"`
 	Parked       uint64            `json:"parked,omitempty"`
 	Revived      uint64            `json:"revived,omitempty"`
 	Dormant      int               `json:"dormant,omitempty"`
 	Evicted      uint64            `json:"dormant_evicted,omitempty"`
+	Resets       uint64            `json:"resets"`
 	DatagramsIn  uint64            `json:"datagrams_in"`
 	DatagramsOut uint64            `json:"datagrams_out"`
 	MessagesIn   uint64            `json:"messages_in"`
@@ -144,7 +147,7 @@ type UDPStats struct {
 }
 
 func udpStats(s udp.Stats) *UDPStats {
-	u := &UDPStats{Connections: s.Conns, Parked: s.Parked, Revived: s.Revived, Dormant: s.Dormant, Evicted: s.Evicted,
+	u := &UDPStats{Connections: s.Conns, Parked: s.Parked, Revived: s.Revived, Dormant: s.Dormant, Evicted: s.Evicted, Resets: s.Resets,
 		DatagramsIn: s.DatagramsIn, DatagramsOut: s.DatagramsOut,
 		MessagesIn: s.MessagesIn, MessagesOut: s.MessagesOut, ChunksResent: s.ChunksResent, Dropped: s.DroppedTotal()}
 	for i, n := range s.Dropped {
@@ -519,6 +522,10 @@ func (p *Proxy) writeAppMetrics(b *strings.Builder, header func(name, typ, help 
 	for _, t := range ts {
 		fmt.Fprintf(b, "rpcproxy_udp_park_events_total{listen=%q,event=\"parked\"} %d\nrpcproxy_udp_park_events_total{listen=%q,event=\"revived\"} %d\nrpcproxy_udp_park_events_total{listen=%q,event=\"evicted\"} %d\n",
 			t.listen, t.s.Parked, t.listen, t.s.Revived, t.listen, t.s.Evicted)
+	}
+	header("rpcproxy_udp_resets_total", "counter", "UDP connections reset: the peer restarted, or stayed silent with data unacked (an app that exited; proxy.udp_idle_after).")
+	for _, t := range ts {
+		fmt.Fprintf(b, "rpcproxy_udp_resets_total{listen=%q} %d\n", t.listen, t.s.Resets)
 	}
 	header("rpcproxy_udp_datagrams_total", "counter", "Datagrams received (in) and sent (out) by the UDP transport.")
 	for _, t := range ts {

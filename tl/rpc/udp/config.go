@@ -65,7 +65,9 @@ type Config struct {
 	AcceptBacklog int
 	// IdleAfter is how long an accepted connection may hold nothing and
 	// hear nothing before ReadPacket reports ErrIdle, offering it to be
-	// parked (Conn.Park). Zero: never.
+	// parked (Conn.Park); and how long one may go unanswered while we
+	// resend to it before it resets, instead of VK's five minutes. Zero:
+	// neither.
 	IdleAfter time.Duration
 	// MaxDormant bounds the records parked connections leave (about 100
 	// bytes each; default 65536). Beyond it the record parked longest ago

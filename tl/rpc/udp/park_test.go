@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -331,4 +332,61 @@ func sameSet(a, b []uint16) bool {
 		}
 	}
 	return true
+}
+
+// TestSilentPeerForgotten: an accepted peer that acks nothing for
+// IdleAfter while we resend to it is gone (an app that exited before
+// acking its last answer): its connection resets, and no record is kept.
+// A connection we dialled keeps VK's five minutes.
+func TestSilentPeerForgotten(t *testing.T) {
+	leakCheck(t)
+	clk := newFakeClock()
+	srv := newTransport(t, Config{Now: clk.Now, NewTimer: clk.NewTimer, IdleAfter: time.Minute})
+	cli := newTransport(t, Config{})
+	c, err := cli.Dial(addrOf(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WritePacket(1, nil, []byte("last words")); err != nil {
+		t.Fatal(err)
+	}
+	s := acceptWithin(t, srv, 5*time.Second)
+	readOne(t, s, 1, []byte("last words"))
+	if err := cli.Close(); err != nil { // the app exits without acking
+		t.Fatal(err)
+	}
+	if err := s.WritePacket(2, nil, []byte("unheard")); err != nil {
+		t.Fatal(err)
+	}
+	// The server dials a peer of its own that never answers either.
+	mute := listen(t)
+	defer mute.Close()
+	d, err := srv.Dial(mute.LocalAddr().(*net.UDPAddr).AddrPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WritePacket(3, nil, []byte("anyone?")); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute - time.Millisecond)
+	select {
+	case <-s.Done():
+		t.Fatal("reset before IdleAfter")
+	default:
+	}
+	clk.Advance(time.Millisecond)
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a silent accepted peer was kept past IdleAfter")
+	}
+	if err := s.Err(); !errors.Is(err, ErrReset) {
+		t.Fatalf("err %v, want ErrReset", err)
+	}
+	if d.Err() != nil {
+		t.Fatalf("the dialled connection ended after IdleAfter: %v", d.Err())
+	}
+	if st := srv.Stats(); st.Resets != 1 || st.Dormant != 0 || st.Conns != 1 {
+		t.Fatalf("resets %d, dormant %d, conns %d", st.Resets, st.Dormant, st.Conns)
+	}
 }

@@ -330,6 +330,18 @@ func (t *Transport) fireTimers(now time.Time) time.Duration {
 			at(t.idleCheck(c, now))
 		}
 		if !c.silentSince.IsZero() {
+			if !c.active && t.s.idleAfter > 0 && !now.Before(c.silentSince.Add(t.s.idleAfter)) {
+				// An accepted peer that acks nothing for IdleAfter is
+				// gone (an app that exited before acking its last
+				// answer, the common case: logged at debug only). If it
+				// was merely cut off, its next datagram gets
+				// obsoleteHash, and its client fails what is in flight
+				// at once rather than waiting for answers lost here.
+				t.stats.resets.Add(1)
+				t.s.log.Debug("udp: connection reset", "peer", c.addr, "why", "peer silent for idle_after")
+				t.closeConn(c, fmt.Errorf("%w: peer silent", ErrReset))
+				continue
+			}
 			regen := c.silentSince.Add(regenerateAfter)
 			if !now.Before(regen) {
 				if c.active {
@@ -339,6 +351,9 @@ func (t *Transport) fireTimers(now time.Time) time.Duration {
 				continue
 			}
 			at(regen)
+			if !c.active && t.s.idleAfter > 0 {
+				at(c.silentSince.Add(t.s.idleAfter))
+			}
 		}
 		at(c.in.ackAt)
 		at(c.in.rrAt)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
@@ -50,8 +51,13 @@ func fuzzSeeds(peer packet.PID, srv packet.PID) [][]byte {
 	req = binary.LittleEndian.AppendUint32(req, 0)
 	req = binary.LittleEndian.AppendUint32(req, 5)
 	resend := craft(nil, &u, testKey, plainOf(&u, rr, req, false))
-	hu := unencHeader{flags: 0xbc, hash: pidHash(newTables().crc64, srv, peer, 0), cryptoFlags: cryptoFlags(KeyID(testKey)), random: [32]byte{7}}
-	hash := craft(nil, &hu, testKey, plainOf(&hu, data, msg, false))
+	// Hash mode under the connection's full keys (the pids derive the key;
+	// hash mode does not send them), carrying seq 3.
+	hu := unencHeader{flags: 0xbc, hash: pidHash(newTables().crc64, srv, peer, 0), cryptoFlags: cryptoFlags(KeyID(testKey)), random: [32]byte{7},
+		local: peer, remote: srv}
+	hdata := data
+	hdata.flags, hdata.packetNum = hdata.flags&^0x7f|0xbc&0x7f, 3
+	hash := craft(nil, &hu, testKey, plainOf(&hu, hdata, msg, false))
 	return [][]byte{first, chunks, ack, resend, hash, first[:40], {}}
 }
 
@@ -60,7 +66,9 @@ func fuzzSeeds(peer packet.PID, srv packet.PID) [][]byte {
 // must never panic, keep one connection per address and stay within the
 // window. mode 0 sends d as is; mode 1 fixes its CRC; mode 2 treats d as
 // the plaintext (encHeader, payload, ...) and encrypts it under a valid
-// pid-mode header, so the fuzzer reaches the decrypted paths.
+// pid-mode header, so the fuzzer reaches the decrypted paths. Mode bit 2
+// first parks what it can, so inputs meet dormant records: a peer is never
+// both live and dormant.
 func FuzzDatagram(f *testing.F) {
 	tr, err := build(discardSocket{}, Config{Keys: [][]byte{testKey}, MaxWindow: 64, AcceptBacklog: 1})
 	if err != nil {
@@ -68,7 +76,13 @@ func FuzzDatagram(f *testing.F) {
 	}
 	ap := netip.MustParseAddrPort("127.0.0.1:40000")
 	peer := packet.NewPID(0x7f000001, ap.Port(), 3, 100)
-	for _, s := range fuzzSeeds(peer, tr.LocalPID()) {
+	seeds := fuzzSeeds(peer, tr.LocalPID())
+	// First with parking (the state carries over): first accepts, the
+	// rest meet a parked peer and revive it, in hash mode and pid mode.
+	for _, i := range []int{0, 4, 2, 3, 1} {
+		f.Add(seeds[i], uint8(4))
+	}
+	for _, s := range seeds {
 		f.Add(s, uint8(0))
 	}
 	u := unencHeader{flags: 0xb9, local: peer, remote: packet.PID{IP: 0x7f000001, PortPID: 40001}, cryptoFlags: cryptoFlags(KeyID(testKey)), random: [32]byte{5}}
@@ -90,9 +104,17 @@ func FuzzDatagram(f *testing.F) {
 			}
 			d = craft(nil, &u, testKey, d)
 		}
+		if mode&4 != 0 {
+			parkAll(tr)
+		}
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
 		tr.handle(ap, d)
+		for k := range tr.dormant {
+			if tr.byAddr[k] != nil {
+				t.Fatalf("%v is both live and dormant", k)
+			}
+		}
 		if len(tr.byAddr) > 1 {
 			t.Fatalf("%d connections from one address", len(tr.byAddr))
 		}
@@ -102,6 +124,30 @@ func FuzzDatagram(f *testing.F) {
 			}
 		}
 	})
+}
+
+// parkAll takes what waits for Accept and parks every connection that
+// Park allows, so that FuzzDatagram's next input meets dormant records.
+func parkAll(tr *Transport) {
+	for {
+		select {
+		case <-tr.acceptq:
+			continue
+		default:
+		}
+		break
+	}
+	tr.mu.Lock()
+	conns := make([]*Conn, 0, len(tr.byAddr))
+	for _, c := range tr.byAddr {
+		c.recvq, c.recvHead, c.recvLen = c.recvq[:0], 0, 0 // as if read
+		c.in.ackAt = time.Time{}                           // as if acked
+		conns = append(conns, c)
+	}
+	tr.mu.Unlock()
+	for _, c := range conns {
+		c.Park()
+	}
 }
 
 // FuzzHeaders: whatever parses re-encodes to the bytes it consumed.

@@ -2,12 +2,15 @@ package udp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
 
 // awaitIdle reads s until ReadPacket offers it to park (ErrIdle), moving
@@ -389,4 +392,79 @@ func TestSilentPeerForgotten(t *testing.T) {
 	if st := srv.Stats(); st.Resets != 1 || st.Dormant != 0 || st.Conns != 1 {
 		t.Fatalf("resets %d, dormant %d, conns %d", st.Resets, st.Dormant, st.Conns)
 	}
+}
+
+// TestDormantDatagrams drives the receive path by hand: a hash-mode
+// datagram that only acks leaves a parked peer dormant; one that carries
+// the next chunk revives it, and the chunk is delivered with no hole left
+// behind (the receive seq went on from the record); a pid-mode datagram from a restarted peer at
+// the same address drops the record and is accepted afresh.
+func TestDormantDatagrams(t *testing.T) {
+	tr, err := build(discardSocket{}, Config{Keys: [][]byte{testKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := netip.MustParseAddrPort("127.0.0.1:40000")
+	peer, srv := packet.NewPID(0x7f000001, ap.Port(), 3, 100), tr.LocalPID()
+	handle := func(d []byte) {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		tr.handle(ap, d)
+	}
+	accept := func() *Conn {
+		t.Helper()
+		select {
+		case c := <-tr.acceptq:
+			return c
+		default:
+			t.Fatal("nothing to accept")
+			return nil
+		}
+	}
+	handle(fuzzSeeds(peer, srv)[0]) // seq 0 in pid mode
+	c := accept()
+	readOne(t, c, 0x2374df3d, bytes.Repeat([]byte{1}, 20))
+	tr.mu.Lock()
+	tr.fireTimers(tr.s.now().Add(time.Second)) // sends the ack owed
+	tr.mu.Unlock()
+	if !c.Park() {
+		t.Fatal("Park refused")
+	}
+
+	hu := unencHeader{flags: 0xbc, hash: pidHash(tr.tab.crc64, srv, peer, 0), cryptoFlags: cryptoFlags(KeyID(testKey)), random: [32]byte{4},
+		local: peer, remote: srv} // the pids only derive the key: hash mode does not send them
+	const mirror = 0xbc & 0x7f
+	handle(craft(nil, &hu, testKey, plainOf(&hu, encHeader{flags: eVersion | mirror | eAckPrefix, version: transportVersion}, nil, false)))
+	if st := tr.Stats(); st.Revived != 0 || st.Dormant != 1 || st.Conns != 0 {
+		t.Fatalf("after an ack: revived %d, dormant %d, conns %d", st.Revived, st.Dormant, st.Conns)
+	}
+	data := encHeader{flags: ePacketNum | eSingle | eVersion | mirror | ePrevParts | eNextParts | ePrevLength | eNextLength | ePacketOffset,
+		version: transportVersion, packetNum: 1, packetOffset: 24}
+	msg := binary.LittleEndian.AppendUint32(nil, 0x2374df3d)
+	msg = append(msg, "after the park"...)
+	handle(craft(nil, &hu, testKey, plainOf(&hu, data, msg, false)))
+	if st := tr.Stats(); st.Revived != 1 || st.Dormant != 0 || st.Conns != 1 {
+		t.Fatalf("after a chunk: revived %d, dormant %d, conns %d", st.Revived, st.Dormant, st.Conns)
+	}
+	c = accept()
+	tr.mu.Lock()
+	queued := len(c.recvq) - c.recvHead
+	tr.mu.Unlock()
+	if queued != 1 {
+		t.Fatalf("the revived connection has %d messages to read, want 1", queued)
+	}
+	readOne(t, c, 0x2374df3d, []byte("after the park"))
+	tr.mu.Lock()
+	tr.fireTimers(tr.s.now().Add(time.Second))
+	tr.mu.Unlock()
+	if !c.Park() {
+		t.Fatal("Park refused the revived connection")
+	}
+
+	restarted := packet.NewPID(0x7f000001, ap.Port(), 4, 200)
+	handle(fuzzSeeds(restarted, srv)[0])
+	if st := tr.Stats(); st.Dormant != 0 || st.Conns != 1 || st.Accepted != 2 {
+		t.Fatalf("after a restart: dormant %d, conns %d, accepted %d", st.Dormant, st.Conns, st.Accepted)
+	}
+	readOne(t, accept(), 0x2374df3d, bytes.Repeat([]byte{1}, 20))
 }

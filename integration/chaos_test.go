@@ -20,6 +20,7 @@ import (
 	vk "github.com/VKCOM/tl/pkg/rpc"
 
 	"github.com/rpcproxy/rpcproxy/engines/memcache"
+	"github.com/rpcproxy/rpcproxy/rpcproxy"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 )
@@ -200,15 +201,28 @@ func (l *chaosLoad) counts() (int, map[string]int, []string) {
 // never by sleeping.
 func TestChaos(t *testing.T) {
 	for _, transport := range []string{"tcp", "udp"} {
-		t.Run("engines over "+transport, func(t *testing.T) { testChaos(t, transport) })
+		t.Run("engines over "+transport, func(t *testing.T) { testChaos(t, transport, false) })
 	}
 }
 
+// TestChaosUDPAppsInterop is TestChaos with the apps on VK's UDP client
+// (engines over UDP too): the load, and each step's abrupt app, which
+// closes with calls in flight and never acks their answers. The proxy
+// forgets those peers once proxy.udp_idle_after (1s here) passes in
+// silence, and parks the load's app once it is idle, so its goroutine
+// count still returns to where it was.
+func TestChaosUDPAppsInterop(t *testing.T) {
+	if raceEnabled {
+		t.Skip("VK's UDP transport races internally; run without -race (make test does)")
+	}
+	testChaos(t, "udp", true)
+}
+
 // testChaos is TestChaos with the proxy reaching its engines over
-// transport (the app is VK's client over TCP either way). Over UDP a
-// killed engine leaves no connection to lose: its requests time out until
-// it is marked down.
-func testChaos(t *testing.T, transport string) {
+// transport, and the apps on VK's client over UDP when udpApps is set,
+// else over TCP. Over UDP a killed engine leaves no connection to lose:
+// its requests time out until it is marked down.
+func testChaos(t *testing.T, transport string, udpApps bool) {
 	var engineArgs []string
 	keyFile := ""
 	if transport == "udp" {
@@ -229,8 +243,12 @@ func testChaos(t *testing.T, transport string) {
 	}
 	c := newConfig(t, cl("250ms"))
 	c.pprof, c.keyFile = true, keyFile
+	a, appNet := newApp(t), "tcp4"
+	if udpApps {
+		c.udpIdle = "1s"
+		a, appNet = newUDPApp(t), "udp4"
+	}
 	p := startProxy(t, c)
-	a := newApp(t)
 	for i := range chaosKeys {
 		k := "chaos:" + strconv.Itoa(i)
 		a.set(t, p.addr, k, fmt.Sprintf("v:%s:-1:%d", k, i), callOpts{})
@@ -274,7 +292,7 @@ func testChaos(t *testing.T, transport string) {
 			mc[e].kill(t)
 			mc[e] = startEngine(t, "memcache", addr, engineArgs...)
 		}
-		abruptApp(t, p.addr, 32)
+		abruptApp(t, p, appNet, 32)
 		garbageApp(t, p.addr, rnd)
 		l.await(t, 200)
 	}
@@ -319,6 +337,19 @@ func testChaos(t *testing.T, transport string) {
 	if s := p.stderr.String(); strings.Contains(s, "panic") {
 		t.Fatalf("the proxy logged a panic:\n%s", tail(s, 40))
 	}
+	if udpApps {
+		// Every abrupt app is forgotten (its answers unacked) or parked
+		// (all acked in time), and so is the load's app once idle.
+		var u *rpcproxy.UDPStats
+		waitFor(t, "no UDP app connection left", func() bool {
+			u = p.stats(t).App.Listeners[0].UDP
+			return u.Connections == 0
+		})
+		if u.Resets+u.Parked < steps+1 || u.Dormant != int(u.Parked-u.Revived) {
+			t.Fatalf("UDP app peers: %d forgotten and %d parked, want %d at least; %d dormant", u.Resets, u.Parked, steps+1, u.Dormant)
+		}
+		t.Logf("UDP app peers: %d forgotten, %d parked", u.Resets, u.Parked)
+	}
 }
 
 // chaosCluster is TestChaos's cluster: 4 shards of 2 replicas with
@@ -336,11 +367,22 @@ coalesce = true
 `}
 }
 
-// abruptApp connects a second VK client, sends n gets without waiting
-// for them, and closes the client while they are in flight.
-func abruptApp(t *testing.T, addr string, n int) {
+// abruptApp connects a second VK client (over network: "tcp4", or "udp4"
+// on its UDP transport), sends n gets without waiting for them, and
+// closes the client while they are in flight: over UDP once the proxy has
+// heard from it (VK's UDP client sends nothing after Close, and its calls
+// then wait for their context, which ends here).
+func abruptApp(t *testing.T, p *proxy, network string, n int) {
 	t.Helper()
-	cl := vk.NewClient(vk.ClientWithLogf(func(string, ...any) {}))
+	peers := func() int64 { return p.stats(t).App.Listeners[0].Accepted }
+	before := peers()
+	ctx, cancel := context.WithTimeout(context.Background(), callWait)
+	defer cancel()
+	opts := []vk.ClientOptionsFunc{vk.ClientWithLogf(func(string, ...any) {})}
+	if network == "udp4" {
+		opts = append(opts, vk.ClientWithCryptoKey(string(udpKey)), vk.ClientWithExperimentalLocalUDPAddress("127.0.0.1:0"))
+	}
+	cl := vk.NewClient(opts...)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -348,14 +390,16 @@ func abruptApp(t *testing.T, addr string, n int) {
 			defer wg.Done()
 			req := cl.GetRequest()
 			req.Body = append(req.Body[:0], mcGet("chaos:"+strconv.Itoa(i))...)
-			ctx, cancel := context.WithTimeout(context.Background(), callWait)
-			defer cancel()
-			if resp, err := cl.Do(ctx, "tcp4", addr, req); err == nil {
+			if resp, err := cl.Do(ctx, network, p.addr, req); err == nil {
 				cl.PutResponse(resp)
 			}
 		}()
 	}
+	if network == "udp4" {
+		waitFor(t, "the proxy to hear from the abrupt UDP app", func() bool { return peers() > before })
+	}
 	_ = cl.Close() // fails the calls still in flight
+	cancel()
 	wg.Wait()
 }
 

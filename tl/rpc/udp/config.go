@@ -21,6 +21,11 @@ const (
 	minResendRequest = 10 * time.Millisecond
 	ackDelay         = 30 * time.Millisecond
 	regenerateAfter  = 5 * time.Minute
+	// minSilent is the least silence, with data unacked, after which an
+	// accepted peer is taken for gone (Config.IdleAfter): a live peer
+	// that is merely slow (VK's client acks 30ms after an answer) must
+	// not be.
+	minSilent = 5 * time.Second
 	minKeyLen        = 32
 	recvBufferSize   = 2048
 )
@@ -65,9 +70,9 @@ type Config struct {
 	AcceptBacklog int
 	// IdleAfter is how long an accepted connection may hold nothing and
 	// hear nothing before ReadPacket reports ErrIdle, offering it to be
-	// parked (Conn.Park); and how long one may go unanswered while we
-	// resend to it before it resets, instead of VK's five minutes. Zero:
-	// neither.
+	// parked (Conn.Park); and how long (at least 5s) one may go
+	// unanswered while we resend to it before it resets, instead of VK's
+	// five minutes. Zero: neither.
 	IdleAfter time.Duration
 	// MaxDormant bounds the records parked connections leave (about 100
 	// bytes each; default 65536). Beyond it the record parked longest ago

@@ -86,8 +86,8 @@
 // mode with the same pid and generation) revives it as a new Conn from
 // Accept that goes on with the same seqs: the peer notices nothing.
 // Datagrams without a message (late acks) are ignored. An accepted
-// connection that has data unacked and has heard nothing for IdleAfter
-// (VK's rule is five minutes) resets: its peer is gone. Over
+// connection that has data unacked and has heard nothing for IdleAfter,
+// at least 5s (VK's rule is five minutes), resets: its peer is gone. Over
 // Config.MaxDormant records the oldest is forgotten; its peer then gets
 // obsoleteHash, and VK's client fails what it had in flight and connects
 // again.

@@ -338,13 +338,22 @@ func sameSet(a, b []uint16) bool {
 }
 
 // TestSilentPeerForgotten: an accepted peer that acks nothing for
-// IdleAfter while we resend to it is gone (an app that exited before
+// IdleAfter (at least 5s) while we resend to it is gone (an app that exited before
 // acking its last answer): its connection resets, and no record is kept.
 // A connection we dialled keeps VK's five minutes.
 func TestSilentPeerForgotten(t *testing.T) {
+	for _, tc := range []struct{ idle, silent time.Duration }{
+		{idle: time.Minute, silent: time.Minute},
+		{idle: 20 * time.Millisecond, silent: minSilent}, // a live peer acks 30ms late
+	} {
+		t.Run(tc.idle.String(), func(t *testing.T) { testSilentPeerForgotten(t, tc.idle, tc.silent) })
+	}
+}
+
+func testSilentPeerForgotten(t *testing.T, idle, silent time.Duration) {
 	leakCheck(t)
 	clk := newFakeClock()
-	srv := newTransport(t, Config{Now: clk.Now, NewTimer: clk.NewTimer, IdleAfter: time.Minute})
+	srv := newTransport(t, Config{Now: clk.Now, NewTimer: clk.NewTimer, IdleAfter: idle})
 	cli := newTransport(t, Config{})
 	c, err := cli.Dial(addrOf(srv))
 	if err != nil {
@@ -371,17 +380,17 @@ func TestSilentPeerForgotten(t *testing.T) {
 	if err := d.WritePacket(3, nil, []byte("anyone?")); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(time.Minute - time.Millisecond)
+	clk.Advance(silent - time.Millisecond)
 	select {
 	case <-s.Done():
-		t.Fatal("reset before IdleAfter")
+		t.Fatalf("reset before %v", silent)
 	default:
 	}
 	clk.Advance(time.Millisecond)
 	select {
 	case <-s.Done():
 	case <-time.After(5 * time.Second):
-		t.Fatal("a silent accepted peer was kept past IdleAfter")
+		t.Fatalf("a silent accepted peer was kept past %v", silent)
 	}
 	if err := s.Err(); !errors.Is(err, ErrReset) {
 		t.Fatalf("err %v, want ErrReset", err)

@@ -330,9 +330,10 @@ func (t *Transport) fireTimers(now time.Time) time.Duration {
 			at(t.idleCheck(c, now))
 		}
 		if !c.silentSince.IsZero() {
-			if !c.active && t.s.idleAfter > 0 && !now.Before(c.silentSince.Add(t.s.idleAfter)) {
-				// An accepted peer that acks nothing for IdleAfter is
-				// gone (an app that exited before acking its last
+			silent := max(t.s.idleAfter, minSilent)
+			if !c.active && t.s.idleAfter > 0 && !now.Before(c.silentSince.Add(silent)) {
+				// An accepted peer that acks nothing for IdleAfter (at
+				// least minSilent) is gone (an app that exited before acking its last
 				// answer, the common case: logged at debug only). If it
 				// was merely cut off, its next datagram gets
 				// obsoleteHash, and its client fails what is in flight
@@ -352,7 +353,7 @@ func (t *Transport) fireTimers(now time.Time) time.Duration {
 			}
 			at(regen)
 			if !c.active && t.s.idleAfter > 0 {
-				at(c.silentSince.Add(t.s.idleAfter))
+				at(c.silentSince.Add(silent))
 			}
 		}
 		at(c.in.ackAt)

@@ -25,9 +25,9 @@ const (
 	// accepted peer is taken for gone (Config.IdleAfter): a live peer
 	// that is merely slow (VK's client acks 30ms after an answer) must
 	// not be.
-	minSilent = 5 * time.Second
-	minKeyLen        = 32
-	recvBufferSize   = 2048
+	minSilent      = 5 * time.Second
+	minKeyLen      = 32
+	recvBufferSize = 2048
 )
 
 // Timer is the part of *time.Timer the timer loop uses, so tests can drive

@@ -76,7 +76,11 @@
 //     is probed back like any other. A UDP app or engine whose window
 //     (about 1 MB) is unacknowledged is treated like a full TCP
 //     connection: its answers become -3017, requests to it fail fast.
-//     The key and udp are read at start; a reload keeps them.
+//     App peers idle for proxy.udp_idle_after with nothing in flight are
+//     parked (tl/rpc/udp): their connection, goroutine and
+//     max_connections slot are freed until their next datagram; peers
+//     silent that long with answers unacked are forgotten. The key, udp
+//     and udp_idle_after are read at start; a reload keeps them.
 //   - Fan-out (scatter.go, packages route and fanout): a vector key
 //     argument (memcache.getMulti) is split, one sub-request per shard
 //     with that shard's keys, answered in the request's key order; a

@@ -12,6 +12,10 @@
 // transport; batches are no-ops, and the Try replies report a UDP
 // connection full, without waiting, while its queue holds a window of
 // unacknowledged bytes (about 1 MB), as at a TCP write buffer limit.
+// When the transport offers an idle connection (udp.ErrIdle, with
+// udp.Config.IdleAfter), the reader parks it if no request of it is in
+// flight (replies are written before they leave the in-flight count), and
+// ends; the peer's next message comes back through Accept.
 //
 // # Messages (wire.md §4.1)
 //

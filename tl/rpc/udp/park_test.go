@@ -41,6 +41,22 @@ func awaitIdle(t *testing.T, clk *fakeClock, s *Conn, step time.Duration) {
 	}
 }
 
+// openPair dials srv from cli, sends msg, and returns both ends once srv
+// accepted the connection and read msg.
+func openPair(t *testing.T, cli, srv *Transport, msg []byte) (c, s *Conn) {
+	t.Helper()
+	c, err := cli.Dial(addrOf(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WritePacket(1, nil, msg); err != nil {
+		t.Fatal(err)
+	}
+	s = acceptWithin(t, srv, 5*time.Second)
+	readOne(t, s, 1, msg)
+	return c, s
+}
+
 // readOne reads one message from s and checks it.
 func readOne(t *testing.T, s *Conn, typ uint32, want []byte) {
 	t.Helper()
@@ -112,15 +128,7 @@ func TestParkRevivePidMode(t *testing.T) {
 	clk := newFakeClock()
 	srv, deaf := newLossy(t, Config{Now: clk.Now, NewTimer: clk.NewTimer, IdleAfter: time.Second}, 1, 1, 0, 0)
 	cli := newTransport(t, Config{})
-	c, err := cli.Dial(addrOf(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.WritePacket(1, nil, []byte("first")); err != nil {
-		t.Fatal(err)
-	}
-	s := acceptWithin(t, srv, 5*time.Second)
-	readOne(t, s, 1, []byte("first"))
+	c, s := openPair(t, cli, srv, []byte("first"))
 	awaitIdle(t, clk, s, 10*time.Millisecond)
 	if !s.Park() {
 		t.Fatal("Park refused an idle connection")
@@ -151,18 +159,9 @@ func TestDormantEviction(t *testing.T) {
 	srv := newTransport(t, Config{Now: clk.Now, NewTimer: clk.NewTimer, IdleAfter: time.Second, MaxDormant: 2})
 	var conns []*Conn
 	for i := range 3 {
-		cli := newTransport(t, Config{})
-		c, err := cli.Dial(addrOf(srv))
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
 		msg := []byte(fmt.Sprintf("peer %d", i))
-		if err := c.WritePacket(1, nil, msg); err != nil {
-			t.Fatal(err)
-		}
-		s := acceptWithin(t, srv, 5*time.Second)
-		readOne(t, s, 1, msg)
+		c, s := openPair(t, newTransport(t, Config{}), srv, msg)
+		conns = append(conns, c)
 		if err := s.WritePacket(2, nil, msg); err != nil { // makes the client established
 			t.Fatal(err)
 		}
@@ -355,15 +354,7 @@ func testSilentPeerForgotten(t *testing.T, idle, silent time.Duration) {
 	clk := newFakeClock()
 	srv := newTransport(t, Config{Now: clk.Now, NewTimer: clk.NewTimer, IdleAfter: idle})
 	cli := newTransport(t, Config{})
-	c, err := cli.Dial(addrOf(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.WritePacket(1, nil, []byte("last words")); err != nil {
-		t.Fatal(err)
-	}
-	s := acceptWithin(t, srv, 5*time.Second)
-	readOne(t, s, 1, []byte("last words"))
+	_, s := openPair(t, cli, srv, []byte("last words"))
 	if err := cli.Close(); err != nil { // the app exits without acking
 		t.Fatal(err)
 	}

@@ -87,6 +87,13 @@ func printConfig(w io.Writer, cfg *configs.Config) {
 	}
 	fmt.Fprintf(tw, "  timeout margin\t%s\n", margin)
 	fmt.Fprintf(tw, "  max connections\t%d (over all app ports)\n", p.MaxConnections)
+	if p.UDP {
+		idle := "off (idle UDP app peers are kept)"
+		if p.UDPIdleAfter > 0 {
+			idle = "parked after " + p.UDPIdleAfter.String() + " with nothing in flight; forgotten after as long unanswered"
+		}
+		fmt.Fprintf(tw, "  udp idle peers\t%s\n", idle)
+	}
 	fmt.Fprintf(tw, "  requests\t%s in flight, %s each at most\n", bytesText(p.MaxRequestBytes), bytesText(int64(p.MaxRequestSize)))
 	fmt.Fprintf(tw, "  answers held\t%s at most (for apps behind on reading, and fan-outs waiting for shards)\n", bytesText(p.MaxResponseBytes))
 	fmt.Fprintf(tw, "  log level\t%s\n", strings.ToLower(p.LogLevel.String()))

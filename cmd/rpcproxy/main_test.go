@@ -177,8 +177,9 @@ func TestRun(t *testing.T) {
 			name:         "check a config with a key and pprof: UDP on, the key checked, never printed; profiles on",
 			args:         []string{"check", "-config", keyed},
 			expectedCode: 0,
-			stdout:       []string{"listen           127.0.0.1:9300 (tcp, udp)", "admin            127.0.0.1:9301 (with /debug/pprof/)\n", "key file", "key (32 bytes)"},
-			stderrEmpty:  true,
+			stdout: []string{"listen           127.0.0.1:9300 (tcp, udp)", "admin            127.0.0.1:9301 (with /debug/pprof/)\n",
+				"udp idle peers   parked after 1m0s with nothing in flight; forgotten after as long unanswered\n", "key file", "key (32 bytes)"},
+			stderrEmpty: true,
 		},
 		{
 			name:         "check a broken config prints every problem",

@@ -90,7 +90,7 @@ func printConfig(w io.Writer, cfg *configs.Config) {
 	if p.UDP {
 		idle := "off (idle UDP app peers are kept)"
 		if p.UDPIdleAfter > 0 {
-			idle = "parked after " + p.UDPIdleAfter.String() + " with nothing in flight; forgotten after as long unanswered"
+			idle = "parked after " + p.UDPIdleAfter.String() + " with nothing in flight; forgotten after as long (5s at least) unanswered"
 		}
 		fmt.Fprintf(tw, "  udp idle peers\t%s\n", idle)
 	}

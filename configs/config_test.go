@@ -215,65 +215,35 @@ func TestSHA256(t *testing.T) {
 
 const minimalSHA256 = "d8a10d8da7620629cb26cd0eb903a64b9b8d2e95d79c1feace24dcabe142b788"
 
-// TestSlowRequest: slow_request takes a duration or "off" (0).
-func TestSlowRequest(t *testing.T) {
+// TestProxyDurations: slow_request, timeout_margin and udp_idle_after
+// take a duration in their range or "off" (0), and have their defaults;
+// other values are refused with the range.
+func TestProxyDurations(t *testing.T) {
+	slow := func(p Proxy) time.Duration { return p.SlowRequest }
+	margin := func(p Proxy) time.Duration { return p.TimeoutMargin }
+	idle := func(p Proxy) time.Duration { return p.UDPIdleAfter }
 	for _, c := range []struct {
-		src  string
-		want time.Duration
+		src   string
+		field func(Proxy) time.Duration
+		want  time.Duration
+		err   string
 	}{
-		{`slow_request = "250ms"`, 250 * time.Millisecond},
-		{`slow_request = "off"`, 0},
-	} {
-		cfg, err := Parse("s.toml", []byte("[proxy]\n"+c.src+"\n"+minimal), "/etc/rpcproxy")
-		if err != nil {
-			t.Fatalf("%s: %v", c.src, err)
-		}
-		if cfg.Proxy.SlowRequest != c.want {
-			t.Errorf("%s: SlowRequest %v, want %v", c.src, cfg.Proxy.SlowRequest, c.want)
-		}
-	}
-}
-
-// TestTimeoutMargin: timeout_margin takes a duration from 0 to 1s, or
-// "off" (0); the default is DefaultTimeoutMargin.
-func TestTimeoutMargin(t *testing.T) {
-	for _, c := range []struct {
-		src  string
-		want time.Duration
-	}{
-		{``, DefaultTimeoutMargin},
-		{`timeout_margin = "3ms"`, 3 * time.Millisecond},
-		{`timeout_margin = "0s"`, 0},
-		{`timeout_margin = "off"`, 0},
-		{`timeout_margin = "1s"`, time.Second},
-	} {
-		cfg, err := Parse("m.toml", []byte("[proxy]\n"+c.src+"\n"+minimal), "/etc/rpcproxy")
-		if err != nil {
-			t.Fatalf("%s: %v", c.src, err)
-		}
-		if cfg.Proxy.TimeoutMargin != c.want {
-			t.Errorf("%q: TimeoutMargin %v, want %v", c.src, cfg.Proxy.TimeoutMargin, c.want)
-		}
-	}
-}
-
-// TestUDPIdleAfter: udp_idle_after takes a duration from 1s to 24h, or
-// "off" (0); the default is DefaultUDPIdleAfter; other values are refused
-// with the range.
-func TestUDPIdleAfter(t *testing.T) {
-	for _, c := range []struct {
-		src, err string
-		want     time.Duration
-	}{
-		{src: ``, want: DefaultUDPIdleAfter},
-		{src: `udp_idle_after = "30s"`, want: 30 * time.Second},
-		{src: `udp_idle_after = "off"`, want: 0},
-		{src: `udp_idle_after = "24h"`, want: 24 * time.Hour},
+		{src: `slow_request = "250ms"`, field: slow, want: 250 * time.Millisecond},
+		{src: `slow_request = "off"`, field: slow, want: 0},
+		{src: ``, field: margin, want: DefaultTimeoutMargin},
+		{src: `timeout_margin = "3ms"`, field: margin, want: 3 * time.Millisecond},
+		{src: `timeout_margin = "0s"`, field: margin, want: 0},
+		{src: `timeout_margin = "off"`, field: margin, want: 0},
+		{src: `timeout_margin = "1s"`, field: margin, want: time.Second},
+		{src: ``, field: idle, want: DefaultUDPIdleAfter},
+		{src: `udp_idle_after = "30s"`, field: idle, want: 30 * time.Second},
+		{src: `udp_idle_after = "off"`, field: idle, want: 0},
+		{src: `udp_idle_after = "24h"`, field: idle, want: 24 * time.Hour},
 		{src: `udp_idle_after = "500ms"`, err: `proxy.udp_idle_after: "500ms": want a duration from "1s" to "24h" such as "1m", or "off"`},
 		{src: `udp_idle_after = "25h"`, err: `proxy.udp_idle_after: "25h": want a duration`},
 		{src: `udp_idle_after = 60`, err: `proxy.udp_idle_after: integer 60: want a duration`},
 	} {
-		cfg, err := Parse("u.toml", []byte("[proxy]\n"+c.src+"\n"+minimal), "/etc/rpcproxy")
+		cfg, err := Parse("d.toml", []byte("[proxy]\n"+c.src+"\n"+minimal), "/etc/rpcproxy")
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%s: error %v, want %q", c.src, err, c.err)
@@ -283,8 +253,8 @@ func TestUDPIdleAfter(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.src, err)
 		}
-		if cfg.Proxy.UDPIdleAfter != c.want {
-			t.Errorf("%q: UDPIdleAfter %v, want %v", c.src, cfg.Proxy.UDPIdleAfter, c.want)
+		if got := c.field(cfg.Proxy); got != c.want {
+			t.Errorf("%q: got %v, want %v", c.src, got, c.want)
 		}
 	}
 }

@@ -510,38 +510,41 @@ func (p *Proxy) writeAppMetrics(b *strings.Builder, header func(name, typ, help 
 	if len(ts) == 0 {
 		return
 	}
-	header("rpcproxy_udp_connections", "gauge", "Peers of the UDP transport (listen: an app port, or \"engines\").")
-	for _, t := range ts {
-		fmt.Fprintf(b, "rpcproxy_udp_connections{listen=%q} %d\n", t.listen, t.s.Conns)
-	}
-	header("rpcproxy_udp_dormant", "gauge", "Idle UDP peers parked and on record: their next datagram resumes them (proxy.udp_idle_after).")
-	for _, t := range ts {
-		fmt.Fprintf(b, "rpcproxy_udp_dormant{listen=%q} %d\n", t.listen, t.s.Dormant)
-	}
-	header("rpcproxy_udp_park_events_total", "counter", "UDP peers parked when idle (parked), resumed by their next datagram (revived), and forgotten over the record cap (evicted: their next call fails once).")
-	for _, t := range ts {
-		fmt.Fprintf(b, "rpcproxy_udp_park_events_total{listen=%q,event=\"parked\"} %d\nrpcproxy_udp_park_events_total{listen=%q,event=\"revived\"} %d\nrpcproxy_udp_park_events_total{listen=%q,event=\"evicted\"} %d\n",
-			t.listen, t.s.Parked, t.listen, t.s.Revived, t.listen, t.s.Evicted)
-	}
-	header("rpcproxy_udp_resets_total", "counter", "UDP connections reset: the peer restarted, or stayed silent with data unacked (an app that exited; proxy.udp_idle_after).")
-	for _, t := range ts {
-		fmt.Fprintf(b, "rpcproxy_udp_resets_total{listen=%q} %d\n", t.listen, t.s.Resets)
-	}
-	header("rpcproxy_udp_datagrams_total", "counter", "Datagrams received (in) and sent (out) by the UDP transport.")
-	for _, t := range ts {
-		fmt.Fprintf(b, "rpcproxy_udp_datagrams_total{listen=%q,direction=\"in\"} %d\nrpcproxy_udp_datagrams_total{listen=%q,direction=\"out\"} %d\n",
-			t.listen, t.s.DatagramsIn, t.listen, t.s.DatagramsOut)
-	}
-	header("rpcproxy_udp_chunks_resent_total", "counter", "Message chunks the UDP transport sent again (lost or not acknowledged in time).")
-	for _, t := range ts {
-		fmt.Fprintf(b, "rpcproxy_udp_chunks_resent_total{listen=%q} %d\n", t.listen, t.s.ChunksResent)
-	}
-	header("rpcproxy_udp_dropped_total", "counter", "Datagrams or chunks the UDP transport dropped, by reason (crc, key_id, short, header, window...).")
-	for _, t := range ts {
-		for i, n := range t.s.Dropped {
-			fmt.Fprintf(b, "rpcproxy_udp_dropped_total{listen=%q,reason=%q} %d\n", t.listen, udp.DropReason(i).String(), n)
+	family := func(name, typ, help string, write func(listen string, s *udp.Stats)) {
+		header(name, typ, help)
+		for i := range ts {
+			write(ts[i].listen, &ts[i].s)
 		}
 	}
+	family("rpcproxy_udp_connections", "gauge", "Peers of the UDP transport (listen: an app port, or \"engines\").", func(l string, s *udp.Stats) {
+		fmt.Fprintf(b, "rpcproxy_udp_connections{listen=%q} %d\n", l, s.Conns)
+	})
+	family("rpcproxy_udp_dormant", "gauge", "Idle UDP peers parked and on record: their next datagram resumes them (proxy.udp_idle_after).", func(l string, s *udp.Stats) {
+		fmt.Fprintf(b, "rpcproxy_udp_dormant{listen=%q} %d\n", l, s.Dormant)
+	})
+	family("rpcproxy_udp_park_events_total", "counter", "UDP peers parked when idle (parked), resumed by their next datagram (revived), and forgotten over the record cap (evicted: their next call fails once).", func(l string, s *udp.Stats) {
+		for _, e := range []struct {
+			name string
+			n    uint64
+		}{{"parked", s.Parked}, {"revived", s.Revived}, {"evicted", s.Evicted}} {
+			fmt.Fprintf(b, "rpcproxy_udp_park_events_total{listen=%q,event=%q} %d\n", l, e.name, e.n)
+		}
+	})
+	family("rpcproxy_udp_resets_total", "counter", "UDP connections reset: the peer restarted, or stayed silent with data unacked (an app that exited; proxy.udp_idle_after).", func(l string, s *udp.Stats) {
+		fmt.Fprintf(b, "rpcproxy_udp_resets_total{listen=%q} %d\n", l, s.Resets)
+	})
+	family("rpcproxy_udp_datagrams_total", "counter", "Datagrams received (in) and sent (out) by the UDP transport.", func(l string, s *udp.Stats) {
+		fmt.Fprintf(b, "rpcproxy_udp_datagrams_total{listen=%q,direction=\"in\"} %d\nrpcproxy_udp_datagrams_total{listen=%q,direction=\"out\"} %d\n",
+			l, s.DatagramsIn, l, s.DatagramsOut)
+	})
+	family("rpcproxy_udp_chunks_resent_total", "counter", "Message chunks the UDP transport sent again (lost or not acknowledged in time).", func(l string, s *udp.Stats) {
+		fmt.Fprintf(b, "rpcproxy_udp_chunks_resent_total{listen=%q} %d\n", l, s.ChunksResent)
+	})
+	family("rpcproxy_udp_dropped_total", "counter", "Datagrams or chunks the UDP transport dropped, by reason (crc, key_id, short, header, window...).", func(l string, s *udp.Stats) {
+		for i, n := range s.Dropped {
+			fmt.Fprintf(b, "rpcproxy_udp_dropped_total{listen=%q,reason=%q} %d\n", l, udp.DropReason(i).String(), n)
+		}
+	})
 }
 
 // writeHistogram writes h as the Prometheus histogram name{labels}:

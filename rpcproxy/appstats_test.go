@@ -114,6 +114,10 @@ shards = [{ replicas = [%q] }]
 		`rpcproxy_answer_bytes_held 0`,
 		fmt.Sprintf(`rpcproxy_udp_dropped_total{listen=%q,reason="short"} 3`, mainListen),
 		`rpcproxy_udp_connections{listen="engines"} 1`,
+		fmt.Sprintf(`rpcproxy_udp_dormant{listen=%q} 0`, mainListen),
+		fmt.Sprintf(`rpcproxy_udp_park_events_total{listen=%q,event="parked"} 0`, mainListen),
+		`rpcproxy_udp_park_events_total{listen="engines",event="evicted"} 0`,
+		`rpcproxy_udp_resets_total{listen="engines"} 0`,
 	} {
 		if !strings.Contains(page, want+"\n") {
 			t.Errorf("/metrics lacks %s", want)

@@ -149,27 +149,30 @@ func (t *Transport) dormantBlock(k addrKey, u *unencHeader) (dormant, cipher.Blo
 }
 
 // revive turns the dormant record for k back into a connection and queues
-// it for Accept, or returns nil (counted as DropRefused, the record kept)
-// when the accept backlog or MaxConns has no room; the peer's resend
-// brings it back later. Caller holds mu; the datagram authenticated.
+// it for Accept, for the caller to process the datagram t.rx heads. It
+// returns nil, keeping the record, for a datagram without a message (a
+// late ack: nothing to resume for), and when the accept backlog or
+// MaxConns has no room (counted as DropRefused; the peer's resend brings
+// it back later). Caller holds mu; the datagram authenticated.
 func (t *Transport) revive(k addrKey, d dormant) *Conn {
+	if t.rx.flags&(ePacketNum|ePackets) == 0 {
+		return nil
+	}
 	if len(t.byAddr) >= t.s.maxConns || len(t.acceptq) == cap(t.acceptq) {
 		t.stats.drop(DropRefused)
 		return nil
 	}
-	delete(t.dormant, k)
+	t.forgetDormant(k)
 	c := t.newConn(d.addr, k, false)
 	c.state, c.remote, c.gen, c.keyID = d.state, d.remote, d.gen, d.keyID
 	t.established(c, t.s.keys[d.keyID])
 	c.in.prefix, c.in.high = d.inPrefix, d.inPrefix
 	c.out.ackPrefix, c.out.sentEnd, c.out.next = d.outNext, d.outNext, d.outNext
 	c.out.streamOff = d.streamOff
-	c.lastIn = t.s.now()
 	t.byAddr[k] = c
 	t.acceptq <- c
 	t.stats.revived.Add(1)
-	t.poke()
-	t.compactParkQueue()
+	t.poke() // process, which follows, sets lastIn: the timer loop learns the idle deadline
 	return c
 }
 

@@ -259,6 +259,7 @@ func TestDormantQueue(t *testing.T) {
 		t.Helper()
 		k := addrKey{0x7f000001, port}
 		tr.mu.Lock()
+		tr.rx.flags = ePacketNum | eSingle // as if a datagram with a message came
 		c := tr.revive(k, tr.dormant[k])
 		tr.mu.Unlock()
 		if c == nil {

@@ -77,18 +77,15 @@ func (t *Transport) handle(addr netip.AddrPort, d []byte) {
 
 func (t *Transport) handleHash(addr netip.AddrPort, k addrKey, u *unencHeader, ct []byte) {
 	c := t.byHash[hashKey{k, u.hash}]
-	if c == nil && t.byAddr[k] == nil {
-		if d, b, ok := t.dormantBlock(k, u); ok {
-			if payload, ok := t.open(b, u, ct); ok && t.rx.flags&(ePacketNum|ePackets) != 0 {
-				if c = t.revive(k, d); c != nil {
-					c.state = stEstablished
-					t.process(c, payload)
-				}
-			}
-			return
-		}
+	var d dormant
+	var b cipher.Block
+	revive := false
+	if c != nil {
+		b = c.readFull
+	} else if t.byAddr[k] == nil {
+		d, b, revive = t.dormantBlock(k, u)
 	}
-	if c == nil {
+	if c == nil && !revive {
 		t.stats.drop(DropUnknownHash)
 		if !t.obsoleteAllowed(k) {
 			return
@@ -104,9 +101,14 @@ func (t *Transport) handleHash(addr netip.AddrPort, k addrKey, u *unencHeader, c
 		t.sendObsolete(addr, keyID, packet.PID{}, 0, p)
 		return
 	}
-	payload, ok := t.open(c.readFull, u, ct)
+	payload, ok := t.open(b, u, ct)
 	if !ok {
 		return
+	}
+	if revive {
+		if c = t.revive(k, d); c == nil {
+			return
+		}
 	}
 	if c.state == stWaitingForHash {
 		c.state = stEstablished
@@ -188,7 +190,7 @@ func (t *Transport) handlePid(addr netip.AddrPort, k addrKey, u *unencHeader, ct
 		b = c.readFull
 	}
 	payload, ok := t.open(b, u, ct)
-	if !ok || revive && t.rx.flags&(ePacketNum|ePackets) == 0 {
+	if !ok {
 		return
 	}
 	if revive {
@@ -264,11 +266,10 @@ func (t *Transport) acceptConn(addr netip.AddrPort, k addrKey, u *unencHeader, k
 	c.state = stWaitingForHash
 	c.remote, c.gen, c.keyID = u.local, u.gen, keyID
 	t.established(c, secret)
-	c.lastIn = t.s.now()
 	t.byAddr[k] = c
 	t.acceptq <- c
 	t.stats.accepted.Add(1)
-	t.poke() // the timer loop learns the idle deadline
+	t.poke() // process, which follows, sets lastIn: the timer loop learns the idle deadline
 	return c
 }
 

@@ -1,10 +1,12 @@
 package udp
 
 import (
+	"context"
 	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -221,10 +223,31 @@ func (t *Transport) closeConn(c *Conn, err error) {
 }
 
 // reset ends c because the peer's state moved on (ErrReset).
-func (t *Transport) reset(c *Conn, why string) {
+func (t *Transport) reset(c *Conn, why string) { t.resetAt(c, slog.LevelInfo, why) }
+
+// resetAt is reset, logged at level.
+func (t *Transport) resetAt(c *Conn, level slog.Level, why string) {
 	t.stats.resets.Add(1)
-	t.s.log.Info("udp: connection reset", "peer", c.addr, "why", why)
+	t.s.log.Log(context.Background(), level, "udp: connection reset", "peer", c.addr, "why", why)
 	t.closeConn(c, fmt.Errorf("%w: %s", ErrReset, why))
+}
+
+// silence is how long c may hear nothing while it has data unacked
+// before it resets: VK's five minutes; for an accepted peer under
+// IdleAfter, IdleAfter but at least minSilent, after which the peer is
+// taken for gone (an app that exited before acking its last answer; if
+// it was merely cut off, its next datagram gets obsoleteHash and its
+// client fails what is in flight at once, rather than waiting for answers
+// lost here).
+func (t *Transport) silence(c *Conn) (limit time.Duration, gone bool) {
+	if c.active || t.s.idleAfter <= 0 {
+		return regenerateAfter, false
+	}
+	limit = max(t.s.idleAfter, minSilent)
+	if limit >= regenerateAfter {
+		return regenerateAfter, false
+	}
+	return limit, true
 }
 
 // readLoop is the socket reader: one datagram at a time into one buffer.
@@ -330,31 +353,22 @@ func (t *Transport) fireTimers(now time.Time) time.Duration {
 			at(t.idleCheck(c, now))
 		}
 		if !c.silentSince.IsZero() {
-			silent := max(t.s.idleAfter, minSilent)
-			if !c.active && t.s.idleAfter > 0 && !now.Before(c.silentSince.Add(silent)) {
-				// An accepted peer that acks nothing for IdleAfter (at
-				// least minSilent) is gone (an app that exited before acking its last
-				// answer, the common case: logged at debug only). If it
-				// was merely cut off, its next datagram gets
-				// obsoleteHash, and its client fails what is in flight
-				// at once rather than waiting for answers lost here.
-				t.stats.resets.Add(1)
-				t.s.log.Debug("udp: connection reset", "peer", c.addr, "why", "peer silent for idle_after")
-				t.closeConn(c, fmt.Errorf("%w: peer silent", ErrReset))
-				continue
-			}
-			regen := c.silentSince.Add(regenerateAfter)
+			limit, gone := t.silence(c)
+			regen := c.silentSince.Add(limit)
 			if !now.Before(regen) {
 				if c.active {
 					t.nextGen[c.key] = c.gen + 1
 				}
-				t.reset(c, "regenerated after silence")
+				if gone {
+					// The common case (an app that exited before acking
+					// its last answer): logged at debug only.
+					t.resetAt(c, slog.LevelDebug, "peer silent")
+				} else {
+					t.reset(c, "regenerated after silence")
+				}
 				continue
 			}
 			at(regen)
-			if !c.active && t.s.idleAfter > 0 {
-				at(c.silentSince.Add(silent))
-			}
 		}
 		at(c.in.ackAt)
 		at(c.in.rrAt)

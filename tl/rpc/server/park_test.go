@@ -148,6 +148,7 @@ func TestInteropVKClientUDPParked(t *testing.T) {
 	if st.Revived != 3 || st.Accepted != 2 || st.Resets != 0 || st.Dropped[udp.DropUnknownHash] != 0 {
 		t.Fatalf("%+v", st)
 	}
+	t.Logf("answers resent: %d chunks, datagrams out %d", st.ChunksResent, st.DatagramsOut)
 }
 
 // TestInteropVKClientUDPEvicted: over MaxDormant the record parked

@@ -16,10 +16,15 @@ const (
 	// DefaultMaxWindow is the window in chunks, each direction.
 	DefaultMaxWindow = 1000
 
-	minResend        = 30 * time.Millisecond
+	ackDelay = 30 * time.Millisecond
+	// minResend is the least resend timeout: 45 ms, where VK's is 30 ms,
+	// the same as its ack delay. A peer acks 30 ms after it receives
+	// unless it sends first, so with a 30 ms timeout every message not
+	// followed by one from the peer within 30 ms (an app's last answer
+	// before a pause) was sent twice.
+	minResend        = ackDelay * 3 / 2
 	maxResend        = 60 * time.Second
 	minResendRequest = 10 * time.Millisecond
-	ackDelay         = 30 * time.Millisecond
 	regenerateAfter  = 5 * time.Minute
 	// minSilent is the least silence, with data unacked, after which an
 	// accepted peer is taken for gone (Config.IdleAfter): a live peer

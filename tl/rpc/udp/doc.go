@@ -99,8 +99,10 @@
 // range above it and up to 50 single seqs, on its own data or after the
 // 30 ms ack timer; it asks for holes with resendRequest (10 ms, x1.5, reset
 // by every header). The sender resends chunks that were in flight when its
-// resend timer was armed (30 ms, x1.5 to 60 s while the prefix lags, /1.5
-// otherwise) and anything named in a resendRequest.
+// resend timer was armed (45 ms, x1.5 to 60 s while the prefix lags, /1.5
+// otherwise, never below 45 ms) and anything named in a resendRequest.
+// VK's timer starts, and bottoms out, at 30 ms: its own ack delay, so a
+// message the peer had no reason to answer at once was always sent twice.
 //
 // Two goroutines run per Transport, none per connection: the socket reader,
 // which processes each datagram under the Transport mutex, and the timer
@@ -136,5 +138,6 @@
 // address (100 ms) and obsoletePid is sent only for a datagram that
 // decrypts, so forged sources cannot turn us into a reflector; a new
 // peer waits in an accept backlog and is dropped (not acked) while it is
-// full; idle accepted connections may be parked (above).
+// full; idle accepted connections may be parked (above); the resend
+// timeout is at least 45 ms, not 30 (above).
 package udp

@@ -373,6 +373,7 @@ func testSilentPeerForgotten(t *testing.T, idle, silent time.Duration) {
 		t.Fatal(err)
 	}
 	clk.Advance(silent - time.Millisecond)
+	runTimers(srv, clk)
 	select {
 	case <-s.Done():
 		t.Fatalf("reset before %v", silent)

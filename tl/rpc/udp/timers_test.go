@@ -2,6 +2,7 @@ package udp
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -63,6 +64,65 @@ func (f *fakeClock) Advance(d time.Duration) {
 			case t.c <- f.now:
 			default:
 			}
+		}
+	}
+}
+
+// runTimers does on the caller's goroutine what tr's timer loop does once
+// clk.Advance wakes it: run every timer due at clk's time. A check that
+// follows then sees its effect, and a check that nothing happened cannot
+// pass merely because the loop had not run yet. (The loop may run the same
+// timers too; a timer that ran is no longer due.)
+func runTimers(tr *Transport, clk *fakeClock) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.fireTimers(clk.Now())
+}
+
+// TestDelayedAckNotResent: an answer the peer does not follow with a
+// request is acked by the peer's ack timer, 30 ms after it arrived. The
+// resend timer must not fire before that ack can be back: with VK's 30 ms
+// it always did, and every such answer went out twice. Each side has its
+// own clock, so the server's time passes the ack delay while the client's
+// ack has not been sent.
+func TestDelayedAckNotResent(t *testing.T) {
+	leakCheck(t)
+	sclk, cclk := newFakeClock(), newFakeClock()
+	srv := newTransport(t, Config{Now: sclk.Now, NewTimer: sclk.NewTimer})
+	cli := newTransport(t, Config{Now: cclk.Now, NewTimer: cclk.NewTimer})
+	var c, s *Conn
+	for round := range 3 { // the timeout must not adapt down to a resend
+		req, ans := fmt.Appendf(nil, "request %d", round), fmt.Appendf(nil, "answer %d", round)
+		if round == 0 {
+			c, s = openPair(t, cli, srv, req)
+			defer c.Close()
+			defer s.Close()
+		} else {
+			if err := c.WritePacket(1, nil, req); err != nil {
+				t.Fatal(err)
+			}
+			readOne(t, s, 1, req)
+		}
+		if err := s.WritePacket(2, nil, ans); err != nil {
+			t.Fatal(err)
+		}
+		readOne(t, c, 2, ans)
+		sclk.Advance(ackDelay)
+		runTimers(srv, sclk)
+		if n := srv.Stats().ChunksResent; n != 0 {
+			t.Fatalf("round %d: %d chunks resent at the peer's ack delay, before its ack could arrive", round, n)
+		}
+		cclk.Advance(ackDelay) // the client's ack timer: its ack-only datagram
+		runTimers(cli, cclk)
+		waitFor(t, "the ack", func() bool {
+			srv.mu.Lock()
+			defer srv.mu.Unlock()
+			return s.out.ackPrefix == s.out.sentEnd && s.resend.at.IsZero()
+		})
+		sclk.Advance(maxResend)
+		runTimers(srv, sclk)
+		if n := srv.Stats().ChunksResent; n != 0 {
+			t.Fatalf("round %d: %d chunks resent after they were acked", round, n)
 		}
 	}
 }
@@ -139,6 +199,7 @@ func TestRegenerate(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(regenerateAfter - time.Second)
+	runTimers(cli, clk)
 	select {
 	case <-c.Done():
 		t.Fatal("reset before 5 minutes")

@@ -118,6 +118,7 @@ type ListenerStats struct {
 	Requests    int64     `json:"requests"`
 	Inflight    int64     `json:"requests_inflight"`
 	Malformed   int64     `json:"requests_malformed"`
+	Oversized   int64     `json:"requests_oversized"`
 	Cancels     int64     `json:"cancels"`
 	UDP         *UDPStats `json:"udp,omitempty"`
 }
@@ -171,7 +172,7 @@ func (p *Proxy) appStats() AppStats {
 		c := l.srv.Counters()
 		ls := ListenerStats{Listen: l.addr.String(), Connections: c.ConnsActive, Accepted: c.ConnsTotal,
 			Rejected: c.ConnsRejected, BadInput: c.BadInput, Requests: c.Requests, Inflight: c.Active,
-			Malformed: c.Malformed, Cancels: c.Cancels}
+			Malformed: c.Malformed, Oversized: c.Oversized, Cancels: c.Cancels}
 		if l.udp != nil {
 			ls.UDP = udpStats(l.udp.Stats())
 		}
@@ -472,6 +473,7 @@ func (p *Proxy) writeAppMetrics(b *strings.Builder, header func(name, typ, help 
 		{"rpcproxy_app_requests_total", "counter", "Requests read from apps on the listener.", func(c *server.Counters) int64 { return c.Requests }},
 		{"rpcproxy_app_requests_inflight", "gauge", "Requests read from apps on the listener and not answered yet.", func(c *server.Counters) int64 { return c.Active }},
 		{"rpcproxy_app_requests_malformed_total", "counter", "Requests whose envelope did not parse (answered with an error).", func(c *server.Counters) int64 { return c.Malformed }},
+		{"rpcproxy_app_requests_oversized_total", "counter", "UDP requests over proxy.max_request_size (answered with an error; over TCP such a packet closes the connection).", func(c *server.Counters) int64 { return c.Oversized }},
 		{"rpcproxy_app_cancels_total", "counter", "rpcCancelReq received for a request in flight.", func(c *server.Counters) int64 { return c.Cancels }},
 	} {
 		header(m.name, m.typ, m.help)

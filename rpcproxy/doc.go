@@ -60,8 +60,9 @@
 //     else ever waits for a slow app (replier.go).
 //   - App-side caps are the proxy's, shared by every listener
 //     (server.Limits, set again by each reload): max_connections,
-//     max_request_bytes_in_flight, max_request_size (for connections made
-//     after it), and max_response_bytes_in_flight, the answer bytes held:
+//     max_request_bytes_in_flight, max_request_size (for TCP connections
+//     made after it, closing one that sends more; per request over UDP,
+//     answered with QUERY_INCORRECT), and max_response_bytes_in_flight, the answer bytes held:
 //     queued for app connections that are behind (packet.Budget; an app
 //     that reads promptly holds nothing) plus fan-out shard answers kept
 //     until their merge (scatter.held). Over it, an app connection that is

@@ -79,6 +79,7 @@ func (s *Server) Stats(local net.Addr) map[string]string {
 		"request_memory":        itoa(s.lim.RequestBytes()),
 		"request_memory_limit":  itoa(s.lim.MaxRequestBytes()),
 		"queries_malformed":     itoa(s.stats.malformed.Load()),
+		"queries_oversized":     itoa(s.stats.oversized.Load()),
 		"queries_cancelled":     itoa(s.stats.cancels.Load()),
 		"responses_too_large":   itoa(s.stats.tooLarge.Load()),
 		"handler_panics":        itoa(s.stats.panics.Load()),

@@ -153,6 +153,10 @@ func (c *conn) handleInvoke(body []byte) bool {
 		r.unref()
 		return true
 	}
+	if c.udp && c.oversized(r) {
+		r.unref()
+		return true
+	}
 	// One clock read per reader burst (packet.Batch.Now): requests read
 	// together share their arrival time.
 	if ms, ok := r.Extra.Timeout(); ok {
@@ -170,6 +174,27 @@ func (c *conn) handleInvoke(body []byte) bool {
 	}
 	r.flags.Or(flagServed)
 	r.unref()
+	return true
+}
+
+// oversized answers r with an error when its body is over the packet cap.
+// A TCP connection that sends such a packet is closed by the packet layer
+// before it is read; a UDP message is already whole, so only the request
+// is refused and the connection goes on.
+func (c *conn) oversized(r *Request) bool {
+	s := c.srv
+	n := s.lim.maxBody(s.cfg.Packet)
+	if n <= 0 || len(r.raw) <= n {
+		return false
+	}
+	s.stats.oversized.Add(1)
+	if m, ok := s.malformedLog.Allow(); ok {
+		s.log.Info("rpc/server: UDP request over the size cap answered with an error",
+			"len", len(r.raw), "max", n, "query_id", r.QueryID, "conn", c.id, "remote", c.pc.RemoteAddr(),
+			"malformed_since_last_log", m)
+	}
+	r.ReplyErr(&rpc.Error{Code: rpc.CodeQueryIncorrect,
+		Description: fmt.Sprintf("rpc/server: request of %d bytes is over this server's cap of %d bytes per request", len(r.raw), n)})
 	return true
 }
 

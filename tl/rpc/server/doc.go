@@ -63,6 +63,10 @@
 //     caps between servers (a proxy's listeners) and lets them change
 //     while they run; its Budget bounds the answer bytes held for
 //     clients that are behind, over all of them (packet.Budget).
+//   - A request over the packet cap (Limits' MaxPacketLen, else
+//     Packet.MaxPacketLen) ends a TCP connection in the packet layer,
+//     before it is read. A UDP message arrives whole, so the request alone
+//     is answered with QUERY_INCORRECT and its connection goes on.
 //   - TryReplyResult and TryReplyErr never wait for the client: with the
 //     connection's pending writes at the limit they write nothing and
 //     return false, leaving the request unanswered; CloseConn lets the

@@ -15,7 +15,7 @@ import (
 // run: a raised byte cap admits waiting readers at once; a lowered one
 // applies to the next request (what is in flight keeps its bytes); the
 // connection cap applies to the next connection, and the packet cap to
-// connections accepted after it.
+// TCP connections accepted after it and to the next UDP request.
 type Limits struct {
 	conns     atomic.Int64 // connections counted now
 	maxConns  atomic.Int64
@@ -101,6 +101,20 @@ func (l *Limits) RequestBytes() int64 { return l.sem.inUse() }
 // servers' connections charge (packet.Config.Budget) and a handler may
 // charge too for answers it holds.
 func (l *Limits) Budget() *packet.Budget { return l.budget }
+
+// maxBody is the largest request body the packet cap admits now (l's, or
+// else cfg's); 0: no cap. UDP messages arrive whole, so a UDP connection
+// checks each request against it instead of closing.
+func (l *Limits) maxBody(cfg packet.Config) int {
+	n := int(l.maxPacket.Load())
+	if n <= 0 {
+		n = cfg.MaxPacketLen
+	}
+	if n <= 0 {
+		return 0
+	}
+	return n - (packet.MaxPacketLen - packet.MaxBodyLen)
+}
 
 // packetConfig is cfg with l's packet cap, for a connection accepted now.
 func (l *Limits) packetConfig(cfg packet.Config) packet.Config {

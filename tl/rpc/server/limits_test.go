@@ -1,11 +1,17 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	rpcclient "github.com/rpcproxy/rpcproxy/tl/rpc/client"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 )
 
 // TestSharedLimits: two servers sharing one Limits count connections
@@ -155,5 +161,63 @@ func TestLimitsPacketLen(t *testing.T) {
 	after.send(&rpc.InvokeReq{QueryID: 3, Body: big})
 	if err := after.waitClosed(); err == nil {
 		t.Fatal("8 KiB request over a 4 KiB packet cap: connection not closed")
+	}
+}
+
+// TestLimitsPacketLenUDP: over UDP a request over the packet cap is
+// answered with QUERY_INCORRECT naming both sizes, and the connection goes
+// on; the cap is read per request, so raising it admits the same request
+// on the same connection at once.
+func TestLimitsPacketLenUDP(t *testing.T) {
+	leakCheck(t)
+	lim, err := NewLimits(LimitValues{MaxPacketLen: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, addr, _ := startUDPServerWith(t, Config{Handler: echo, Limits: lim}, udp.Config{})
+	cl := udpClient(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	const max = 4096 - (packet.MaxPacketLen - packet.MaxBodyLen)
+	// The first answer tells the envelope's size (query id, extra), so
+	// that the next requests can be cut at the cap to the byte.
+	var resp rpcclient.Response
+	big := fn(tagEcho, make([]byte, 8192)...)
+	err = cl.Do(ctx, &rpcclient.Request{Body: big}, &resp)
+	var re *rpc.Error
+	var n, cap int
+	if !errors.As(err, &re) || re.Code != rpc.CodeQueryIncorrect {
+		t.Fatalf("8 KiB over a 4 KiB cap: err %v, want QUERY_INCORRECT", err)
+	}
+	if _, err := fmt.Sscanf(re.Description, "rpc/server: request of %d bytes is over this server's cap of %d bytes per request", &n, &cap); err != nil || cap != max || n <= len(big) {
+		t.Fatalf("description %q: %v; want the request's size and the cap %d", re.Description, err, max)
+	}
+	envelope := n - len(big)
+	for _, tc := range []struct {
+		name string
+		body []byte
+		over bool
+	}{
+		{"at the cap", make([]byte, max-envelope), false},
+		{"one byte over", make([]byte, max-envelope+1), true},
+		{"small after", fn(tagEcho, 1, 2, 3, 4), false},
+	} {
+		copy(tc.body, fn(tagEcho))
+		err := cl.Do(ctx, &rpcclient.Request{Body: tc.body}, &resp)
+		switch {
+		case !tc.over && (err != nil || !bytes.Equal(resp.Body, tc.body)):
+			t.Fatalf("%s: err %v, %d bytes back, want the echo of %d", tc.name, err, len(resp.Body), len(tc.body))
+		case tc.over && (!errors.As(err, &re) || re.Code != rpc.CodeQueryIncorrect || !strings.Contains(re.Description, fmt.Sprint(max+1))):
+			t.Fatalf("%s: err %v, want QUERY_INCORRECT for %d bytes", tc.name, err, max+1)
+		}
+	}
+	if c := s.Counters(); c.Oversized != 2 || c.ConnsTotal != 1 || c.Requests != 4 || c.Active != 0 {
+		t.Fatalf("counters %+v: want 2 oversized of 4 requests on 1 connection", c)
+	}
+	if err := lim.Set(LimitValues{MaxPacketLen: 16 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Do(ctx, &rpcclient.Request{Body: big}, &resp); err != nil || !bytes.Equal(resp.Body, big) {
+		t.Fatalf("8 KiB after raising the cap: err %v, %d bytes back", err, len(resp.Body))
 	}
 }

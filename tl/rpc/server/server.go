@@ -379,6 +379,7 @@ type counters struct {
 	requests      atomic.Int64
 	active        atomic.Int64
 	malformed     atomic.Int64
+	oversized     atomic.Int64
 	cancels       atomic.Int64
 	tooLarge      atomic.Int64
 	panics        atomic.Int64
@@ -401,6 +402,7 @@ type Counters struct {
 	Requests    int64 // requests read
 	Active      int64 // requests not answered yet
 	Malformed   int64 // requests whose envelope did not parse
+	Oversized   int64 // UDP requests over the packet cap, answered with an error
 	Cancels     int64 // rpcCancelReq for a pending request
 	TooLarge    int64 // answers replaced by RESULT_TOO_LARGE
 	Panics      int64 // handler panics recovered
@@ -414,7 +416,7 @@ func (s *Server) Counters() Counters {
 	return Counters{
 		ConnsTotal: st.connsTotal.Load(), ConnsActive: st.connsActive.Load(), ConnsRejected: st.connsRejected.Load(),
 		BadInput: st.badInput.Load(), Requests: st.requests.Load(), Active: st.active.Load(),
-		Malformed: st.malformed.Load(), Cancels: st.cancels.Load(), TooLarge: st.tooLarge.Load(),
+		Malformed: st.malformed.Load(), Oversized: st.oversized.Load(), Cancels: st.cancels.Load(), TooLarge: st.tooLarge.Load(),
 		Panics: st.panics.Load(), ConnWaits: st.connWaits.Load(), UnknownMsgs: st.unknown.Load(),
 	}
 }

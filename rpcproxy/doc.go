@@ -80,7 +80,9 @@
 //     App peers idle for proxy.udp_idle_after with nothing in flight are
 //     parked (tl/rpc/udp): their connection, goroutine and
 //     max_connections slot are freed until their next datagram; peers
-//     silent that long with answers unacked are forgotten. The key, udp
+//     silent that long with answers unacked are forgotten. A UDP peer over
+//     max_connections has its requests answered with TOO_MANY_REQUESTS
+//     and is parked once it acked them (server.refuseUDP). The key, udp
 //     and udp_idle_after are read at start; a reload keeps them.
 //   - Fan-out (scatter.go, packages route and fanout): a vector key
 //     argument (memcache.getMulti) is split, one sub-request per shard

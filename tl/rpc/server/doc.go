@@ -50,7 +50,9 @@
 //     logged while the Request is still held; after the reply the Request
 //     belongs to the server again.
 //   - Memory is bounded: at most MaxConns connections (more are accepted
-//     and closed at once); at most MaxRequestBytes of requests in flight
+//     and closed at once; a UDP peer, which cannot see a close, has its
+//     requests answered with TOO_MANY_REQUESTS and is parked once it
+//     acked them, at most 64 such peers at a time for at most 1s each); at most MaxRequestBytes of requests in flight
 //     over the server, and MaxInflightPerConn per connection, beyond which
 //     readers stop reading until replies arrive (TCP back-pressure, never
 //     a crash or an unbounded queue); a response above MaxResponseBytes

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	vk "github.com/VKCOM/tl/pkg/rpc"
 
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 )
 
@@ -184,5 +186,62 @@ func TestInteropVKClientUDPEvicted(t *testing.T) {
 	}
 	if st := tr.Stats(); st.Revived != 1 || st.Accepted != 3 {
 		t.Fatalf("%+v", st)
+	}
+}
+
+// TestInteropVKClientUDPRefused: VK's UDP client over MaxConns has its
+// call answered with TOO_MANY_REQUESTS at once, not left to its timeout,
+// and its connection is parked once it acked that. When the admitted app
+// is parked in turn, the refused app's next call is admitted, with
+// nothing for VK's client to notice.
+func TestInteropVKClientUDPRefused(t *testing.T) {
+	if raceEnabled {
+		t.Skip("VK's UDP transport races internally; run without -race (make test does)")
+	}
+	leakCheck(t)
+	held := make(chan *Request, 1)
+	h := HandlerFunc(func(r *Request) {
+		if r.ActorID == 9 {
+			held <- r
+			return
+		}
+		r.Reply(r.Body)
+	})
+	s, tr, addr, _ := startUDPServerWith(t, Config{Handler: h, MaxConns: 1}, udp.Config{IdleAfter: 20 * time.Millisecond})
+	first, second := vkUDPClient(t), vkUDPClient(t)
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		req := first.GetRequest()
+		req.ActorID = 9
+		req.Body = append(req.Body, fn(tagEcho)...)
+		resp, err := first.Do(ctx, "udp4", addr, req)
+		if err == nil {
+			first.PutResponse(resp)
+		}
+		errc <- err
+	}()
+	r := recv(t, held, "the first app's request")
+
+	err := vkEcho(t, second, addr, 1)
+	var ve *vk.Error
+	if !errors.As(err, &ve) || ve.Code != rpc.CodeTooManyRequests || !strings.Contains(ve.Description, "cap of 1 connections") {
+		t.Fatalf("a second app over MaxConns 1: %v, want TOO_MANY_REQUESTS naming the cap", err)
+	}
+	if c := s.Counters(); c.ConnsRejected != 1 || c.ConnsActive != 1 {
+		t.Fatalf("counters %+v: want 1 rejected, 1 active", c)
+	}
+	waitStats(t, tr, "the refused connection parked", func(st udp.Stats) bool { return st.Parked == 1 })
+	r.Reply(r.Body)
+	if err := recv(t, errc, "the first app's answer"); err != nil {
+		t.Fatalf("held call: %v", err)
+	}
+	waitStats(t, tr, "the first app parked", func(st udp.Stats) bool { return st.Parked == 2 })
+	if err := vkEcho(t, second, addr, 2); err != nil {
+		t.Fatalf("second app's call after the first parked: %v", err)
+	}
+	if st := tr.Stats(); st.Revived != 1 || st.Resets != 0 || st.Dropped[udp.DropUnknownHash] != 0 {
+		t.Fatalf("the second app was not revived seamlessly: %+v", st)
 	}
 }

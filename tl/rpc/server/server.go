@@ -103,6 +103,7 @@ type Server struct {
 	conns      map[*conn]struct{}
 	wg         sync.WaitGroup // connection goroutines; Add under mu while running
 	stopped    chan struct{}  // closed when Shutdown or Close begins
+	refusing   int            // UDP peers being refused (refuseUDP); under mu
 }
 
 // New validates cfg and returns a server; call Serve to start it.

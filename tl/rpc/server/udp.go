@@ -1,8 +1,13 @@
 package server
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
+	"time"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc"
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
@@ -48,9 +53,10 @@ func (w udpWire) TryWritePacketIn(_ *packet.Batch, over int, typ uint32, head, b
 // Buffered is false: every message read may be the last of a burst.
 func (w udpWire) Buffered() bool { return false }
 
-// CloseGraceful closes at once: a udp.Conn has nothing to flush, its
-// writes are already queued in the transport.
-func (w udpWire) CloseGraceful() error { return w.Close() }
+// CloseGraceful closes once the peer has acked every answer written, and
+// the reader has seen every request received (udp.Conn.CloseGraceful):
+// closing at once could lose the last answers.
+func (w udpWire) CloseGraceful() error { return w.Conn.CloseGraceful() }
 
 // Encrypted is true: UDP is always encrypted (wire.md §5.1).
 func (w udpWire) Encrypted() bool { return true }
@@ -86,7 +92,7 @@ func (s *Server) ServeUDP(t *udp.Transport) error {
 			return fmt.Errorf("rpc/server: udp accept: %w", err)
 		}
 		if !s.admit(uc.RemoteAddr()) {
-			_ = uc.Close()
+			s.refuseUDP(uc)
 			continue
 		}
 		c := newConn(s, udpWire{Conn: uc, t: t}, s.nextID.Add(1))
@@ -103,6 +109,60 @@ func (s *Server) ServeUDP(t *udp.Transport) error {
 		s.mu.Unlock()
 		go s.serveUDPConn(c)
 	}
+}
+
+// A UDP peer refused over MaxConns: at most maxRefusing are answered at
+// once (beyond, one is dropped unanswered), each waiting at most
+// refuseWait for its first request to arrive whole.
+const (
+	maxRefusing = 64
+	refuseWait  = time.Second
+)
+
+// refuseUDP answers the requests of a peer refused over MaxConns with
+// TOO_MANY_REQUESTS, then parks its connection once the peer has acked
+// them (udp.Conn.ParkGraceful). A refused TCP client sees its connection
+// closed at once; a UDP peer has no such signal, and would wait for its
+// timeout. Parked, the peer's next call comes back through Accept and is
+// admitted or refused afresh, with nothing for its client to notice.
+// Shutdown waits for a refusal in progress (refuseWait at most).
+func (s *Server) refuseUDP(uc *udp.Conn) {
+	s.mu.Lock()
+	if s.state != stateRunning || s.refusing >= maxRefusing {
+		s.mu.Unlock()
+		_ = uc.Close()
+		return
+	}
+	s.refusing++
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer func() {
+			_ = uc.Close()
+			s.mu.Lock()
+			s.refusing--
+			s.mu.Unlock()
+			s.wg.Done()
+		}()
+		stop := time.AfterFunc(refuseWait, func() { _ = uc.Close() })
+		defer stop.Stop()
+		text := fmt.Sprintf("rpc/server: connection refused: the server's cap of %d connections is reached; retry later", s.lim.MaxConns())
+		// Every request read is answered, until the park (at once if
+		// nothing has arrived unread) or refuseWait.
+		uc.ParkGraceful()
+		for {
+			typ, body, err := uc.ReadPacket()
+			switch {
+			case errors.Is(err, udp.ErrIdle):
+			case err != nil:
+				return
+			case typ == rpc.TypeInvokeReq && len(body) >= 8:
+				qid := int64(binary.LittleEndian.Uint64(body))
+				head := rpc.AppendResultHeader(nil, qid, nil, 0, false)
+				_ = uc.WritePacket(rpc.TypeReqResult, head, rpc.AppendErrorBody(nil, qid, rpc.CodeTooManyRequests, text))
+			}
+		}
+	}()
 }
 
 func (s *Server) serveUDPConn(c *conn) {

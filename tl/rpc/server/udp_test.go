@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,5 +200,58 @@ func TestInteropVKClientUDP(t *testing.T) {
 	var ve *vk.Error
 	if !errors.As(err, &ve) || ve.Code != -5005 {
 		t.Fatalf("error answer: %v", err)
+	}
+}
+
+// TestUDPRefused: a UDP peer over MaxConns has its request answered with
+// TOO_MANY_REQUESTS at once, where it would otherwise wait for its
+// timeout, and its connection is parked once it acked that. When the
+// admitted peer's connection is parked in turn, the refused peer's next
+// call revives its own and is admitted.
+func TestUDPRefused(t *testing.T) {
+	leakCheck(t)
+	held := make(chan *Request, 1)
+	h := HandlerFunc(func(r *Request) {
+		if r.ActorID == 1 {
+			held <- r
+			return
+		}
+		r.Reply(r.Body)
+	})
+	s, tr, addr, _ := startUDPServerWith(t, Config{Handler: h, MaxConns: 1}, udp.Config{IdleAfter: 20 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	a, b := udpClient(t, addr), udpClient(t, addr)
+	errc := make(chan error, 1)
+	go func() {
+		var resp rpcclient.Response
+		errc <- a.Do(ctx, &rpcclient.Request{ActorID: 1, Body: fn(tagEcho)}, &resp)
+	}()
+	r := recv(t, held, "a's request")
+
+	var resp rpcclient.Response
+	err := b.Do(ctx, &rpcclient.Request{Body: fn(tagEcho, 1, 2, 3, 4)}, &resp)
+	var re *rpc.Error
+	if !errors.As(err, &re) || re.Code != rpc.CodeTooManyRequests || !strings.Contains(re.Description, "cap of 1 connections") {
+		t.Fatalf("a second peer over MaxConns 1: %v, want TOO_MANY_REQUESTS naming the cap; %+v", err, tr.Stats())
+	}
+	if c := s.Counters(); c.ConnsRejected != 1 || c.ConnsActive != 1 {
+		t.Fatalf("counters %+v: want 1 rejected, 1 active", c)
+	}
+	waitStats(t, tr, "b's refused connection parked", func(st udp.Stats) bool { return st.Parked == 1 })
+	r.Reply(r.Body)
+	if err := <-errc; err != nil {
+		t.Fatalf("a's held call: %v", err)
+	}
+	waitStats(t, tr, "a parked", func(st udp.Stats) bool { return st.Parked == 2 })
+	body := fn(tagEcho, 5, 6, 7, 8)
+	if err := b.Do(ctx, &rpcclient.Request{Body: body}, &resp); err != nil || !bytes.Equal(resp.Body, body) {
+		t.Fatalf("b's call after a parked: %v", err)
+	}
+	if st := tr.Stats(); st.Revived != 1 || st.Resets != 0 || st.Dropped[udp.DropUnknownHash] != 0 {
+		t.Fatalf("b was not revived seamlessly: %+v", st)
+	}
+	if c := s.Counters(); c.ConnsTotal != 3 || c.ConnsRejected != 1 {
+		t.Fatalf("counters %+v: want a, b refused, b admitted", c)
 	}
 }

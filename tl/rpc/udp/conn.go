@@ -57,12 +57,14 @@ type Conn struct {
 	silentSince time.Time
 	// lastIn is when the peer last spoke, or an idle check last found c
 	// busy (accepted connections only); idle: ErrIdle is due to the reader.
-	lastIn   time.Time
-	idle     bool
-	recvq    [][]byte
-	recvHead int
-	recvLen  int // bytes in recvq
-	err      error
+	lastIn time.Time
+	idle   bool
+	// onSettled: what ends c once it is settled (settle).
+	onSettled uint8
+	recvq     [][]byte
+	recvHead  int
+	recvLen   int // bytes in recvq
+	err       error
 
 	readable chan struct{} // cap 1: a message was queued
 	writable chan struct{} // cap 1: the write queue shrank
@@ -249,11 +251,51 @@ func (c *Conn) ProtocolVersion() uint32 { return 0 }
 func (c *Conn) Close() error {
 	c.t.mu.Lock()
 	defer c.t.mu.Unlock()
-	if c.active && c.err == nil && c.t.byAddr[c.key] == c {
-		c.t.nextGen[c.key] = c.gen + 1
-	}
-	c.t.closeConn(c, ErrClosed)
+	c.t.close(c)
 	return nil
+}
+
+// CloseGraceful closes c once it is settled both ways: the peer has
+// acked every message written to c, and every message the peer sent is
+// whole, acked and read. It may be at once; Done tells when. A reader
+// that answers what it reads holds the close back with its answer, until
+// the peer acks it. A peer that never acks, or never stops sending, holds
+// c until Close, a reset, or the silence rule (Config.IdleAfter).
+func (c *Conn) CloseGraceful() error {
+	t := c.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c.onSettled = settleClose
+	t.settle(c)
+	return nil
+}
+
+// close ends c by our choice: a dialled connection's next Dial uses the
+// next generation. Caller holds mu.
+func (t *Transport) close(c *Conn) {
+	if c.active && c.err == nil && t.byAddr[c.key] == c {
+		t.nextGen[c.key] = c.gen + 1
+	}
+	t.closeConn(c, ErrClosed)
+}
+
+// What ends a connection once it is settled (CloseGraceful, ParkGraceful).
+const (
+	settleNone = iota
+	settleClose
+	settlePark
+)
+
+// settle ends c as CloseGraceful or ParkGraceful asked, once it is
+// settled: it runs after each datagram and each timer round of c. Caller
+// holds mu.
+func (t *Transport) settle(c *Conn) {
+	if c.err != nil || !c.settled() {
+		return
+	}
+	if c.onSettled != settlePark || !t.park(c) {
+		t.close(c)
+	}
 }
 
 // deliver queues a complete message for ReadPacket; buf is handed over.

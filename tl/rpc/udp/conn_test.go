@@ -104,3 +104,64 @@ func TestTryWritePacketFull(t *testing.T) {
 		t.Fatalf("closed: got ok=%v err=%v, want an error", ok, err)
 	}
 }
+
+// TestCloseGraceful: an accepted connection asked to close (or park)
+// gracefully stays open while its answer is unacked, and while a message
+// the peer sent after it is unread; the reader still gets that message,
+// and the connection closes (or parks) once it is settled. The client's
+// clock is held, so its ack can only ride on its own data.
+func TestCloseGraceful(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(*Conn)
+		want error
+	}{
+		{"close", func(s *Conn) { _ = s.CloseGraceful() }, ErrClosed},
+		{"park", (*Conn).ParkGraceful, ErrParked},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testCloseGraceful(t, tc.end, tc.want) })
+	}
+}
+
+func testCloseGraceful(t *testing.T, end func(*Conn), want error) {
+	leakCheck(t)
+	cclk := newFakeClock()
+	srv := newTransport(t, Config{})
+	cli := newTransport(t, Config{Now: cclk.Now, NewTimer: cclk.NewTimer})
+	c, s := openPair(t, cli, srv, []byte("request"))
+	defer c.Close()
+	if err := s.WritePacket(2, nil, []byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	end(s)
+	readOne(t, c, 2, []byte("answer"))
+	if err := s.Err(); err != nil {
+		t.Fatalf("closed with its answer unacked: %v", err)
+	}
+	if err := c.WritePacket(1, nil, []byte("late")); err != nil { // acks the answer
+		t.Fatal(err)
+	}
+	waitFor(t, "the answer acked", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return s.out.ackPrefix == s.out.next
+	})
+	if err := s.Err(); err != nil {
+		t.Fatalf("closed with a message unread: %v", err)
+	}
+	readOne(t, s, 1, []byte("late"))
+	select { // our ack of "late", on the ack timer, settles it
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not closed once settled")
+	}
+	if err := s.Err(); !errors.Is(err, want) {
+		t.Fatalf("err %v, want %v", err, want)
+	}
+	if _, _, err := s.ReadPacket(); !errors.Is(err, want) {
+		t.Fatalf("read after the end: %v", err)
+	}
+	if st := srv.Stats(); st.Conns != 0 || st.Dormant != int(st.Parked) {
+		t.Fatalf("conns %d, dormant %d, parked %d", st.Conns, st.Dormant, st.Parked)
+	}
+}

@@ -92,6 +92,11 @@
 // obsoleteHash, and VK's client fails what it had in flight and connects
 // again.
 //
+// CloseGraceful and ParkGraceful end a connection once it is settled: the
+// peer acked everything written to it, and everything it sent is whole,
+// acked and read. A server that answers, then ends a connection (a peer
+// it refuses, a shutdown), so does not lose the last answers with it.
+//
 // # Reliability and timers
 //
 // Each reliable message is cut into chunks of <= 996 bytes, each with a

@@ -40,12 +40,15 @@ type parkRef struct {
 	order uint64
 }
 
-// quiet reports whether c holds nothing: no message queued, unacked,
-// undelivered or half received, no ack or resend request owed. Caller
-// holds mu.
-func (c *Conn) quiet() bool {
+// quiet reports whether c is established and settled. Caller holds mu.
+func (c *Conn) quiet() bool { return c.state != stWaitingForRemotePid && c.settled() }
+
+// settled reports whether c holds nothing: no message queued, unacked,
+// unread or half received, no ack or resend request owed. Caller holds
+// mu.
+func (c *Conn) settled() bool {
 	o, in := &c.out, &c.in
-	return c.state != stWaitingForRemotePid && o.qHead == len(o.queue) && o.ackPrefix == o.next &&
+	return o.qHead == len(o.queue) && o.ackPrefix == o.next &&
 		c.recvHead == len(c.recvq) && len(in.msgs) == 0 && in.high == in.prefix &&
 		in.ackAt.IsZero() && in.rrAt.IsZero()
 }
@@ -60,6 +63,22 @@ func (c *Conn) Park() bool {
 	t := c.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.park(c)
+}
+
+// ParkGraceful parks c once it is settled (CloseGraceful's condition),
+// or closes it then if it cannot be parked: the peer's next message finds
+// the connection again, at Accept, as after Park.
+func (c *Conn) ParkGraceful() {
+	t := c.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c.onSettled = settlePark
+	t.settle(c)
+}
+
+// park is Park. Caller holds mu.
+func (t *Transport) park(c *Conn) bool {
 	if c.err != nil || c.active || t.s.maxDormant < 0 || !c.quiet() {
 		return false
 	}

@@ -346,6 +346,9 @@ func (t *Transport) fireTimers(now time.Time) time.Duration {
 			}
 			t.flush(c)
 		}
+		if c.onSettled != settleNone {
+			t.settle(c)
+		}
 		if c.err != nil {
 			continue
 		}

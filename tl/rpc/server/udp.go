@@ -54,9 +54,23 @@ func (w udpWire) TryWritePacketIn(_ *packet.Batch, over int, typ uint32, head, b
 func (w udpWire) Buffered() bool { return false }
 
 // CloseGraceful closes once the peer has acked every answer written, and
-// the reader has seen every request received (udp.Conn.CloseGraceful):
-// closing at once could lose the last answers.
-func (w udpWire) CloseGraceful() error { return w.Conn.CloseGraceful() }
+// the reader has seen every request received (udp.Conn.CloseGraceful),
+// for udpSettleWait at most: closing at once could lose the last answers,
+// and a peer that is gone would never ack them (Shutdown waits for this).
+func (w udpWire) CloseGraceful() error {
+	_ = w.Conn.CloseGraceful()
+	t := time.NewTimer(udpSettleWait)
+	defer t.Stop()
+	select {
+	case <-w.Done():
+	case <-t.C:
+	}
+	return w.Close()
+}
+
+// udpSettleWait is how long a graceful close waits for a peer's acks: a
+// live VK peer acks within its 30 ms ack delay, and a resend or two fit.
+const udpSettleWait = 250 * time.Millisecond
 
 // Encrypted is true: UDP is always encrypted (wire.md §5.1).
 func (w udpWire) Encrypted() bool { return true }
@@ -65,7 +79,8 @@ func (w udpWire) LocalPID() packet.PID { return w.t.LocalPID() }
 
 // ServeUDP serves every connection t accepts like a TCP connection, except
 // that the server never sends rpcServerWantsFin over UDP (wire.md §4.7):
-// Shutdown closes each UDP connection once its requests are answered. t
+// Shutdown closes each UDP connection once its requests are answered and
+// the answers acked (udpSettleWait at most). t
 // belongs to the server from now on: Shutdown (after the last connection
 // ends) and Close close it, and ServeUDP then returns ErrServerClosed.
 // MaxConns counts UDP peers too.

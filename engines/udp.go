@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
@@ -13,8 +14,9 @@ import (
 // picks one, or pass a TCP listener's address to share its port),
 // encrypted with key (>= 32 bytes), in the background until Shutdown or
 // Close; it returns the bound address. The same handler serves TCP and
-// UDP requests.
-func (s *Server) ListenUDP(addr string, key []byte) (net.Addr, error) {
+// UDP requests. Peers idle for idleAfter are parked (udp.Config.IdleAfter;
+// 0: never).
+func (s *Server) ListenUDP(addr string, key []byte, idleAfter time.Duration) (net.Addr, error) {
 	ua, err := net.ResolveUDPAddr("udp4", addr)
 	if err != nil {
 		return nil, fmt.Errorf("engines: listen udp: %w", err)
@@ -23,7 +25,7 @@ func (s *Server) ListenUDP(addr string, key []byte) (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engines: listen udp: %w", err)
 	}
-	t, err := udp.New(sock, udp.Config{Keys: [][]byte{key}, Logger: s.log})
+	t, err := udp.New(sock, udp.Config{Keys: [][]byte{key}, Logger: s.log, IdleAfter: idleAfter})
 	if err != nil {
 		_ = sock.Close()
 		return nil, fmt.Errorf("engines: listen udp: %w", err)

@@ -14,7 +14,7 @@ func TestListenUDP(t *testing.T) {
 	leakCheck(t)
 	key := []byte("0123456789abcdef0123456789abcdef-engines")
 	e := startEngine(t, engines.Config{})
-	ua, err := e.ListenUDP(e.addr, key)
+	ua, err := e.ListenUDP(e.addr, key, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,9 @@
 // encrypted with the key in -key-file (the file's bytes as is, >= 32;
 // required by -udp). A key also enables AES on TCP for clients that offer
 // it. Over UDP the shutdown sends no fin: each UDP connection closes at
-// its last answer.
+// its last answer, once acked. -udp-idle-after (default 1m, 0: never)
+// parks UDP peers with nothing in flight, as the proxy's udp_idle_after
+// does for apps.
 //
 // run(ctx, args, stdout, stderr) is the whole program minus signals, so
 // tests run it in-process; kinds() is the one list of engine kinds.

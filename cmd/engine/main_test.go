@@ -48,6 +48,7 @@ func TestUsageErrors(t *testing.T) {
 		{"extra argument", []string{"memcache"}, "unexpected arguments"},
 		{"unknown flag", []string{"-port", "1"}, "flag provided but not defined: -port"},
 		{"udp without key", []string{"-udp"}, "-udp needs -key-file"},
+		{"negative udp idle", []string{"-udp-idle-after", "-1s"}, "-udp-idle-after -1s is negative"},
 		{"missing key file", []string{"-key-file", "/nonexistent/key"}, "-key-file: configs: key_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,7 +71,8 @@ func TestHelp(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, f := range []string{"-kind", "-listen", "-version", "-fault-latency", "-fault-error-rate", "-fault-stall",
-		"-log-level", "-shutdown-timeout", "-memcache-max-bytes", "engine -kind memcache -listen 127.0.0.1:9311"} {
+		"-log-level", "-shutdown-timeout", "-memcache-max-bytes", "-udp", "-udp-idle-after", "-key-file",
+		"engine -kind memcache -listen 127.0.0.1:9311"} {
 		if !strings.Contains(out, f) {
 			t.Errorf("usage lacks %s", f)
 		}
@@ -162,7 +164,7 @@ func TestRunUDP(t *testing.T) {
 	if err := os.WriteFile(kf, key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr, stop, stderr := startRun(t, "-kind", "memcache", "-listen", "127.0.0.1:0", "-udp", "-key-file", kf)
+	addr, stop, stderr := startRun(t, "-kind", "memcache", "-listen", "127.0.0.1:0", "-udp", "-key-file", kf, "-udp-idle-after", "30s")
 	opts := client.Options{Network: "udp"}
 	opts.Packet.Key = key
 	cl, err := client.New(addr, opts)
@@ -178,8 +180,10 @@ func TestRunUDP(t *testing.T) {
 	if code := stop(); code != exitOK {
 		t.Fatalf("exit %d; stderr %s", code, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "udp=true") {
-		t.Errorf("log lacks udp=true:\n%s", stderr.String())
+	for _, want := range []string{"udp=true", "udp_idle_after=30s"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, stderr.String())
+		}
 	}
 }
 

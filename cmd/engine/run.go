@@ -39,6 +39,7 @@ type options struct {
 	shutdownTimeout time.Duration
 	maxBytes        int64
 	udp             bool
+	udpIdleAfter    time.Duration
 	keyFile         string
 	key             []byte // read from keyFile by parseFlags
 }
@@ -78,6 +79,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown waits for clients before closing (e.g. -shutdown-timeout 3s)")
 	fs.Int64Var(&o.maxBytes, "memcache-max-bytes", 0, "memcache: bytes of keys and values before writes fail with OUT_OF_MEMORY; 0 means 256 MiB (e.g. -memcache-max-bytes 1073741824)")
 	fs.BoolVar(&o.udp, "udp", false, "also serve VK's UDP transport on the -listen address (the TCP port); needs -key-file (e.g. -udp -key-file key)")
+	fs.DurationVar(&o.udpIdleAfter, "udp-idle-after", time.Minute, "with -udp: park a UDP peer (free its connection) after this long with nothing in flight, and forget one silent this long with answers unacked (at least 5s); 0 keeps peers for good (e.g. -udp-idle-after 30s)")
 	fs.StringVar(&o.keyFile, "key-file", "", "crypto key `FILE`, its bytes as is, >= 32 bytes: required by -udp, enables AES on TCP for clients that offer it (e.g. -key-file /etc/engine/key)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
@@ -98,6 +100,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 		return o, fmt.Errorf("-shutdown-timeout %v must be positive", o.shutdownTimeout)
 	case o.maxBytes < 0:
 		return o, fmt.Errorf("-memcache-max-bytes %d is negative", o.maxBytes)
+	case o.udpIdleAfter < 0:
+		return o, fmt.Errorf("-udp-idle-after %v is negative; 0 keeps peers for good", o.udpIdleAfter)
 	}
 	if _, err := parseLevel(o.logLevel); err != nil {
 		return o, err
@@ -173,7 +177,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitProblem
 	}
 	if o.udp {
-		if _, err := srv.ListenUDP(addr.String(), o.key); err != nil {
+		if _, err := srv.ListenUDP(addr.String(), o.key, o.udpIdleAfter); err != nil {
 			log.Error("engine: cannot listen on UDP", "kind", o.kind, "addr", addr.String(), "reason", err.Error())
 			_ = srv.Close()
 			return exitProblem
@@ -181,7 +185,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	f := srv.Faults()
 	log.Info("engine started", "kind", o.kind, "addr", addr.String(), "pid", os.Getpid(), "version", o.version,
-		"fault_latency", f.Latency.String(), "fault_error_rate_ppm", f.ErrorPPM, "fault_stall", f.Stall, "udp", o.udp)
+		"fault_latency", f.Latency.String(), "fault_error_rate_ppm", f.ErrorPPM, "fault_stall", f.Stall, "udp", o.udp, "udp_idle_after", o.udpIdleAfter.String())
 	fmt.Fprintln(stdout, addr.String())
 
 	<-ctx.Done()

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -68,7 +70,8 @@ func fuzzSeeds(peer packet.PID, srv packet.PID) [][]byte {
 // the plaintext (encHeader, payload, ...) and encrypts it under a valid
 // pid-mode header, so the fuzzer reaches the decrypted paths. Mode bit 2
 // first parks what it can, so inputs meet dormant records: a peer is never
-// both live and dormant.
+// both live and dormant. Mode bit 3 asks every connection to park once
+// settled (ParkGraceful), so the input meets a connection about to end.
 func FuzzDatagram(f *testing.F) {
 	tr, err := build(discardSocket{}, Config{Keys: [][]byte{testKey}, MaxWindow: 64, AcceptBacklog: 1})
 	if err != nil {
@@ -84,6 +87,9 @@ func FuzzDatagram(f *testing.F) {
 	}
 	for _, s := range seeds {
 		f.Add(s, uint8(0))
+	}
+	for _, i := range []int{0, 2, 1, 4} { // graceful: accept, ack, chunk, hash
+		f.Add(seeds[i], uint8(8))
 	}
 	u := unencHeader{flags: 0xb9, local: peer, remote: packet.PID{IP: 0x7f000001, PortPID: 40001}, cryptoFlags: cryptoFlags(KeyID(testKey)), random: [32]byte{5}}
 	data := encHeader{flags: ePacketNum | eSingle | eVersion | 0x39 | ePrevParts | eNextParts | ePrevLength | eNextLength | ePacketOffset, version: transportVersion}
@@ -106,6 +112,14 @@ func FuzzDatagram(f *testing.F) {
 		}
 		if mode&4 != 0 {
 			parkAll(tr)
+		}
+		if mode&8 != 0 {
+			tr.mu.Lock()
+			conns := slices.Collect(maps.Values(tr.byAddr))
+			tr.mu.Unlock()
+			for _, c := range conns {
+				c.ParkGraceful()
+			}
 		}
 		tr.mu.Lock()
 		defer tr.mu.Unlock()

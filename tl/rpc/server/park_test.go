@@ -199,15 +199,7 @@ func TestInteropVKClientUDPRefused(t *testing.T) {
 		t.Skip("VK's UDP transport races internally; run without -race (make test does)")
 	}
 	leakCheck(t)
-	held := make(chan *Request, 1)
-	h := HandlerFunc(func(r *Request) {
-		if r.ActorID == 9 {
-			held <- r
-			return
-		}
-		r.Reply(r.Body)
-	})
-	s, tr, addr, _ := startUDPServerWith(t, Config{Handler: h, MaxConns: 1}, udp.Config{IdleAfter: 20 * time.Millisecond})
+	s, tr, addr, held := startRefusing(t)
 	first, second := vkUDPClient(t), vkUDPClient(t)
 	errc := make(chan error, 1)
 	go func() {

@@ -203,6 +203,22 @@ func TestInteropVKClientUDP(t *testing.T) {
 	}
 }
 
+// startRefusing serves echo over UDP with MaxConns 1 and IdleAfter 20ms,
+// except that requests for actor 9 are held: they go to held, unanswered.
+func startRefusing(t *testing.T) (*Server, *udp.Transport, string, chan *Request) {
+	t.Helper()
+	held := make(chan *Request, 1)
+	h := HandlerFunc(func(r *Request) {
+		if r.ActorID == 9 {
+			held <- r
+			return
+		}
+		r.Reply(r.Body)
+	})
+	s, tr, addr, _ := startUDPServerWith(t, Config{Handler: h, MaxConns: 1}, udp.Config{IdleAfter: 20 * time.Millisecond})
+	return s, tr, addr, held
+}
+
 // TestUDPRefused: a UDP peer over MaxConns has its request answered with
 // TOO_MANY_REQUESTS at once, where it would otherwise wait for its
 // timeout, and its connection is parked once it acked that. When the
@@ -210,22 +226,14 @@ func TestInteropVKClientUDP(t *testing.T) {
 // call revives its own and is admitted.
 func TestUDPRefused(t *testing.T) {
 	leakCheck(t)
-	held := make(chan *Request, 1)
-	h := HandlerFunc(func(r *Request) {
-		if r.ActorID == 1 {
-			held <- r
-			return
-		}
-		r.Reply(r.Body)
-	})
-	s, tr, addr, _ := startUDPServerWith(t, Config{Handler: h, MaxConns: 1}, udp.Config{IdleAfter: 20 * time.Millisecond})
+	s, tr, addr, held := startRefusing(t)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	a, b := udpClient(t, addr), udpClient(t, addr)
 	errc := make(chan error, 1)
 	go func() {
 		var resp rpcclient.Response
-		errc <- a.Do(ctx, &rpcclient.Request{ActorID: 1, Body: fn(tagEcho)}, &resp)
+		errc <- a.Do(ctx, &rpcclient.Request{ActorID: 9, Body: fn(tagEcho)}, &resp)
 	}()
 	r := recv(t, held, "a's request")
 

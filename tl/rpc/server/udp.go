@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
-
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 )
@@ -126,9 +125,9 @@ func (s *Server) ServeUDP(t *udp.Transport) error {
 	}
 }
 
-// A UDP peer refused over MaxConns: at most maxRefusing are answered at
-// once (beyond, one is dropped unanswered), each waiting at most
-// refuseWait for its first request to arrive whole.
+// UDP peers refused over MaxConns: at most maxRefusing are answered at
+// once (beyond, a refused peer is dropped unanswered), each for at most
+// refuseWait (its requests to arrive whole, its acks of the answers).
 const (
 	maxRefusing = 64
 	refuseWait  = time.Second

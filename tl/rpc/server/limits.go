@@ -106,20 +106,22 @@ func (l *Limits) Budget() *packet.Budget { return l.budget }
 // else cfg's); 0: no cap. UDP messages arrive whole, so a UDP connection
 // checks each request against it instead of closing.
 func (l *Limits) maxBody(cfg packet.Config) int {
-	n := int(l.maxPacket.Load())
-	if n <= 0 {
-		n = cfg.MaxPacketLen
+	if n := l.packetLen(cfg); n > 0 {
+		return n - (packet.MaxPacketLen - packet.MaxBodyLen)
 	}
-	if n <= 0 {
-		return 0
-	}
-	return n - (packet.MaxPacketLen - packet.MaxBodyLen)
+	return 0
 }
 
 // packetConfig is cfg with l's packet cap, for a connection accepted now.
 func (l *Limits) packetConfig(cfg packet.Config) packet.Config {
-	if n := l.maxPacket.Load(); n > 0 {
-		cfg.MaxPacketLen = int(n)
-	}
+	cfg.MaxPacketLen = l.packetLen(cfg)
 	return cfg
+}
+
+// packetLen is the packet cap now: l's, or else cfg's (0: the protocol's).
+func (l *Limits) packetLen(cfg packet.Config) int {
+	if n := l.maxPacket.Load(); n > 0 {
+		return int(n)
+	}
+	return cfg.MaxPacketLen
 }

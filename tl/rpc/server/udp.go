@@ -57,7 +57,7 @@ func (w udpWire) Buffered() bool { return false }
 // for udpSettleWait at most: closing at once could lose the last answers,
 // and a peer that is gone would never ack them (Shutdown waits for this).
 func (w udpWire) CloseGraceful() error {
-	_ = w.Conn.CloseGraceful()
+	w.Conn.CloseGraceful()
 	t := time.NewTimer(udpSettleWait)
 	defer t.Stop()
 	select {
@@ -151,8 +151,7 @@ func (s *Server) refuseUDP(uc *udp.Conn) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
-		defer func() {
-			_ = uc.Close()
+		defer func() { // uc has ended: ReadPacket failed
 			s.mu.Lock()
 			s.refusing--
 			s.mu.Unlock()

@@ -261,13 +261,12 @@ func (c *Conn) Close() error {
 // that answers what it reads holds the close back with its answer, until
 // the peer acks it. A peer that never acks, or never stops sending, holds
 // c until Close, a reset, or the silence rule (Config.IdleAfter).
-func (c *Conn) CloseGraceful() error {
+func (c *Conn) CloseGraceful() {
 	t := c.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c.onSettled = settleClose
 	t.settle(c)
-	return nil
 }
 
 // close ends c by our choice: a dialled connection's next Dial uses the

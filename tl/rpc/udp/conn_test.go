@@ -116,7 +116,7 @@ func TestCloseGraceful(t *testing.T) {
 		end  func(*Conn)
 		want error
 	}{
-		{"close", func(s *Conn) { _ = s.CloseGraceful() }, ErrClosed},
+		{"close", (*Conn).CloseGraceful, ErrClosed},
 		{"park", (*Conn).ParkGraceful, ErrParked},
 	} {
 		t.Run(tc.name, func(t *testing.T) { testCloseGraceful(t, tc.end, tc.want) })

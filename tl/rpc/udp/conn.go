@@ -70,7 +70,10 @@ type Conn struct {
 	writable chan struct{} // cap 1: the write queue shrank
 	done     chan struct{}
 
-	cur []byte // body buffer returned by the last ReadPacket (reader-owned)
+	// cur is the buffer of the message the last ReadPacket returned: the
+	// reader holds it until it calls ReadPacket again, and a graceful end
+	// waits for that (settled). Guarded by mu.
+	cur []byte
 }
 
 func (t *Transport) newConn(addr netip.AddrPort, k addrKey, active bool) *Conn {
@@ -124,8 +127,13 @@ func (c *Conn) ReadPacket() (typ uint32, body []byte, err error) {
 	for {
 		t.mu.Lock()
 		if c.cur != nil {
+			// The reader is done with its last message: a graceful end
+			// waiting for that may now come (settle).
 			t.putBuf(c.cur)
 			c.cur = nil
+			if c.onSettled != settleNone && c.recvHead == len(c.recvq) {
+				t.settle(c)
+			}
 		}
 		if c.recvHead < len(c.recvq) {
 			m := c.recvq[c.recvHead]
@@ -135,8 +143,8 @@ func (c *Conn) ReadPacket() (typ uint32, body []byte, err error) {
 				c.recvq, c.recvHead = c.recvq[:0], 0
 			}
 			c.recvLen -= len(m)
-			t.mu.Unlock()
 			c.cur = m
+			t.mu.Unlock()
 			return binary.LittleEndian.Uint32(m), m[4:], nil
 		}
 		if c.err != nil {
@@ -257,10 +265,13 @@ func (c *Conn) Close() error {
 
 // CloseGraceful closes c once it is settled both ways: the peer has
 // acked every message written to c, and every message the peer sent is
-// whole, acked and read. It may be at once; Done tells when. A reader
-// that answers what it reads holds the close back with its answer, until
-// the peer acks it. A peer that never acks, or never stops sending, holds
-// c until Close, a reset, or the silence rule (Config.IdleAfter).
+// whole, acked and read, and the reader has called ReadPacket again since
+// the last one. It may be at once; Done tells when. A reader that answers
+// each message before it reads the next therefore holds the close back
+// with its answer, until the peer acks it. A peer that never acks, or
+// never stops sending, holds c until Close, a reset, or the silence rule
+// (Config.IdleAfter); so does a reader that never reads again.
+// CancelGraceful takes it back.
 func (c *Conn) CloseGraceful() {
 	t := c.t
 	t.mu.Lock()
@@ -286,10 +297,11 @@ const (
 )
 
 // settle ends c as CloseGraceful or ParkGraceful asked, once it is
-// settled: it runs after each datagram and each timer round of c. Caller
-// holds mu.
+// settled and its reader has come back for the next message (it may yet
+// answer the last one): it runs after each datagram, each timer round of
+// c and each return of the reader. Caller holds mu.
 func (t *Transport) settle(c *Conn) {
-	if c.err != nil || !c.settled() {
+	if c.err != nil || c.cur != nil || !c.settled() {
 		return
 	}
 	if c.onSettled != settlePark || !t.park(c) {

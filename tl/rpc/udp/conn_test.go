@@ -125,8 +125,8 @@ func TestCloseGraceful(t *testing.T) {
 
 func testCloseGraceful(t *testing.T, end func(*Conn), want error) {
 	leakCheck(t)
-	cclk := newFakeClock()
-	srv := newTransport(t, Config{})
+	cclk, sclk := newFakeClock(), newFakeClock()
+	srv := newTransport(t, Config{Now: sclk.Now, NewTimer: sclk.NewTimer})
 	cli := newTransport(t, Config{Now: cclk.Now, NewTimer: cclk.NewTimer})
 	c, s := openPair(t, cli, srv, []byte("request"))
 	defer c.Close()
@@ -150,18 +150,97 @@ func testCloseGraceful(t *testing.T, end func(*Conn), want error) {
 		t.Fatalf("closed with a message unread: %v", err)
 	}
 	readOne(t, s, 1, []byte("late"))
-	select { // our ack of "late", on the ack timer, settles it
-	case <-s.Done():
+	// Our ack of "late" goes out on the ack timer: c is settled, but its
+	// reader holds "late" and may answer it.
+	sclk.Advance(ackDelay)
+	runTimers(srv, sclk)
+	srv.mu.Lock()
+	acked := s.settled()
+	srv.mu.Unlock()
+	if !acked {
+		t.Fatal("not settled after the ack timer")
+	}
+	if err := s.Err(); err != nil {
+		t.Fatalf("ended while its reader held a message: %v", err)
+	}
+	if err := s.WritePacket(2, nil, []byte("late answer")); err != nil {
+		t.Fatalf("answer to the held message: %v", err)
+	}
+	readOne(t, c, 2, []byte("late answer"))
+	ended := make(chan error, 1)
+	go func() { // the reader comes back: c ends once the peer acks
+		_, _, err := s.ReadPacket()
+		ended <- err
+	}()
+	cclk.Advance(ackDelay)
+	runTimers(cli, cclk)
+	select {
+	case err := <-ended:
+		if !errors.Is(err, want) {
+			t.Fatalf("read at the end: %v, want %v", err, want)
+		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("not closed once settled")
+		t.Fatal("not ended once settled and the reader was back")
 	}
 	if err := s.Err(); !errors.Is(err, want) {
 		t.Fatalf("err %v, want %v", err, want)
 	}
-	if _, _, err := s.ReadPacket(); !errors.Is(err, want) {
-		t.Fatalf("read after the end: %v", err)
-	}
 	if st := srv.Stats(); st.Conns != 0 || st.Dormant != int(st.Parked) {
 		t.Fatalf("conns %d, dormant %d, parked %d", st.Conns, st.Dormant, st.Parked)
+	}
+}
+
+// TestCancelGraceful: a reader that took a message after ParkGraceful and
+// then keeps the connection (a refused peer admitted after all) finds it
+// open however long the peer took to ack, and it stays open once settled;
+// on an ended connection CancelGraceful reports false.
+func TestCancelGraceful(t *testing.T) {
+	leakCheck(t)
+	cclk, sclk := newFakeClock(), newFakeClock()
+	srv := newTransport(t, Config{Now: sclk.Now, NewTimer: sclk.NewTimer})
+	cli := newTransport(t, Config{Now: cclk.Now, NewTimer: cclk.NewTimer})
+	c, s := openPair(t, cli, srv, []byte("request"))
+	defer c.Close()
+	s.ParkGraceful()
+	if err := c.WritePacket(1, nil, []byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	readOne(t, s, 1, []byte("second"))
+	sclk.Advance(ackDelay) // our ack of both goes out: settled but for the reader
+	runTimers(srv, sclk)
+	if !s.CancelGraceful() {
+		t.Fatalf("CancelGraceful on an open connection: false (%v)", s.Err())
+	}
+	got := make(chan []byte, 1)
+	go func() { // the reader comes back: nothing ends c now
+		_, body, err := s.ReadPacket()
+		if err != nil {
+			t.Errorf("read after CancelGraceful: %v", err)
+		}
+		got <- append([]byte(nil), body...)
+	}()
+	if err := s.WritePacket(2, nil, []byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	readOne(t, c, 2, []byte("answer"))
+	cclk.Advance(ackDelay) // the peer acks: settled again
+	runTimers(cli, cclk)
+	waitFor(t, "the answer acked", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return s.settled()
+	})
+	if err := s.Err(); err != nil {
+		t.Fatalf("ended after CancelGraceful: %v", err)
+	}
+	if err := c.WritePacket(1, nil, []byte("third")); err != nil {
+		t.Fatal(err)
+	}
+	if body := <-got; string(body) != "third" {
+		t.Fatalf("read %q, want third", body)
+	}
+	_ = s.Close()
+	if s.CancelGraceful() {
+		t.Fatal("CancelGraceful on a closed connection: true")
 	}
 }

@@ -53,6 +53,18 @@ func (c *Conn) settled() bool {
 		in.ackAt.IsZero() && in.rrAt.IsZero()
 }
 
+// CancelGraceful takes back a CloseGraceful or ParkGraceful that has not
+// ended c yet: c stays open. It reports false when c has ended already.
+// A reader that took a message before changing its mind can always keep
+// c: a graceful end waits for the reader to come back to ReadPacket.
+func (c *Conn) CancelGraceful() bool {
+	t := c.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c.onSettled = settleNone
+	return c.err == nil
+}
+
 // Park ends an accepted connection that holds nothing, keeping a dormant
 // record so that the peer's next datagram brings it back through Accept.
 // It reports false, and changes nothing, when c has anything in flight,

@@ -82,7 +82,8 @@
 //     max_connections slot are freed until their next datagram; peers
 //     silent that long with answers unacked are forgotten. A UDP peer over
 //     max_connections has its requests answered with TOO_MANY_REQUESTS
-//     and is parked once it acked them (server.refuseUDP). The key, udp
+//     and is parked once it acked them, or served once a slot frees
+//     (server.refuseUDP). The key, udp
 //     and udp_idle_after are read at start; a reload keeps them.
 //   - Fan-out (scatter.go, packages route and fanout): a vector key
 //     argument (memcache.getMulti) is split, one sub-request per shard

@@ -60,10 +60,14 @@ func newConn(s *Server, pc wire, id uint64) *conn {
 
 // readLoop serves the connection until it fails or is closed; any return
 // closes it. Bad packets are reported (and the connection closed) by the
-// packet layer.
-func (c *conn) readLoop() {
+// packet layer. first, if not nil, was read before the loop (a refused
+// UDP peer admitted after all) and is handled first.
+func (c *conn) readLoop(first *message) {
 	defer c.pc.Close()
 	defer c.batch.Flush()
+	if first != nil && !c.handle(first.typ, first.body) {
+		return
+	}
 	for {
 		if !c.pc.Buffered() {
 			c.batch.Flush() // the burst is over: write it before waiting
@@ -81,26 +85,39 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
-		switch typ {
-		case rpc.TypeInvokeReq:
-			if !c.handleInvoke(body) {
-				return
-			}
-		case rpc.TypeCancelReq:
-			c.handleCancel(body)
-		case rpc.TypeClientWantsFin:
-			// The client sends nothing more; finish what is in flight.
-			c.srv.log.Debug("rpc/server: client wants fin", "conn", c.id, "remote", c.pc.RemoteAddr())
-			c.finishWhenIdle()
-		default:
-			c.srv.stats.unknown.Add(1)
-			if n, ok := c.srv.unknownLog.Allow(); ok {
-				c.srv.log.Info("rpc/server: unknown message type ignored",
-					"type", fmt.Sprintf("%#08x", typ), "len", len(body), "conn", c.id, "remote", c.pc.RemoteAddr(),
-					"ignored_since_last_log", n)
-			}
+		if !c.handle(typ, body) {
+			return
 		}
 	}
+}
+
+// message is one message read from the wire.
+type message struct {
+	typ  uint32
+	body []byte
+}
+
+// handle dispatches one message; it returns false when the connection
+// must close.
+func (c *conn) handle(typ uint32, body []byte) bool {
+	switch typ {
+	case rpc.TypeInvokeReq:
+		return c.handleInvoke(body)
+	case rpc.TypeCancelReq:
+		c.handleCancel(body)
+	case rpc.TypeClientWantsFin:
+		// The client sends nothing more; finish what is in flight.
+		c.srv.log.Debug("rpc/server: client wants fin", "conn", c.id, "remote", c.pc.RemoteAddr())
+		c.finishWhenIdle()
+	default:
+		c.srv.stats.unknown.Add(1)
+		if n, ok := c.srv.unknownLog.Allow(); ok {
+			c.srv.log.Info("rpc/server: unknown message type ignored",
+				"type", fmt.Sprintf("%#08x", typ), "len", len(body), "conn", c.id, "remote", c.pc.RemoteAddr(),
+				"ignored_since_last_log", n)
+		}
+	}
+	return true
 }
 
 // park ends an idle UDP connection that has no request in flight: the

@@ -52,9 +52,11 @@
 //   - Memory is bounded: at most MaxConns connections (more are accepted
 //     and closed at once; a UDP peer, which cannot see a close, has its
 //     requests answered with TOO_MANY_REQUESTS and is parked once it
-//     acked them, at most 64 such peers at a time for at most 1s each); at most MaxRequestBytes of requests in flight
-//     over the server, and MaxInflightPerConn per connection, beyond which
-//     readers stop reading until replies arrive (TCP back-pressure, never
+//     acked them, at most 64 such peers at a time for at most 1s each,
+//     or served from its first request that finds a slot free); at most
+//     MaxRequestBytes of requests in flight over the server, and
+//     MaxInflightPerConn per connection, beyond which readers stop
+//     reading until replies arrive (TCP back-pressure, never
 //     a crash or an unbounded queue); a response above MaxResponseBytes
 //     (at most 16 MiB - 17) is replaced by RESULT_TOO_LARGE (-3011);
 //     pending writes are bounded by packet.Config.WriteBufferLimit. A

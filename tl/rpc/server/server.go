@@ -90,6 +90,7 @@ type Server struct {
 
 	onConnWait func() // test hook: a reader waits for a slot; nil in production
 	onConnDone func() // test hook: a connection goroutine ends; nil in production
+	refuseWait time.Duration // how long a refused UDP peer is answered at most: the const refuseWait, but in tests
 
 	lim      *Limits // connections and bytes, maybe shared with other servers
 	nextID   atomic.Uint64
@@ -131,6 +132,7 @@ func New(cfg Config) (*Server, error) {
 	s.canceler, _ = st.Handler.(Canceler)
 	s.rejectLog.Now, s.unknownLog.Now, s.malformedLog.Now = st.Now, st.Now, st.Now
 	s.pool.New = func() any { return new(Request) }
+	s.refuseWait = refuseWait
 	return s, nil
 }
 
@@ -139,15 +141,23 @@ func New(cfg Config) (*Server, error) {
 // instead of waiting; the refusal is logged at most once a second.
 func (s *Server) admit(remote net.Addr) bool {
 	s.stats.connsTotal.Add(1)
-	if s.lim.conns.Add(1) <= s.lim.maxConns.Load() {
+	if s.takeConnSlot() {
 		return true
 	}
-	s.lim.conns.Add(-1)
 	s.stats.connsRejected.Add(1)
 	if n, ok := s.rejectLog.Allow(); ok {
 		s.log.Warn("rpc/server: MaxConns reached, connection closed",
 			"remote", remote, "max_conns", s.lim.MaxConns(), "rejected_since_last_log", n)
 	}
+	return false
+}
+
+// takeConnSlot counts one more connection if that stays within MaxConns.
+func (s *Server) takeConnSlot() bool {
+	if s.lim.conns.Add(1) <= s.lim.maxConns.Load() {
+		return true
+	}
+	s.lim.conns.Add(-1)
 	return false
 }
 
@@ -256,7 +266,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		_ = pc.WritePacket(rpc.TypeServerWantsFin, nil, nil)
 	}
 	s.stats.connsActive.Add(1)
-	c.readLoop()
+	c.readLoop(nil)
 	s.stats.connsActive.Add(-1)
 	s.mu.Lock()
 	delete(s.conns, c)

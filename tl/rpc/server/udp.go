@@ -106,23 +106,35 @@ func (s *Server) ServeUDP(t *udp.Transport) error {
 			return fmt.Errorf("rpc/server: udp accept: %w", err)
 		}
 		if !s.admit(uc.RemoteAddr()) {
-			s.refuseUDP(uc)
+			s.refuseUDP(uc, t)
 			continue
 		}
-		c := newConn(s, udpWire{Conn: uc, t: t}, s.nextID.Add(1))
-		c.udp = true
-		s.mu.Lock()
-		if s.state != stateRunning {
-			s.mu.Unlock()
-			s.lim.conns.Add(-1)
-			_ = uc.Close()
-			continue // Close, or Shutdown's end, closes t and ends Accept
+		// Not running: Close, or Shutdown's end, closes t and ends Accept.
+		if c := s.addUDPConn(uc, t, true); c != nil {
+			go s.serveUDPConn(c, nil)
 		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go s.serveUDPConn(c)
 	}
+}
+
+// addUDPConn registers an admitted peer's connection (its slot taken),
+// and adds it to wg when addWG (a refusal being handed over counts in wg
+// already). It returns nil, having closed uc and given the slot back, when
+// the server is no longer running.
+func (s *Server) addUDPConn(uc *udp.Conn, t *udp.Transport, addWG bool) *conn {
+	c := newConn(s, udpWire{Conn: uc, t: t}, s.nextID.Add(1))
+	c.udp = true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateRunning {
+		s.lim.conns.Add(-1)
+		_ = uc.Close()
+		return nil
+	}
+	s.conns[c] = struct{}{}
+	if addWG {
+		s.wg.Add(1)
+	}
+	return c
 }
 
 // UDP peers refused over MaxConns: at most maxRefusing are answered at
@@ -138,9 +150,11 @@ const (
 // them (udp.Conn.ParkGraceful). A refused TCP client sees its connection
 // closed at once; a UDP peer has no such signal, and would wait for its
 // timeout. Parked, the peer's next call comes back through Accept and is
-// admitted or refused afresh, with nothing for its client to notice.
-// Shutdown waits for a refusal in progress (refuseWait at most).
-func (s *Server) refuseUDP(uc *udp.Conn) {
+// admitted or refused afresh, with nothing for its client to notice. A
+// slot that frees meanwhile admits it at its next request, which is then
+// served like any other. Shutdown waits for a refusal in progress
+// (refuseWait at most).
+func (s *Server) refuseUDP(uc *udp.Conn, t *udp.Transport) {
 	s.mu.Lock()
 	if s.state != stateRunning || s.refusing >= maxRefusing {
 		s.mu.Unlock()
@@ -151,41 +165,70 @@ func (s *Server) refuseUDP(uc *udp.Conn) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
-		defer func() { // uc has ended: ReadPacket failed
-			s.mu.Lock()
-			s.refusing--
-			s.mu.Unlock()
-			s.wg.Done()
-		}()
-		stop := time.AfterFunc(refuseWait, func() { _ = uc.Close() })
-		defer stop.Stop()
-		text := fmt.Sprintf("rpc/server: connection refused: the server's cap of %d connections is reached; retry later", s.lim.MaxConns())
-		// Every request read is answered, until the park (at once if
-		// nothing has arrived unread) or refuseWait.
-		uc.ParkGraceful()
-		for {
-			typ, body, err := uc.ReadPacket()
-			switch {
-			case errors.Is(err, udp.ErrIdle):
-			case err != nil:
-				return
-			case typ == rpc.TypeInvokeReq && len(body) >= 8:
-				qid := int64(binary.LittleEndian.Uint64(body))
-				head := rpc.AppendResultHeader(nil, qid, nil, 0, false)
-				_ = uc.WritePacket(rpc.TypeReqResult, head, rpc.AppendErrorBody(nil, qid, rpc.CodeTooManyRequests, text))
-			}
+		if c, first := s.refuse(uc, t); c != nil {
+			s.serveUDPConn(c, first) // its wg.Done ends the refusal's count
+			return
 		}
+		s.wg.Done()
 	}()
 }
 
-func (s *Server) serveUDPConn(c *conn) {
+// refuse answers uc's requests until uc ends (nil), or until a request
+// finds a free slot: it then returns uc's connection, registered, and
+// that request, for serveUDPConn.
+func (s *Server) refuse(uc *udp.Conn, t *udp.Transport) (*conn, *message) {
+	defer func() {
+		s.mu.Lock()
+		s.refusing--
+		s.mu.Unlock()
+	}()
+	stop := time.AfterFunc(s.refuseWait, func() { _ = uc.Close() })
+	defer stop.Stop()
+	text := fmt.Sprintf("rpc/server: connection refused: the server's cap of %d connections is reached; retry later", s.lim.MaxConns())
+	// Every request read is answered, until the park (at once if nothing
+	// has arrived unread) or refuseWait. The park waits for this reader
+	// to come back to ReadPacket, so the request it holds can still be
+	// answered, or served.
+	uc.ParkGraceful()
+	for {
+		typ, body, err := uc.ReadPacket()
+		switch {
+		case errors.Is(err, udp.ErrIdle):
+		case err != nil:
+			return nil, nil // uc has ended
+		case typ != rpc.TypeInvokeReq || len(body) < 8:
+			// Nothing to answer.
+		case s.takeConnSlot():
+			// Room now: keep uc, unless refuseWait has closed it or the
+			// peer reset it.
+			if !stop.Stop() || !uc.CancelGraceful() {
+				s.lim.conns.Add(-1)
+				_ = uc.Close()
+				return nil, nil
+			}
+			c := s.addUDPConn(uc, t, false)
+			if c != nil {
+				s.log.Debug("rpc/server: refused UDP peer admitted: a connection slot freed", "conn", c.id, "remote", uc.RemoteAddr())
+			}
+			return c, &message{typ, body}
+		default:
+			qid := int64(binary.LittleEndian.Uint64(body))
+			head := rpc.AppendResultHeader(nil, qid, nil, 0, false)
+			_ = uc.WritePacket(rpc.TypeReqResult, head, rpc.AppendErrorBody(nil, qid, rpc.CodeTooManyRequests, text))
+		}
+	}
+}
+
+// serveUDPConn runs one admitted peer's connection, from first if not
+// nil, until it ends or parks; it ends one count of wg.
+func (s *Server) serveUDPConn(c *conn, first *message) {
 	defer s.wg.Done()
 	defer s.lim.conns.Add(-1)
 	if s.onConnDone != nil {
 		defer s.onConnDone()
 	}
 	s.stats.connsActive.Add(1)
-	c.readLoop()
+	c.readLoop(first)
 	s.stats.connsActive.Add(-1)
 	s.mu.Lock()
 	delete(s.conns, c)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,12 @@ func startUDPServerWith(t testing.TB, cfg Config, ucfg udp.Config) (*Server, *ud
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveUDPWith(t, s, ucfg)
+}
+
+// serveUDPWith serves s on a new transport on 127.0.0.1.
+func serveUDPWith(t testing.TB, s *Server, ucfg udp.Config) (*Server, *udp.Transport, string, chan error) {
+	t.Helper()
 	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -215,9 +222,100 @@ func startRefusing(t *testing.T) (*Server, *udp.Transport, string, chan *Request
 		}
 		r.Reply(r.Body)
 	})
-	s, tr, addr, _ := startUDPServerWith(t, Config{Handler: h, MaxConns: 1}, udp.Config{IdleAfter: 20 * time.Millisecond})
+	s, err := New(Config{Handler: h, MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.refuseWait = wait // a refusal ends by the peer's ack, not by this bound, however slow the machine
+	s, tr, addr, _ := serveUDPWith(t, s, udp.Config{IdleAfter: 20 * time.Millisecond})
 	return s, tr, addr, held
 }
+
+// TestUDPRefusedAdmitted: a refused UDP peer that keeps calling, so that
+// its connection never settles and parks, is served from its first
+// request after a slot frees, on the same connection.
+func TestUDPRefusedAdmitted(t *testing.T) {
+	leakCheck(t)
+	s, tr, addr, held := startRefusing(t)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	a := udpClient(t, addr)
+	errc := make(chan error, 1)
+	go func() {
+		var resp rpcclient.Response
+		errc <- a.Do(ctx, &rpcclient.Request{ActorID: 9, Body: fn(tagEcho)}, &resp)
+	}()
+	r := recv(t, held, "a's request")
+
+	// b acks only with its next call (its timers never fire), as an app
+	// calling without a pause does: its refused connection stays unsettled.
+	b := rawUDPPeer(t, addr)
+	call := func(qid int64, body []byte) rpc.ReqResult {
+		t.Helper()
+		if err := b.WritePacket(rpc.TypeInvokeReq, nil, rpc.AppendInvokeReq(nil, &rpc.InvokeReq{QueryID: qid, Body: body})); err != nil {
+			t.Fatal(err)
+		}
+		typ, msg, err := b.ReadPacket()
+		var res rpc.ReqResult
+		if err == nil {
+			err = rpc.ParseResult(typ, msg, &res)
+		}
+		if err != nil || res.QueryID != qid {
+			t.Fatalf("call %d: %v, answer to %d", qid, err, res.QueryID)
+		}
+		return res
+	}
+	if res := call(1, fn(tagEcho, 1, 2, 3, 4)); res.ErrorCode != rpc.CodeTooManyRequests {
+		t.Fatalf("b over MaxConns 1: %v, want TOO_MANY_REQUESTS", res.Err())
+	}
+	r.Reply(r.Body)
+	if err := <-errc; err != nil {
+		t.Fatalf("a's held call: %v", err)
+	}
+	waitStats(t, tr, "a parked", func(st udp.Stats) bool { return st.Parked == 1 })
+	body := fn(tagEcho, 5, 6, 7, 8)
+	if res := call(2, body); res.IsError() || !bytes.Equal(res.Body, body) {
+		t.Fatalf("b's call once a's slot freed: %v, %d bytes; want the echo", res.Err(), len(res.Body))
+	}
+	if res := call(3, body); res.IsError() || !bytes.Equal(res.Body, body) {
+		t.Fatalf("b's next call: %v, %d bytes; want the echo", res.Err(), len(res.Body))
+	}
+	c := s.Counters()
+	if st := tr.Stats(); st.Parked != 1 || st.Revived != 0 || st.Resets != 0 || st.Conns != 1 {
+		t.Fatalf("b's connection was not kept: %+v", st)
+	}
+	if c.ConnsActive != 1 || c.ConnsRejected != 1 {
+		t.Fatalf("counters %+v: want b active, refused once", c)
+	}
+}
+
+// rawUDPPeer dials addr on a transport of its own whose timers never fire:
+// it acks and resends only as it sends (no loss on loopback).
+func rawUDPPeer(t *testing.T, addr string) *udp.Conn {
+	t.Helper()
+	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := udp.New(sock, udp.Config{Keys: [][]byte{testKey}, NewTimer: func(time.Duration) udp.Timer { return neverTimer{} }})
+	if err != nil {
+		_ = sock.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Close() })
+	c, err := tr.Dial(netip.MustParseAddrPort(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// neverTimer is a udp.Timer that never fires.
+type neverTimer struct{}
+
+func (neverTimer) C() <-chan time.Time { return nil }
+func (neverTimer) Reset(time.Duration) {}
+func (neverTimer) Stop()               {}
 
 // TestUDPRefused: a UDP peer over MaxConns has its request answered with
 // TOO_MANY_REQUESTS at once, where it would otherwise wait for its

@@ -94,8 +94,11 @@
 //
 // CloseGraceful and ParkGraceful end a connection once it is settled: the
 // peer acked everything written to it, and everything it sent is whole,
-// acked and read. A server that answers, then ends a connection (a peer
-// it refuses, a shutdown), so does not lose the last answers with it.
+// acked and read, and the reader has come back to ReadPacket since the
+// last message (it may yet answer that one, however late). A server that
+// answers, then ends a connection (a peer it refuses, a shutdown), so
+// does not lose the last answers with it. CancelGraceful takes the end
+// back (a refused peer admitted after all).
 //
 // # Reliability and timers
 //

@@ -88,8 +88,8 @@ type Server struct {
 	unknownLog   packet.LogLimit
 	malformedLog packet.LogLimit
 
-	onConnWait func() // test hook: a reader waits for a slot; nil in production
-	onConnDone func() // test hook: a connection goroutine ends; nil in production
+	onConnWait func()        // test hook: a reader waits for a slot; nil in production
+	onConnDone func()        // test hook: a connection goroutine ends; nil in production
 	refuseWait time.Duration // how long a refused UDP peer is answered at most: the const refuseWait, but in tests
 
 	lim      *Limits // connections and bytes, maybe shared with other servers

@@ -205,10 +205,10 @@ func (c *conn) oversized(r *Request) bool {
 		return false
 	}
 	s.stats.oversized.Add(1)
-	if m, ok := s.malformedLog.Allow(); ok {
+	if m, ok := s.oversizedLog.Allow(); ok {
 		s.log.Info("rpc/server: UDP request over the size cap answered with an error",
 			"len", len(r.raw), "max", n, "query_id", r.QueryID, "conn", c.id, "remote", c.pc.RemoteAddr(),
-			"malformed_since_last_log", m)
+			"oversized_since_last_log", m)
 	}
 	r.ReplyErr(&rpc.Error{Code: rpc.CodeQueryIncorrect,
 		Description: fmt.Sprintf("rpc/server: request of %d bytes is over this server's cap of %d bytes per request", len(r.raw), n)})

@@ -174,7 +174,8 @@ func TestLimitsPacketLenUDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _, addr, _ := startUDPServerWith(t, Config{Handler: echo, Limits: lim}, udp.Config{})
+	log := &logSink{}
+	s, _, addr, _ := startUDPServerWith(t, Config{Handler: echo, Limits: lim, Logger: log.logger()}, udp.Config{})
 	cl := udpClient(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -216,6 +217,10 @@ func TestLimitsPacketLenUDP(t *testing.T) {
 	pollUntil(t, "the last request released", func() bool { return s.Counters().Active == 0 })
 	if c := s.Counters(); c.Oversized != 2 || c.ConnsTotal != 1 || c.Requests != 4 {
 		t.Fatalf("counters %+v: want 2 oversized of 4 requests on 1 connection", c)
+	}
+	// Logged under a count of its own (once a second at most).
+	if l := log.String(); !strings.Contains(l, "UDP request over the size cap") || !strings.Contains(l, "oversized_since_last_log=0") || strings.Contains(l, "malformed_since_last_log") {
+		t.Fatalf("log: want the refusals logged under their own count:\n%s", l)
 	}
 	if err := lim.Set(LimitValues{MaxPacketLen: 16 << 10}); err != nil {
 		t.Fatal(err)

@@ -87,6 +87,7 @@ type Server struct {
 	rejectLog    packet.LogLimit
 	unknownLog   packet.LogLimit
 	malformedLog packet.LogLimit
+	oversizedLog packet.LogLimit
 
 	onConnWait func()        // test hook: a reader waits for a slot; nil in production
 	onConnDone func()        // test hook: a connection goroutine ends; nil in production
@@ -130,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 		stopped:    make(chan struct{}),
 	}
 	s.canceler, _ = st.Handler.(Canceler)
-	s.rejectLog.Now, s.unknownLog.Now, s.malformedLog.Now = st.Now, st.Now, st.Now
+	s.rejectLog.Now, s.unknownLog.Now, s.malformedLog.Now, s.oversizedLog.Now = st.Now, st.Now, st.Now, st.Now
 	s.pool.New = func() any { return new(Request) }
 	s.refuseWait = refuseWait
 	return s, nil

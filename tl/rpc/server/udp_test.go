@@ -233,7 +233,8 @@ func startRefusing(t *testing.T) (*Server, *udp.Transport, string, chan *Request
 
 // TestUDPRefusedAdmitted: a refused UDP peer that keeps calling, so that
 // its connection never settles and parks, is served from its first
-// request after a slot frees, on the same connection.
+// request after a slot frees, on the same connection. Its messages that
+// are not requests are ignored meanwhile.
 func TestUDPRefusedAdmitted(t *testing.T) {
 	leakCheck(t)
 	s, tr, addr, held := startRefusing(t)
@@ -264,6 +265,20 @@ func TestUDPRefusedAdmitted(t *testing.T) {
 			t.Fatalf("call %d: %v, answer to %d", qid, err, res.QueryID)
 		}
 		return res
+	}
+	// What is not a request, or too short to hold a query id, is not
+	// answered: the first answer b reads is its call's.
+	for _, m := range []struct {
+		typ  uint32
+		body []byte
+	}{
+		{rpc.TypeCancelReq, rpc.AppendCancelReq(nil, 99)},
+		{rpc.TypeInvokeReq, []byte{1, 2, 3, 4}},
+		{0x12345678, []byte{1, 2, 3, 4, 5, 6, 7, 8}},
+	} {
+		if err := b.WritePacket(m.typ, nil, m.body); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if res := call(1, fn(tagEcho, 1, 2, 3, 4)); res.ErrorCode != rpc.CodeTooManyRequests {
 		t.Fatalf("b over MaxConns 1: %v, want TOO_MANY_REQUESTS", res.Err())

@@ -29,7 +29,8 @@
 // stalled engine must look dead to engine.pid health checks, as a hung VK
 // engine does. engine.pid answers the SenderPID the handshake sent (local
 // IPv4, port | pid<<16, start time); engine.stat is server.Stats (uptime,
-// connections, queries...) plus calls.<fn>, errors.<fn>, errors_total,
+// connections, queries..., and udp_* for the UDP transport: peers open
+// and parked, revivals, resets, resends, datagrams) plus calls.<fn>, errors.<fn>, errors_total,
 // unknown_functions, fault_* and the engine's own Config.Stats (keys...).
 // The memcached text "stats"/"version" answers of tl/rpc/server are
 // therefore off.

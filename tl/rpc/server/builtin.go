@@ -9,6 +9,7 @@ import (
 
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/udp"
 )
 
 // Built-in engine functions and their result tags (wire.md §4.8).
@@ -60,7 +61,8 @@ func (s *Server) builtin(r *Request) bool {
 	return true
 }
 
-// Stats returns the server counters and the engine's own stats (from
+// Stats returns the server counters, those of the UDP transports served
+// (udp_*, when there are any) and the engine's own stats (from
 // EngineConfig.Stats), the answer to engine.stat and to "stats". Keys
 // follow VK's engine stats where one exists.
 func (s *Server) Stats(local net.Addr) map[string]string {
@@ -91,10 +93,42 @@ func (s *Server) Stats(local net.Addr) map[string]string {
 	if local != nil {
 		m["local_addr"] = local.String()
 	}
+	s.udpStats(m)
 	if s.cfg.Engine.Stats != nil {
 		s.cfg.Engine.Stats(func(k, v string) { m[k] = v })
 	}
 	return m
+}
+
+// udpStats adds the counters of the UDP transports served, summed, when
+// there are any: peers open and parked, and what the transport did for
+// them (resends, resets, drops of bad datagrams).
+func (s *Server) udpStats(m map[string]string) {
+	s.mu.Lock()
+	ts := make([]*udp.Transport, 0, len(s.transports))
+	for t := range s.transports {
+		ts = append(ts, t)
+	}
+	s.mu.Unlock()
+	if len(ts) == 0 {
+		return
+	}
+	var conns, dormant int
+	var accepted, parked, revived, evicted, resets, resent, in, out, dropped uint64
+	for _, t := range ts {
+		st := t.Stats()
+		conns, dormant = conns+st.Conns, dormant+st.Dormant
+		accepted, parked, revived, evicted = accepted+st.Accepted, parked+st.Parked, revived+st.Revived, evicted+st.Evicted
+		resets, resent = resets+st.Resets, resent+st.ChunksResent
+		in, out, dropped = in+st.DatagramsIn, out+st.DatagramsOut, dropped+st.DroppedTotal()
+	}
+	for k, v := range map[string]uint64{
+		"udp_conns": uint64(conns), "udp_dormant": uint64(dormant), "udp_accepted": accepted,
+		"udp_parked": parked, "udp_revived": revived, "udp_evicted": evicted, "udp_resets": resets,
+		"udp_chunks_resent": resent, "udp_datagrams_in": in, "udp_datagrams_out": out, "udp_datagrams_dropped": dropped,
+	} {
+		m[k] = strconv.FormatUint(v, 10)
+	}
 }
 
 func appendStats(dst []byte, m map[string]string) []byte {

@@ -61,6 +61,9 @@ func TestSharedLimits(t *testing.T) {
 	if got := b.Stats(nil)["max_conns"]; got != "3" {
 		t.Fatalf("engine.stat max_conns %q, want 3", got)
 	}
+	if got, ok := b.Stats(nil)["udp_conns"]; ok {
+		t.Fatalf("engine.stat of a TCP-only server has udp_conns = %q", got)
+	}
 }
 
 // TestLimitsSetGrantsWaiters: a reader waiting for request bytes is let

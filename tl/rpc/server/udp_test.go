@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -374,5 +375,19 @@ func TestUDPRefused(t *testing.T) {
 	}
 	if c := s.Counters(); c.ConnsTotal != 3 || c.ConnsRejected != 1 {
 		t.Fatalf("counters %+v: want a, b refused, b admitted", c)
+	}
+	// engine.stat shows the transport: a parked, b's record revived (b,
+	// idle again, may have parked since).
+	st := s.Stats(nil)
+	num := func(k string) int {
+		n, err := strconv.Atoi(st[k])
+		if err != nil {
+			t.Fatalf("engine.stat %s = %q: %v", k, st[k], err)
+		}
+		return n
+	}
+	if num("udp_conns")+num("udp_dormant") != 2 || num("udp_parked") < 2 || num("udp_revived") != 1 || num("udp_resets") != 0 {
+		t.Fatalf("engine.stat: conns %s, dormant %s, parked %s, revived %s, resets %s; want 2 peers, a parked, b revived",
+			st["udp_conns"], st["udp_dormant"], st["udp_parked"], st["udp_revived"], st["udp_resets"])
 	}
 }

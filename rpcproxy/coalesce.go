@@ -79,6 +79,7 @@ type joined struct {
 	parts  []*sub
 	counts []int
 	cuts   []int
+	ends   []int32 // where each element of the answer ends (CutAnswer)
 	batch  *packet.Batch // the sealing burst, for Batch during Send
 }
 
@@ -188,8 +189,8 @@ func (j *joined) Answer(typ uint32, body []byte, res *rpc.ReqResult, b *packet.B
 		j.recycle()
 		return
 	}
-	cuts, head, tail, err := j.fan.CutAnswer(j.rule, j.body, res.Body, j.counts, j.cuts[:0])
-	j.cuts = cuts
+	cuts, ends, head, tail, err := j.fan.CutAnswer(j.rule, j.body, res.Body, j.counts, j.cuts[:0], j.ends[:0])
+	j.cuts, j.ends = cuts, ends
 	if err != nil {
 		bad := &rpc.Error{Code: rpc.CodeProxyInvalidResponse, Description: "rpcproxy: engine " + j.e.Addr() + ": joined call: " + err.Error()}
 		for _, sb := range j.parts {
@@ -198,14 +199,19 @@ func (j *joined) Answer(typ uint32, body []byte, res *rpc.ReqResult, b *packet.B
 		j.recycle()
 		return
 	}
+	first := 0
 	for k, sb := range j.parts {
 		// Each part's answer is built in its own buffer: head, its count,
-		// its elements, tail.
+		// its elements, tail; with its layout, so that the merge does not
+		// walk it again.
+		n := j.counts[k]
+		first += n
 		if !sb.keep(len(head)+4+cuts[k+1]-cuts[k]+len(tail), b) {
 			continue
 		}
-		sb.buf = append(tl.AppendUint32(append(sb.buf[:0], head...), uint32(j.counts[k])), res.Body[cuts[k]:cuts[k+1]]...)
+		sb.buf = append(tl.AppendUint32(append(sb.buf[:0], head...), uint32(n)), res.Body[cuts[k]:cuts[k+1]]...)
 		sb.buf = append(sb.buf, tail...)
+		sb.cut = fanout.PartCut(sb.cut[:0], head, cuts, ends, k, first-n, n)
 		sb.answered(b)
 	}
 	j.recycle()
@@ -225,7 +231,7 @@ func (j *joined) recycle() {
 	for i := range j.parts {
 		j.parts[i] = nil
 	}
-	j.parts, j.counts, j.cuts = j.parts[:0], j.counts[:0], j.cuts[:0]
+	j.parts, j.counts, j.cuts, j.ends = j.parts[:0], j.counts[:0], j.cuts[:0], j.ends[:0]
 	j.slot, j.fan, j.rule, j.e, j.batch = nil, nil, nil, nil, nil
 	j.start, j.due, j.keys = time.Time{}, time.Time{}, 0
 	p.joinPool.Put(j)

@@ -89,6 +89,7 @@ type sub struct {
 	e   atomic.Pointer[upstream.Engine]
 	ans *fanout.Answer
 	buf []byte
+	cut []int32 // buf's layout when it is a part of a joined answer
 	qid atomic.Int64 // the engine's query id, for cancels
 	// A retry's own envelope (Send writes the query id into it; f.hdr
 	// is shared by every sub-call), and whether it was made.
@@ -274,7 +275,7 @@ func (sb *sub) Answer(_ uint32, _ []byte, res *rpc.ReqResult, b *packet.Batch) {
 	if !sb.keep(len(res.Body), b) {
 		return
 	}
-	sb.buf = append(sb.buf[:0], res.Body...)
+	sb.buf, sb.cut = append(sb.buf[:0], res.Body...), sb.cut[:0]
 	sb.answered(b)
 }
 
@@ -301,6 +302,9 @@ func (sb *sub) keep(n int, b *packet.Batch) bool {
 // working through burst b.
 func (sb *sub) answered(b *packet.Batch) {
 	*sb.ans = fanout.Answer{Status: fanout.OK, Body: sb.buf}
+	if len(sb.cut) > 0 {
+		sb.ans.Cut = sb.cut
+	}
 	sb.end(false, b)
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rpcproxy/rpcproxy/configs"
 	"github.com/rpcproxy/rpcproxy/tl"
+	"github.com/rpcproxy/rpcproxy/tl/walk"
 )
 
 // TestJoinedCallAnswersEachPart: the sub-calls several requests' splits
@@ -65,10 +66,14 @@ func TestJoinedCallAnswersEachPart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cuts, ah, at, err := f.CutAnswer(rule, joined, answer, counts, nil)
+	cuts, ends, ah, at, err := f.CutAnswer(rule, joined, answer, counts, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(ends) != total {
+		t.Fatalf("%d element ends for %d keys", len(ends), total)
+	}
+	first := 0
 	for i, p := range plans {
 		part := append(tl.AppendUint32(append([]byte(nil), ah...), uint32(counts[i])), answer[cuts[i]:cuts[i+1]]...)
 		part = append(part, at...)
@@ -79,6 +84,9 @@ func TestJoinedCallAnswersEachPart(t *testing.T) {
 		if !bytes.Equal(part, own) {
 			t.Errorf("part %d: cut answer %x, want its own sub-call's %x", i, part, own)
 		}
+		// Its layout, as the merge reads it, is what a walk finds.
+		sameElems(t, f, p.Subs[0], part, PartCut(nil, ah, cuts, ends, i, first, counts[i]))
+		first += counts[i]
 	}
 	// A shard a plan does not ask has no layout.
 	if _, _, _, ok := plans[1].Layout(1); ok {
@@ -86,10 +94,10 @@ func TestJoinedCallAnswersEachPart(t *testing.T) {
 	}
 	// An answer with another element count is refused.
 	short := vector(notFound(), notFound())
-	if _, _, _, err := f.CutAnswer(rule, joined, short, counts, nil); err == nil || !strings.Contains(err.Error(), "2 elements for 6 keys") {
+	if _, _, _, _, err := f.CutAnswer(rule, joined, short, counts, nil, nil); err == nil || !strings.Contains(err.Error(), "2 elements for 6 keys") {
 		t.Errorf("short answer: err %v, want \"2 elements for 6 keys\"", err)
 	}
-	if _, _, _, err := f.CutAnswer(rule, joined, []byte{1, 2, 3}, counts, nil); err == nil {
+	if _, _, _, _, err := f.CutAnswer(rule, joined, []byte{1, 2, 3}, counts, nil, nil); err == nil {
 		t.Error("garbage answer: no error")
 	}
 }
@@ -114,7 +122,7 @@ func FuzzCutAnswer(f *testing.F) {
 			keys = append(keys, string(rune('a'+i)))
 		}
 		call := getMulti(keys...)
-		cuts, head, tail, err := fo.CutAnswer(rule, call, answer, counts, nil)
+		cuts, ends, head, tail, err := fo.CutAnswer(rule, call, answer, counts, nil, nil)
 		if err != nil {
 			return
 		}
@@ -137,6 +145,40 @@ func FuzzCutAnswer(f *testing.F) {
 				t.Fatalf("part %d (%x): elements end at %d of %d: %v", j, part, it.End(), len(part), it.Err())
 			}
 			it.Close()
+			first := 0
+			if j == 1 {
+				first = counts[0]
+			}
+			sameElems(t, fo, getMulti(keys[:counts[j]]...), part, PartCut(nil, head, cuts, ends, j, first, counts[j]))
 		}
 	})
+}
+
+// sameElems checks that walk.KnownElems over part with cut steps through
+// the same element ranges, count word and end as a walk of part.
+func sameElems(t *testing.T, f *Fanout, call, part []byte, cut []int32) {
+	t.Helper()
+	want, err := f.w.ResultElems(call, part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := walk.KnownElems(part, cut)
+	if err != nil {
+		t.Fatalf("cut %v of %x: %v", cut, part, err)
+	}
+	if got.Len() != want.Len() || got.CountPos() != want.CountPos() {
+		t.Fatalf("cut %v: %d elements, count at %d; the walk: %d at %d", cut, got.Len(), got.CountPos(), want.Len(), want.CountPos())
+	}
+	for want.Next() {
+		if !got.Next() {
+			t.Fatalf("cut %v: ends before element %d", cut, want.Len())
+		}
+		ws, we := want.Range()
+		if gs, ge := got.Range(); gs != ws || ge != we {
+			t.Fatalf("cut %v: element [%d:%d], the walk's [%d:%d]", cut, gs, ge, ws, we)
+		}
+	}
+	if got.Next() || got.End() != want.End() {
+		t.Fatalf("cut %v: elements end at %d, the walk's at %d", cut, got.End(), want.End())
+	}
 }

@@ -75,6 +75,11 @@ type Answer struct {
 	Status Status
 	Body   []byte
 	Err    *rpc.Error
+	// Cut, when set, is Body's layout for walk.KnownElems (the count
+	// word's offset, then where each element ends): Body is a part of a
+	// joined answer that CutAnswer validated, and MergeSplit does not
+	// walk it again.
+	Cut []int32
 }
 
 // reset sizes p for n shards, keeping its buffers.
@@ -203,16 +208,17 @@ func (p *Plan) Layout(s int) (head, keys, tail []byte, ok bool) {
 // CutAnswer reads the answer to a joined call (call: head, count, the keys
 // of several parts, counts[j] keys each, tail) and appends to cuts where
 // each part's elements begin and end in answer: part j's are
-// answer[cuts[j]:cuts[j+1]]. head is answer's bytes before its element
-// count, tail those after the elements; part j's own answer is head, its
-// count, its elements, tail. The answer must be of the function's result
-// type and have exactly one element per key.
-func (f *Fanout) CutAnswer(rule *Rule, call, answer []byte, counts []int, cuts []int) (out []int, head, tail []byte, err error) {
+// answer[cuts[j]:cuts[j+1]]; and to ends where each element ends in
+// answer, one per key. head is answer's bytes before its element count,
+// tail those after the elements; part j's own answer is head, its count,
+// its elements, tail. The answer must be of the function's result type
+// and have exactly one element per key.
+func (f *Fanout) CutAnswer(rule *Rule, call, answer []byte, counts []int, cuts []int, ends []int32) (outCuts []int, outEnds []int32, head, tail []byte, err error) {
 	sc := f.getScratch(1)
 	defer f.putScratch(sc)
 	it, err := f.w.ResultElemsInto(call, answer, &sc.ends[0])
 	if err != nil {
-		return cuts, nil, nil, fmt.Errorf("%s: %w", rule.Function, err)
+		return cuts, ends, nil, nil, fmt.Errorf("%s: %w", rule.Function, err)
 	}
 	defer it.Close()
 	total := 0
@@ -220,22 +226,37 @@ func (f *Fanout) CutAnswer(rule *Rule, call, answer []byte, counts []int, cuts [
 		total += n
 	}
 	if it.CountPos() < 0 || it.Len() != total {
-		return cuts, nil, nil, fmt.Errorf("%s: %d elements for %d keys", rule.Function, it.Len(), total)
+		return cuts, ends, nil, nil, fmt.Errorf("%s: %d elements for %d keys", rule.Function, it.Len(), total)
 	}
 	pos := it.CountPos() + 4
 	cuts = append(cuts, pos)
 	for _, n := range counts {
 		for range n {
 			if !it.Next() {
-				return cuts, nil, nil, fmt.Errorf("%s: %v", rule.Function, it.Err())
+				return cuts, ends, nil, nil, fmt.Errorf("%s: %v", rule.Function, it.Err())
 			}
 			_, pos = it.Range()
+			ends = append(ends, int32(pos))
 		}
 		cuts = append(cuts, pos)
 	}
 	for it.Next() {
 	}
-	return cuts, answer[:it.CountPos()], answer[it.End():], nil
+	return cuts, ends, answer[:it.CountPos()], answer[it.End():], nil
+}
+
+// PartCut appends to dst the layout of part j's own answer (head, its
+// count, its elements, tail; see CutAnswer) for walk.KnownElems, from
+// what CutAnswer found: the count word at len(head), then where each of
+// the part's elements ends. first is the index, among all the elements,
+// of the part's first.
+func PartCut(dst []int32, head []byte, cuts []int, ends []int32, j, first, n int) []int32 {
+	base := int32(len(head) + 4 - cuts[j])
+	dst = append(dst, int32(len(head)))
+	for _, e := range ends[first : first+n] {
+		dst = append(dst, e+base)
+	}
+	return dst
 }
 
 // Asked reports whether shard s gets a sub-call.
@@ -292,7 +313,13 @@ func (f *Fanout) MergeSplit(dst []byte, rule *Rule, p *Plan) (out []byte, failed
 		if a.Status != OK {
 			continue
 		}
-		it, werr := f.w.ResultElemsInto(p.Subs[s], a.Body, &sc.ends[s])
+		var it walk.Elems
+		var werr error
+		if a.Cut != nil {
+			it, werr = walk.KnownElems(a.Body, a.Cut)
+		} else {
+			it, werr = f.w.ResultElemsInto(p.Subs[s], a.Body, &sc.ends[s])
+		}
 		switch {
 		case werr != nil:
 			fail(p.Answers, s, invalid(s, "%s: %v", rule.Function, werr))

@@ -128,6 +128,37 @@ type Elems struct {
 	ends []int32
 }
 
+// KnownElems returns an iterator over a vector in b whose layout is
+// already known: cut[0] is the offset of its count word, cut[1+i] where
+// element i ends (the first starts after the count). It is for a buffer
+// assembled from a validated answer (a proxy cutting one engine answer
+// into several, ResultElemsInto having recorded the ends): nothing of the
+// elements is walked, only the layout checked against b (the count word
+// and the ends in order within b), so a wrong cut is an error, never an
+// out-of-range slice. Its elements are ranges only: Bytes and Range, not
+// the scalar values.
+func KnownElems(b []byte, cut []int32) (Elems, error) {
+	if len(cut) == 0 {
+		return Elems{}, fmt.Errorf("walk: known elements: empty cut")
+	}
+	pos := int(cut[0]) + 4
+	if cut[0] < 0 || pos > len(b) || int(binary.LittleEndian.Uint32(b[cut[0]:])) != len(cut)-1 {
+		return Elems{}, fmt.Errorf("walk: known elements: no count of %d at %d", len(cut)-1, cut[0])
+	}
+	prev := pos
+	for _, end := range cut[1:] {
+		if int(end) < prev || int(end) > len(b) {
+			return Elems{}, fmt.Errorf("walk: known elements: end %d out of order or past %d bytes", end, len(b))
+		}
+		prev = int(end)
+	}
+	ends := cut[1:]
+	if len(ends) == 0 {
+		ends = nil
+	}
+	return Elems{b: b, pos: pos, n: len(cut) - 1, countPos: int(cut[0]), ends: ends}, nil
+}
+
 // Len returns the element count.
 func (e *Elems) Len() int { return e.n }
 

@@ -254,3 +254,35 @@ func TestFuzzSkipSeedsValid(t *testing.T) {
 		}
 	}
 }
+
+// FuzzKnownElems: whatever the buffer and the layout claimed for it,
+// KnownElems refuses it or iterates exactly len(cut)-1 ranges, in order,
+// within the buffer, after the count word; nothing panics.
+func FuzzKnownElems(f *testing.F) {
+	f.Add([]byte{3, 0, 0, 0, 1, 1, 1, 1, 2, 2}, []byte{0, 8, 8, 10})
+	f.Add([]byte{0, 0, 0, 0}, []byte{0})
+	f.Add([]byte{1, 0, 0, 0, 5}, []byte{0, 200})
+	f.Add([]byte{2, 0, 0, 0, 5, 5}, []byte{0, 6, 5})
+	f.Fuzz(func(t *testing.T, b, raw []byte) {
+		cut := make([]int32, len(raw))
+		for i, v := range raw {
+			cut[i] = int32(int8(v)) // small offsets, negative ones too
+		}
+		it, err := KnownElems(b, cut)
+		if err != nil {
+			return
+		}
+		prev, n := int(cut[0])+4, 0
+		for it.Next() {
+			s, e := it.Range()
+			if s != prev || e < s || e > len(b) || !bytes.Equal(it.Bytes(), b[s:e]) {
+				t.Fatalf("element %d at [%d:%d] after %d, buffer of %d", n, s, e, prev, len(b))
+			}
+			prev = e
+			n++
+		}
+		if n != len(cut)-1 || it.Err() != nil || it.End() != prev {
+			t.Fatalf("%d elements of %d, err %v, end %d", n, len(cut)-1, it.Err(), it.End())
+		}
+	})
+}

@@ -2,6 +2,7 @@ package walk
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/tl"
@@ -119,5 +120,48 @@ func TestVectorTotal(t *testing.T) {
 	}
 	if it.Len() != 3 || sum != 6 || it.CountPos() != 8 || it.Err() != nil {
 		t.Fatalf("len %d sum %d countPos %d err %v", it.Len(), sum, it.CountPos(), it.Err())
+	}
+}
+
+// TestKnownElems: an iterator over a layout given by the caller steps
+// through exactly the given ranges; a layout that does not fit the buffer
+// (count word, order, bounds) is an error, never a slice out of range.
+func TestKnownElems(t *testing.T) {
+	// head (4 bytes), count 3, elements of 4, 0 and 8 bytes, tail (4 bytes).
+	b := []byte{9, 9, 9, 9, 3, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 7, 7, 7, 7}
+	it, err := KnownElems(b, []int32{4, 12, 12, 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.Len() != 3 || it.CountPos() != 4 {
+		t.Fatalf("len %d, count at %d; want 3 at 4", it.Len(), it.CountPos())
+	}
+	var got [][2]int
+	for it.Next() {
+		s, e := it.Range()
+		got = append(got, [2]int{s, e})
+	}
+	if want := [][2]int{{8, 12}, {12, 12}, {12, 20}}; !slices.Equal(got, want) || it.End() != 20 || it.Err() != nil {
+		t.Fatalf("ranges %v, end %d, err %v; want %v ending at 20", got, it.End(), it.Err(), want)
+	}
+	empty := []byte{0, 0, 0, 0, 7}
+	if it, err := KnownElems(empty, []int32{0}); err != nil || it.Len() != 0 || it.Next() || it.End() != 4 {
+		t.Fatalf("empty vector: %v, len %d, end %d", err, it.Len(), it.End())
+	}
+	for _, tc := range []struct {
+		name string
+		cut  []int32
+	}{
+		{"no cut", nil},
+		{"count differs", []int32{4, 12, 20}},
+		{"count word past the end", []int32{22, 24}},
+		{"negative count offset", []int32{-4, 0, 4, 8}},
+		{"element before the count", []int32{4, 6, 12, 20}},
+		{"ends out of order", []int32{4, 12, 10, 20}},
+		{"end past the buffer", []int32{4, 12, 12, 25}},
+	} {
+		if _, err := KnownElems(b, tc.cut); err == nil {
+			t.Errorf("%s (%v): no error", tc.name, tc.cut)
+		}
 	}
 }

@@ -79,7 +79,7 @@ type joined struct {
 	parts  []*sub
 	counts []int
 	cuts   []int
-	ends   []int32 // where each element of the answer ends (CutAnswer)
+	ends   []int32       // where each element of the answer ends (CutAnswer)
 	batch  *packet.Batch // the sealing burst, for Batch during Send
 }
 

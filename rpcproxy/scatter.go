@@ -89,7 +89,7 @@ type sub struct {
 	e   atomic.Pointer[upstream.Engine]
 	ans *fanout.Answer
 	buf []byte
-	cut []int32 // buf's layout when it is a part of a joined answer
+	cut []int32      // buf's layout when it is a part of a joined answer
 	qid atomic.Int64 // the engine's query id, for cancels
 	// A retry's own envelope (Send writes the query id into it; f.hdr
 	// is shared by every sub-call), and whether it was made.

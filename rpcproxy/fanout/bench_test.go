@@ -17,6 +17,7 @@ type splitFixture struct {
 	rule    *Rule
 	call    []byte
 	answers [][]byte
+	cuts    [][]int32 // the answers' layouts, as a joined call's parts carry them
 }
 
 func newSplitFixture(tb testing.TB) *splitFixture {
@@ -31,7 +32,7 @@ func newSplitFixture(tb testing.TB) *splitFixture {
 		s, _ := pl.Pick([]byte(k))
 		mustRun(tb, es[s].funcs, set(k, "some value of "+k))
 	}
-	fx := &splitFixture{f: f, rule: rule, call: getMulti(keys...), answers: make([][]byte, 4)}
+	fx := &splitFixture{f: f, rule: rule, call: getMulti(keys...), answers: make([][]byte, 4), cuts: make([][]int32, 4)}
 	p, err := f.Split(rule, fx.call, pl, 4)
 	if err != nil {
 		tb.Fatal(err)
@@ -39,14 +40,24 @@ func newSplitFixture(tb testing.TB) *splitFixture {
 	for s := range 4 {
 		if p.Asked(s) {
 			fx.answers[s] = mustRun(tb, es[s].funcs, p.Subs[s])
+			it, err := f.w.ResultElems(p.Subs[s], fx.answers[s])
+			if err != nil {
+				tb.Fatal(err)
+			}
+			fx.cuts[s] = append(fx.cuts[s], int32(it.CountPos()))
+			for it.Next() {
+				_, end := it.Range()
+				fx.cuts[s] = append(fx.cuts[s], int32(end))
+			}
 		}
 	}
 	f.Release(p)
 	return fx
 }
 
-// run is the split and merge path of one request.
-func (fx *splitFixture) run(tb testing.TB, dst []byte) []byte {
+// run is the split and merge path of one request; known: the answers
+// carry their layout (Answer.Cut), as the parts of a joined call do.
+func (fx *splitFixture) run(tb testing.TB, dst []byte, known bool) []byte {
 	p, err := fx.f.Split(fx.rule, fx.call, hashPlacer{n: 4}, 4)
 	if err != nil {
 		tb.Fatal(err)
@@ -54,6 +65,9 @@ func (fx *splitFixture) run(tb testing.TB, dst []byte) []byte {
 	for s := range p.Answers {
 		if p.Asked(s) {
 			p.Answers[s] = Answer{Status: OK, Body: fx.answers[s]}
+			if known {
+				p.Answers[s].Cut = fx.cuts[s]
+			}
 		}
 	}
 	out, _, merr := fx.f.MergeSplit(dst[:0], fx.rule, p)
@@ -94,9 +108,11 @@ func TestSplitMergeAlloc(t *testing.T) {
 	}
 	fx := newSplitFixture(t)
 	dst := make([]byte, 0, 4096)
-	fx.run(t, dst)
-	if n := testing.AllocsPerRun(100, func() { fx.run(t, dst) }); n != 0 {
-		t.Fatalf("split + merge of a 10-key getMulti: %v allocs, want 0", n)
+	for _, known := range []bool{false, true} {
+		fx.run(t, dst, known)
+		if n := testing.AllocsPerRun(100, func() { fx.run(t, dst, known) }); n != 0 {
+			t.Fatalf("split + merge of a 10-key getMulti (layouts known: %v): %v allocs, want 0", known, n)
+		}
 	}
 }
 
@@ -127,15 +143,24 @@ func TestMergeAlloc(t *testing.T) {
 }
 
 // BenchmarkSplitMerge10Keys is the fan-out CPU of a 10-key getMulti over 4
-// shards: plan, sub-calls, and the merge back into key order.
+// shards: plan, sub-calls, and the merge back into key order; "walked"
+// validates each shard's answer with a walk, "known" takes the layouts
+// the answers carry (the parts of coalesced calls).
 func BenchmarkSplitMerge10Keys(b *testing.B) {
-	fx := newSplitFixture(b)
-	dst := make([]byte, 0, 4096)
-	b.ReportAllocs()
-	for b.Loop() {
-		dst = fx.run(b, dst)
+	for _, bc := range []struct {
+		name  string
+		known bool
+	}{{"walked", false}, {"known", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			fx := newSplitFixture(b)
+			dst := make([]byte, 0, 4096)
+			b.ReportAllocs()
+			for b.Loop() {
+				dst = fx.run(b, dst, bc.known)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10, "ns/key")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10, "ns/key")
 }
 
 // BenchmarkSortedMerge16x1000 merges 16 shards' sorted answers of 1,000

@@ -22,13 +22,7 @@ func TestListenUDP(t *testing.T) {
 	if ua.String() != e.addr {
 		t.Fatalf("UDP on %v, want the TCP address %s", ua, e.addr)
 	}
-	opts := client.Options{Network: "udp"}
-	opts.Packet.Key = key
-	cl, err := client.New(ua.String(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := udpClient(t, ua.String(), key)
 	ctx := ctxWait(t)
 	var resp client.Response
 	for _, s := range []string{"udp", "again"} {
@@ -57,13 +51,7 @@ func TestListenUDPParks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := client.Options{Network: "udp"}
-	opts.Packet.Key = key
-	cl, err := client.New(ua.String(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := udpClient(t, ua.String(), key)
 	ctx := ctxWait(t)
 	var resp client.Response
 	if err := cl.Do(ctx, &client.Request{Body: echo("before")}, &resp); err != nil {
@@ -95,4 +83,18 @@ func waitStatFor(t *testing.T, e *engine, key, want string) {
 			t.Fatalf("stat %s never became %s (now %q)", key, want, e.Stats()[key])
 		}
 	}
+}
+
+// udpClient is our client to addr over UDP with key, closed when the test
+// ends.
+func udpClient(t *testing.T, addr string, key []byte) *client.Client {
+	t.Helper()
+	opts := client.Options{Network: "udp"}
+	opts.Packet.Key = key
+	cl, err := client.New(addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Close() })
+	return cl
 }

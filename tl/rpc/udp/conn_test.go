@@ -125,11 +125,8 @@ func TestCloseGraceful(t *testing.T) {
 
 func testCloseGraceful(t *testing.T, end func(*Conn), want error) {
 	leakCheck(t)
-	cclk, sclk := newFakeClock(), newFakeClock()
-	srv := newTransport(t, Config{Now: sclk.Now, NewTimer: sclk.NewTimer})
-	cli := newTransport(t, Config{Now: cclk.Now, NewTimer: cclk.NewTimer})
-	c, s := openPair(t, cli, srv, []byte("request"))
-	defer c.Close()
+	p := newClockedPair(t)
+	cclk, sclk, cli, srv, c, s := p.cclk, p.sclk, p.cli, p.srv, p.c, p.s
 	if err := s.WritePacket(2, nil, []byte("answer")); err != nil {
 		t.Fatal(err)
 	}
@@ -196,11 +193,8 @@ func testCloseGraceful(t *testing.T, end func(*Conn), want error) {
 // on an ended connection CancelGraceful reports false.
 func TestCancelGraceful(t *testing.T) {
 	leakCheck(t)
-	cclk, sclk := newFakeClock(), newFakeClock()
-	srv := newTransport(t, Config{Now: sclk.Now, NewTimer: sclk.NewTimer})
-	cli := newTransport(t, Config{Now: cclk.Now, NewTimer: cclk.NewTimer})
-	c, s := openPair(t, cli, srv, []byte("request"))
-	defer c.Close()
+	p := newClockedPair(t)
+	cclk, sclk, cli, srv, c, s := p.cclk, p.sclk, p.cli, p.srv, p.c, p.s
 	s.ParkGraceful()
 	if err := c.WritePacket(1, nil, []byte("second")); err != nil {
 		t.Fatal(err)
@@ -243,4 +237,22 @@ func TestCancelGraceful(t *testing.T) {
 	if s.CancelGraceful() {
 		t.Fatal("CancelGraceful on a closed connection: true")
 	}
+}
+
+// clockedPair is a connection between two transports, each on a fake
+// clock of its own: c dialled by cli, s accepted by srv after "request".
+type clockedPair struct {
+	cclk, sclk *fakeClock
+	cli, srv   *Transport
+	c, s       *Conn
+}
+
+func newClockedPair(t *testing.T) *clockedPair {
+	t.Helper()
+	p := &clockedPair{cclk: newFakeClock(), sclk: newFakeClock()}
+	p.srv = newTransport(t, Config{Now: p.sclk.Now, NewTimer: p.sclk.NewTimer})
+	p.cli = newTransport(t, Config{Now: p.cclk.Now, NewTimer: p.cclk.NewTimer})
+	p.c, p.s = openPair(t, p.cli, p.srv, []byte("request"))
+	t.Cleanup(func() { _ = p.c.Close() })
+	return p
 }

@@ -217,3 +217,42 @@ func TestCompileErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeSplitKnownLayouts: answers that carry their layout
+// (Answer.Cut, the parts of coalesced calls) merge to the same bytes as
+// answers the merge walks; a layout that does not fit its answer fails
+// that shard with PROXY_INVALID_RESPONSE, never a slice out of range.
+func TestMergeSplitKnownLayouts(t *testing.T) {
+	fx := newSplitFixture(t)
+	walked := fx.run(t, nil, false)
+	if known := fx.run(t, nil, true); !bytes.Equal(known, walked) {
+		t.Fatalf("merged with known layouts %x, walked %x", known, walked)
+	}
+	s := slices.IndexFunc(fx.cuts, func(c []int32) bool { return len(c) > 2 })
+	good := fx.cuts[s]
+	for _, tc := range []struct {
+		name string
+		cut  []int32
+	}{
+		{"one element short", good[:len(good)-1]},
+		{"end past the answer", append(slices.Clone(good[:len(good)-1]), int32(len(fx.answers[s])+1))},
+		{"ends out of order", append([]int32{good[0], good[2], good[1]}, good[3:]...)},
+		{"count word elsewhere", append([]int32{good[0] + 1}, good[1:]...)},
+	} {
+		p, err := fx.f.Split(fx.rule, fx.call, hashPlacer{n: 4}, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range p.Answers {
+			if p.Asked(i) {
+				p.Answers[i] = Answer{Status: OK, Body: fx.answers[i], Cut: fx.cuts[i]}
+			}
+		}
+		p.Answers[s].Cut = tc.cut
+		_, failed, merr := fx.f.MergeSplit(nil, fx.rule, p)
+		if failed != 1 || merr == nil || merr.Code != rpc.CodeProxyInvalidResponse {
+			t.Errorf("%s (%v): failed %d, err %v; want shard %d failed with PROXY_INVALID_RESPONSE", tc.name, tc.cut, failed, merr, s)
+		}
+		fx.f.Release(p)
+	}
+}

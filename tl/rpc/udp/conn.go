@@ -131,9 +131,7 @@ func (c *Conn) ReadPacket() (typ uint32, body []byte, err error) {
 			// waiting for that may now come (settle).
 			t.putBuf(c.cur)
 			c.cur = nil
-			if c.onSettled != settleNone && c.recvHead == len(c.recvq) {
-				t.settle(c)
-			}
+			t.settle(c)
 		}
 		if c.recvHead < len(c.recvq) {
 			m := c.recvq[c.recvHead]
@@ -272,12 +270,17 @@ func (c *Conn) Close() error {
 // never stops sending, holds c until Close, a reset, or the silence rule
 // (Config.IdleAfter); so does a reader that never reads again.
 // CancelGraceful takes it back.
-func (c *Conn) CloseGraceful() {
+func (c *Conn) CloseGraceful() { c.endWhenSettled(settleClose) }
+
+// endWhenSettled sets what ends c once it is settled (settleNone: nothing)
+// and ends it now if it already is; it reports whether c is still open.
+func (c *Conn) endWhenSettled(how uint8) bool {
 	t := c.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c.onSettled = settleClose
+	c.onSettled = how
 	t.settle(c)
+	return c.err == nil
 }
 
 // close ends c by our choice: a dialled connection's next Dial uses the
@@ -299,9 +302,10 @@ const (
 // settle ends c as CloseGraceful or ParkGraceful asked, once it is
 // settled and its reader has come back for the next message (it may yet
 // answer the last one): it runs after each datagram, each timer round of
-// c and each return of the reader. Caller holds mu.
+// c and each return of the reader, and does nothing unless one was
+// asked. Caller holds mu.
 func (t *Transport) settle(c *Conn) {
-	if c.err != nil || c.cur != nil || !c.settled() {
+	if c.onSettled == settleNone || c.err != nil || c.cur != nil || !c.settled() {
 		return
 	}
 	if c.onSettled != settlePark || !t.park(c) {

@@ -57,13 +57,7 @@ func (c *Conn) settled() bool {
 // ended c yet: c stays open. It reports false when c has ended already.
 // A reader that took a message before changing its mind can always keep
 // c: a graceful end waits for the reader to come back to ReadPacket.
-func (c *Conn) CancelGraceful() bool {
-	t := c.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	c.onSettled = settleNone
-	return c.err == nil
-}
+func (c *Conn) CancelGraceful() bool { return c.endWhenSettled(settleNone) }
 
 // Park ends an accepted connection that holds nothing, keeping a dormant
 // record so that the peer's next datagram brings it back through Accept.
@@ -81,13 +75,7 @@ func (c *Conn) Park() bool {
 // ParkGraceful parks c once it is settled (CloseGraceful's condition),
 // or closes it then if it cannot be parked: the peer's next message finds
 // the connection again, at Accept, as after Park.
-func (c *Conn) ParkGraceful() {
-	t := c.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	c.onSettled = settlePark
-	t.settle(c)
-}
+func (c *Conn) ParkGraceful() { c.endWhenSettled(settlePark) }
 
 // park is Park. Caller holds mu.
 func (t *Transport) park(c *Conn) bool {

@@ -325,9 +325,7 @@ func (t *Transport) process(c *Conn, payload []byte) {
 		t.poke()
 	}
 	t.flush(c)
-	if c.onSettled != settleNone {
-		t.settle(c)
-	}
+	t.settle(c)
 }
 
 // chunks splits the data of one datagram and receives each chunk; it

@@ -346,9 +346,7 @@ func (t *Transport) fireTimers(now time.Time) time.Duration {
 			}
 			t.flush(c)
 		}
-		if c.onSettled != settleNone {
-			t.settle(c)
-		}
+		t.settle(c)
 		if c.err != nil {
 			continue
 		}

@@ -36,8 +36,12 @@ type conn struct {
 
 	closeIdle atomic.Bool // close once nothing is in flight
 	closing   sync.Once
-	finSent   bool // guarded by srv.mu
-	value     any  // reader-only: the handler's per-connection state
+	// endMu orders a UDP connection's end, asked when nothing is in
+	// flight, with a request taken meanwhile that takes it back
+	// (endUDPWhenIdle, holdUDPEnd).
+	endMu   sync.Mutex
+	finSent bool // guarded by srv.mu
+	value   any  // reader-only: the handler's per-connection state
 	// batch holds back the writes this reader makes (SyncFunc replies, a
 	// proxy's forwards) until it has no whole packet buffered.
 	batch packet.Batch
@@ -136,6 +140,9 @@ func (c *conn) handleInvoke(body []byte) bool {
 	s := c.srv
 	if !c.takeSlot() {
 		return false
+	}
+	if c.udp && c.closeIdle.Load() {
+		c.holdUDPEnd()
 	}
 	w := min(int64(len(body))+requestOverhead, s.lim.MaxRequestBytes())
 	if !s.lim.sem.acquire(w, c.waiter, c.pc.Done()) {
@@ -392,8 +399,13 @@ func (c *conn) finishWhenIdle() {
 // its own goroutine because the flush may wait for a slow peer, and the
 // caller may be a handler's goroutine or the reader. The goroutine ends
 // with the flush, at the latest when Server.Close closes pc; it is not in
-// Server.wg because it may start after the reader has left it.
+// Server.wg because it may start after the reader has left it. A UDP
+// connection ends once its peer has acked the replies (endUDPWhenIdle).
 func (c *conn) closeGraceful() {
+	if c.udp {
+		c.endUDPWhenIdle()
+		return
+	}
 	c.closing.Do(func() {
 		go func() { _ = c.pc.CloseGraceful() }()
 	})

@@ -8,8 +8,9 @@
 // ServeUDP serves the connections of a tl/rpc/udp Transport with the same
 // per-connection machinery (a small wire interface over packet.Conn and
 // udp.Conn). Over UDP there is no rpcServerWantsFin (wire.md §4.7):
-// Shutdown closes each UDP connection at its last reply, then the
-// transport; batches are no-ops, and the Try replies report a UDP
+// Shutdown closes each UDP connection once nothing is in flight and the
+// peer has acked every reply (a request arriving meanwhile keeps it open
+// until its reply is acked too), then the transport; batches are no-ops, and the Try replies report a UDP
 // connection full, without waiting, while its queue holds a window of
 // unacknowledged bytes (about 1 MB), as at a TCP write buffer limit.
 // When the transport offers an idle connection (udp.ErrIdle, with

@@ -92,6 +92,7 @@ type Server struct {
 	onConnWait func()        // test hook: a reader waits for a slot; nil in production
 	onConnDone func()        // test hook: a connection goroutine ends; nil in production
 	refuseWait time.Duration // how long a refused UDP peer is answered at most: the const refuseWait, but in tests
+	settleWait time.Duration // how long an ending UDP connection waits for acks: the const udpSettleWait, but in tests
 
 	lim      *Limits // connections and bytes, maybe shared with other servers
 	nextID   atomic.Uint64
@@ -134,6 +135,7 @@ func New(cfg Config) (*Server, error) {
 	s.rejectLog.Now, s.unknownLog.Now, s.malformedLog.Now, s.oversizedLog.Now = st.Now, st.Now, st.Now, st.Now
 	s.pool.New = func() any { return new(Request) }
 	s.refuseWait = refuseWait
+	s.settleWait = udpSettleWait
 	return s, nil
 }
 

@@ -52,24 +52,66 @@ func (w udpWire) TryWritePacketIn(_ *packet.Batch, over int, typ uint32, head, b
 // Buffered is false: every message read may be the last of a burst.
 func (w udpWire) Buffered() bool { return false }
 
-// CloseGraceful closes once the peer has acked every answer written, and
-// the reader has seen every request received (udp.Conn.CloseGraceful),
-// for udpSettleWait at most: closing at once could lose the last answers,
-// and a peer that is gone would never ack them (Shutdown waits for this).
+// CloseGraceful asks the transport to close once the peer has acked every
+// answer written and the reader has seen every request received
+// (udp.Conn.CloseGraceful); it does not wait. conn.endUDPWhenIdle calls it
+// while nothing is in flight, and bounds the wait for the peer's acks.
 func (w udpWire) CloseGraceful() error {
 	w.Conn.CloseGraceful()
-	t := time.NewTimer(udpSettleWait)
-	defer t.Stop()
-	select {
-	case <-w.Done():
-	case <-t.C:
-	}
-	return w.Close()
+	return nil
 }
 
 // udpSettleWait is how long a graceful close waits for a peer's acks: a
 // live VK peer acks within its 30 ms ack delay, and a resend or two fit.
 const udpSettleWait = 250 * time.Millisecond
+
+// endUDPWhenIdle ends a UDP connection that is to close once idle
+// (Shutdown; UDP has no fin): with nothing in flight it asks the transport
+// to end it once every answer is acked and the reader is back for the next
+// request, and a request the reader takes meanwhile takes that back
+// (holdUDPEnd) until its answer is written, when this runs again. Ending
+// on the acks alone would drop the answer an asynchronous handler (the
+// proxy) writes after its reader went back to the transport. The peer's
+// acks are waited for s.settleWait at most, counted afresh while a request
+// is in flight: closing at once could lose the last answers, and a peer
+// that is gone never acks them.
+func (c *conn) endUDPWhenIdle() {
+	c.endMu.Lock()
+	if c.inflight.Load() == 0 {
+		_ = c.pc.CloseGraceful()
+	}
+	c.endMu.Unlock()
+	c.closing.Do(func() { go c.closeUDPWithin(c.srv.settleWait) })
+}
+
+// holdUDPEnd takes back a pending end (endUDPWhenIdle) for a request the
+// reader has just taken: the transport ends a connection only once its
+// reader is back in ReadPacket, so it cannot have ended on acks since.
+func (c *conn) holdUDPEnd() {
+	c.endMu.Lock()
+	defer c.endMu.Unlock()
+	c.pc.(udpWire).CancelGraceful()
+}
+
+// closeUDPWithin closes c when its graceful end has not come within d
+// with nothing in flight. It is not in Server.wg, as closeGraceful's
+// goroutine is not; it ends with c.
+func (c *conn) closeUDPWithin(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.pc.Done():
+			return
+		case <-t.C:
+			if c.inflight.Load() == 0 {
+				_ = c.pc.Close()
+				return
+			}
+			t.Reset(d)
+		}
+	}
+}
 
 // Encrypted is true: UDP is always encrypted (wire.md §5.1).
 func (w udpWire) Encrypted() bool { return true }
@@ -79,7 +121,8 @@ func (w udpWire) LocalPID() packet.PID { return w.t.LocalPID() }
 // ServeUDP serves every connection t accepts like a TCP connection, except
 // that the server never sends rpcServerWantsFin over UDP (wire.md §4.7):
 // Shutdown closes each UDP connection once its requests are answered and
-// the answers acked (udpSettleWait at most). t
+// the answers acked (conn.endUDPWhenIdle; the acks are waited for
+// udpSettleWait at most). t
 // belongs to the server from now on: Shutdown (after the last connection
 // ends) and Close close it, and ServeUDP then returns ErrServerClosed.
 // MaxConns counts UDP peers too.

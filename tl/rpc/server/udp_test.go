@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,6 +169,143 @@ func TestUDPClose(t *testing.T) {
 		t.Fatal("call answered after Close")
 	}
 }
+
+// TestUDPShutdownLateRequest: during Shutdown, a UDP connection idle and
+// waiting for its last answer's ack gets one more request, which an
+// asynchronous handler (the proxy's) answers only after the server has
+// acked the request and every message after it. The connection stays
+// until that answer is written and acked: ending it once every answer then
+// written was acked would drop it, and the app would wait for its timeout.
+func TestUDPShutdownLateRequest(t *testing.T) {
+	leakCheck(t)
+	held := make(chan *Request, 2)
+	s, err := New(Config{Handler: HandlerFunc(func(r *Request) { held <- r })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.settleWait = wait // the connection ends by the peer's ack, not by this bound, however slow the machine
+	// The server acks when the test moves its clock; the peer acks only
+	// as it sends.
+	clk := newManualClock()
+	s, tr, addr, served := serveUDPWith(t, s, udp.Config{Now: clk.Now, NewTimer: clk.NewTimer})
+	peer := rawUDPPeer(t, addr)
+	send := func(typ uint32, body []byte) {
+		t.Helper()
+		if err := peer.WritePacket(typ, nil, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answer := func(qid int64) {
+		t.Helper()
+		read := make(chan error, 1)
+		go func() {
+			typ, msg, err := peer.ReadPacket()
+			var res rpc.ReqResult
+			if err == nil {
+				err = rpc.ParseResult(typ, msg, &res)
+			}
+			if err == nil && (res.QueryID != qid || res.IsError()) {
+				err = fmt.Errorf("answer to %d (%v)", res.QueryID, res.Err())
+			}
+			read <- err
+		}()
+		if err := recv(t, read, fmt.Sprintf("the answer to %d", qid)); err != nil {
+			t.Fatalf("answer to %d: %v", qid, err)
+		}
+	}
+	// ackAll has the server's timer loop send every ack it owes.
+	ackAll := func() {
+		t.Helper()
+		n := tr.Stats().AcksOnly
+		clk.advance(100 * time.Millisecond)
+		pollUntil(t, "the server's acks", func() bool { return tr.Stats().AcksOnly > n })
+	}
+	invoke := func(qid int64) []byte {
+		return rpc.AppendInvokeReq(nil, &rpc.InvokeReq{QueryID: qid, Body: fn(tagEcho, byte(qid), 0, 0, 0)})
+	}
+	const unknownType = 0x12345678
+
+	send(rpc.TypeInvokeReq, invoke(1))
+	a := recv(t, held, "the first request")
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(ctxWait(t)) }()
+	pollUntil(t, "Shutdown to reach the connection", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for c := range s.conns {
+			return c.closeIdle.Load()
+		}
+		return false
+	})
+	a.Reply(a.Body) // nothing in flight now: the connection ends once this is acked
+	answer(1)
+
+	// The late request acks the first answer. The unknown message after it
+	// is taken only once the reader is back from the handler, which keeps
+	// the request; then the server acks both.
+	send(rpc.TypeInvokeReq, invoke(2))
+	send(unknownType, []byte{1, 2, 3, 4})
+	b := recv(t, held, "the late request")
+	pollUntil(t, "the reader to take the unknown message", func() bool { return s.Counters().UnknownMsgs == 1 })
+	ackAll()
+	b.Reply(b.Body)
+	answer(2)
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned (%v) before the late answer was acked", err)
+	default:
+	}
+
+	send(unknownType, []byte{5, 6, 7, 8}) // acks the late answer
+	pollUntil(t, "the reader to take the ack", func() bool { return s.Counters().UnknownMsgs == 2 })
+	ackAll()
+	if err := recv(t, shut, "Shutdown"); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := recv(t, served, "ServeUDP's end"); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("ServeUDP returned %v", err)
+	}
+}
+
+// manualClock is a UDP transport's clock (Config.Now, Config.NewTimer)
+// that moves only when the test advances it, which wakes the transport's
+// timer loop.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+	c   chan time.Time
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{now: time.Unix(1_800_000_000, 0), c: make(chan time.Time, 1)}
+}
+
+func (m *manualClock) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now
+}
+
+// NewTimer returns the clock's one timer: the transport's timer loop has
+// one.
+func (m *manualClock) NewTimer(time.Duration) udp.Timer { return manualTimer{m.c} }
+
+func (m *manualClock) advance(d time.Duration) {
+	m.mu.Lock()
+	m.now = m.now.Add(d)
+	now := m.now
+	m.mu.Unlock()
+	select {
+	case m.c <- now:
+	default: // a wake-up is pending already
+	}
+}
+
+type manualTimer struct{ c chan time.Time }
+
+func (t manualTimer) C() <-chan time.Time { return t.c }
+func (manualTimer) Reset(time.Duration)   {}
+func (manualTimer) Stop()                 {}
 
 // TestInteropVKClientUDP: VK's Go client over its UDP transport against
 // ServeUDP: echo and an error.

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,32 +175,38 @@ func TestNoResultIsForwardedWithoutWaiting(t *testing.T) {
 	})
 }
 
+// TestCancelIsPassedOn: the app's rpcCancelReq for a call in flight
+// reaches its engine as a cancel of the engine's query id, the app gets
+// an error answer, and the listener counts it; a cancel of a query id the
+// app has not in flight reaches nobody and is not counted.
 func TestCancelIsPassedOn(t *testing.T) {
-	eng := startEngines(t, 1)
-	eng[0].Handler = func(*enginetest.Request) enginetest.Reply { return enginetest.Reply{Hold: true} }
-	cfg := parseConfig(t, oneShardConfig(eng[0].Addr, ""))
+	var hold atomic.Bool
+	hold.Store(true)
+	eng := holdEngine(t, &hold)
+	cfg := parseConfig(t, oneShardConfig(eng.Addr, ""))
 	p := startProxy(t, cfg, Options{NoAdmin: true})
 	a := dialApp(t, p.addr(t, mainListen))
 	a.send(t, &rpc.InvokeReq{QueryID: 77, Body: getCall(t, "k")})
-	got := nextInvoke(t, eng[0])
-	if err := a.pc.WritePacket(rpc.TypeCancelReq, rpc.AppendCancelReq(nil, 77), nil); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.After(5 * time.Second)
-	for {
-		select {
-		case r := <-eng[0].Requests:
-			if r.Type != rpc.TypeCancelReq {
-				continue
-			}
-			qid, err := rpc.ParseCancelReq(r.Raw)
-			if err != nil || qid != engineQID(got) {
-				t.Fatalf("engine got cancel %d %v, want %d", qid, err, engineQID(got))
-			}
-			return
-		case <-deadline:
-			t.Fatal("the engine got no rpcCancelReq")
+	got := nextInvoke(t, eng)
+	for _, qid := range []int64{78, 77} { // 78 is not in flight
+		if err := a.pc.WritePacket(rpc.TypeCancelReq, rpc.AppendCancelReq(nil, qid), nil); err != nil {
+			t.Fatal(err)
 		}
+	}
+	waitCancel(t, eng, engineQID(got)) // the first cancel it gets
+	if res := a.result(t); res.QueryID != 77 || res.ErrorCode != errCancelled.Code {
+		t.Fatalf("answer to the cancelled call: %d %d %s", res.QueryID, res.ErrorCode, res.ErrorText)
+	}
+	// Counted once CancelRPC returns, which may be after the answer left.
+	waitFor(t, "the cancel counted", func() bool { return p.Snapshot().App.Listeners[0].Cancels == 1 })
+	// The reader has handled both cancels once it serves the next call.
+	hold.Store(false)
+	a.send(t, &rpc.InvokeReq{QueryID: 79, Body: getCall(t, "k")})
+	if res := a.result(t); res.QueryID != 79 {
+		t.Fatalf("answer to %d, want 79", res.QueryID)
+	}
+	if n := p.Snapshot().App.Listeners[0].Cancels; n != 1 {
+		t.Fatalf("%d cancels counted, want 1", n)
 	}
 }
 

@@ -58,10 +58,12 @@ func (rep *replier) unlink(f *forward) {
 	f.prevCall, f.nextCall, f.listed = nil, nil, false
 }
 
-// find returns r's call in flight, or nil; mu held.
-func (rep *replier) find(r *server.Request) *forward {
+// find returns the call in flight for the app's query id, or nil; mu
+// held. A listed call's request is not answered yet, so f.r is valid. The
+// newest call comes first, should an app reuse a query id.
+func (rep *replier) find(queryID int64) *forward {
 	for f := rep.calls; f != nil; f = f.nextCall {
-		if f.r == r {
+		if f.r.QueryID == queryID {
 			return f
 		}
 	}
@@ -141,17 +143,18 @@ var _ upstream.Batcher = (*forward)(nil)
 // shard of a fan-out still working on it. If an engine call was still
 // pending, the app gets an error answer (which VK clients ignore for a
 // cancelled query; for a fan-out, once its last sub-call ended) and the
-// engine an rpcCancelReq.
-func (h *handler) CancelRPC(r *server.Request) {
-	rep, ok := r.ConnValue().(*replier)
+// engine an rpcCancelReq. The app connection's replier is the one table
+// of its calls in flight: the server keeps none (server.Canceler).
+func (h *handler) CancelRPC(conn any, queryID int64) bool {
+	rep, ok := conn.(*replier)
 	if !ok {
-		return
+		return false
 	}
 	rep.mu.Lock()
-	f := rep.find(r)
+	f := rep.find(queryID)
 	if f == nil {
 		rep.mu.Unlock()
-		return
+		return false
 	}
 	if f.fan {
 		// f is listed, so not recycled while mu is held; a count held
@@ -162,17 +165,18 @@ func (h *handler) CancelRPC(r *server.Request) {
 		if held {
 			s.cancel()
 		}
-		return
+		return true
 	}
 	// Read under the lock: push (which recycles f) waits for it.
 	e, qid := f.e, f.qid.Load()
 	rep.mu.Unlock()
 	if !e.Cancel(qid) {
-		return // answered meanwhile: push replies
+		return true // answered meanwhile: push replies
 	}
 	// Cancel removed the engine call, so nobody else finishes f.
 	f.countError()
 	f.fail = errCancelled
 	f.release(f.p.now())
 	rep.push(f, nil)
+	return true
 }

@@ -40,7 +40,6 @@ func TestSteadyStateAllocs(t *testing.T) {
 	}{
 		{"sync", echo},
 		{"retain", HandlerFunc(func(r *Request) { r.Retain(); r.Reply(r.Body) })},
-		{"canceler", echoCanceler{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := startServer(t, Config{Handler: tc.h})
@@ -78,9 +77,3 @@ func BenchmarkServerPipelined(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*50), "ns/call")
 }
-
-// echoCanceler makes the server track pending queries for cancels.
-type echoCanceler struct{}
-
-func (echoCanceler) ServeRPC(r *Request)  { echo.ServeRPC(r) }
-func (echoCanceler) CancelRPC(r *Request) {}

@@ -29,11 +29,6 @@ type conn struct {
 	full      atomic.Bool   // the reader waits for a slot
 	slotFreed chan struct{} // cap 1: a slot was freed while full
 
-	// pending maps query ids to requests for Canceler handlers; nil
-	// otherwise, so servers without cancel support skip the map and lock.
-	mu      sync.Mutex
-	pending map[int64]*Request
-
 	closeIdle atomic.Bool // close once nothing is in flight
 	closing   sync.Once
 	// endMu orders a UDP connection's end, asked when nothing is in
@@ -56,9 +51,6 @@ func newConn(s *Server, pc wire, id uint64) *conn {
 		slotFreed: make(chan struct{}, 1),
 	}
 	c.waiter.beforeWait = c.batch.Flush
-	if s.canceler != nil {
-		c.pending = make(map[int64]*Request)
-	}
 	return c
 }
 
@@ -188,11 +180,6 @@ func (c *conn) handleInvoke(body []byte) bool {
 	} else if s.cfg.DefaultTimeout > 0 {
 		r.deadline = c.batch.Now(s.cfg.Now).Add(s.cfg.DefaultTimeout)
 	}
-	if c.pending != nil {
-		c.mu.Lock()
-		c.pending[r.QueryID] = r
-		c.mu.Unlock()
-	}
 	if !s.builtin(r) {
 		s.call(r)
 	}
@@ -222,34 +209,19 @@ func (c *conn) oversized(r *Request) bool {
 	return true
 }
 
-// handleCancel tells a Canceler handler about rpcCancelReq for a pending
-// query. Unknown query ids are ignored, as VK does.
+// handleCancel passes rpcCancelReq on to a Canceler handler, which finds
+// the query among its own calls in flight: the server keeps no table of
+// them. Cancels of queries the handler does not know are ignored, as VK
+// does.
 func (c *conn) handleCancel(body []byte) {
 	qid, err := rpc.ParseCancelReq(body)
 	if err != nil {
 		c.srv.log.Info("rpc/server: malformed cancel ignored", "reason", err.Error(), "conn", c.id)
 		return
 	}
-	if c.pending == nil {
-		return
+	if c.srv.canceler != nil && c.srv.canceler.CancelRPC(c.value, qid) {
+		c.srv.stats.cancels.Add(1)
 	}
-	c.mu.Lock()
-	r := c.pending[qid]
-	if r != nil {
-		// Pin it: the reply may race with us, and the Request must not be
-		// recycled (and reused for another query) while the hook has it.
-		r.refs.Add(1)
-	}
-	c.mu.Unlock()
-	if r == nil {
-		return
-	}
-	c.srv.stats.cancels.Add(1)
-	r.flags.Or(flagCanceled)
-	if r.flags.Load()&flagReplied == 0 {
-		c.srv.canceler.CancelRPC(r)
-	}
-	r.unref()
 }
 
 // errorSlack is how far over WriteBufferLimit TryReplyErr may still queue
@@ -371,13 +343,6 @@ func (c *conn) freeSlot() {
 // release returns the request's memory and slot; it runs exactly once per
 // request, before the Request can be recycled.
 func (c *conn) release(r *Request) {
-	if c.pending != nil {
-		c.mu.Lock()
-		if c.pending[r.QueryID] == r {
-			delete(c.pending, r.QueryID)
-		}
-		c.mu.Unlock()
-	}
 	c.srv.lim.sem.release(r.weight)
 	c.srv.stats.active.Add(-1)
 	c.freeSlot()

@@ -23,7 +23,8 @@
 //	rpcInvokeReq      -> rpc.ParseInvokeReq -> built-in answer or Handler
 //	                     malformed, query id readable: error answer
 //	                     (rpc.ErrorOf: -1002); no query id: close, logged
-//	rpcCancelReq      -> Canceler.CancelRPC for a pending query, else ignored
+//	rpcCancelReq      -> Canceler.CancelRPC(connection value, query id),
+//	                     else ignored; the handler finds the query itself
 //	rpcClientWantsFin -> close once every request is answered
 //	anything else     -> logged and ignored
 //

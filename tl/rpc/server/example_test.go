@@ -54,9 +54,11 @@ func (f forwarder) ServeRPC(r *server.Request) {
 	f.send(r.Body, func(res *rpc.ReqResult) { r.ReplyResult(res) })
 }
 
-// CancelRPC makes the server track pending queries; the upstream call
-// would be cancelled here, and its answer (or an error) still replies.
-func (f forwarder) CancelRPC(r *server.Request) {}
+// CancelRPC gets the client's rpcCancelReq: a forwarder that keeps its
+// calls in flight with the connection (Request.SetConnValue) would find
+// queryID among them and cancel the upstream call, whose answer (or an
+// error) still replies. It reports whether the query was in flight.
+func (f forwarder) CancelRPC(conn any, queryID int64) bool { return false }
 
 var (
 	_ server.Handler  = forwarder{}

@@ -65,8 +65,8 @@ func FuzzServeConn(f *testing.F) {
 
 type fuzzHandler struct{}
 
-func (fuzzHandler) ServeRPC(r *Request)  { r.Reply(r.Body) }
-func (fuzzHandler) CancelRPC(r *Request) {}
+func (fuzzHandler) ServeRPC(r *Request)       { r.Reply(r.Body) }
+func (fuzzHandler) CancelRPC(any, int64) bool { return false }
 
 // readToEOF reads until the peer closes (true) or d passes (false).
 func readToEOF(nc net.Conn, d time.Duration) bool {

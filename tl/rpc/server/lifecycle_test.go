@@ -14,18 +14,35 @@ import (
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
 
-// holder keeps every request for the test to answer.
+// holder keeps every request for the test to answer, and every cancel
+// for it to check. A connection's value is its first request's query id.
 type holder struct {
 	reqs     chan *Request
-	canceled chan *Request
+	canceled chan cancel
+	inFlight map[int64]bool // what CancelRPC reports in flight; set before serving
+}
+
+// cancel is one CancelRPC call.
+type cancel struct {
+	conn    any
+	queryID int64
 }
 
 func newHolder() *holder {
-	return &holder{reqs: make(chan *Request, 64), canceled: make(chan *Request, 64)}
+	return &holder{reqs: make(chan *Request, 64), canceled: make(chan cancel, 64)}
 }
 
-func (h *holder) ServeRPC(r *Request)  { h.reqs <- r }
-func (h *holder) CancelRPC(r *Request) { h.canceled <- r }
+func (h *holder) ServeRPC(r *Request) {
+	if r.ConnValue() == nil {
+		r.SetConnValue(r.QueryID)
+	}
+	h.reqs <- r
+}
+
+func (h *holder) CancelRPC(conn any, queryID int64) bool {
+	h.canceled <- cancel{conn, queryID}
+	return h.inFlight[queryID]
+}
 
 var _ Canceler = (*holder)(nil)
 
@@ -113,35 +130,46 @@ func TestClientWantsFin(t *testing.T) {
 	}
 }
 
+// TestCancel: every well-formed rpcCancelReq reaches a Canceler, in order,
+// with its query id and the connection's value, whatever the query's state
+// (the server keeps no table: the handler knows its calls). Only those the
+// handler finds in flight count in the stats; a malformed one is ignored.
 func TestCancel(t *testing.T) {
 	leakCheck(t)
 	h := newHolder()
+	h.inFlight = map[int64]bool{7: true}
 	ts := startServer(t, Config{Handler: h})
 	c := dial(t, ts.addr, packet.Config{})
 	c.send(&rpc.InvokeReq{QueryID: 7, Body: fn(tagEcho)})
 	r := recv(t, h.reqs, "request")
-	for _, qid := range []int64{8, 7} { // unknown id ignored, then the real one
-		if err := c.pc.WritePacket(rpc.TypeCancelReq, nil, rpc.AppendCancelReq(nil, qid)); err != nil {
+	for _, body := range [][]byte{
+		rpc.AppendCancelReq(nil, 8), // not in flight
+		{1, 2, 3},                   // malformed
+		rpc.AppendCancelReq(nil, 7),
+	} {
+		if err := c.pc.WritePacket(rpc.TypeCancelReq, nil, body); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := recv(t, h.canceled, "cancel"); got != r || !r.Canceled() {
-		t.Fatalf("cancel for %p (canceled %v), want %p", got, got.Canceled(), r)
+	for _, want := range []cancel{{int64(7), 8}, {int64(7), 7}} {
+		if got := recv(t, h.canceled, "cancel"); got != want {
+			t.Fatalf("CancelRPC(%v, %d), want (%v, %d)", got.conn, got.queryID, want.conn, want.queryID)
+		}
 	}
 	r.ReplyError(rpc.CodeQueryTimeout, "canceled")
 	if res := c.result(); res.QueryID != 7 || res.ErrorCode != rpc.CodeQueryTimeout {
 		t.Fatalf("%+v", res)
 	}
-	// A cancel after the reply finds nothing.
-	if err := c.pc.WritePacket(rpc.TypeCancelReq, nil, rpc.AppendCancelReq(nil, 7)); err != nil {
-		t.Fatal(err)
-	}
+	// The reader has handled the cancels once it serves the next request.
 	c.send(&rpc.InvokeReq{QueryID: 9, Body: fn(tagEcho)})
 	recv(t, h.reqs, "request 9").Reply(fn(tagEcho))
 	c.result()
+	if n := ts.Counters().Cancels; n != 1 {
+		t.Fatalf("%d cancels counted, want 1 (the one in flight)", n)
+	}
 	select {
-	case r := <-h.canceled:
-		t.Fatalf("cancel after reply reached the handler: %d", r.QueryID)
+	case got := <-h.canceled:
+		t.Fatalf("unexpected CancelRPC(%v, %d)", got.conn, got.queryID)
 	default:
 	}
 }

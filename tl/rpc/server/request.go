@@ -37,16 +37,15 @@ type Request struct {
 	retained bool
 
 	// refs counts the parties that may still touch the Request: the
-	// reader (until ServeRPC returns), the reply (until it has written and
-	// released), and a cancel in progress. The last one recycles it.
+	// reader (until ServeRPC returns) and the reply (until it has written
+	// and released). The last one recycles it.
 	refs  atomic.Int32
 	flags atomic.Uint32
 }
 
 const (
-	flagReplied  uint32 = 1 << iota
-	flagCanceled        // rpcCancelReq arrived
-	flagServed          // ServeRPC has returned: Body no longer valid
+	flagReplied uint32 = 1 << iota
+	flagServed         // ServeRPC has returned: Body no longer valid
 )
 
 // ConnID identifies the connection the request came on, unique per Server.
@@ -68,10 +67,6 @@ func (r *Request) PeerPID() packet.PID { return r.conn.pc.PeerPID() }
 func (r *Request) Deadline() (deadline time.Time, ok bool) {
 	return r.deadline, !r.deadline.IsZero()
 }
-
-// Canceled reports whether the client sent rpcCancelReq for this request.
-// Only tracked when the Handler implements Canceler.
-func (r *Request) Canceled() bool { return r.flags.Load()&flagCanceled != 0 }
 
 // Retain copies the request bytes into a buffer owned by the Request (and
 // reused with it), so Body and Extra stay valid until the reply. It must

@@ -28,12 +28,17 @@ type Handler interface {
 	ServeRPC(r *Request)
 }
 
-// Canceler is implemented by handlers that want rpcCancelReq: CancelRPC is
-// called on the reader goroutine for a request not yet answered, which
-// still needs its one reply. Servers whose handler is no Canceler ignore
-// cancels and keep no table of pending queries.
+// Canceler is implemented by handlers that want rpcCancelReq. CancelRPC is
+// called on the connection's reader goroutine with what the handler keeps
+// with that connection (Request.SetConnValue; nil if nothing) and the
+// query id the client cancelled, whatever its state: the server keeps no
+// table of the queries in flight, which would cost every request a map
+// insert and delete under a lock, while a handler that supports cancels
+// tracks its calls anyway. It reports whether the query was still in
+// flight (counted as a cancel in the stats); the request still needs its
+// one reply.
 type Canceler interface {
-	CancelRPC(r *Request)
+	CancelRPC(connValue any, queryID int64) bool
 }
 
 // HandlerFunc adapts a function to Handler.

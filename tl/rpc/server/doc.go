@@ -10,9 +10,10 @@
 // udp.Conn). Over UDP there is no rpcServerWantsFin (wire.md §4.7):
 // Shutdown closes each UDP connection once nothing is in flight and the
 // peer has acked every reply (a request arriving meanwhile keeps it open
-// until its reply is acked too), then the transport; batches are no-ops, and the Try replies report a UDP
-// connection full, without waiting, while its queue holds a window of
-// unacknowledged bytes (about 1 MB), as at a TCP write buffer limit.
+// until its reply is acked too), then the transport; batches are no-ops,
+// and the Try replies report a UDP connection full, without waiting,
+// while its queue holds a window of unacknowledged bytes (about 1 MB), as
+// at a TCP write buffer limit.
 // When the transport offers an idle connection (udp.ErrIdle, with
 // udp.Config.IdleAfter), the reader parks it if no request of it is in
 // flight (replies are written before they leave the in-flight count), and

@@ -43,6 +43,25 @@ func vkEcho(t *testing.T, cl vk.Client, addr string, p byte) error {
 	return nil
 }
 
+// vkCallActor9 calls addr for actor 9 (the actor the tests' handlers
+// hold) on a goroutine of its own; the channel gets the call's error.
+func vkCallActor9(cl vk.Client, addr string, body []byte) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		req := cl.GetRequest()
+		req.ActorID = 9
+		req.Body = append(req.Body, body...)
+		resp, err := cl.Do(ctx, "udp4", addr, req)
+		if err == nil {
+			cl.PutResponse(resp)
+		}
+		errc <- err
+	}()
+	return errc
+}
+
 // waitStats polls tr's stats until cond holds, and returns them.
 func waitStats(t *testing.T, tr *udp.Transport, what string, cond func(udp.Stats) bool) udp.Stats {
 	t.Helper()
@@ -124,19 +143,7 @@ func TestInteropVKClientUDPParked(t *testing.T) {
 	}
 	waitStats(t, tr, "the second app parked", func(st udp.Stats) bool { return st.Parked == 4 })
 
-	held := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		req := cl.GetRequest()
-		req.ActorID = 9
-		req.Body = append(req.Body, fn(tagEcho, 9, 9, 9, 9)...)
-		resp, err := cl.Do(ctx, "udp4", addr, req)
-		if err == nil {
-			cl.PutResponse(resp)
-		}
-		held <- err
-	}()
+	held := vkCallActor9(cl, addr, fn(tagEcho, 9, 9, 9, 9))
 	before := tr.Stats().IdleOffers
 	waitStats(t, tr, "idle offers while the request is held", func(st udp.Stats) bool { return st.IdleOffers >= before+3 })
 	if st := tr.Stats(); st.Parked != 4 || st.Conns != 1 {
@@ -201,19 +208,7 @@ func TestInteropVKClientUDPRefused(t *testing.T) {
 	leakCheck(t)
 	s, tr, addr, held := startRefusing(t)
 	first, second := vkUDPClient(t), vkUDPClient(t)
-	errc := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		req := first.GetRequest()
-		req.ActorID = 9
-		req.Body = append(req.Body, fn(tagEcho)...)
-		resp, err := first.Do(ctx, "udp4", addr, req)
-		if err == nil {
-			first.PutResponse(resp)
-		}
-		errc <- err
-	}()
+	errc := vkCallActor9(first, addr, fn(tagEcho))
 	r := recv(t, held, "the first app's request")
 
 	err := vkEcho(t, second, addr, 1)

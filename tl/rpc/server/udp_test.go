@@ -178,41 +178,14 @@ func TestUDPClose(t *testing.T) {
 // written was acked would drop it, and the app would wait for its timeout.
 func TestUDPShutdownLateRequest(t *testing.T) {
 	leakCheck(t)
-	held := make(chan *Request, 2)
-	s, err := New(Config{Handler: HandlerFunc(func(r *Request) { held <- r })})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.settleWait = wait // the connection ends by the peer's ack, not by this bound, however slow the machine
-	// The server acks when the test moves its clock; the peer acks only
-	// as it sends.
+	// The connection ends by the peer's ack, not by settleWait, however
+	// slow the machine. The server acks when the test moves its clock;
+	// the peer acks only as it sends.
 	clk := newManualClock()
-	s, tr, addr, served := serveUDPWith(t, s, udp.Config{Now: clk.Now, NewTimer: clk.NewTimer})
+	s, tr, addr, served, held := startHoldingUDP(t, wait, udp.Config{Now: clk.Now, NewTimer: clk.NewTimer})
 	peer := rawUDPPeer(t, addr)
-	send := func(typ uint32, body []byte) {
-		t.Helper()
-		if err := peer.WritePacket(typ, nil, body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	answer := func(qid int64) {
-		t.Helper()
-		read := make(chan error, 1)
-		go func() {
-			typ, msg, err := peer.ReadPacket()
-			var res rpc.ReqResult
-			if err == nil {
-				err = rpc.ParseResult(typ, msg, &res)
-			}
-			if err == nil && (res.QueryID != qid || res.IsError()) {
-				err = fmt.Errorf("answer to %d (%v)", res.QueryID, res.Err())
-			}
-			read <- err
-		}()
-		if err := recv(t, read, fmt.Sprintf("the answer to %d", qid)); err != nil {
-			t.Fatalf("answer to %d: %v", qid, err)
-		}
-	}
+	send := func(typ uint32, body []byte) { peerSend(t, peer, typ, body) }
+	answer := func(qid int64) { peerAnswer(t, peer, qid) }
 	// ackAll has the server's timer loop send every ack it owes.
 	ackAll := func() {
 		t.Helper()
@@ -220,30 +193,18 @@ func TestUDPShutdownLateRequest(t *testing.T) {
 		clk.advance(100 * time.Millisecond)
 		pollUntil(t, "the server's acks", func() bool { return tr.Stats().AcksOnly > n })
 	}
-	invoke := func(qid int64) []byte {
-		return rpc.AppendInvokeReq(nil, &rpc.InvokeReq{QueryID: qid, Body: fn(tagEcho, byte(qid), 0, 0, 0)})
-	}
 	const unknownType = 0x12345678
 
-	send(rpc.TypeInvokeReq, invoke(1))
+	send(rpc.TypeInvokeReq, echoCall(1))
 	a := recv(t, held, "the first request")
-	shut := make(chan error, 1)
-	go func() { shut <- s.Shutdown(ctxWait(t)) }()
-	pollUntil(t, "Shutdown to reach the connection", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for c := range s.conns {
-			return c.closeIdle.Load()
-		}
-		return false
-	})
+	shut := shutdownClosing(t, s)
 	a.Reply(a.Body) // nothing in flight now: the connection ends once this is acked
 	answer(1)
 
 	// The late request acks the first answer. The unknown message after it
 	// is taken only once the reader is back from the handler, which keeps
 	// the request; then the server acks both.
-	send(rpc.TypeInvokeReq, invoke(2))
+	send(rpc.TypeInvokeReq, echoCall(2))
 	send(unknownType, []byte{1, 2, 3, 4})
 	b := recv(t, held, "the late request")
 	pollUntil(t, "the reader to take the unknown message", func() bool { return s.Counters().UnknownMsgs == 1 })
@@ -264,6 +225,93 @@ func TestUDPShutdownLateRequest(t *testing.T) {
 	}
 	if err := recv(t, served, "ServeUDP's end"); !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("ServeUDP returned %v", err)
+	}
+}
+
+// TestUDPShutdownPeerGone: during Shutdown, a UDP connection whose peer
+// never acks its last answer (the app has gone) is closed once the
+// server's settleWait has passed with nothing in flight, and Shutdown
+// returns nil, where it would otherwise wait for its context.
+func TestUDPShutdownPeerGone(t *testing.T) {
+	leakCheck(t)
+	s, _, addr, served, held := startHoldingUDP(t, time.Millisecond, udp.Config{})
+	peer := rawUDPPeer(t, addr) // never acks: it sends nothing more
+	peerSend(t, peer, rpc.TypeInvokeReq, echoCall(1))
+	a := recv(t, held, "the request")
+	shut := shutdownClosing(t, s)
+	a.Reply(a.Body)
+	peerAnswer(t, peer, 1)
+	if err := recv(t, shut, "Shutdown"); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := recv(t, served, "ServeUDP's end"); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("ServeUDP returned %v", err)
+	}
+}
+
+// startHoldingUDP serves over UDP a handler that sends every request to
+// held, unanswered, with settleWait as the bound on an ending connection's
+// acks.
+func startHoldingUDP(t *testing.T, settleWait time.Duration, ucfg udp.Config) (*Server, *udp.Transport, string, chan error, chan *Request) {
+	t.Helper()
+	held := make(chan *Request, 2)
+	s, err := New(Config{Handler: HandlerFunc(func(r *Request) { held <- r })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.settleWait = settleWait
+	s, tr, addr, served := serveUDPWith(t, s, ucfg)
+	return s, tr, addr, served, held
+}
+
+// echoCall is an echo request with query id qid.
+func echoCall(qid int64) []byte {
+	return rpc.AppendInvokeReq(nil, &rpc.InvokeReq{QueryID: qid, Body: fn(tagEcho, byte(qid), 0, 0, 0)})
+}
+
+// shutdownClosing starts s.Shutdown and returns its result's channel once
+// Shutdown has marked s's one connection to close when idle.
+func shutdownClosing(t *testing.T, s *Server) chan error {
+	t.Helper()
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(ctxWait(t)) }()
+	pollUntil(t, "Shutdown to reach the connection", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for c := range s.conns {
+			return c.closeIdle.Load()
+		}
+		return false
+	})
+	return shut
+}
+
+// peerSend writes one message from a raw peer.
+func peerSend(t *testing.T, peer *udp.Conn, typ uint32, body []byte) {
+	t.Helper()
+	if err := peer.WritePacket(typ, nil, body); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// peerAnswer reads a raw peer's next message, which must be the answer
+// to qid and not an error, within wait.
+func peerAnswer(t *testing.T, peer *udp.Conn, qid int64) {
+	t.Helper()
+	read := make(chan error, 1)
+	go func() {
+		typ, msg, err := peer.ReadPacket()
+		var res rpc.ReqResult
+		if err == nil {
+			err = rpc.ParseResult(typ, msg, &res)
+		}
+		if err == nil && (res.QueryID != qid || res.IsError()) {
+			err = fmt.Errorf("answer to %d (%v)", res.QueryID, res.Err())
+		}
+		read <- err
+	}()
+	if err := recv(t, read, fmt.Sprintf("the answer to %d", qid)); err != nil {
+		t.Fatalf("answer to %d: %v", qid, err)
 	}
 }
 

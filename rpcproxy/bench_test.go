@@ -17,6 +17,8 @@ import (
 // engine (a tl/rpc/server echo handler), all over 127.0.0.1.
 type loopback struct {
 	pc    *packet.Conn
+	p     *Proxy
+	batch packet.Batch // burst's writes
 	close func()
 }
 
@@ -87,7 +89,7 @@ func serveLoopback(tb testing.TB, cfg *configs.Config, closers ...func()) (*loop
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &loopback{pc: pc, close: func() {
+	return &loopback{pc: pc, p: p, close: func() {
 		pc.Close()
 		p.Close()
 		<-served
@@ -110,6 +112,29 @@ func (l *loopback) roundTrip(tb testing.TB, hdr, body []byte, req *rpc.InvokeReq
 	}
 	if err := rpc.ParseResult(typ, raw, res); err != nil || res.IsError() || res.QueryID != req.QueryID {
 		tb.Fatalf("answer %x: %v", raw, err)
+	}
+}
+
+// burst writes n requests of body in one write, so that the proxy's
+// reader works through them in one burst, and reads their n answers;
+// nothing allocates.
+func (l *loopback) burst(tb testing.TB, n int, hdr, body []byte, req *rpc.InvokeReq, res *rpc.ReqResult) {
+	for range n {
+		req.QueryID++
+		hdr = rpc.AppendInvokeReqHeader(hdr[:0], req)
+		if ok, err := l.pc.TryWritePacketIn(&l.batch, 0, rpc.TypeInvokeReq, hdr, body); !ok || err != nil {
+			tb.Fatalf("write: %v %v", ok, err)
+		}
+	}
+	l.batch.Flush()
+	for range n {
+		typ, raw, err := l.pc.ReadPacket()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := rpc.ParseResult(typ, raw, res); err != nil || res.IsError() {
+			tb.Fatalf("answer %x: %v", raw, err)
+		}
 	}
 }
 

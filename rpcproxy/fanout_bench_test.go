@@ -103,6 +103,36 @@ func TestFanoutGetMultiAlloc(t *testing.T) {
 	}
 }
 
+// burstDepth is how many getMultis the burst tests write at once: enough
+// for every shard's sub-requests to be joined into one engine call.
+const burstDepth = 8
+
+// TestFanoutGetMultiBurstAlloc: getMultis read in one burst, whose
+// sub-requests are joined per engine (coalesce = true) and whose joined
+// answers are cut into parts, allocate nothing either.
+func TestFanoutGetMultiBurstAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts need a build without -race")
+	}
+	l, body, done := getMultiLoopback(t)
+	defer done()
+	hdr := make([]byte, 0, 64)
+	req := &rpc.InvokeReq{Body: body}
+	var res rpc.ReqResult
+	for range 200 {
+		l.burst(t, burstDepth, hdr, body, req, &res)
+	}
+	st := l.p.Table().Cluster("mc").Stats
+	before := st.Coalesced.Load()
+	n := testing.AllocsPerRun(200, func() { l.burst(t, burstDepth, hdr, body, req, &res) })
+	if st.Coalesced.Load() == before {
+		t.Fatal("no sub-request was joined: the test does not reach the coalesced path")
+	}
+	if n != 0 {
+		t.Fatalf("%v allocations per burst of %d 10-key getMultis", n, burstDepth)
+	}
+}
+
 // BenchmarkFanoutGetMulti10Loopback: a 10-key memcache.getMulti split over
 // 4 engines (real memcache stores) and merged back in key order, one at a
 // time, app and engines on loopback; allocs/op counts the whole process.
@@ -120,6 +150,25 @@ func BenchmarkFanoutGetMulti10Loopback(b *testing.B) {
 		l.roundTrip(b, hdr, body, req, &res)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10, "ns/key")
+}
+
+// BenchmarkFanoutGetMulti10Burst is BenchmarkFanoutGetMulti10Loopback
+// with burstDepth getMultis written at once, so their sub-requests are
+// joined per engine and the joined answers cut back into parts.
+func BenchmarkFanoutGetMulti10Burst(b *testing.B) {
+	l, body, done := getMultiLoopback(b)
+	defer done()
+	hdr := make([]byte, 0, 64)
+	req := &rpc.InvokeReq{Body: body}
+	var res rpc.ReqResult
+	for range 100 {
+		l.burst(b, burstDepth, hdr, body, req, &res)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.burst(b, burstDepth, hdr, body, req, &res)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*burstDepth), "ns/getMulti")
 }
 
 // sixteenSearches is 16 engines each answering events.search with the same

@@ -504,11 +504,16 @@ func (s *scatter) reset() {
 		s.answers[i] = fanout.Answer{}
 	}
 	for i := range s.subs {
-		buf := s.subs[i].buf[:0]
+		// buf, cut and hdr keep their arrays for the next fan-out, but a
+		// rare huge answer does not pin its memory in the pool.
+		buf, cut := s.subs[i].buf[:0], s.subs[i].cut[:0]
 		if cap(buf) > maxKeptAnswer {
-			buf = nil // a rare huge answer does not pin its memory in the pool
+			buf = nil
 		}
-		s.subs[i] = sub{buf: buf, hdr: s.subs[i].hdr[:0]}
+		if cap(cut)*4 > maxKeptAnswer {
+			cut = nil
+		}
+		s.subs[i] = sub{buf: buf, cut: cut, hdr: s.subs[i].hdr[:0]}
 	}
 	s.rule, s.retry = nil, false
 	s.cancelled.Store(false)

@@ -1,6 +1,8 @@
 package walk
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
@@ -69,6 +71,20 @@ func TestZeroAllocs(t *testing.T) {
 			for it.Next() {
 			}
 			return err
+		}},
+		// A merge asks this of every answer (fanout's first strategy):
+		// the error names the type without allocating.
+		{"ResultElems of an object", func() error {
+			if _, err := w.ResultElems(get, strvalue); !errors.Is(err, ErrNotVector) {
+				return fmt.Errorf("got %v, want ErrNotVector", err)
+			}
+			return nil
+		}},
+		{"ResultElems of a scalar", func() error {
+			if _, err := w.ResultElems(set, boolTrue); !errors.Is(err, ErrNotVector) {
+				return fmt.Errorf("got %v, want ErrNotVector", err)
+			}
+			return nil
 		}},
 		{"ResultField", func() error { _, _, err := w.ResultField(get, strvalue, "value"); return err }},
 		{"ResultValue", func() error { _, err := w.ResultValue(set, boolTrue); return err }},

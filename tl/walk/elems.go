@@ -308,7 +308,7 @@ func (e *Elems) open(st *state, pos int, ref *schema.TypeRef, env int32) error {
 			return e.array(pos, ref, env)
 		}
 		if (ref.Kind != schema.RefType && ref.Kind != schema.RefCtor) || ref.Prim != schema.PrimNone {
-			return fmt.Errorf("%w: %v", ErrNotVector, refName(ref))
+			return (*notVectorRef)(ref)
 		}
 		c, f, p, err := st.openCtor(pos, ref, env, bare)
 		if err != nil {
@@ -330,7 +330,7 @@ func (e *Elems) open(st *state, pos int, ref *schema.TypeRef, env int32) error {
 			// one vector field after the fields before it.
 			k := soleVectorField(c)
 			if k < 0 {
-				return fmt.Errorf("%w: %s", ErrNotVector, c.Name)
+				return (*notVectorCtor)(c)
 			}
 			if pos, err = st.walkFields(pos, c.Fields[:k], f); err != nil {
 				return err

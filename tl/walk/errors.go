@@ -1,6 +1,10 @@
 package walk
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rpcproxy/rpcproxy/tl/schema"
+)
 
 // Sentinel errors. Errors returned by this package wrap one of these (or a
 // tl reader sentinel such as tl.ErrTruncated) so callers can branch with
@@ -44,3 +48,22 @@ var (
 	// ErrType means a value is not of the kind the caller asked for.
 	ErrType = errors.New("walk: wrong value kind")
 )
+
+// notVectorRef and notVectorCtor are ErrNotVector naming the type or
+// constructor found. They are the schema's own pointers, converted, so
+// returning one allocates nothing: a merge asks whether an answer has
+// elements (fanout's first) on every answer, and most have none.
+type (
+	notVectorRef  schema.TypeRef
+	notVectorCtor schema.Combinator
+)
+
+func (e *notVectorRef) Error() string {
+	return ErrNotVector.Error() + ": " + refName((*schema.TypeRef)(e))
+}
+
+func (e *notVectorRef) Unwrap() error { return ErrNotVector }
+
+func (e *notVectorCtor) Error() string { return ErrNotVector.Error() + ": " + e.Name }
+
+func (e *notVectorCtor) Unwrap() error { return ErrNotVector }

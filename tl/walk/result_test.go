@@ -82,6 +82,17 @@ func TestResultErrors(t *testing.T) {
 		{"unknown call", func() error { return w.CheckResult(enc(nil).tag(5), tltest.Unhex(t, hexBoolTrue)) }, ErrUnknownFunction},
 		{"empty answer", func() error { return w.CheckResult(get, nil) }, tl.ErrTruncated},
 	}
+	for _, want := range []struct {
+		call, resp []byte
+		msg        string
+	}{
+		{get, tltest.Unhex(t, hexStrvalue), "walk: not a vector: memcache.strvalue"},
+		{tltest.Unhex(t, hexSetFoo), tltest.Unhex(t, hexBoolTrue), "walk: not a vector: boolTrue"},
+	} {
+		if _, err := w.ResultElems(want.call, want.resp); err == nil || err.Error() != want.msg {
+			t.Errorf("ResultElems: %v, want %q", err, want.msg)
+		}
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.f(); !errors.Is(err, tc.err) {

@@ -11,6 +11,7 @@ import (
 	"github.com/rpcproxy/rpcproxy/engines"
 	"github.com/rpcproxy/rpcproxy/engines/events"
 	"github.com/rpcproxy/rpcproxy/engines/memcache"
+	"github.com/rpcproxy/rpcproxy/sharding"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
@@ -35,12 +36,13 @@ func funcsEngine(tb testing.TB, funcs []engines.Func) (addr string, stop func())
 }
 
 // mixedApps is a proxy in front of 4 memcache and 4 events engines (real
-// stores, in process), with several app connections that each write a
-// mixed burst: a get, a split and coalesced getMulti, a diagonal, and a
-// call of every merge strategy.
+// stores, in process), and of a cluster whose second shard is down, with
+// several app connections that each write a mixed burst: a get, a split
+// and coalesced getMulti, a diagonal, a call of every merge strategy, a
+// get failed fast and a getMulti answered in part.
 type mixedApps struct {
 	apps  []*packet.Conn
-	calls [][]byte
+	calls []mixedCall
 	batch packet.Batch
 	hdr   []byte
 	req   rpc.InvokeReq
@@ -84,9 +86,17 @@ func cannedEngine(t *testing.T, funcs []engines.Func, calls [][]byte) (addr stri
 	})
 }
 
+// mixedCall is one call of a burst: its body, the actor that routes it
+// (0: by function name) and whether its answer is an error.
+type mixedCall struct {
+	body    []byte
+	actor   int64
+	wantErr bool
+}
+
 func startMixed(t *testing.T, nApps int) *mixedApps {
 	t.Helper()
-	var mcShards, evShards []string
+	var mcShards, evShards, halfShards []string
 	var mcStores [4]*memcache.Store
 	for i := range 4 {
 		mc := newMemcache(t)
@@ -94,6 +104,9 @@ func startMixed(t *testing.T, nApps int) *mixedApps {
 		addr, stop := funcsEngine(t, mc.Funcs())
 		t.Cleanup(stop)
 		mcShards = append(mcShards, fmt.Sprintf("{ replicas = [%q] }", addr))
+		if i == 0 {
+			halfShards = []string{fmt.Sprintf("{ replicas = [%q] }", addr), fmt.Sprintf("{ replicas = [%q] }", deadAddr(t))}
+		}
 		ev := newEvents(t)
 		for j := range 20 {
 			if _, err := runFuncs(ev.Funcs(), addEvent(fmt.Sprintf("k%d_%d", i, j), int64(1000*i+j), "text number "+fmt.Sprint(j))); err != nil {
@@ -124,7 +137,20 @@ name = "events"
 functions = ["events.*"]
 sharding = "hash"
 shards = [%s]
-%s`, strings.Join(mcShards, ", "), strings.Join(evShards, ", "), eventsRules()))
+%s
+# Shard 1 is down (nothing listens): its gets fail fast, getMultis are
+# answered from shard 0.
+[[cluster]]
+name = "half"
+actor_id = 7
+sharding = "hash"
+shards = [%s]
+[[cluster.function]]
+name = "memcache.getMulti"
+key = "keys"
+on_error = "partial"
+missing = "memcache.not_found"
+`, strings.Join(mcShards, ", "), strings.Join(evShards, ", "), eventsRules(), strings.Join(halfShards, ", ")))
 	p, err := New(cfg, Options{Listen: (&listenLog{}).Listen, NoAdmin: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -147,12 +173,16 @@ shards = [%s]
 		}
 	}
 	m := &mixedApps{p: p, hdr: make([]byte, 0, 64)}
-	m.calls = [][]byte{
-		getCallB(keys[0]),
-		mcGetMulti(keys...),
-		append(tl.AppendUint32(nil, rpc.TagProxyDiagonal), getCallB(keys[1])...),
+	m.calls = []mixedCall{
+		{body: getCallB(keys[0])},
+		{body: mcGetMulti(keys...)},
+		{body: append(tl.AppendUint32(nil, rpc.TagProxyDiagonal), getCallB(keys[1])...)},
+		{body: getCallB(onShard(t, p.Table().Cluster("half").Picker, 1)), actor: 7, wantErr: true},
+		{body: mcGetMulti(keys...), actor: 7},
 	}
-	m.calls = append(m.calls, mixedEventCalls...)
+	for _, c := range mixedEventCalls {
+		m.calls = append(m.calls, mixedCall{body: c})
+	}
 	for range nApps {
 		nc, err := net.Dial("tcp", p.Addr(mustAddr(mainListen)).String())
 		if err != nil {
@@ -180,10 +210,11 @@ func addEvent(key string, ts int64, text string) []byte {
 func (m *mixedApps) round(t *testing.T) {
 	for _, a := range m.apps {
 		for range 2 {
-			for _, body := range m.calls {
+			for _, c := range m.calls {
 				m.req.QueryID++
+				m.req.ActorID = c.actor
 				m.hdr = rpc.AppendInvokeReqHeader(m.hdr[:0], &m.req)
-				if ok, err := a.TryWritePacketIn(&m.batch, 0, rpc.TypeInvokeReq, m.hdr, body); !ok || err != nil {
+				if ok, err := a.TryWritePacketIn(&m.batch, 0, rpc.TypeInvokeReq, m.hdr, c.body); !ok || err != nil {
 					t.Fatalf("write: %v %v", ok, err)
 				}
 			}
@@ -191,13 +222,19 @@ func (m *mixedApps) round(t *testing.T) {
 	}
 	m.batch.Flush()
 	for _, a := range m.apps {
-		for range 2 * len(m.calls) {
+		for i := range 2 * len(m.calls) {
 			typ, raw, err := a.ReadPacket()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := rpc.ParseResult(typ, raw, &m.res); err != nil || m.res.IsError() {
-				t.Fatalf("answer %x: %v (%s)", raw, err, m.res.ErrorText)
+			// Answers come back in any order; the query id says which
+			// call this is (ids count up from 1 across the whole round).
+			if err := rpc.ParseResult(typ, raw, &m.res); err != nil {
+				t.Fatalf("answer %d %x: %v", i, raw, err)
+			}
+			c := m.calls[(m.res.QueryID-1)%int64(len(m.calls))]
+			if m.res.IsError() != c.wantErr {
+				t.Fatalf("answer to %x: error %v (%d %s), want %v", c.body, m.res.IsError(), m.res.ErrorCode, m.res.ErrorText, c.wantErr)
 			}
 		}
 	}
@@ -225,4 +262,17 @@ func TestMixedLoadAlloc(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%v allocations per round of %d calls", n, 2*len(m.apps)*len(m.calls))
 	}
+}
+
+// onShard returns a key that pk places on shard s.
+func onShard(t *testing.T, pk *sharding.Picker, s int) string {
+	t.Helper()
+	for i := range 1000 {
+		k := fmt.Sprintf("key%d", i)
+		if got, err := pk.Pick([]byte(k)); err == nil && got == s {
+			return k
+		}
+	}
+	t.Fatalf("no key on shard %d", s)
+	return ""
 }

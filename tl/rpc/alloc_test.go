@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/tl/internal/tltest"
@@ -34,6 +35,19 @@ func TestZeroAlloc(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per run, want 0", allocs)
+	}
+}
+
+// TestErrorOfAlloc: an *Error (the proxy's fail-fast answers are built
+// once per engine) is mapped without allocating; a wrapped one is still
+// found.
+func TestErrorOfAlloc(t *testing.T) {
+	var err error = &Error{Code: CodeNoConnections, Description: "engine down"}
+	if n := testing.AllocsPerRun(100, func() { _ = ErrorOf(err) }); n != 0 {
+		t.Fatalf("%v allocations per ErrorOf", n)
+	}
+	if got := ErrorOf(fmt.Errorf("wrapped: %w", err)); got.Code != CodeNoConnections || got.Description != "engine down" {
+		t.Fatalf("wrapped: %+v", got)
 	}
 }
 

@@ -50,11 +50,17 @@ func (e *Error) Error() string {
 // deadlines become CodeQueryTimeout; envelope parse errors become
 // CodeHeader; anything else is CodeUnknown with err's text.
 func ErrorOf(err error) Error {
-	var e *Error
+	// An *Error itself, the usual case (the proxy's fail-fast errors are
+	// built once), is taken without errors.As, whose target escapes: one
+	// allocation per error answer otherwise.
+	e, ok := err.(*Error)
+	if !ok {
+		e = asError(err)
+	}
 	switch {
 	case err == nil:
 		return Error{Code: CodeUnknown, Description: "unknown error"}
-	case errors.As(err, &e):
+	case e != nil:
 		out := *e
 		if out.Code == 0 {
 			out.Code = CodeUnknown
@@ -66,4 +72,13 @@ func ErrorOf(err error) Error {
 		return Error{Code: CodeHeader, Description: err.Error()}
 	}
 	return Error{Code: CodeUnknown, Description: err.Error()}
+}
+
+// asError returns the first *Error in err's chain, or nil.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
 }

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rpcproxy/rpcproxy/engines"
 	"github.com/rpcproxy/rpcproxy/engines/events"
@@ -14,6 +17,7 @@ import (
 	"github.com/rpcproxy/rpcproxy/sharding"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	rpcclient "github.com/rpcproxy/rpcproxy/tl/rpc/client"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
@@ -43,6 +47,15 @@ func funcsEngine(tb testing.TB, funcs []engines.Func) (addr string, stop func())
 type mixedApps struct {
 	apps  []*packet.Conn
 	calls []mixedCall
+
+	// UDP apps: clients, their requests (2 per call each) and the count
+	// of answers the round still waits for.
+	clients []*rpcclient.Client
+	reqs    [][]rpcclient.Request
+	left    atomic.Int64
+	done    chan struct{}
+	bad     atomic.Pointer[string] // the first wrong answer, set once
+
 	batch packet.Batch
 	hdr   []byte
 	req   rpc.InvokeReq
@@ -94,7 +107,10 @@ type mixedCall struct {
 	wantErr bool
 }
 
-func startMixed(t *testing.T, nApps int) *mixedApps {
+// startMixed starts the proxy and its engines, and nApps app connections
+// over network (tcp: packet connections; udp: VK's UDP transport through
+// tl/rpc/client).
+func startMixed(t *testing.T, nApps int, network string) *mixedApps {
 	t.Helper()
 	var mcShards, evShards, halfShards []string
 	var mcStores [4]*memcache.Store
@@ -117,7 +133,11 @@ func startMixed(t *testing.T, nApps int) *mixedApps {
 		t.Cleanup(stop)
 		evShards = append(evShards, fmt.Sprintf("{ replicas = [%q] }", addr))
 	}
-	cfg := parseConfig(t, fmt.Sprintf("[proxy]\nlisten = %q\nschemas = [%q, %q]\n", mainListen, memcacheTL, eventsTL)+
+	head := fmt.Sprintf("[proxy]\nlisten = %q\nschemas = [%q, %q]\n", mainListen, memcacheTL, eventsTL)
+	if network == "udp" {
+		head += fmt.Sprintf("key_file = %q\n", udpKeyFile(t))
+	}
+	cfg := parseConfig(t, head+
 		fmt.Sprintf(`
 [[cluster]]
 name = "mc"
@@ -183,6 +203,18 @@ missing = "memcache.not_found"
 	for _, c := range mixedEventCalls {
 		m.calls = append(m.calls, mixedCall{body: c})
 	}
+	if network == "udp" {
+		// Our client hands an error answer to its handler as a new
+		// *rpc.Error (ReqResult.Err allocates it and its text), so the
+		// UDP apps send no call answered with an error: the TCP apps
+		// cover the proxy's error answers, which take the same path.
+		m.calls = slices.DeleteFunc(m.calls, func(c mixedCall) bool { return c.wantErr })
+		for range nApps {
+			m.clients = append(m.clients, keyedClient(t, p.Addr(mustAddr(mainListen)).String(), "udp"))
+		}
+		m.prepareUDP()
+		return m
+	}
 	for range nApps {
 		nc, err := net.Dial("tcp", p.Addr(mustAddr(mainListen)).String())
 		if err != nil {
@@ -240,6 +272,48 @@ func (m *mixedApps) round(t *testing.T) {
 	}
 }
 
+// prepareUDP builds every UDP app's requests once: Go keeps a pointer to
+// the request until it is written.
+func (m *mixedApps) prepareUDP() {
+	m.done = make(chan struct{}, 1)
+	for range m.clients {
+		reqs := make([]rpcclient.Request, 2*len(m.calls))
+		for i := range reqs {
+			c := m.calls[i%len(m.calls)]
+			reqs[i] = rpcclient.Request{ActorID: c.actor, Body: c.body}
+		}
+		m.reqs = append(m.reqs, reqs)
+	}
+}
+
+// roundUDP is round for UDP apps: every app's calls started at once with
+// Go, the round ending when the last answer is in.
+func (m *mixedApps) roundUDP(t *testing.T) {
+	m.left.Store(int64(len(m.clients) * 2 * len(m.calls)))
+	for a, cl := range m.clients {
+		for i := range m.reqs[a] {
+			if _, err := cl.Go(&m.reqs[a][i], time.Time{}, m, uint64(i%len(m.calls))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	<-m.done
+	if bad := m.bad.Load(); bad != nil {
+		t.Fatal(*bad)
+	}
+}
+
+// Done is the UDP apps' rpcclient.Handler: token is the call's index.
+func (m *mixedApps) Done(token uint64, _ *rpcclient.Response, err error) {
+	if c := m.calls[token]; (err != nil) != c.wantErr {
+		msg := fmt.Sprintf("answer to %x: %v, want error %v", c.body, err, c.wantErr)
+		m.bad.CompareAndSwap(nil, &msg)
+	}
+	if m.left.Add(-1) == 0 {
+		m.done <- struct{}{}
+	}
+}
+
 // TestMixedLoadAlloc: with several app connections each sending a burst
 // of every kind of call at once (forwards, a coalesced split, a diagonal,
 // every merge strategy), the whole process (apps, proxy, engines) makes no
@@ -249,7 +323,7 @@ func TestMixedLoadAlloc(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts need a build without -race")
 	}
-	m := startMixed(t, 4)
+	m := startMixed(t, 4, "tcp")
 	for range 100 {
 		m.round(t)
 	}
@@ -275,4 +349,25 @@ func onShard(t *testing.T, pk *sharding.Picker, s int) string {
 	}
 	t.Fatalf("no key on shard %d", s)
 	return ""
+}
+
+// TestMixedLoadAllocUDP is TestMixedLoadAlloc with the apps over VK's UDP
+// transport (our client, allocation-free by its own tests).
+func TestMixedLoadAllocUDP(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts need a build without -race")
+	}
+	m := startMixed(t, 4, "udp")
+	for range 100 {
+		m.roundUDP(t)
+	}
+	st := m.p.Table().Cluster("mc").Stats
+	before := st.Coalesced.Load()
+	n := testing.AllocsPerRun(50, func() { m.roundUDP(t) })
+	if st.Coalesced.Load() == before {
+		t.Fatal("no sub-request was joined: the test does not reach the coalesced path")
+	}
+	if n != 0 {
+		t.Fatalf("%v allocations per round of %d calls", n, 2*len(m.clients)*len(m.calls))
+	}
 }

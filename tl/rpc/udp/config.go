@@ -84,7 +84,18 @@ type Config struct {
 	// is forgotten, and that peer's next datagram gets obsoleteHash.
 	// Negative: Park always refuses.
 	MaxDormant int
+	// ReadBuffer is the receive buffer (SO_RCVBUF) New asks for the
+	// socket, when it has SetReadBuffer (a *net.UDPConn). One Transport
+	// is one socket for every peer, so the answers of many engines to a
+	// burst arrive together; a full buffer drops datagrams, each then
+	// waiting for a resend (45 ms at least). The kernel caps the size at
+	// net.core.rmem_max. Default 4 MiB; negative: the socket is left as
+	// it is.
+	ReadBuffer int
 }
+
+// defaultReadBuffer is Config.ReadBuffer's default.
+const defaultReadBuffer = 4 << 20
 
 type settings struct {
 	keys       map[uint32][]byte

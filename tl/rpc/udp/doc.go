@@ -119,7 +119,17 @@
 // connections on each wake-up. Config.Now and Config.NewTimer replace the
 // clock in tests. On Linux an IPv4 socket is read and written with raw
 // recvfrom(2)/sendto(2) through its RawConn (rawSocket), which still parks
-// in the runtime's poller, without the per-call syscall bookkeeping.
+// in the runtime's poller, without the per-call syscall bookkeeping. Its
+// receive buffer is raised to Config.ReadBuffer (4 MiB): the one socket
+// takes every peer's datagrams, and with the system's default (208 KiB) a
+// burst of answers from several engines overflowed it on loopback.
+//
+// The resend timeout grows only while the prefix lags when the timer
+// fires. It shrinks when a firing finds the prefix past what was in
+// flight, and when an ack covers everything sent: our timer is disarmed
+// then (VK's keeps running and shrinks it when it fires on an idle
+// connection), so without that a run of losses would leave a
+// request-answer connection resending after seconds for good.
 //
 // # Invariants
 //

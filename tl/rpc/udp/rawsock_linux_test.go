@@ -7,6 +7,9 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -85,5 +88,54 @@ func TestRawSocket(t *testing.T) {
 		if s := rawUDP(c); s != Socket(c) {
 			t.Errorf("rawUDP([::1] socket) = %T, want the socket itself", s)
 		}
+	}
+}
+
+// TestReadBuffer: New raises the socket's receive buffer to
+// Config.ReadBuffer (the kernel caps it at net.core.rmem_max and reports
+// twice what it keeps), and a negative ReadBuffer leaves it alone.
+func TestReadBuffer(t *testing.T) {
+	rcvbuf := func(c *net.UDPConn) int {
+		t.Helper()
+		rc, err := c.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		var serr error
+		if err := rc.Control(func(fd uintptr) { n, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF) }); err != nil || serr != nil {
+			t.Fatal(err, serr)
+		}
+		return n
+	}
+	raw, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rmemMax, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const asked = 1 << 20
+	for _, tc := range []struct {
+		name string
+		size int
+		want func(before int) int
+	}{
+		{"raised", asked, func(int) int { return 2 * min(asked, rmemMax) }},
+		{"left alone", -1, func(before int) int { return before }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := listen(t)
+			before := rcvbuf(sock)
+			tr, err := New(sock, Config{Keys: [][]byte{testKey}, ReadBuffer: tc.size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			if got, want := rcvbuf(sock), tc.want(before); got != want {
+				t.Fatalf("SO_RCVBUF %d, want %d (before %d, rmem_max %d)", got, want, before, rmemMax)
+			}
+		})
 	}
 }

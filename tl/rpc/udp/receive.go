@@ -302,7 +302,7 @@ func (t *Transport) process(c *Conn, payload []byte) {
 		o.ack(s, t.putMsg)
 	}
 	if o.ackPrefix != before && o.ackPrefix == o.sentEnd {
-		c.resend.at = time.Time{}
+		c.resend.acked()
 	}
 	switch {
 	case e.flags&ePacketNum != 0 && e.packetNum == unreliableNum:

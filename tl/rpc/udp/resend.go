@@ -201,6 +201,17 @@ type resendTimer struct {
 	seq     uint32 // sentEnd when armed
 }
 
+// acked disarms the timer once every chunk sent is acked. The prefix has
+// passed what was in flight when the timer was armed, so the timeout
+// shrinks as a firing without lag shrinks it. VK's timer is never
+// disarmed and shrinks the timeout when it fires on an idle connection;
+// without this, a timer disarmed before it fires would keep whatever a
+// run of losses grew it to, and every later loss would wait that long.
+func (r *resendTimer) acked() {
+	r.timeout = max(r.timeout*2/3, minResend)
+	r.at = time.Time{}
+}
+
 // fire adapts the timeout: slower when the prefix did not pass what was
 // sent when the timer was armed, faster otherwise.
 func (r *resendTimer) fire(ackPrefix uint32) {

@@ -1,9 +1,13 @@
 package udp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -226,5 +230,83 @@ func TestRegenerate(t *testing.T) {
 	}
 	if st := cli.Stats(); st.Resets != 1 {
 		t.Fatalf("resets %d", st.Resets)
+	}
+}
+
+// dropSocket drops the next datagrams it is told to, and writes the rest.
+type dropSocket struct {
+	*net.UDPConn
+	drop atomic.Int32
+}
+
+func (s *dropSocket) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	if s.drop.Add(-1) >= 0 {
+		return len(b), nil
+	}
+	s.drop.Store(0)
+	return s.UDPConn.WriteToUDPAddrPort(b, addr)
+}
+
+// TestResendTimeoutRecovers: a lost request is resent when the resend
+// timer fires, which lengthens the timeout (the prefix lagged); once the
+// answer acks it, the timeout shrinks back. Before, an ack that disarmed
+// the timer kept the longer timeout, so each loss on a request-answer
+// connection lengthened every later one's wait for good (×1.5 a loss, up
+// to 60 s): a burst that overflowed a socket's buffer a few times left the
+// connection resending after seconds.
+func TestResendTimeoutRecovers(t *testing.T) {
+	leakCheck(t)
+	clk := newFakeClock()
+	sock := &dropSocket{UDPConn: listen(t)}
+	cli, err := New(sock, Config{Keys: [][]byte{testKey}, Now: clk.Now, NewTimer: clk.NewTimer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
+	srv := newTransport(t, Config{})
+	c, s := openPair(t, cli, srv, []byte("hello"))
+	defer c.Close()
+	defer s.Close()
+	cr, sr := reader(c), reader(s)
+	timeout := func() time.Duration {
+		cli.mu.Lock()
+		defer cli.mu.Unlock()
+		return c.resend.timeout
+	}
+	acked := func() bool {
+		cli.mu.Lock()
+		defer cli.mu.Unlock()
+		return c.out.ackPrefix == c.out.sentEnd && c.resend.at.IsZero()
+	}
+	// The server acks "hello" after its ack delay, on its own clock; a
+	// request sent before would be resent only in the timer's next round.
+	waitFor(t, "the ack of hello", acked)
+	recv := func(ch <-chan readResult, typ uint32, want []byte) {
+		t.Helper()
+		if r := recvWithin(t, ch, 5*time.Second); r.err != nil || r.typ != typ || !bytes.Equal(r.body, want) {
+			t.Fatalf("read %d %q %v, want %d %q", r.typ, r.body, r.err, typ, want)
+		}
+	}
+	for round := range 4 {
+		req, ans := fmt.Appendf(nil, "request %d", round), fmt.Appendf(nil, "answer %d", round)
+		sock.drop.Store(1)
+		if err := c.WritePacket(1, nil, req); err != nil {
+			t.Fatal(err)
+		}
+		d := timeout()
+		clk.Advance(d)
+		runTimers(cli, clk) // the request's resend
+		if got := timeout(); got != d*3/2 {
+			t.Fatalf("round %d: timeout %v after a lagging fire, want %v", round, got, d*3/2)
+		}
+		recv(sr, 1, req)
+		if err := s.WritePacket(2, nil, ans); err != nil {
+			t.Fatal(err)
+		}
+		recv(cr, 2, ans) // the answer acks the request
+		waitFor(t, "the request's ack", acked)
+		if got := timeout(); got != minResend {
+			t.Fatalf("round %d: resend timeout %v once everything is acked, want it back at %v", round, got, minResend)
+		}
 	}
 }

@@ -69,11 +69,21 @@ type Transport struct {
 // New starts a Transport on sock, which it owns from now on (Close closes
 // it). The socket should be bound to a specific IPv4 address to Dial: the
 // address is part of our PID, and VK peers check it. On Linux an IPv4
-// *net.UDPConn is read and written with raw system calls (rawSocket).
+// *net.UDPConn is read and written with raw system calls (rawSocket). Its
+// receive buffer is raised to Config.ReadBuffer.
 func New(sock Socket, cfg Config) (*Transport, error) {
 	t, err := build(rawUDP(sock), cfg)
 	if err != nil {
 		return nil, err
+	}
+	size := cfg.ReadBuffer
+	if size == 0 {
+		size = defaultReadBuffer
+	}
+	if rb, ok := sock.(interface{ SetReadBuffer(int) error }); ok && size > 0 {
+		if err := rb.SetReadBuffer(size); err != nil {
+			t.s.log.Warn("udp: cannot set the socket's receive buffer; bursts may be dropped and resent", "bytes", size, "err", err)
+		}
 	}
 	t.wg.Add(2)
 	go t.readLoop()

@@ -22,10 +22,10 @@ import (
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
 
-// funcsEngine serves a store's functions on loopback, in process, without
-// allocating per call (the handler scans funcs by tag), until stop.
-func funcsEngine(tb testing.TB, funcs []engines.Func) (addr string, stop func()) {
-	return syncEngine(tb, func(r *server.Request, dst []byte) ([]byte, error) {
+// funcsHandler serves a store's functions without allocating per call
+// (it scans funcs by tag).
+func funcsHandler(funcs []engines.Func) server.SyncFunc {
+	return func(r *server.Request, dst []byte) ([]byte, error) {
 		tag, args, err := tl.ReadUint32(r.Body)
 		if err != nil {
 			return nil, err
@@ -36,7 +36,7 @@ func funcsEngine(tb testing.TB, funcs []engines.Func) (addr string, stop func())
 			}
 		}
 		return nil, &rpc.Error{Code: rpc.CodeUnknownFunctionID, Description: "no such function"}
-	})
+	}
 }
 
 // mixedApps is a proxy in front of 4 memcache and 4 events engines (real
@@ -75,11 +75,11 @@ var mixedEventCalls = [][]byte{
 	evQuery(events.TagFirstMatch, "number 3"),
 }
 
-// cannedEngine answers each of calls with what funcs answered it once:
+// cannedHandler answers each of calls with what funcs answered it once:
 // a real store's answers, served without the store's own allocations
 // (the sample events engine scans and sorts per call), so that the test
 // counts the proxy's.
-func cannedEngine(t *testing.T, funcs []engines.Func, calls [][]byte) (addr string, stop func()) {
+func cannedHandler(t *testing.T, funcs []engines.Func, calls [][]byte) server.SyncFunc {
 	t.Helper()
 	answers := make([][]byte, len(calls))
 	for i, c := range calls {
@@ -89,14 +89,14 @@ func cannedEngine(t *testing.T, funcs []engines.Func, calls [][]byte) (addr stri
 		}
 		answers[i] = out
 	}
-	return syncEngine(t, func(r *server.Request, dst []byte) ([]byte, error) {
+	return func(r *server.Request, dst []byte) ([]byte, error) {
 		for i, c := range calls {
 			if bytes.Equal(c, r.Body) {
 				return append(dst, answers[i]...), nil
 			}
 		}
 		return nil, &rpc.Error{Code: rpc.CodeUnknownFunctionID, Description: "no canned answer"}
-	})
+	}
 }
 
 // mixedCall is one call of a burst: its body, the actor that routes it
@@ -107,20 +107,31 @@ type mixedCall struct {
 	wantErr bool
 }
 
-// startMixed starts the proxy and its engines, and nApps app connections
-// over network (tcp: packet connections; udp: VK's UDP transport through
-// tl/rpc/client).
-func startMixed(t *testing.T, nApps int, network string) *mixedApps {
+// startMixed starts the proxy and its engines (in process; the "mc" and
+// "events" clusters' over engines, tcp or udp), and nApps app
+// connections over apps (tcp: packet connections; udp: VK's UDP
+// transport through tl/rpc/client).
+func startMixed(t *testing.T, nApps int, apps, engines string) *mixedApps {
 	t.Helper()
+	serve := func(h server.SyncFunc) string {
+		if engines == "udp" {
+			return startUDPServer(t, func(string) server.SyncFunc { return h }).addr
+		}
+		addr, stop := syncEngine(t, h)
+		t.Cleanup(stop)
+		return addr
+	}
 	var mcShards, evShards, halfShards []string
 	var mcStores [4]*memcache.Store
 	for i := range 4 {
 		mc := newMemcache(t)
 		mcStores[i] = mc
-		addr, stop := funcsEngine(t, mc.Funcs())
-		t.Cleanup(stop)
-		mcShards = append(mcShards, fmt.Sprintf("{ replicas = [%q] }", addr))
+		mcShards = append(mcShards, fmt.Sprintf("{ replicas = [%q] }", serve(funcsHandler(mc.Funcs()))))
 		if i == 0 {
+			// Over TCP whatever the others use: a dead UDP engine would
+			// show as timeouts first, not as a connect error.
+			addr, stop := syncEngine(t, funcsHandler(mc.Funcs()))
+			t.Cleanup(stop)
 			halfShards = []string{fmt.Sprintf("{ replicas = [%q] }", addr), fmt.Sprintf("{ replicas = [%q] }", deadAddr(t))}
 		}
 		ev := newEvents(t)
@@ -129,12 +140,11 @@ func startMixed(t *testing.T, nApps int, network string) *mixedApps {
 				t.Fatal(err)
 			}
 		}
-		addr, stop = cannedEngine(t, ev.Funcs(), mixedEventCalls)
-		t.Cleanup(stop)
-		evShards = append(evShards, fmt.Sprintf("{ replicas = [%q] }", addr))
+		evShards = append(evShards, fmt.Sprintf("{ replicas = [%q] }", serve(cannedHandler(t, ev.Funcs(), mixedEventCalls))))
 	}
+	transport := fmt.Sprintf("transport = %q\n", engines)
 	head := fmt.Sprintf("[proxy]\nlisten = %q\nschemas = [%q, %q]\n", mainListen, memcacheTL, eventsTL)
-	if network == "udp" {
+	if apps == "udp" || engines == "udp" {
 		head += fmt.Sprintf("key_file = %q\n", udpKeyFile(t))
 	}
 	cfg := parseConfig(t, head+
@@ -143,7 +153,7 @@ func startMixed(t *testing.T, nApps int, network string) *mixedApps {
 name = "mc"
 functions = ["memcache.*"]
 sharding = "hash"
-shards = [%s]
+%sshards = [%s]
 [[cluster.function]]
 name = "memcache.get"
 retry = true
@@ -156,21 +166,24 @@ coalesce = true
 name = "events"
 functions = ["events.*"]
 sharding = "hash"
-shards = [%s]
+%sshards = [%s]
 %s
 # Shard 1 is down (nothing listens): its gets fail fast, getMultis are
-# answered from shard 0.
+# answered from shard 0. No probe dials it while allocations are counted.
 [[cluster]]
 name = "half"
 actor_id = 7
 sharding = "hash"
 shards = [%s]
+[cluster.health]
+probe_interval = "1h"
+probe_max_interval = "1h"
 [[cluster.function]]
 name = "memcache.getMulti"
 key = "keys"
 on_error = "partial"
 missing = "memcache.not_found"
-`, strings.Join(mcShards, ", "), strings.Join(evShards, ", "), eventsRules(), strings.Join(halfShards, ", ")))
+`, transport, strings.Join(mcShards, ", "), transport, strings.Join(evShards, ", "), eventsRules(), strings.Join(halfShards, ", ")))
 	p, err := New(cfg, Options{Listen: (&listenLog{}).Listen, NoAdmin: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +216,7 @@ missing = "memcache.not_found"
 	for _, c := range mixedEventCalls {
 		m.calls = append(m.calls, mixedCall{body: c})
 	}
-	if network == "udp" {
+	if apps == "udp" {
 		// Our client hands an error answer to its handler as a new
 		// *rpc.Error (ReqResult.Err allocates it and its text), so the
 		// UDP apps send no call answered with an error: the TCP apps
@@ -316,25 +329,39 @@ func (m *mixedApps) Done(token uint64, _ *rpcclient.Response, err error) {
 
 // TestMixedLoadAlloc: with several app connections each sending a burst
 // of every kind of call at once (forwards, a coalesced split, a diagonal,
-// every merge strategy), the whole process (apps, proxy, engines) makes no
-// allocation in steady state. The one-call tests miss what only
-// concurrency reaches: joined calls, bursts shared between connections.
+// every merge strategy, a get failed fast, a getMulti answered in part),
+// the whole process (apps, proxy, engines) makes no allocation in steady
+// state, with apps and engines over TCP or UDP. The one-call tests miss
+// what only concurrency reaches: joined calls, bursts shared between
+// connections.
 func TestMixedLoadAlloc(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts need a build without -race")
 	}
-	m := startMixed(t, 4, "tcp")
-	for range 100 {
-		m.round(t)
-	}
-	st := m.p.Table().Cluster("mc").Stats
-	before := st.Coalesced.Load()
-	n := testing.AllocsPerRun(50, func() { m.round(t) })
-	if st.Coalesced.Load() == before {
-		t.Fatal("no sub-request was joined: the test does not reach the coalesced path")
-	}
-	if n != 0 {
-		t.Fatalf("%v allocations per round of %d calls", n, 2*len(m.apps)*len(m.calls))
+	for _, tc := range []struct{ apps, engines string }{
+		{"tcp", "tcp"},
+		{"udp", "tcp"},
+		{"tcp", "udp"},
+	} {
+		t.Run("apps over "+tc.apps+", engines over "+tc.engines, func(t *testing.T) {
+			m := startMixed(t, 4, tc.apps, tc.engines)
+			round := func() { m.round(t) }
+			if tc.apps == "udp" {
+				round = func() { m.roundUDP(t) }
+			}
+			for range 100 {
+				round()
+			}
+			st := m.p.Table().Cluster("mc").Stats
+			before := st.Coalesced.Load()
+			n := testing.AllocsPerRun(50, round)
+			if st.Coalesced.Load() == before {
+				t.Fatal("no sub-request was joined: the test does not reach the coalesced path")
+			}
+			if n != 0 {
+				t.Fatalf("%v allocations per round of %d calls", n, 2*max(len(m.apps), len(m.clients))*len(m.calls))
+			}
+		})
 	}
 }
 
@@ -349,25 +376,4 @@ func onShard(t *testing.T, pk *sharding.Picker, s int) string {
 	}
 	t.Fatalf("no key on shard %d", s)
 	return ""
-}
-
-// TestMixedLoadAllocUDP is TestMixedLoadAlloc with the apps over VK's UDP
-// transport (our client, allocation-free by its own tests).
-func TestMixedLoadAllocUDP(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts need a build without -race")
-	}
-	m := startMixed(t, 4, "udp")
-	for range 100 {
-		m.roundUDP(t)
-	}
-	st := m.p.Table().Cluster("mc").Stats
-	before := st.Coalesced.Load()
-	n := testing.AllocsPerRun(50, func() { m.roundUDP(t) })
-	if st.Coalesced.Load() == before {
-		t.Fatal("no sub-request was joined: the test does not reach the coalesced path")
-	}
-	if n != 0 {
-		t.Fatalf("%v allocations per round of %d calls", n, 2*len(m.clients)*len(m.calls))
-	}
 }

@@ -8,6 +8,7 @@ import (
 	engclock "github.com/rpcproxy/rpcproxy/engines/enginetest"
 	"github.com/rpcproxy/rpcproxy/engines/events"
 	"github.com/rpcproxy/rpcproxy/engines/memcache"
+	"github.com/rpcproxy/rpcproxy/sharding"
 	"github.com/rpcproxy/rpcproxy/tl"
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
@@ -65,16 +66,7 @@ func getMultiLoopback(b testing.TB) (l *loopback, body []byte, done func()) {
 		// As in production: sub-requests may be joined (a lone one is sent
 		// as it is, through the same path).
 		"[[cluster.function]]\nname = \"memcache.getMulti\"\nkey = \"keys\"\ncoalesce = true\n")
-	var keys []string
-	c := p.Table().Cluster("mc")
-	for i := range 10 {
-		k := fmt.Sprintf("photo%d_%d", i, 500+i)
-		keys = append(keys, k)
-		s, _ := c.Picker.Pick([]byte(k))
-		if _, err := runFuncs(stores[s].Funcs(), mcSet(k, "some photo value")); err != nil {
-			b.Fatal(err)
-		}
-	}
+	keys := setPhotos(b, p.Table().Cluster("mc").Picker, stores[:])
 	return l, mcGetMulti(keys...), func() {
 		l.close()
 		for _, s := range stores {
@@ -83,9 +75,31 @@ func getMultiLoopback(b testing.TB) (l *loopback, body []byte, done func()) {
 	}
 }
 
+// setPhotos sets 10 photo keys, each in the store of the shard pk places
+// it on, and returns them.
+func setPhotos(tb testing.TB, pk *sharding.Picker, stores []*memcache.Store) []string {
+	tb.Helper()
+	var keys []string
+	for i := range 10 {
+		k := fmt.Sprintf("photo%d_%d", i, 500+i)
+		keys = append(keys, k)
+		s, _ := pk.Pick([]byte(k))
+		if _, err := runFuncs(stores[s].Funcs(), mcSet(k, "some photo value")); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return keys
+}
+
+// burstDepth is how many getMultis a burst writes at once: enough for
+// every shard's sub-requests to be joined into one engine call.
+const burstDepth = 8
+
 // TestFanoutGetMultiAlloc: the steady-state split and merge path of a
 // 10-key getMulti allocates nothing in the whole process (app, proxy,
-// engines).
+// engines), one at a time and in bursts, whose sub-requests are joined
+// per engine (coalesce = true) and whose joined answers are cut into
+// parts.
 func TestFanoutGetMultiAlloc(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts need a build without -race")
@@ -95,80 +109,62 @@ func TestFanoutGetMultiAlloc(t *testing.T) {
 	hdr := make([]byte, 0, 64)
 	req := &rpc.InvokeReq{Body: body}
 	var res rpc.ReqResult
-	for range 200 {
-		l.roundTrip(t, hdr, body, req, &res)
-	}
-	if n := testing.AllocsPerRun(500, func() { l.roundTrip(t, hdr, body, req, &res) }); n != 0 {
-		t.Fatalf("%v allocations per 10-key getMulti fan-out", n)
-	}
-}
-
-// burstDepth is how many getMultis the burst tests write at once: enough
-// for every shard's sub-requests to be joined into one engine call.
-const burstDepth = 8
-
-// TestFanoutGetMultiBurstAlloc: getMultis read in one burst, whose
-// sub-requests are joined per engine (coalesce = true) and whose joined
-// answers are cut into parts, allocate nothing either.
-func TestFanoutGetMultiBurstAlloc(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts need a build without -race")
-	}
-	l, body, done := getMultiLoopback(t)
-	defer done()
-	hdr := make([]byte, 0, 64)
-	req := &rpc.InvokeReq{Body: body}
-	var res rpc.ReqResult
-	for range 200 {
-		l.burst(t, burstDepth, hdr, body, req, &res)
-	}
 	st := l.p.Table().Cluster("mc").Stats
-	before := st.Coalesced.Load()
-	n := testing.AllocsPerRun(200, func() { l.burst(t, burstDepth, hdr, body, req, &res) })
-	if st.Coalesced.Load() == before {
-		t.Fatal("no sub-request was joined: the test does not reach the coalesced path")
-	}
-	if n != 0 {
-		t.Fatalf("%v allocations per burst of %d 10-key getMultis", n, burstDepth)
+	for _, tc := range []struct {
+		name   string
+		run    func()
+		joined bool
+	}{
+		{"one at a time", func() { l.roundTrip(t, hdr, body, req, &res) }, false},
+		{"in bursts", func() { l.burst(t, burstDepth, hdr, body, req, &res) }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for range 200 {
+				tc.run()
+			}
+			before := st.Coalesced.Load()
+			n := testing.AllocsPerRun(200, tc.run)
+			if joined := st.Coalesced.Load() != before; joined != tc.joined {
+				t.Fatalf("sub-requests joined: %v, want %v", joined, tc.joined)
+			}
+			if n != 0 {
+				t.Fatalf("%v allocations per run", n)
+			}
+		})
 	}
 }
 
 // BenchmarkFanoutGetMulti10Loopback: a 10-key memcache.getMulti split over
-// 4 engines (real memcache stores) and merged back in key order, one at a
-// time, app and engines on loopback; allocs/op counts the whole process.
+// 4 engines (real memcache stores) and merged back in key order, app and
+// engines on loopback; allocs/op counts the whole process. One at a
+// time, and in bursts of burstDepth written at once, whose sub-requests
+// are joined per engine and whose joined answers are cut back into parts
+// (ns/getMulti per getMulti of a burst).
 func BenchmarkFanoutGetMulti10Loopback(b *testing.B) {
 	l, body, done := getMultiLoopback(b)
 	defer done()
 	hdr := make([]byte, 0, 64)
 	req := &rpc.InvokeReq{Body: body}
 	var res rpc.ReqResult
-	for range 100 {
-		l.roundTrip(b, hdr, body, req, &res)
+	for _, bc := range []struct {
+		name string
+		n    int
+		run  func()
+	}{
+		{"one_at_a_time", 1, func() { l.roundTrip(b, hdr, body, req, &res) }},
+		{"bursts", burstDepth, func() { l.burst(b, burstDepth, hdr, body, req, &res) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for range 100 {
+				bc.run()
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.run()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*bc.n), "ns/getMulti")
+		})
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		l.roundTrip(b, hdr, body, req, &res)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10, "ns/key")
-}
-
-// BenchmarkFanoutGetMulti10Burst is BenchmarkFanoutGetMulti10Loopback
-// with burstDepth getMultis written at once, so their sub-requests are
-// joined per engine and the joined answers cut back into parts.
-func BenchmarkFanoutGetMulti10Burst(b *testing.B) {
-	l, body, done := getMultiLoopback(b)
-	defer done()
-	hdr := make([]byte, 0, 64)
-	req := &rpc.InvokeReq{Body: body}
-	var res rpc.ReqResult
-	for range 100 {
-		l.burst(b, burstDepth, hdr, body, req, &res)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		l.burst(b, burstDepth, hdr, body, req, &res)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*burstDepth), "ns/getMulti")
 }
 
 // sixteenSearches is 16 engines each answering events.search with the same

@@ -195,16 +195,7 @@ missing = "memcache.not_found"
 		<-served
 	})
 
-	var keys []string
-	c := p.Table().Cluster("mc")
-	for i := range 10 {
-		k := fmt.Sprintf("photo%d_%d", i, 500+i)
-		keys = append(keys, k)
-		s, _ := c.Picker.Pick([]byte(k))
-		if _, err := runFuncs(mcStores[s].Funcs(), mcSet(k, "some photo value")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	keys := setPhotos(t, p.Table().Cluster("mc").Picker, mcStores[:])
 	m := &mixedApps{p: p, hdr: make([]byte, 0, 64)}
 	m.calls = []mixedCall{
 		{body: getCallB(keys[0])},

@@ -327,13 +327,7 @@ func testChaos(t *testing.T, transport string, udpApps bool) {
 	if p.exited() {
 		t.Fatalf("the proxy exited:\n%s", p.stderr.String())
 	}
-	deadline := time.Now().Add(startWait)
-	for n := p.goroutines(t); n > base; n = p.goroutines(t) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the proxy has %d goroutines %v after the faults, %d before; where they are:\n%s", n, startWait, base, p.goroutineDump(t))
-		}
-		<-time.After(50 * time.Millisecond) // polling another process
-	}
+	p.waitGoroutines(t, base, "after the faults")
 	if s := p.stderr.String(); strings.Contains(s, "panic") {
 		t.Fatalf("the proxy logged a panic:\n%s", tail(s, 40))
 	}
@@ -437,6 +431,22 @@ func (p *proxy) goroutines(t *testing.T) int {
 		t.Fatalf("goroutine profile starts %q: %v", line, err)
 	}
 	return n
+}
+
+// waitGoroutines waits until the proxy has at most base goroutines. Some
+// end a moment after what ended their work (the admin server's goroutine
+// of a keep-alive connection the test just closed, a connection's last
+// flush), so it polls, for up to startWait, and then fails with where
+// the extra ones are.
+func (p *proxy) waitGoroutines(t *testing.T, base int, when string) {
+	t.Helper()
+	deadline := time.Now().Add(startWait)
+	for n := p.goroutines(t); n > base; n = p.goroutines(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the proxy has %d goroutines %v %s, %d before; where they are:\n%s", n, startWait, when, base, p.goroutineDump(t))
+		}
+		<-time.After(50 * time.Millisecond) // polling another process
+	}
 }
 
 // goroutineDump is the proxy's goroutine profile in text: a count, then

@@ -195,9 +195,7 @@ func TestUDPParkInterop(t *testing.T) {
 		st, u := udpStats()
 		return u.Connections == 0 && st.Connections == 1 && u.Dormant == 1 && u.Parked == 1 && u.Resets == gone
 	})
-	if g := p.goroutines(t); g > goroutinesBefore {
-		t.Fatalf("%d goroutines with every UDP app parked, %d before any came", g, goroutinesBefore)
-	}
+	p.waitGoroutines(t, goroutinesBefore, "with every UDP app parked")
 	for round := range 2 {
 		if v, ok := stay.mustGet(t, p.addr, "stay"); !ok || v != "here" {
 			t.Fatalf("round %d: get after parking: %q %v", round, v, ok)

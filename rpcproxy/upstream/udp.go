@@ -25,19 +25,13 @@ var (
 	_ linkConn = udpLink{}
 )
 
-// udpLink adapts a udp.Conn. The UDP transport sends at once what its
-// window allows and queues the rest itself, so there is no batch to join;
-// a write is refused without waiting while the connection's queue holds a
-// whole window (about 1 MB) of unacknowledged requests: the engine is not
+// udpLink adapts a udp.Conn. A request written in a batch (an app
+// reader's burst) waits for the batch's Flush, so the requests of a burst
+// to one engine share datagrams (udp.Conn.TryWritePacketIn); a write is
+// refused without waiting while the connection's queue holds a whole
+// window (about 1 MB) of unacknowledged requests: the engine is not
 // keeping up, and the request fails fast as on a full TCP connection.
 type udpLink struct{ *udp.Conn }
-
-func (u udpLink) TryWritePacketIn(_ *packet.Batch, over int, typ uint32, head, body []byte) (bool, error) {
-	return u.TryWritePacketOver(over, typ, head, body)
-}
-
-// Buffered is false: each answer may be the last of a burst.
-func (u udpLink) Buffered() bool { return false }
 
 // CloseGraceful closes at once: there is nothing of ours to flush.
 func (u udpLink) CloseGraceful() error { return u.Close() }

@@ -153,23 +153,27 @@ func (b *Batch) Flush() {
 }
 
 // seal runs the sealers registered since the last Flush, outside the
-// lock (a Seal writes in b).
+// lock (a Seal writes in b), and then those the Seals registered (a
+// joined call sealed here is written to a UDP engine, whose write waits
+// for a Seal of its own), until none is left.
 func (b *Batch) seal() {
-	b.mu.Lock()
-	if len(b.sealers) == 0 {
+	for {
+		b.mu.Lock()
+		if len(b.sealers) == 0 {
+			b.mu.Unlock()
+			return
+		}
+		run := b.sealers
+		b.sealers, b.sealing = b.sealing[:0], nil
 		b.mu.Unlock()
-		return
+		for i, s := range run {
+			s.Seal(b)
+			run[i] = nil
+		}
+		b.mu.Lock()
+		b.sealing = run[:0] // reused by the next round's or burst's OnFlush
+		b.mu.Unlock()
 	}
-	run := b.sealers
-	b.sealers, b.sealing = b.sealing[:0], nil
-	b.mu.Unlock()
-	for i, s := range run {
-		s.Seal(b)
-		run[i] = nil
-	}
-	b.mu.Lock()
-	b.sealing = run[:0] // reused by the OnFlush of the next burst
-	b.mu.Unlock()
 }
 
 // flushBatched releases c from batch b and gets its pending bytes

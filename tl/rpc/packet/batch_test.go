@@ -238,3 +238,39 @@ func TestBatchSealsAtFlush(t *testing.T) {
 		t.Fatalf("a second Flush sealed again: %q", log)
 	}
 }
+
+// chainSeal is a Sealer that registers next with the batch when it runs,
+// as a joined call does when its write goes to a UDP engine.
+type chainSeal struct {
+	sealLog
+	next Sealer
+}
+
+func (s chainSeal) Seal(b *Batch) {
+	s.sealLog.Seal(b)
+	if s.next != nil {
+		b.OnFlush(s.next)
+	}
+}
+
+// TestBatchSealsWhatSealsRegister: a Sealer that a Seal registers runs in
+// the same Flush, and its write leaves with the rest, not a burst later.
+func TestBatchSealsWhatSealsRegister(t *testing.T) {
+	defer verifyNoLeaks(t)
+	c, s := plainPair(t)
+	defer c.Close()
+	defer s.Close()
+	var b Batch
+	var log []string
+	b.OnFlush(chainSeal{sealLog{"one", &log, c}, chainSeal{sealLog{"two", &log, c}, sealLog{"thr", &log, c}}})
+	b.Flush()
+	if got := strings.Join(log, ", "); got != "seal one, seal two, seal thr" {
+		t.Fatalf("Flush ran %q, want every chained seal", got)
+	}
+	for _, want := range []string{"one.", "two.", "thr."} {
+		r := waitRecv(t, readAsync(s), 5*time.Second)
+		if r.err != nil || string(r.body) != want {
+			t.Fatalf("packet %q %v, want %q", r.body, r.err, want)
+		}
+	}
+}

@@ -35,22 +35,16 @@ var (
 	_ wire = udpWire{}
 )
 
-// udpWire adapts a udp.Conn. The UDP transport sends as soon as the window
-// allows and has no batches, so batches are ignored; TryWritePacketIn
-// reports the connection full, without waiting, while its queue holds a
-// window of unacknowledged bytes (about 1 MB), as a TCP connection does at
-// its write buffer limit.
+// udpWire adapts a udp.Conn, which already has TryWritePacketIn: an
+// answer written in a batch (the proxy's engine reader answering a burst)
+// waits for the batch's Flush, so the answers of a burst to one app share
+// datagrams. TryWritePacketIn reports the connection full, without
+// waiting, while its queue holds a window of unacknowledged bytes (about 1
+// MB), as a TCP connection does at its write buffer limit.
 type udpWire struct {
 	*udp.Conn
 	t *udp.Transport
 }
-
-func (w udpWire) TryWritePacketIn(_ *packet.Batch, over int, typ uint32, head, body []byte) (bool, error) {
-	return w.TryWritePacketOver(over, typ, head, body)
-}
-
-// Buffered is false: every message read may be the last of a burst.
-func (w udpWire) Buffered() bool { return false }
 
 // CloseGraceful asks the transport to close once the peer has acked every
 // answer written and the reader has seen every request received

@@ -52,6 +52,9 @@ type Conn struct {
 	out      outgoing
 	in       incoming
 	resend   resendTimer
+	// batch is the packet.Batch that last queued a message on c to be
+	// sent at its Flush (TryWritePacketIn), until that Flush.
+	batch *packet.Batch
 	// silentSince is when we first sent user data after the peer's last
 	// datagram (zero: the peer spoke since); regeneration counts from it.
 	silentSince time.Time
@@ -115,6 +118,16 @@ func (c *Conn) Err() error {
 	c.t.mu.Lock()
 	defer c.t.mu.Unlock()
 	return c.err
+}
+
+// Buffered reports whether a whole message is already queued, so the
+// next ReadPacket will not wait: a reader working through a burst holds
+// its writes in a packet.Batch until it is false (see TryWritePacketIn).
+// Reader goroutine only.
+func (c *Conn) Buffered() bool {
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	return c.recvHead < len(c.recvq)
 }
 
 // ReadPacket returns the next message: its 4-byte type and the body. The
@@ -193,6 +206,16 @@ func (c *Conn) TryWritePacket(typ uint32, head, body []byte) (ok bool, err error
 // the window, for small error answers that tell a slow peer, in order,
 // what was dropped.
 func (c *Conn) TryWritePacketOver(over int, typ uint32, head, body []byte) (ok bool, err error) {
+	return c.TryWritePacketIn(nil, over, typ, head, body)
+}
+
+// TryWritePacketIn is TryWritePacketOver whose message, with a non-nil b,
+// waits in the connection's queue until b's Flush (a reader's burst ends;
+// see packet.Batch). The messages a burst writes to one peer then share
+// datagrams: small ones, up to about a kilobyte together, go out in one
+// instead of one each. Anything else that sends on c meanwhile sends
+// them too.
+func (c *Conn) TryWritePacketIn(b *packet.Batch, over int, typ uint32, head, body []byte) (ok bool, err error) {
 	t := c.t
 	n := 4 + len(head) + len(body)
 	if n > t.s.maxMessage {
@@ -215,8 +238,32 @@ func (c *Conn) TryWritePacketOver(over int, typ uint32, head, body []byte) (ok b
 	c.out.queue = append(c.out.queue, m)
 	c.out.queued += n
 	t.stats.messagesOut.Add(1)
-	t.flush(c)
+	if b == nil {
+		t.flush(c)
+		return true, nil
+	}
+	if c.batch != b {
+		// Registered once per batch in a row. Should another batch take
+		// c meanwhile, each of the two flushes at its own end.
+		c.batch = b
+		b.OnFlush((*batchFlush)(c))
+	}
 	return true, nil
+}
+
+// batchFlush is a Conn as the packet.Sealer that sends what a batch
+// queued on it.
+type batchFlush Conn
+
+func (f *batchFlush) Seal(b *packet.Batch) {
+	c := (*Conn)(f)
+	t := c.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c.batch == b {
+		c.batch = nil
+	}
+	t.flush(c)
 }
 
 // WriteUnreliable sends typ, head and body as one unreliable message

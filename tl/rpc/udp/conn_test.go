@@ -3,9 +3,12 @@ package udp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
 
 func TestLoopbackEcho(t *testing.T) {
@@ -255,4 +258,46 @@ func newClockedPair(t *testing.T) *clockedPair {
 	p.c, p.s = openPair(t, p.cli, p.srv, []byte("request"))
 	t.Cleanup(func() { _ = p.c.Close() })
 	return p
+}
+
+// TestBatchedWrites: messages written in a packet.Batch wait for its
+// Flush, then leave packed (10 small ones in one datagram) and arrive in
+// order; the receiver's Buffered says whether a whole message waits, so
+// its reader could work through them as one burst.
+func TestBatchedWrites(t *testing.T) {
+	leakCheck(t)
+	cli, srv := newTransport(t, Config{}), newTransport(t, Config{})
+	c, s := openPair(t, cli, srv, []byte("hello"))
+	defer c.Close()
+	defer s.Close()
+	if s.Buffered() {
+		t.Fatal("Buffered with nothing queued")
+	}
+	// Once "hello" is acked, the client sends nothing of its own accord.
+	waitFor(t, "the ack of hello", func() bool {
+		cli.mu.Lock()
+		defer cli.mu.Unlock()
+		return c.out.ackPrefix == c.out.sentEnd && c.resend.at.IsZero()
+	})
+	before := cli.Stats()
+	var b packet.Batch
+	for i := range 10 {
+		if ok, err := c.TryWritePacketIn(&b, 0, 1, nil, fmt.Appendf(nil, "message %d", i)); !ok || err != nil {
+			t.Fatalf("write %d: %v %v", i, ok, err)
+		}
+	}
+	if n := cli.Stats().DatagramsOut - before.DatagramsOut; n != 0 {
+		t.Fatalf("%d datagrams before the batch's Flush", n)
+	}
+	b.Flush()
+	if n := cli.Stats().DatagramsOut - before.DatagramsOut; n != 1 {
+		t.Fatalf("10 small messages left in %d datagrams, want 1", n)
+	}
+	waitFor(t, "the messages queued", s.Buffered)
+	for i := range 10 {
+		readOne(t, s, 1, fmt.Appendf(nil, "message %d", i))
+	}
+	if s.Buffered() {
+		t.Fatal("Buffered after every message was read")
+	}
 }

@@ -10,6 +10,9 @@
 //	c, err := t.Dial(addr)                   // active side; or c, err := t.Accept()
 //	typ, body, err := c.ReadPacket()         // one reader; body valid until the next call
 //	err = c.WritePacket(typ, head, body)     // reliable, any goroutine
+//	ok, err = c.TryWritePacketIn(&batch, over, typ, head, body) // never waits; sent at batch.Flush,
+//	                                         // packed with the burst's other messages to the peer
+//	c.Buffered()                             // a whole message is queued: ReadPacket will not wait
 //	err = c.WriteUnreliable(typ, head, body) // one datagram, never resent (engine.pid answers)
 //	c.Close(); <-c.Done(); c.Err(); c.RemoteAddr(); c.PeerPID()
 //	c.Park()                                 // after ReadPacket returned ErrIdle (Config.IdleAfter)

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	vk "github.com/VKCOM/tl/pkg/rpc"
 
 	"github.com/rpcproxy/rpcproxy/tl/rpc"
+	"github.com/rpcproxy/rpcproxy/tl/rpc/packet"
 )
 
 const (
@@ -123,6 +125,49 @@ func TestInteropOurDialVKServer(t *testing.T) {
 	}
 	if st := tr.Stats(); st.DroppedTotal() != 0 {
 		t.Fatalf("dropped %v", st.Dropped)
+	}
+}
+
+// TestInteropVKServerPackedBurst: a burst of small calls written in a
+// packet.Batch leaves in shared datagrams (several messages' chunks in
+// one), which VK's server takes apart and answers, every call.
+func TestInteropVKServerPackedBurst(t *testing.T) {
+	skipVKUnderRace(t)
+	leakCheck(t)
+	srvAddr := startVKEcho(t)
+	tr := newTransport(t, Config{})
+	c, err := tr.Dial(srvAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := reader(c)
+	const n = 40
+	before := tr.Stats()
+	var b packet.Batch
+	for i := range n {
+		msg := invoke(uint64(1000+i), tagEcho, fmt.Appendf(nil, "call %d", i))
+		if ok, err := c.TryWritePacketIn(&b, 0, tagInvokeReq, nil, msg); !ok || err != nil {
+			t.Fatalf("write %d: %v %v", i, ok, err)
+		}
+	}
+	b.Flush()
+	if sent := tr.Stats().DatagramsOut - before.DatagramsOut; sent >= n/4 {
+		t.Fatalf("%d calls left in %d datagrams: not packed", n, sent)
+	}
+	got := map[uint64]bool{}
+	for range n {
+		r := recvWithin(t, rd, 10*time.Second)
+		if r.err != nil || r.typ != tagReqResult || len(r.body) < 12 {
+			t.Fatalf("answer: type %#x, %d bytes, %v", r.typ, len(r.body), r.err)
+		}
+		qid := binary.LittleEndian.Uint64(r.body)
+		if want := fmt.Appendf(nil, "call %d", qid-1000); !bytes.Equal(r.body[12:], want) {
+			t.Fatalf("answer to %d: %q, want %q", qid, r.body[12:], want)
+		}
+		got[qid] = true
+	}
+	if len(got) != n {
+		t.Fatalf("%d distinct answers, want %d", len(got), n)
 	}
 }
 

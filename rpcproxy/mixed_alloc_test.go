@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,12 +56,35 @@ type mixedApps struct {
 	left    atomic.Int64
 	done    chan struct{}
 	bad     atomic.Pointer[string] // the first wrong answer, set once
+	mu      sync.Mutex             // want, for the clients' readers
+
+	// want is each call's answer, as the first round got it: every later
+	// answer must be the same bytes (the data does not change).
+	want [][]byte
 
 	batch packet.Batch
 	hdr   []byte
 	req   rpc.InvokeReq
 	res   rpc.ReqResult
 	p     *Proxy
+}
+
+// check compares the answer to call i with the first one (kept then):
+// the empty string when they match.
+func (m *mixedApps) check(i int, isErr bool, body []byte) string {
+	c := m.calls[i]
+	if m.want == nil {
+		m.want = make([][]byte, len(m.calls))
+	}
+	switch {
+	case isErr != c.wantErr:
+		return fmt.Sprintf("answer to %x: error %v, want %v", c.body, isErr, c.wantErr)
+	case m.want[i] == nil:
+		m.want[i] = bytes.Clone(body)
+	case !bytes.Equal(body, m.want[i]):
+		return fmt.Sprintf("answer to %x: %x, earlier %x", c.body, body, m.want[i])
+	}
+	return ""
 }
 
 // The events calls of a mixed burst, one per merge strategy.
@@ -268,9 +292,8 @@ func (m *mixedApps) round(t *testing.T) {
 			if err := rpc.ParseResult(typ, raw, &m.res); err != nil {
 				t.Fatalf("answer %d %x: %v", i, raw, err)
 			}
-			c := m.calls[(m.res.QueryID-1)%int64(len(m.calls))]
-			if m.res.IsError() != c.wantErr {
-				t.Fatalf("answer to %x: error %v (%d %s), want %v", c.body, m.res.IsError(), m.res.ErrorCode, m.res.ErrorText, c.wantErr)
+			if bad := m.check(int((m.res.QueryID-1)%int64(len(m.calls))), m.res.IsError(), m.res.Body); bad != "" {
+				t.Fatalf("%s (%d %s)", bad, m.res.ErrorCode, m.res.ErrorText)
 			}
 		}
 	}
@@ -308,9 +331,16 @@ func (m *mixedApps) roundUDP(t *testing.T) {
 }
 
 // Done is the UDP apps' rpcclient.Handler: token is the call's index.
-func (m *mixedApps) Done(token uint64, _ *rpcclient.Response, err error) {
-	if c := m.calls[token]; (err != nil) != c.wantErr {
-		msg := fmt.Sprintf("answer to %x: %v, want error %v", c.body, err, c.wantErr)
+func (m *mixedApps) Done(token uint64, resp *rpcclient.Response, err error) {
+	var body []byte
+	if resp != nil {
+		body = resp.Body
+	}
+	m.mu.Lock()
+	bad := m.check(int(token), err != nil, body)
+	m.mu.Unlock()
+	if bad != "" {
+		msg := fmt.Sprintf("%s: %v", bad, err)
 		m.bad.CompareAndSwap(nil, &msg)
 	}
 	if m.left.Add(-1) == 0 {

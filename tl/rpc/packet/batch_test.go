@@ -207,35 +207,56 @@ func (s sealLog) Seal(b *Batch) {
 // TestBatchSealsAtFlush: a Sealer registered with OnFlush runs once, at
 // the next Flush and not before, in registration order, and what it
 // writes in the batch leaves in that Flush's write, after what the burst
-// wrote before it; the next Flush runs none.
+// wrote before it; the next Flush runs none. A Sealer that a Seal
+// registers runs in the same Flush too, not a burst later.
 func TestBatchSealsAtFlush(t *testing.T) {
-	defer verifyNoLeaks(t)
-	c, s := plainPair(t)
-	defer c.Close()
-	defer s.Close()
-	var b Batch
-	var log []string
-	if ok, err := c.TryWritePacketIn(&b, 0, 9, nil, []byte("burs")); !ok || err != nil {
-		t.Fatalf("write: %v %v", ok, err)
-	}
-	b.OnFlush(sealLog{"one", &log, c})
-	b.OnFlush(sealLog{"two", &log, c})
-	if len(log) != 0 {
-		t.Fatalf("sealed before Flush: %q", log)
-	}
-	b.Flush()
-	if got := strings.Join(log, ", "); got != "seal one, seal two" {
-		t.Fatalf("Flush ran %q, want \"seal one, seal two\"", got)
-	}
-	for _, want := range []string{"burs", "one.", "two."} {
-		r := waitRecv(t, readAsync(s), 5*time.Second)
-		if r.err != nil || string(r.body) != want {
-			t.Fatalf("packet %q %v, want %q", r.body, r.err, want)
-		}
-	}
-	b.Flush()
-	if len(log) != 2 {
-		t.Fatalf("a second Flush sealed again: %q", log)
+	for _, tc := range []struct {
+		name    string
+		sealers func(log *[]string, c *Conn) []Sealer
+		want    []string // the seals' names, in the order they run
+	}{
+		{"registered before", func(log *[]string, c *Conn) []Sealer {
+			return []Sealer{sealLog{"one", log, c}, sealLog{"two", log, c}}
+		}, []string{"one", "two"}},
+		{"registered by a seal", func(log *[]string, c *Conn) []Sealer {
+			return []Sealer{chainSeal{sealLog{"one", log, c}, chainSeal{sealLog{"two", log, c}, sealLog{"thr", log, c}}}}
+		}, []string{"one", "two", "thr"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer verifyNoLeaks(t)
+			c, s := plainPair(t)
+			defer c.Close()
+			defer s.Close()
+			var b Batch
+			var log []string
+			if ok, err := c.TryWritePacketIn(&b, 0, 9, nil, []byte("burs")); !ok || err != nil {
+				t.Fatalf("write: %v %v", ok, err)
+			}
+			for _, sl := range tc.sealers(&log, c) {
+				b.OnFlush(sl)
+			}
+			if len(log) != 0 {
+				t.Fatalf("sealed before Flush: %q", log)
+			}
+			b.Flush()
+			seals, packets := []string{}, []string{"burs"} // each seal writes its name and "."
+			for _, name := range tc.want {
+				seals, packets = append(seals, "seal "+name), append(packets, name+".")
+			}
+			if got, want := strings.Join(log, ", "), strings.Join(seals, ", "); got != want {
+				t.Fatalf("Flush ran %q, want %q", got, want)
+			}
+			for _, want := range packets {
+				r := waitRecv(t, readAsync(s), 5*time.Second)
+				if r.err != nil || string(r.body) != want {
+					t.Fatalf("packet %q %v, want %q", r.body, r.err, want)
+				}
+			}
+			b.Flush()
+			if len(log) != len(tc.want) {
+				t.Fatalf("a second Flush sealed again: %q", log)
+			}
+		})
 	}
 }
 
@@ -250,27 +271,5 @@ func (s chainSeal) Seal(b *Batch) {
 	s.sealLog.Seal(b)
 	if s.next != nil {
 		b.OnFlush(s.next)
-	}
-}
-
-// TestBatchSealsWhatSealsRegister: a Sealer that a Seal registers runs in
-// the same Flush, and its write leaves with the rest, not a burst later.
-func TestBatchSealsWhatSealsRegister(t *testing.T) {
-	defer verifyNoLeaks(t)
-	c, s := plainPair(t)
-	defer c.Close()
-	defer s.Close()
-	var b Batch
-	var log []string
-	b.OnFlush(chainSeal{sealLog{"one", &log, c}, chainSeal{sealLog{"two", &log, c}, sealLog{"thr", &log, c}}})
-	b.Flush()
-	if got := strings.Join(log, ", "); got != "seal one, seal two, seal thr" {
-		t.Fatalf("Flush ran %q, want every chained seal", got)
-	}
-	for _, want := range []string{"one.", "two.", "thr."} {
-		r := waitRecv(t, readAsync(s), 5*time.Second)
-		if r.err != nil || string(r.body) != want {
-			t.Fatalf("packet %q %v, want %q", r.body, r.err, want)
-		}
 	}
 }

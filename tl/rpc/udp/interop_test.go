@@ -65,20 +65,26 @@ func startVKEcho(t *testing.T) netip.AddrPort {
 	return sock.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
-// TestInteropOurDialVKServer: our Transport.Dial against VK's ServeUDP:
-// engine.pid (answered by VK's server itself) and an echo handler call
-// with bodies from tiny to chunked (10 KB, 200 KB).
-func TestInteropOurDialVKServer(t *testing.T) {
+// dialVKEcho starts VK's echo server (startVKEcho) and dials it from a
+// Transport of ours; rd reads the connection's messages.
+func dialVKEcho(t *testing.T) (srvAddr netip.AddrPort, tr *Transport, c *Conn, rd <-chan readResult) {
+	t.Helper()
 	skipVKUnderRace(t)
 	leakCheck(t)
-	srvAddr := startVKEcho(t)
-
-	tr := newTransport(t, Config{})
+	srvAddr = startVKEcho(t)
+	tr = newTransport(t, Config{})
 	c, err := tr.Dial(srvAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd := reader(c)
+	return srvAddr, tr, c, reader(c)
+}
+
+// TestInteropOurDialVKServer: our Transport.Dial against VK's ServeUDP:
+// engine.pid (answered by VK's server itself) and an echo handler call
+// with bodies from tiny to chunked (10 KB, 200 KB).
+func TestInteropOurDialVKServer(t *testing.T) {
+	srvAddr, tr, c, rd := dialVKEcho(t)
 
 	cases := []struct {
 		name    string
@@ -132,15 +138,7 @@ func TestInteropOurDialVKServer(t *testing.T) {
 // packet.Batch leaves in shared datagrams (several messages' chunks in
 // one), which VK's server takes apart and answers, every call.
 func TestInteropVKServerPackedBurst(t *testing.T) {
-	skipVKUnderRace(t)
-	leakCheck(t)
-	srvAddr := startVKEcho(t)
-	tr := newTransport(t, Config{})
-	c, err := tr.Dial(srvAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd := reader(c)
+	_, tr, c, rd := dialVKEcho(t)
 	const n = 40
 	before := tr.Stats()
 	var b packet.Batch

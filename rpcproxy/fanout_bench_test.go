@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rpcproxy/rpcproxy/engines"
 	engclock "github.com/rpcproxy/rpcproxy/engines/enginetest"
 	"github.com/rpcproxy/rpcproxy/engines/events"
 	"github.com/rpcproxy/rpcproxy/engines/memcache"
@@ -47,16 +48,12 @@ func getMultiLoopback(b testing.TB) (l *loopback, body []byte, done func()) {
 		}
 		stores[i] = s
 	}
-	var getMulti [4]func(args, dst []byte) ([]byte, error)
+	var funcs [4][]engines.Func // Funcs builds its slice: once, not per call
 	for i, s := range stores {
-		for _, f := range s.Funcs() {
-			if f.Tag == memcache.TagGetMulti {
-				getMulti[i] = f.Call
-			}
-		}
+		funcs[i] = s.Funcs()
 	}
 	handle := func(shard int, call, dst []byte) []byte {
-		out, err := getMulti[shard](call[4:], dst)
+		out, err := callFuncs(funcs[shard], call, dst)
 		if err != nil {
 			b.Error(err)
 		}

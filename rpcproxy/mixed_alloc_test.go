@@ -3,7 +3,6 @@ package rpcproxy
 import (
 	"bytes"
 	"fmt"
-	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -23,21 +22,9 @@ import (
 	"github.com/rpcproxy/rpcproxy/tl/rpc/server"
 )
 
-// funcsHandler serves a store's functions without allocating per call
-// (it scans funcs by tag).
+// funcsHandler serves a store's functions (callFuncs).
 func funcsHandler(funcs []engines.Func) server.SyncFunc {
-	return func(r *server.Request, dst []byte) ([]byte, error) {
-		tag, args, err := tl.ReadUint32(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range funcs {
-			if f.Tag == tag {
-				return f.Call(args, dst)
-			}
-		}
-		return nil, &rpc.Error{Code: rpc.CodeUnknownFunctionID, Description: "no such function"}
-	}
+	return func(r *server.Request, dst []byte) ([]byte, error) { return callFuncs(funcs, r.Body, dst) }
 }
 
 // mixedApps is a proxy in front of 4 memcache and 4 events engines (real
@@ -208,17 +195,8 @@ key = "keys"
 on_error = "partial"
 missing = "memcache.not_found"
 `, transport, strings.Join(mcShards, ", "), transport, strings.Join(evShards, ", "), eventsRules(), strings.Join(halfShards, ", ")))
-	p, err := New(cfg, Options{Listen: (&listenLog{}).Listen, NoAdmin: true, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(t.Context()) }()
-	t.Cleanup(func() {
-		p.Close()
-		<-served
-	})
-
+	tp := startProxy(t, cfg, Options{NoAdmin: true})
+	p := tp.Proxy
 	keys := setPhotos(t, p.Table().Cluster("mc").Picker, mcStores[:])
 	m := &mixedApps{p: p, hdr: make([]byte, 0, 64)}
 	m.calls = []mixedCall{
@@ -238,13 +216,13 @@ missing = "memcache.not_found"
 		// cover the proxy's error answers, which take the same path.
 		m.calls = slices.DeleteFunc(m.calls, func(c mixedCall) bool { return c.wantErr })
 		for range nApps {
-			m.clients = append(m.clients, keyedClient(t, p.Addr(mustAddr(mainListen)).String(), "udp"))
+			m.clients = append(m.clients, keyedClient(t, tp.addr(t, mainListen), "udp"))
 		}
 		m.prepareUDP()
 		return m
 	}
 	for range nApps {
-		nc, err := net.Dial("tcp", p.Addr(mustAddr(mainListen)).String())
+		nc, err := net.Dial("tcp", tp.addr(t, mainListen))
 		if err != nil {
 			t.Fatal(err)
 		}

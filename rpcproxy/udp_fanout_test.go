@@ -61,8 +61,7 @@ func startUDPStore(t *testing.T, funcs []engines.Func) (*udpEngine, *callLog) {
 	e := startUDPServer(t, func(string) server.SyncFunc {
 		return func(r *server.Request, dst []byte) ([]byte, error) {
 			log.add(r.Body)
-			out, err := runFuncs(funcs, r.Body)
-			return append(dst, out...), err
+			return callFuncs(funcs, r.Body, dst)
 		}
 	})
 	return e, log

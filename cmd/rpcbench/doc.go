@@ -18,6 +18,15 @@
 // next batch only when all d answers are in; the answer that completes a
 // batch sends the next one.
 //
+// -rate R makes the load open (wrk2's model): each slot's requests are due
+// every c*d/R seconds, the slots staggered, whatever the target does; a
+// slot sends when its request is due, or as soon as its previous answer
+// arrives if that is later, and the request's latency then counts from
+// its due time, so queueing at a target that falls behind is measured
+// rather than hidden (coordinated omission). A slot waits for a due time
+// on its own timer, armed paceSlack (1 ms) early because Go's timers
+// sleep in whole milliseconds; a request sent early counts from its send.
+//
 //	slot ─prepare(key, op; encode into the slot's buffer)─▶ Client.Go
 //	  ▲                                                        │
 //	  └── Done on the reader goroutine: record latency, next ◀─┘
@@ -39,7 +48,10 @@
 //
 //   - Always bounded: -duration is at most 10 min, prefill has the same
 //     cap, a hung target is cut off by the drain grace period, and SIGINT
-//     stops the run early and still prints the report.
+//     stops the run early and still prints the report. A paced slot
+//     waiting for its due time retires at once when the run stops: stop,
+//     its timer and the slot race to clear its waiting flag (an atomic
+//     compare-and-swap), and the winner owns the slot.
 //   - Loopback only, unless -allow-remote (which logs a warning).
 //   - No allocation per request in steady state: requests are encoded into
 //     per-slot buffers, keys are formatted into per-slot scratch, the

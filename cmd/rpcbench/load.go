@@ -125,7 +125,24 @@ type slot struct {
 	start    int64
 	measured bool
 	retired  bool
+
+	// Pacing (-rate): the slot's requests are due every interval ns (0:
+	// closed loop), at due next; a request's latency counts from its due
+	// time. While the slot waits for it, waiting is set and timer is
+	// armed; whoever clears waiting (the timer's wake, or bench.stop) owns
+	// the slot's next step.
+	interval int64
+	due      int64
+	timer    *time.Timer
+	waiting  atomic.Bool
 }
+
+// paceSlack is how early a paced request may leave: Go's timers sleep in
+// whole milliseconds when nothing else wakes the process, so a request
+// waits for a timer only when it is due more than this from now, and the
+// timer fires this much before it is due. Without it latencies would
+// include up to 1 ms of the timer's lateness.
+const paceSlack = time.Millisecond
 
 // newBench creates the clients and slots (nothing is dialed yet).
 func newBench(p *params) (*bench, error) {
@@ -169,6 +186,16 @@ func newBench(p *params) (*bench, error) {
 			b.slots = append(b.slots, s)
 		}
 	}
+	if p.Rate > 0 {
+		// Each slot carries rate/slots requests per second; its first is
+		// due after its share of one interval, so the slots interleave.
+		interval := max(1, int64(len(b.slots))*int64(time.Second)/p.Rate)
+		for _, s := range b.slots {
+			s.interval = interval
+			s.timer = time.AfterFunc(time.Hour, s.wake)
+			s.timer.Stop()
+		}
+	}
 	return b, nil
 }
 
@@ -182,16 +209,32 @@ func (b *bench) close() {
 	}
 }
 
-// stop makes every slot finish after its request in flight.
-func (b *bench) stop() { b.stopping.Store(true) }
+// stop makes every slot finish after its request in flight. A paced slot
+// waiting for its next request's due time retires now, so the run never
+// waits out an interval: stop, the timer's wake and the slot itself (send
+// re-checks stopping after it starts waiting) race to clear its waiting
+// flag, and the one that does owns the slot.
+func (b *bench) stop() {
+	b.stopping.Store(true)
+	for _, s := range b.slots {
+		if s.waiting.CompareAndSwap(true, false) {
+			s.timer.Stop()
+			s.next()
+		}
+	}
+}
 
 // start launches every slot with the given driver; b.wg counts them.
 func (b *bench) start(ph phase) {
 	b.phase = ph
 	b.stopping.Store(false)
 	b.wg.Add(len(b.slots))
-	for _, s := range b.slots {
+	now := b.now()
+	for i, s := range b.slots {
 		s.retired = false
+		if s.interval > 0 {
+			s.due = now + int64(i)*s.interval/int64(len(b.slots))
+		}
 	}
 	switch {
 	case b.p.Driver == "sync":
@@ -266,6 +309,18 @@ func (s *slot) send() (sent, retired bool) {
 	if s.retired {
 		return false, false
 	}
+	if s.interval > 0 && s.b.phase == phaseLoad && !s.b.stopping.Load() {
+		if wait := s.due - s.b.now(); wait > int64(paceSlack) {
+			s.waiting.Store(true)
+			s.timer.Reset(time.Duration(wait) - paceSlack)
+			if s.b.stopping.Load() && s.waiting.CompareAndSwap(true, false) {
+				s.timer.Stop()
+				s.retired = true // stop ran meanwhile and found the slot busy
+				return false, true
+			}
+			return true, false // the timer's wake sends it, or stop retires the slot
+		}
+	}
 	if !s.prepare() {
 		s.retired = true
 		return false, true
@@ -278,6 +333,13 @@ func (s *slot) send() (sent, retired bool) {
 		return false, true
 	}
 	return true, false
+}
+
+// wake is the pacing timer's: the slot's request is (nearly) due.
+func (s *slot) wake() {
+	if s.waiting.CompareAndSwap(true, false) {
+		s.next()
+	}
 }
 
 // conn is one connection's slots, for -batch: the answer that completes a
@@ -338,6 +400,12 @@ func (s *slot) prepare() bool {
 		return false
 	}
 	now := b.now()
+	if s.interval > 0 && b.phase == phaseLoad {
+		// A request that leaves late (the target is behind) counts from
+		// when it was due, so the target's queueing shows; one that
+		// leaves early (within paceSlack) counts from now.
+		now, s.due = min(now, s.due), s.due+s.interval
+	}
 	if b.phase == phasePrefill {
 		k := b.prefillNext.Add(1) - 1
 		if k >= b.p.Keys {

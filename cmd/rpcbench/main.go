@@ -45,6 +45,7 @@ const (
 	maxKeys      = 100_000_000
 	maxValueSize = 1 << 20
 	maxMgetKeys  = 10_000
+	maxRate      = 100_000_000
 )
 
 // params are the parsed flags; the report prints them all.
@@ -69,6 +70,7 @@ type params struct {
 	Seed        uint64        `json:"seed"`
 	Driver      string        `json:"driver"`
 	Batch       bool          `json:"batch"`
+	Rate        int64         `json:"rate"` // requests per second, paced; 0 = closed loop
 	AllowRemote bool          `json:"allow_remote"`
 	JSON        bool          `json:"-"`
 	Quiet       bool          `json:"-"`
@@ -138,6 +140,13 @@ offered load follows the target's speed (memtier's --pipeline; with -d 1 it
 is redis-benchmark without -P). With -batch a connection instead sends d
 requests back to back and waits for all d answers before the next batch:
 redis-benchmark -P d, the methodology of docs/peers.md §2.
+With -rate R the load is open instead (wrk2's model): requests are due at R
+per second whatever the target does, spread over the c*d slots, and each
+latency counts from when its request was due, so a target that falls behind
+shows its queueing in the percentiles (a request may leave up to 1 ms early,
+as Go's timers sleep in whole milliseconds: it then counts from its send).
+c*d bounds the requests in flight. It is the way to compare CPU per request
+at the same load.
 Warm-up requests are not measured. The run stops at -duration (at most 10m)
 or after -n measured requests, whichever comes first, or on Ctrl-C, and
 always prints the report. Latency percentiles are of successful requests;
@@ -148,6 +157,8 @@ examples:
   rpcbench -addr 127.0.0.1:9300 -prefill -c 1 -d 1 -warmup 1s -duration 8s -mix get=1
   rpcbench -addr 127.0.0.1:9300 -prefill -c 16 -d 16 -batch -duration 8s -mix get=1
   rpcbench -addr 127.0.0.1:9300 -prefill -c 64 -mix mget=1 -mget-keys 10 -duration 8s
+  # a fixed load: 20,000 gets/s over 64 connections, for CPU per request
+  rpcbench -addr 127.0.0.1:9300 -prefill -c 64 -rate 20000 -mix get=1 -duration 8s
   rpcbench -n 100000 -dist zipf -zipf-s 1.2 -mix get=90,set=10 -json > run.json
 
 `+netflags.Usage("rpcbench", "-addr 127.0.0.1:9300 -c 4 -d 16 -mix get=1")+`
@@ -192,6 +203,7 @@ func parseParams(args []string, stdout, stderr io.Writer) (p params, code int, o
 	fs.Uint64Var(&p.Seed, "seed", 0, "random seed for key and op choice (0 = from the clock)")
 	fs.StringVar(&p.Driver, "driver", "async", "async (completion callbacks, no goroutine per slot) or sync (one goroutine per slot)")
 	fs.BoolVar(&p.Batch, "batch", false, "send each connection's d requests as a batch and wait for all d answers before the next (redis-benchmark -P); needs -driver async")
+	fs.Int64Var(&p.Rate, "rate", 0, "send `R` requests per second in all, paced; latency counts from each request's due time (0 = closed loop, as fast as answers come); needs -driver async, not -batch")
 	fs.BoolVar(&p.AllowRemote, "allow-remote", false, "allow a target that is not a loopback address")
 	fs.BoolVar(&p.JSON, "json", false, "print the report as one JSON object")
 	fs.BoolVar(&p.Quiet, "quiet", false, "no progress lines")
@@ -232,7 +244,7 @@ func parseParams(args []string, stdout, stderr io.Writer) (p params, code int, o
 		return fail("-dist %q: want uniform or zipf", p.Dist)
 	case p.Dist == "zipf" && !(p.ZipfS > 1):
 		return fail("-zipf-s %v must be above 1", p.ZipfS)
-	case p.ValueSize < 0 || p.ValueSize > maxValue:
+	case p.ValueSize < 0 || p.ValueSize > maxValueSize:
 		return fail("-value-size %d outside [0, %d]", p.ValueSize, maxValueSize)
 	case p.MgetKeys < 1 || p.MgetKeys > maxMgetKeys:
 		return fail("-mget-keys %d outside [1, %d]", p.MgetKeys, maxMgetKeys)
@@ -244,6 +256,10 @@ func parseParams(args []string, stdout, stderr io.Writer) (p params, code int, o
 		return fail("-progress %v below 1ms", p.Progress)
 	case p.Batch && p.Driver != "async":
 		return fail("-batch needs -driver async")
+	case p.Rate < 0 || p.Rate > maxRate:
+		return fail("-rate %d outside [0, %d] requests per second", p.Rate, maxRate)
+	case p.Rate > 0 && (p.Batch || p.Driver != "async"):
+		return fail("-rate paces single requests: it needs -driver async and no -batch")
 	}
 	if err := p.transport.Apply(&p.conn); err != nil {
 		return fail("%v", err)

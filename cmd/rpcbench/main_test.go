@@ -248,6 +248,10 @@ func TestRefusals(t *testing.T) {
 		{"zipf s", []string{"-dist", "zipf", "-zipf-s", "1"}, exitUsage, "must be above 1"},
 		{"dist", []string{"-dist", "normal"}, exitUsage, `-dist "normal"`},
 		{"batch sync", []string{"-batch", "-driver", "sync"}, exitUsage, "-batch needs -driver async"},
+		{"rate negative", []string{"-rate", "-5"}, exitUsage, "-rate -5 outside [0, 100000000]"},
+		{"rate batch", []string{"-rate", "1000", "-batch"}, exitUsage, "-rate paces single requests: it needs -driver async and no -batch"},
+		{"rate sync", []string{"-rate", "1000", "-driver", "sync"}, exitUsage, "-rate paces single requests"},
+		{"value size", []string{"-value-size", "2000000"}, exitUsage, "-value-size 2000000 outside [0, 1048576]"},
 		{"args", []string{"memcache.get"}, exitUsage, "takes only flags"},
 		{"bad flag", []string{"-nope"}, exitUsage, "flag provided but not defined"},
 	}

@@ -133,6 +133,10 @@ func (r *report) write(w io.Writer, asJSON bool) error {
 	}
 	fmt.Fprintf(&b, "requests   %d in %.3fs: %d ok, %d errors\n", r.Requests, r.ElapsedSec, r.OK, r.Errors)
 	fmt.Fprintf(&b, "throughput %.0f ops/s, %.0f keys/s\n", r.OpsPerSec, r.KeysPerSec)
+	if p.Rate > 0 {
+		fmt.Fprintf(&b, "pacing     %d requests/s due, %.0f/s answered; a latency counts from when its request was due (or sent, if earlier)\n",
+			p.Rate, float64(r.Requests)/max(r.ElapsedSec, 1e-9))
+	}
 	fmt.Fprintf(&b, "ops        get %d (%d hits, %d misses)  set %d  mget %d (%d keys: %d hits, %d misses)\n",
 		r.Ops.Get.OK, r.Ops.Get.Hits, r.Ops.Get.Misses, r.Ops.Set.OK,
 		r.Ops.Mget.OK, r.Ops.Mget.Keys, r.Ops.Mget.Hits, r.Ops.Mget.Misses)

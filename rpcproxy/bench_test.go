@@ -239,3 +239,65 @@ func BenchmarkDirectLoopback(b *testing.B) {
 		l.roundTrip(b, hdr, body, req, &res)
 	}
 }
+
+// dialApp connects one more app to the proxy's main listener.
+func (l *loopback) dialApp(tb testing.TB) *packet.Conn {
+	tb.Helper()
+	return dialPacket(tb, l.p.Addr(mustAddr(mainListen)).String())
+}
+
+// dialPacket connects to addr with the TL RPC handshake.
+func dialPacket(tb testing.TB, addr string) *packet.Conn {
+	tb.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pc, err := packet.ClientHandshake(nc, packet.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pc
+}
+
+// parallelBursts has each of b.RunParallel's goroutines dial its own app
+// connection and send bursts of depth gets on it, counting a request per
+// op: with -cpu 1,2 it shows how the path scales with cores.
+func parallelBursts(b *testing.B, dial func(testing.TB) *packet.Conn) {
+	const depth = 16
+	body := getCallB("photo100_500")
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		l := &loopback{pc: dial(b)}
+		defer l.pc.Close()
+		hdr := make([]byte, 0, 64)
+		req := &rpc.InvokeReq{Body: body}
+		var res rpc.ReqResult
+		for {
+			n := 0
+			for n < depth && pb.Next() {
+				n++
+			}
+			if n == 0 {
+				return
+			}
+			l.burst(b, n, hdr, body, req, &res)
+		}
+	})
+}
+
+// BenchmarkForwardParallel is BenchmarkForwardPipelined from 4 app
+// connections per core at once (ns/op is per request).
+func BenchmarkForwardParallel(b *testing.B) {
+	l := startLoopback(b)
+	defer l.close()
+	parallelBursts(b, l.dialApp)
+}
+
+// BenchmarkDirectParallel is BenchmarkForwardParallel without the proxy.
+func BenchmarkDirectParallel(b *testing.B) {
+	addr, stop := echoEngine(b)
+	defer stop()
+	parallelBursts(b, func(tb testing.TB) *packet.Conn { return dialPacket(tb, addr) })
+}

@@ -19,6 +19,7 @@
 #   KEYHASH=md5 scripts/bench-proxy.sh                    # ketama's key hash (default fnv1a_64)
 #   SHARDS=1 scripts/bench-proxy.sh                       # 1 engine behind the proxy (default 4)
 #   COALESCE=1 MGET=1 scripts/bench-proxy.sh              # getMulti with coalesce = true
+#   RATE=20000 scripts/bench-proxy.sh                     # CPU per request at a fixed load
 #
 # SHARDS=1 puts the direct engine alone behind the proxy: the ratio is then
 # the cost of the hop itself, with no spreading of the load over several
@@ -38,6 +39,15 @@
 # are reached over ENGINE_TRANSPORT (tcp by default, or udp: the engines
 # then serve -udp with the same key).
 #
+# RATE=R measures what the hop costs at a load the engines are far from
+# saturating, which is where a sidecar spends its life: rpcbench paces
+# R requests/s (-rate, latencies from each request's due time) over 64
+# connections, gets (and with MGET=1 10-key getMultis at R/10), and the
+# table gives the CPU time per request of each side from /proc/PID/stat:
+# the direct engine's, and the proxy's and its
+# engines' (the keys are prefilled once per side, and the runs have no
+# warm-up, so nothing else is counted).
+#
 # Compare ratios, not absolute numbers: on a shared machine they move
 # with whatever else runs (the table's header says so).
 set -euo pipefail
@@ -55,12 +65,16 @@ ENGINE_TRANSPORT=${ENGINE_TRANSPORT:-tcp}
 KEYHASH=${KEYHASH:-fnv1a_64}
 SHARDS=${SHARDS:-4}
 COALESCE=${COALESCE:-0}
+RATE=${RATE:-0}
 [[ $NETWORK == tcp || $NETWORK == udp ]] || { printf 'bench-proxy: NETWORK=%s: want tcp or udp\n' "$NETWORK" >&2; exit 1; }
 [[ $ENGINE_TRANSPORT == tcp || $ENGINE_TRANSPORT == udp ]] || { printf 'bench-proxy: ENGINE_TRANSPORT=%s: want tcp or udp\n' "$ENGINE_TRANSPORT" >&2; exit 1; }
 [[ $SHARDS =~ ^[1-8]$ ]] || { printf 'bench-proxy: SHARDS=%s: want 1 to 8 engines behind the proxy\n' "$SHARDS" >&2; exit 1; }
+[[ $RATE =~ ^[0-9]+$ ]] && ((RATE <= 10000000)) || { printf 'bench-proxy: RATE=%s: want requests per second, 0 (closed loop) to 10000000\n' "$RATE" >&2; exit 1; }
+[[ $RATE == 0 || $NETWORK == tcp ]] || { printf 'bench-proxy: RATE works with NETWORK=tcp only\n' >&2; exit 1; }
 [[ $KEYHASH =~ ^(md5|crc32|fnv1a_64|xxhash)$ ]] || { printf 'bench-proxy: KEYHASH=%s: want md5, crc32, fnv1a_64 or xxhash\n' "$KEYHASH" >&2; exit 1; }
 OUT=$BIN/bench-proxy
 [[ $NETWORK == udp ]] && OUT=$BIN/bench-proxy-udp
+((RATE > 0)) && OUT=$BIN/bench-proxy-rate
 SCHEMA=$PWD/engines/memcache/memcache.tl
 
 # name|rpcbench flags
@@ -77,11 +91,17 @@ if [[ $NETWORK == udp ]]; then
 		"get, c=64, d=1 (throughput)|-c 64 -d 1"
 	)
 fi
-if [[ ${MGET:-0} == 1 ]]; then
-	CASES+=(
+if ((RATE > 0)); then
+	CASES=("get, c=64, paced at $RATE/s|-c 64 -d 1 -rate $RATE")
+	MGET_CASES=("mget 10 keys, c=64, paced at $((RATE / 10))/s|-c 64 -d 1 -mix mget=1 -mget-keys 10 -rate $((RATE / 10))")
+else
+	MGET_CASES=(
 		"mget 10 keys, c=1, d=1|-c 1 -d 1 -mix mget=1 -mget-keys 10"
 		"mget 10 keys, c=64, d=1|-c 64 -d 1 -mix mget=1 -mget-keys 10"
 	)
+fi
+if [[ ${MGET:-0} == 1 ]]; then
+	CASES+=("${MGET_CASES[@]}")
 fi
 
 die() {
@@ -198,33 +218,73 @@ else
 	A_TITLE=direct B_TITLE=proxy
 fi
 echo "bench-proxy: engines ${ENGINES[*]} (reached over $ENGINE_TRANSPORT, ketama with $KEYHASH); proxy $PROXY; direct target $DIRECT; apps over $NETWORK"
-echo "bench-proxy: server side on core 0 (GOMAXPROCS=1 each), rpcbench on core 1; $RUNS runs per side per case, warm-up $WARMUP, $DURATION measured"
+echo "bench-proxy: server side on core 0 (GOMAXPROCS=1 each), rpcbench on core 1; $RUNS runs per side per case, warm-up $([[ $RATE == 0 ]] && echo "$WARMUP" || echo 0s), $DURATION measured"
 
 # field prints the number after "NAME": in a JSON report (the first one).
 field() { grep -m1 "\"$1\":" "$2" | sed 's/.*: *//; s/,$//'; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
+# cpu_ns prints the CPU time, in ns, the server-side processes have used
+# so far: the proxy's (the last of PIDS) or the engines' (the others), user
+# and system, from /proc/PID/stat (in clock ticks: 10 ms each, so runs of
+# a few seconds are needed).
+TICK_NS=$((1000000000 / $(getconf CLK_TCK)))
+cpu_ns() { # proxy|engines
+	local pids=("${PIDS[@]:0:SHARDS}")
+	[[ $1 == proxy ]] && pids=("${PIDS[SHARDS]}")
+	local pid sum=0 stat
+	for pid in "${pids[@]}"; do
+		stat=$(<"/proc/$pid/stat") || die "cannot read /proc/$pid/stat"
+		read -r -a f <<<"${stat##*) }" # the fields after the command name
+		sum=$((sum + (f[11] + f[12]) * TICK_NS))  # utime, stime: fields 14 and 15
+	done
+	echo "$sum"
+}
+
+RUN_FLAGS=(-prefill -warmup "$WARMUP")
+if ((RATE > 0)); then
+	# Prefilled once per side here, and no warm-up, so that the CPU the
+	# runs use is the paced requests' alone.
+	for addr in "$DIRECT" "$PROXY"; do
+		timeout "$RUN_LIMIT" taskset -c 1 "$BIN/rpcbench" -addr "$addr" -prefill -quiet -n 1 -warmup 0s -keys 10000 -value-size 100 -mix get=1 \
+			>/dev/null 2>"$OUT/prefill.err" || die "prefill of $addr failed: $(tail -3 "$OUT/prefill.err")"
+	done
+	RUN_FLAGS=(-warmup 0s)
+fi
+
 bench() { # tag addr flags...
 	local tag=$1 addr=$2
 	shift 2
-	local f=$OUT/$tag.json
+	local f=$OUT/$tag.json p0 e0
+	p0=$(cpu_ns proxy) e0=$(cpu_ns engines)
 	# shellcheck disable=SC2086
-	if ! timeout "$RUN_LIMIT" taskset -c 1 "$BIN/rpcbench" -addr "$addr" -prefill -quiet -json \
-		-warmup "$WARMUP" -duration "$DURATION" -keys 10000 -value-size 100 -mix get=1 "$@" >"$f" 2>"$OUT/$tag.err"; then
+	if ! timeout "$RUN_LIMIT" taskset -c 1 "$BIN/rpcbench" -addr "$addr" -quiet -json "${RUN_FLAGS[@]}" \
+		-duration "$DURATION" -keys 10000 -value-size 100 -mix get=1 "$@" >"$f" 2>"$OUT/$tag.err"; then
 		die "rpcbench $tag failed: $(tail -3 "$OUT/$tag.err")"
 	fi
-	printf '  %-14s %10.0f ops/s  p50 %7.1f µs  p99 %7.1f µs  errors %s\n' "$tag" \
-		"$(field ops_per_s "$f")" "$(field p50 "$f")" "$(field p99 "$f")" "$(field errors "$f")"
+	# CPU µs per request of the proxy and of the engines during the run.
+	echo "$(($(cpu_ns proxy) - p0)) $(($(cpu_ns engines) - e0)) $(field requests "$f")" |
+		awk '{printf "%.3f %.3f\n", $1 / 1e3 / $3, $2 / 1e3 / $3}' >"$OUT/$tag.cpu"
+	printf '  %-14s %10.0f ops/s  p50 %7.1f µs  p99 %7.1f µs  errors %s  CPU µs/request: proxy %s, engines %s\n' "$tag" \
+		"$(field ops_per_s "$f")" "$(field p50 "$f")" "$(field p99 "$f")" "$(field errors "$f")" $(cat "$OUT/$tag.cpu")
 }
 
 TABLE=$BIN/bench-proxy.md
 [[ $NETWORK == udp ]] && TABLE=$BIN/bench-proxy-udp.md
+((RATE > 0)) && TABLE=$BIN/bench-proxy-rate.md
 {
-	echo "rpcproxy $B_TITLE vs $A_TITLE (engines over $ENGINE_TRANSPORT, ketama with $KEYHASH), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $RUNS runs per side, warm-up $WARMUP + $DURATION measured."
+	echo "rpcproxy $B_TITLE vs $A_TITLE (engines over $ENGINE_TRANSPORT, ketama with $KEYHASH), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $RUNS runs per side, warm-up $([[ $RATE == 0 ]] && echo "$WARMUP" || echo 0s) + $DURATION measured."
 	echo "Server side ($SHARDS engine(s) + proxy) on core 0, rpcbench on core 1; medians of the runs; a shared machine: compare ratios (load average at the start: $(cut -d' ' -f1-3 /proc/loadavg))."
 	echo
-	echo "| case | n | $A_NAME ops/s | $B_NAME ops/s | **$B_NAME/$A_NAME** | run pairs min-max | p50 µs $A_NAME / $B_NAME (added) | p99 µs $A_NAME / $B_NAME (added) | core µs/op added | errors $A_NAME / $B_NAME |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	if ((RATE > 0)); then
+		echo "CPU per request from /proc/PID/stat (user + system); latencies count from each request's due time (rpcbench -rate)."
+		echo
+		echo "| case | n | ops/s $A_NAME / $B_NAME | CPU µs/req: engine, direct | CPU µs/req: proxy | CPU µs/req: engines behind it | **proxy / direct engine** | **all / direct** | p50 µs $A_NAME / $B_NAME | p99 µs $A_NAME / $B_NAME | errors $A_NAME / $B_NAME |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	else
+		echo "| case | n | $A_NAME ops/s | $B_NAME ops/s | **$B_NAME/$A_NAME** | run pairs min-max | p50 µs $A_NAME / $B_NAME (added) | p99 µs $A_NAME / $B_NAME (added) | core µs/op added | errors $A_NAME / $B_NAME |"
+		echo "|---|---|---|---|---|---|---|---|---|---|"
+	fi
 } >"$TABLE.tmp"
 n=0
 for c in "${CASES[@]}"; do
@@ -245,6 +305,14 @@ for c in "${CASES[@]}"; do
 	pairs=$(for r in $(seq "$RUNS"); do
 		echo "$(field ops_per_s "$OUT/c$n-$B_NAME-$r.json") $(field ops_per_s "$OUT/c$n-$A_NAME-$r.json")"
 	done | awk '{printf "%.4f\n", $1 / $2}' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f", lo, hi}')
+	if ((RATE > 0)); then
+		cpu() { for f in "$OUT"/c$n-"$1"-*.cpu; do cut -d' ' -f"$2" "$f"; done | median; }
+		awk -v name="$name" -v n="$RUNS" -v dops="$dops" -v pops="$pops" -v d50="$d50" -v p50="$p50" -v d99="$d99" -v p99="$p99" \
+			-v de="$(cpu "$A_NAME" 2)" -v pp="$(cpu "$B_NAME" 1)" -v pe="$(cpu "$B_NAME" 2)" -v derr="$(sum "$A_NAME")" -v perr="$(sum "$B_NAME")" \
+			'BEGIN { printf "| %s | %d | %.0f / %.0f | %.2f | %.2f | %.2f | **%.2f** | **%.2f** | %.1f / %.1f | %.1f / %.1f | %d / %d |\n",
+				name, n, dops, pops, de, pp, pe, pp / de, (pp + pe) / de, d50, p50, d99, p99, derr, perr }' >>"$TABLE.tmp"
+		continue
+	fi
 	awk -v name="$name" -v n="$RUNS" -v dops="$dops" -v pops="$pops" -v d50="$d50" -v p50="$p50" -v pairs="$pairs" \
 		-v d99="$d99" -v p99="$p99" -v de="$(sum "$A_NAME")" -v pe="$(sum "$B_NAME")" 'function c(x,  s) { s = sprintf("%.0f", x); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
 		BEGIN { printf "| %s | %d | %s | %s | **%.2f** | %s | %.1f / %.1f (%+.1f) | %.1f / %.1f (%+.1f) | %.2f | %d / %d |\n",

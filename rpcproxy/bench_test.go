@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"testing"
 
 	"github.com/rpcproxy/rpcproxy/configs"
@@ -81,14 +82,7 @@ func serveLoopback(tb testing.TB, cfg *configs.Config, closers ...func()) (*loop
 	}
 	served := make(chan error, 1)
 	go func() { served <- p.Serve(context.Background()) }()
-	nc, err := net.Dial("tcp", p.Addr(mustAddr(mainListen)).String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pc, err := packet.ClientHandshake(nc, packet.Config{})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	pc := dialPacket(tb, p.Addr(mustAddr(mainListen)).String())
 	return &loopback{pc: pc, p: p, close: func() {
 		pc.Close()
 		p.Close()
@@ -220,16 +214,8 @@ func allocsPerGet(t *testing.T, l *loopback, runs int) float64 {
 func BenchmarkDirectLoopback(b *testing.B) {
 	addr, stop := echoEngine(b)
 	defer stop()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pc, err := packet.ClientHandshake(nc, packet.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pc.Close()
-	l := &loopback{pc: pc}
+	l := &loopback{pc: dialPacket(b, addr)}
+	defer l.pc.Close()
 	body := getCallB("photo100_500")
 	hdr := make([]byte, 0, 64)
 	req := &rpc.InvokeReq{Body: body}
@@ -240,8 +226,8 @@ func BenchmarkDirectLoopback(b *testing.B) {
 	}
 }
 
-// dialApp connects one more app to the proxy's main listener.
-func (l *loopback) dialApp(tb testing.TB) *packet.Conn {
+// dial connects one more app to the proxy's main listener.
+func (l *loopback) dial(tb testing.TB) *packet.Conn {
 	tb.Helper()
 	return dialPacket(tb, l.p.Addr(mustAddr(mainListen)).String())
 }
@@ -260,17 +246,28 @@ func dialPacket(tb testing.TB, addr string) *packet.Conn {
 	return pc
 }
 
-// parallelBursts has each of b.RunParallel's goroutines dial its own app
-// connection and send bursts of depth gets on it, counting a request per
-// op: with -cpu 1,2 it shows how the path scales with cores.
+// parallelBursts gives each of b.RunParallel's goroutines an app
+// connection of its own (dialed before the clock starts) and has it send
+// bursts of depth gets, counting a request per op: with -cpu 1,2 it shows
+// how the path scales with cores.
 func parallelBursts(b *testing.B, dial func(testing.TB) *packet.Conn) {
-	const depth = 16
+	const depth, perCore = 16, 4
 	body := getCallB("photo100_500")
+	conns := make(chan *packet.Conn, perCore*runtime.GOMAXPROCS(0))
+	for range cap(conns) {
+		pc := dial(b)
+		defer pc.Close()
+		// A first burst grows the connection's buffers on both sides.
+		req := &rpc.InvokeReq{Body: body}
+		var res rpc.ReqResult
+		(&loopback{pc: pc}).burst(b, depth, nil, body, req, &res)
+		conns <- pc
+	}
 	b.ReportAllocs()
-	b.SetParallelism(4)
+	b.SetParallelism(perCore)
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		l := &loopback{pc: dial(b)}
-		defer l.pc.Close()
+		l := &loopback{pc: <-conns}
 		hdr := make([]byte, 0, 64)
 		req := &rpc.InvokeReq{Body: body}
 		var res rpc.ReqResult
@@ -292,7 +289,7 @@ func parallelBursts(b *testing.B, dial func(testing.TB) *packet.Conn) {
 func BenchmarkForwardParallel(b *testing.B) {
 	l := startLoopback(b)
 	defer l.close()
-	parallelBursts(b, l.dialApp)
+	parallelBursts(b, l.dial)
 }
 
 // BenchmarkDirectParallel is BenchmarkForwardParallel without the proxy.

@@ -187,19 +187,11 @@ type message struct {
 
 func dialApp(t *testing.T, addr string) *app {
 	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := packet.ClientHandshake(nc, packet.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &app{pc: pc, msgs: make(chan message, 4096), done: make(chan struct{})}
+	a := &app{pc: dialPacket(t, addr), msgs: make(chan message, 4096), done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
 		for {
-			typ, body, err := pc.ReadPacket()
+			typ, body, err := a.pc.ReadPacket()
 			if err != nil {
 				close(a.msgs)
 				return

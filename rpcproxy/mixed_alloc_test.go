@@ -3,7 +3,6 @@ package rpcproxy
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -222,14 +221,7 @@ missing = "memcache.not_found"
 		return m
 	}
 	for range nApps {
-		nc, err := net.Dial("tcp", tp.addr(t, mainListen))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pc, err := packet.ClientHandshake(nc, packet.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		pc := dialPacket(t, tp.addr(t, mainListen))
 		t.Cleanup(func() { pc.Close() })
 		m.apps = append(m.apps, pc)
 	}

@@ -255,18 +255,23 @@ fi
 bench() { # tag addr flags...
 	local tag=$1 addr=$2
 	shift 2
-	local f=$OUT/$tag.json p0 e0
+	local f=$OUT/$tag.json p0 e0 cpu=""
 	p0=$(cpu_ns proxy) e0=$(cpu_ns engines)
 	# shellcheck disable=SC2086
 	if ! timeout "$RUN_LIMIT" taskset -c 1 "$BIN/rpcbench" -addr "$addr" -quiet -json "${RUN_FLAGS[@]}" \
 		-duration "$DURATION" -keys 10000 -value-size 100 -mix get=1 "$@" >"$f" 2>"$OUT/$tag.err"; then
 		die "rpcbench $tag failed: $(tail -3 "$OUT/$tag.err")"
 	fi
-	# CPU µs per request of the proxy and of the engines during the run.
-	echo "$(($(cpu_ns proxy) - p0)) $(($(cpu_ns engines) - e0)) $(field requests "$f")" |
-		awk '{printf "%.3f %.3f\n", $1 / 1e3 / $3, $2 / 1e3 / $3}' >"$OUT/$tag.cpu"
-	printf '  %-14s %10.0f ops/s  p50 %7.1f µs  p99 %7.1f µs  errors %s  CPU µs/request: proxy %s, engines %s\n' "$tag" \
-		"$(field ops_per_s "$f")" "$(field p50 "$f")" "$(field p99 "$f")" "$(field errors "$f")" $(cat "$OUT/$tag.cpu")
+	if ((RATE > 0)); then
+		# CPU µs per request of the proxy and of the engines during the
+		# run (only with RATE: a closed-loop run's prefill and warm-up
+		# would count too).
+		echo "$(($(cpu_ns proxy) - p0)) $(($(cpu_ns engines) - e0)) $(field requests "$f")" |
+			awk '{printf "%.3f %.3f\n", $1 / 1e3 / $3, $2 / 1e3 / $3}' >"$OUT/$tag.cpu"
+		cpu=$(awk '{printf "  CPU µs/request: proxy %s, engines %s", $1, $2}' "$OUT/$tag.cpu")
+	fi
+	printf '  %-14s %10.0f ops/s  p50 %7.1f µs  p99 %7.1f µs  errors %s%s\n' "$tag" \
+		"$(field ops_per_s "$f")" "$(field p50 "$f")" "$(field p99 "$f")" "$(field errors "$f")" "$cpu"
 }
 
 TABLE=$BIN/bench-proxy.md

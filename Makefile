@@ -47,7 +47,7 @@ run: build
 # bench-proxy measures the proxy against direct engine access with
 # docs/peers.md §2's method (scripts/bench-proxy.sh; RUNS, DURATION and
 # WARMUP override its 5 runs of 1s + 8s; SHARDS, MGET, COALESCE, NETWORK,
-# ENGINE_TRANSPORT, KEYHASH and RATE are described in the script). Not part
+# ENGINE_TRANSPORT, KEYHASH, RATE and RELAY are described in the script). Not part
 # of `make test`.
 .PHONY: bench-proxy
 bench-proxy: build

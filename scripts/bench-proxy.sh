@@ -20,6 +20,7 @@
 #   SHARDS=1 scripts/bench-proxy.sh                       # 1 engine behind the proxy (default 4)
 #   COALESCE=1 MGET=1 scripts/bench-proxy.sh              # getMulti with coalesce = true
 #   RATE=20000 scripts/bench-proxy.sh                     # CPU per request at a fixed load
+#   RELAY=1 scripts/bench-proxy.sh                        # also a relay that parses nothing (the floor)
 #
 # SHARDS=1 puts the direct engine alone behind the proxy: the ratio is then
 # the cost of the hop itself, with no spreading of the load over several
@@ -48,6 +49,12 @@
 # engines' (the keys are prefilled once per side, and the runs have no
 # warm-up, so nothing else is counted).
 #
+# RELAY=1 adds a third side to every round: bin/relay (cmd/relay), a TCP
+# relay that copies bytes 1:1 to the direct engine and parses nothing,
+# pinned to core 0 like the proxy. What it keeps of the direct engine's
+# throughput is what any hop costs on this machine before it does work of
+# its own: the floor a proxy's ratio is to be read against.
+#
 # Compare ratios, not absolute numbers: on a shared machine they move
 # with whatever else runs (the table's header says so).
 set -euo pipefail
@@ -66,11 +73,14 @@ KEYHASH=${KEYHASH:-fnv1a_64}
 SHARDS=${SHARDS:-4}
 COALESCE=${COALESCE:-0}
 RATE=${RATE:-0}
+RELAY=${RELAY:-0}
 [[ $NETWORK == tcp || $NETWORK == udp ]] || { printf 'bench-proxy: NETWORK=%s: want tcp or udp\n' "$NETWORK" >&2; exit 1; }
 [[ $ENGINE_TRANSPORT == tcp || $ENGINE_TRANSPORT == udp ]] || { printf 'bench-proxy: ENGINE_TRANSPORT=%s: want tcp or udp\n' "$ENGINE_TRANSPORT" >&2; exit 1; }
 [[ $SHARDS =~ ^[1-8]$ ]] || { printf 'bench-proxy: SHARDS=%s: want 1 to 8 engines behind the proxy\n' "$SHARDS" >&2; exit 1; }
 [[ $RATE =~ ^[0-9]+$ ]] && ((RATE <= 10000000)) || { printf 'bench-proxy: RATE=%s: want requests per second, 0 (closed loop) to 10000000\n' "$RATE" >&2; exit 1; }
 [[ $RATE == 0 || $NETWORK == tcp ]] || { printf 'bench-proxy: RATE works with NETWORK=tcp only\n' >&2; exit 1; }
+[[ $RELAY == 0 || $RELAY == 1 ]] || { printf 'bench-proxy: RELAY=%s: want 0 or 1\n' "$RELAY" >&2; exit 1; }
+[[ $RELAY == 0 || ($NETWORK == tcp && $RATE == 0) ]] || { printf 'bench-proxy: RELAY=1 works with NETWORK=tcp and without RATE\n' >&2; exit 1; }
 [[ $KEYHASH =~ ^(md5|crc32|fnv1a_64|xxhash)$ ]] || { printf 'bench-proxy: KEYHASH=%s: want md5, crc32, fnv1a_64 or xxhash\n' "$KEYHASH" >&2; exit 1; }
 OUT=$BIN/bench-proxy
 [[ $NETWORK == udp ]] && OUT=$BIN/bench-proxy-udp
@@ -207,6 +217,13 @@ wait_for healthy || die "the proxy did not become healthy: $(tail -5 "$OUT/proxy
 
 DIRECT=${ENGINES[0]}
 PROXY=127.0.0.1:$PROXY_PORT
+RELAY_ADDR=
+if [[ $RELAY == 1 ]]; then
+	taskset -c 0 env GOMAXPROCS=1 "$BIN/relay" -to "$DIRECT" >"$OUT/relay.out" 2>"$OUT/relay.log" &
+	PIDS+=($!)
+	wait_for test -s "$OUT/relay.out" || die "the relay did not start: $(tail -3 "$OUT/relay.log")"
+	RELAY_ADDR=$(head -1 "$OUT/relay.out")
+fi
 # The two sides of every case: A is the baseline, B what is measured.
 if [[ $NETWORK == udp ]]; then
 	A_NAME=tcp A_ADDR=$PROXY A_FLAGS=()
@@ -217,7 +234,7 @@ else
 	B_NAME=proxy B_ADDR=$PROXY B_FLAGS=()
 	A_TITLE=direct B_TITLE=proxy
 fi
-echo "bench-proxy: engines ${ENGINES[*]} (reached over $ENGINE_TRANSPORT, ketama with $KEYHASH); proxy $PROXY; direct target $DIRECT; apps over $NETWORK"
+echo "bench-proxy: engines ${ENGINES[*]} (reached over $ENGINE_TRANSPORT, ketama with $KEYHASH); proxy $PROXY; direct target $DIRECT${RELAY_ADDR:+; relay $RELAY_ADDR to it}; apps over $NETWORK"
 echo "bench-proxy: server side on core 0 (GOMAXPROCS=1 each), rpcbench on core 1; $RUNS runs per side per case, warm-up $([[ $RATE == 0 ]] && echo "$WARMUP" || echo 0s), $DURATION measured"
 
 # field prints the number after "NAME": in a JSON report (the first one).
@@ -286,6 +303,11 @@ TABLE=$BIN/bench-proxy.md
 		echo
 		echo "| case | n | ops/s $A_NAME / $B_NAME | CPU µs/req: engine, direct | CPU µs/req: proxy | CPU µs/req: engines behind it | **proxy / direct engine** | **all / direct** | p50 µs $A_NAME / $B_NAME | p99 µs $A_NAME / $B_NAME | errors $A_NAME / $B_NAME |"
 		echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	elif [[ $RELAY == 1 ]]; then
+		echo "The relay (bin/relay) copies bytes 1:1 to the direct engine and parses nothing: the floor any hop costs here."
+		echo
+		echo "| case | n | $A_NAME ops/s | relay ops/s | $B_NAME ops/s | **relay/$A_NAME** | **$B_NAME/$A_NAME** | run pairs min-max | p50 µs $A_NAME / relay / $B_NAME | p99 µs $A_NAME / relay / $B_NAME | core µs/op added: relay, $B_NAME | errors $A_NAME / relay / $B_NAME |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	else
 		echo "| case | n | $A_NAME ops/s | $B_NAME ops/s | **$B_NAME/$A_NAME** | run pairs min-max | p50 µs $A_NAME / $B_NAME (added) | p99 µs $A_NAME / $B_NAME (added) | core µs/op added | errors $A_NAME / $B_NAME |"
 		echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -299,6 +321,7 @@ for c in "${CASES[@]}"; do
 	echo "== case $n: $name"
 	for r in $(seq "$RUNS"); do
 		bench "c$n-$A_NAME-$r" "$A_ADDR" "${flags[@]}" "${A_FLAGS[@]}"
+		[[ $RELAY == 1 ]] && bench "c$n-relay-$r" "$RELAY_ADDR" "${flags[@]}"
 		bench "c$n-$B_NAME-$r" "$B_ADDR" "${flags[@]}" "${B_FLAGS[@]}"
 	done
 	stat() { for f in "$OUT"/c$n-"$1"-*.json; do field "$2" "$f"; done | median; }
@@ -316,6 +339,15 @@ for c in "${CASES[@]}"; do
 			-v de="$(cpu "$A_NAME" 2)" -v pp="$(cpu "$B_NAME" 1)" -v pe="$(cpu "$B_NAME" 2)" -v derr="$(sum "$A_NAME")" -v perr="$(sum "$B_NAME")" \
 			'BEGIN { printf "| %s | %d | %.0f / %.0f | %.2f | %.2f | %.2f | **%.2f** | **%.2f** | %.1f / %.1f | %.1f / %.1f | %d / %d |\n",
 				name, n, dops, pops, de, pp, pe, pp / de, (pp + pe) / de, d50, p50, d99, p99, derr, perr }' >>"$TABLE.tmp"
+		continue
+	fi
+	if [[ $RELAY == 1 ]]; then
+		awk -v name="$name" -v n="$RUNS" -v dops="$dops" -v rops="$(stat relay ops_per_s)" -v pops="$pops" -v pairs="$pairs" \
+			-v d50="$d50" -v r50="$(stat relay p50)" -v p50="$p50" -v d99="$d99" -v r99="$(stat relay p99)" -v p99="$p99" \
+			-v de="$(sum "$A_NAME")" -v re="$(sum relay)" -v pe="$(sum "$B_NAME")" 'function c(x,  s) { s = sprintf("%.0f", x); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
+			BEGIN { printf "| %s | %d | %s | %s | %s | **%.2f** | **%.2f** | %s | %.1f / %.1f / %.1f | %.1f / %.1f / %.1f | %.2f, %.2f | %d / %d / %d |\n",
+				name, n, c(dops), c(rops), c(pops), rops / dops, pops / dops, pairs, d50, r50, p50, d99, r99, p99,
+				1e6 / rops - 1e6 / dops, 1e6 / pops - 1e6 / dops, de, re, pe }' >>"$TABLE.tmp"
 		continue
 	fi
 	awk -v name="$name" -v n="$RUNS" -v dops="$dops" -v pops="$pops" -v d50="$d50" -v p50="$p50" -v pairs="$pairs" \

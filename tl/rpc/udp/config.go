@@ -89,8 +89,9 @@ type Config struct {
 	// is one socket for every peer, so the answers of many engines to a
 	// burst arrive together; a full buffer drops datagrams, each then
 	// waiting for a resend (45 ms at least). The kernel caps the size at
-	// net.core.rmem_max. Default 4 MiB; negative: the socket is left as
-	// it is.
+	// net.core.rmem_max, silently: New then logs a warning with the size
+	// the socket got. Default 4 MiB; negative: the socket is left as it
+	// is.
 	ReadBuffer int
 }
 

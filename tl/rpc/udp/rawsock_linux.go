@@ -41,6 +41,26 @@ type rawSocket struct {
 	writeF func(fd uintptr) bool
 }
 
+// readBuffer reports the receive buffer (SO_RCVBUF) of sock, if it is a
+// socket: the size it was given, which Linux stores doubled (for its
+// bookkeeping) and caps at net.core.rmem_max.
+func readBuffer(sock Socket) (int, bool) {
+	sc, ok := sock.(syscall.Conn)
+	if !ok {
+		return 0, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var n int
+	var serr error
+	if err := rc.Control(func(fd uintptr) { n, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF) }); err != nil || serr != nil {
+		return 0, false
+	}
+	return n / 2, true
+}
+
 // rawUDP returns sock with raw datagram calls when it is a *net.UDPConn
 // bound to an IPv4 address (VK's transport is IPv4: the address is part
 // of the PID), else sock itself.

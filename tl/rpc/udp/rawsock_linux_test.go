@@ -5,11 +5,13 @@ package udp
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -121,14 +123,19 @@ func TestReadBuffer(t *testing.T) {
 		name string
 		size int
 		want func(before int) int
+		log  string // contained in the log; "" means nothing logged
 	}{
-		{"raised", asked, func(int) int { return 2 * min(asked, rmemMax) }},
-		{"left alone", -1, func(before int) int { return before }},
+		{"raised", asked, func(int) int { return 2 * min(asked, rmemMax) }, map[bool]string{true: "capped"}[asked > rmemMax]},
+		{"capped by rmem_max", 2 * rmemMax, func(int) int { return 2 * rmemMax },
+			"capped the socket's receive buffer at net.core.rmem_max; bursts may overflow it, each dropped datagram waiting for a resend: raise the cap (sysctl -w net.core.rmem_max=BYTES)\" asked_bytes=" +
+				strconv.Itoa(2*rmemMax) + " got_bytes=" + strconv.Itoa(rmemMax)},
+		{"left alone", -1, func(before int) int { return before }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := listen(t)
 			before := rcvbuf(sock)
-			tr, err := New(sock, Config{Keys: [][]byte{testKey}, ReadBuffer: tc.size})
+			var log lockedBuffer
+			tr, err := New(sock, Config{Keys: [][]byte{testKey}, ReadBuffer: tc.size, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,6 +143,46 @@ func TestReadBuffer(t *testing.T) {
 			if got, want := rcvbuf(sock), tc.want(before); got != want {
 				t.Fatalf("SO_RCVBUF %d, want %d (before %d, rmem_max %d)", got, want, before, rmemMax)
 			}
+			if got := log.String(); tc.log == "" && got != "" || !strings.Contains(got, tc.log) {
+				t.Errorf("log %q, want %q", got, tc.log)
+			}
 		})
 	}
+	t.Run("refused", func(t *testing.T) {
+		var log lockedBuffer
+		tr, err := New(refusingBuffer{listen(t)}, Config{Keys: [][]byte{testKey}, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		if want := `"udp: cannot set the socket's receive buffer; bursts may be dropped and resent" bytes=4194304 err="setsockopt: operation not permitted"`; !strings.Contains(log.String(), want) {
+			t.Errorf("log %q, want %q", log.String(), want)
+		}
+	})
+}
+
+// refusingBuffer is a UDP socket whose receive buffer cannot be set.
+type refusingBuffer struct{ *net.UDPConn }
+
+func (refusingBuffer) SetReadBuffer(int) error {
+	return &os.SyscallError{Syscall: "setsockopt", Err: syscall.EPERM}
+}
+
+// lockedBuffer is a log sink the transport's goroutines and the test
+// share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

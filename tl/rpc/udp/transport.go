@@ -83,6 +83,11 @@ func New(sock Socket, cfg Config) (*Transport, error) {
 	if rb, ok := sock.(interface{ SetReadBuffer(int) error }); ok && size > 0 {
 		if err := rb.SetReadBuffer(size); err != nil {
 			t.s.log.Warn("udp: cannot set the socket's receive buffer; bursts may be dropped and resent", "bytes", size, "err", err)
+		} else if got, ok := readBuffer(sock); ok && got < size {
+			// The kernel caps the size at net.core.rmem_max without an
+			// error (212992 bytes by default on Linux).
+			t.s.log.Warn("udp: the kernel capped the socket's receive buffer at net.core.rmem_max; bursts may overflow it, each dropped datagram waiting for a resend: raise the cap (sysctl -w net.core.rmem_max=BYTES)",
+				"asked_bytes", size, "got_bytes", got)
 		}
 	}
 	t.wg.Add(2)

@@ -53,7 +53,8 @@
 # relay that copies bytes 1:1 to the direct engine and parses nothing,
 # pinned to core 0 like the proxy. What it keeps of the direct engine's
 # throughput is what any hop costs on this machine before it does work of
-# its own: the floor a proxy's ratio is to be read against.
+# its own: the floor a proxy's ratio is to be read against. With RATE, the
+# table gives the relay's CPU per request beside the proxy's.
 #
 # Compare ratios, not absolute numbers: on a shared machine they move
 # with whatever else runs (the table's header says so).
@@ -80,7 +81,7 @@ RELAY=${RELAY:-0}
 [[ $RATE =~ ^[0-9]+$ ]] && ((RATE <= 10000000)) || { printf 'bench-proxy: RATE=%s: want requests per second, 0 (closed loop) to 10000000\n' "$RATE" >&2; exit 1; }
 [[ $RATE == 0 || $NETWORK == tcp ]] || { printf 'bench-proxy: RATE works with NETWORK=tcp only\n' >&2; exit 1; }
 [[ $RELAY == 0 || $RELAY == 1 ]] || { printf 'bench-proxy: RELAY=%s: want 0 or 1\n' "$RELAY" >&2; exit 1; }
-[[ $RELAY == 0 || ($NETWORK == tcp && $RATE == 0) ]] || { printf 'bench-proxy: RELAY=1 works with NETWORK=tcp and without RATE\n' >&2; exit 1; }
+[[ $RELAY == 0 || $NETWORK == tcp ]] || { printf 'bench-proxy: RELAY=1 works with NETWORK=tcp only\n' >&2; exit 1; }
 [[ $KEYHASH =~ ^(md5|crc32|fnv1a_64|xxhash)$ ]] || { printf 'bench-proxy: KEYHASH=%s: want md5, crc32, fnv1a_64 or xxhash\n' "$KEYHASH" >&2; exit 1; }
 OUT=$BIN/bench-proxy
 [[ $NETWORK == udp ]] && OUT=$BIN/bench-proxy-udp
@@ -242,13 +243,15 @@ field() { grep -m1 "\"$1\":" "$2" | sed 's/.*: *//; s/,$//'; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 # cpu_ns prints the CPU time, in ns, the server-side processes have used
-# so far: the proxy's (the last of PIDS) or the engines' (the others), user
+# so far: the proxy's (after the engines in PIDS), the engines' (the
+# first SHARDS) or the relay's (after the proxy; 0 without RELAY), user
 # and system, from /proc/PID/stat (in clock ticks: 10 ms each, so runs of
 # a few seconds are needed).
 TICK_NS=$((1000000000 / $(getconf CLK_TCK)))
-cpu_ns() { # proxy|engines
+cpu_ns() { # proxy|engines|relay
 	local pids=("${PIDS[@]:0:SHARDS}")
 	[[ $1 == proxy ]] && pids=("${PIDS[SHARDS]}")
+	[[ $1 == relay ]] && pids=("${PIDS[@]:SHARDS+1:RELAY}")
 	local pid sum=0 stat
 	for pid in "${pids[@]}"; do
 		stat=$(<"/proc/$pid/stat") || die "cannot read /proc/$pid/stat"
@@ -272,20 +275,20 @@ fi
 bench() { # tag addr flags...
 	local tag=$1 addr=$2
 	shift 2
-	local f=$OUT/$tag.json p0 e0 cpu=""
-	p0=$(cpu_ns proxy) e0=$(cpu_ns engines)
+	local f=$OUT/$tag.json p0 e0 r0 cpu=""
+	p0=$(cpu_ns proxy) e0=$(cpu_ns engines) r0=$(cpu_ns relay)
 	# shellcheck disable=SC2086
 	if ! timeout "$RUN_LIMIT" taskset -c 1 "$BIN/rpcbench" -addr "$addr" -quiet -json "${RUN_FLAGS[@]}" \
 		-duration "$DURATION" -keys 10000 -value-size 100 -mix get=1 "$@" >"$f" 2>"$OUT/$tag.err"; then
 		die "rpcbench $tag failed: $(tail -3 "$OUT/$tag.err")"
 	fi
 	if ((RATE > 0)); then
-		# CPU µs per request of the proxy and of the engines during the
-		# run (only with RATE: a closed-loop run's prefill and warm-up
-		# would count too).
-		echo "$(($(cpu_ns proxy) - p0)) $(($(cpu_ns engines) - e0)) $(field requests "$f")" |
-			awk '{printf "%.3f %.3f\n", $1 / 1e3 / $3, $2 / 1e3 / $3}' >"$OUT/$tag.cpu"
-		cpu=$(awk '{printf "  CPU µs/request: proxy %s, engines %s", $1, $2}' "$OUT/$tag.cpu")
+		# CPU µs per request of the proxy, the engines and the relay
+		# during the run (only with RATE: a closed-loop run's prefill and
+		# warm-up would count too).
+		echo "$(($(cpu_ns proxy) - p0)) $(($(cpu_ns engines) - e0)) $(($(cpu_ns relay) - r0)) $(field requests "$f")" |
+			awk '{printf "%.3f %.3f %.3f\n", $1 / 1e3 / $4, $2 / 1e3 / $4, $3 / 1e3 / $4}' >"$OUT/$tag.cpu"
+		cpu=$(awk '{printf "  CPU µs/request: proxy %s, engines %s, relay %s", $1, $2, $3}' "$OUT/$tag.cpu")
 	fi
 	printf '  %-14s %10.0f ops/s  p50 %7.1f µs  p99 %7.1f µs  errors %s%s\n' "$tag" \
 		"$(field ops_per_s "$f")" "$(field p50 "$f")" "$(field p99 "$f")" "$(field errors "$f")" "$cpu"
@@ -301,8 +304,15 @@ TABLE=$BIN/bench-proxy.md
 	if ((RATE > 0)); then
 		echo "CPU per request from /proc/PID/stat (user + system); latencies count from each request's due time (rpcbench -rate)."
 		echo
-		echo "| case | n | ops/s $A_NAME / $B_NAME | CPU µs/req: engine, direct | CPU µs/req: proxy | CPU µs/req: engines behind it | **proxy / direct engine** | **all / direct** | p50 µs $A_NAME / $B_NAME | p99 µs $A_NAME / $B_NAME | errors $A_NAME / $B_NAME |"
-		echo "|---|---|---|---|---|---|---|---|---|---|---|"
+		if [[ $RELAY == 1 ]]; then
+			echo "The relay (bin/relay) copies bytes 1:1 to the direct engine and parses nothing: the floor any hop costs here."
+			echo
+			echo "| case | n | ops/s $A_NAME / relay / $B_NAME | CPU µs/req: engine, direct | relay | engine behind the relay | proxy | engines behind the proxy | **relay / direct engine** | **proxy / direct engine** | p50 µs $A_NAME / relay / $B_NAME | p99 µs $A_NAME / relay / $B_NAME | errors $A_NAME / relay / $B_NAME |"
+			echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+		else
+			echo "| case | n | ops/s $A_NAME / $B_NAME | CPU µs/req: engine, direct | CPU µs/req: proxy | CPU µs/req: engines behind it | **proxy / direct engine** | **all / direct** | p50 µs $A_NAME / $B_NAME | p99 µs $A_NAME / $B_NAME | errors $A_NAME / $B_NAME |"
+			echo "|---|---|---|---|---|---|---|---|---|---|---|"
+		fi
 	elif [[ $RELAY == 1 ]]; then
 		echo "The relay (bin/relay) copies bytes 1:1 to the direct engine and parses nothing: the floor any hop costs here."
 		echo
@@ -335,6 +345,15 @@ for c in "${CASES[@]}"; do
 	done | awk '{printf "%.4f\n", $1 / $2}' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f", lo, hi}')
 	if ((RATE > 0)); then
 		cpu() { for f in "$OUT"/c$n-"$1"-*.cpu; do cut -d' ' -f"$2" "$f"; done | median; }
+		if [[ $RELAY == 1 ]]; then
+			awk -v name="$name" -v n="$RUNS" -v dops="$dops" -v rops="$(stat relay ops_per_s)" -v pops="$pops" \
+				-v d50="$d50" -v r50="$(stat relay p50)" -v p50="$p50" -v d99="$d99" -v r99="$(stat relay p99)" -v p99="$p99" \
+				-v de="$(cpu "$A_NAME" 2)" -v rr="$(cpu relay 3)" -v re="$(cpu relay 2)" -v pp="$(cpu "$B_NAME" 1)" -v pe="$(cpu "$B_NAME" 2)" \
+				-v derr="$(sum "$A_NAME")" -v rerr="$(sum relay)" -v perr="$(sum "$B_NAME")" \
+				'BEGIN { printf "| %s | %d | %.0f / %.0f / %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | **%.2f** | **%.2f** | %.1f / %.1f / %.1f | %.1f / %.1f / %.1f | %d / %d / %d |\n",
+					name, n, dops, rops, pops, de, rr, re, pp, pe, rr / de, pp / de, d50, r50, p50, d99, r99, p99, derr, rerr, perr }' >>"$TABLE.tmp"
+			continue
+		fi
 		awk -v name="$name" -v n="$RUNS" -v dops="$dops" -v pops="$pops" -v d50="$d50" -v p50="$p50" -v d99="$d99" -v p99="$p99" \
 			-v de="$(cpu "$A_NAME" 2)" -v pp="$(cpu "$B_NAME" 1)" -v pe="$(cpu "$B_NAME" 2)" -v derr="$(sum "$A_NAME")" -v perr="$(sum "$B_NAME")" \
 			'BEGIN { printf "| %s | %d | %.0f / %.0f | %.2f | %.2f | %.2f | **%.2f** | **%.2f** | %.1f / %.1f | %.1f / %.1f | %d / %d |\n",

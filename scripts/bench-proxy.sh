@@ -294,6 +294,10 @@ bench() { # tag addr flags...
 		"$(field ops_per_s "$f")" "$(field p50 "$f")" "$(field p99 "$f")" "$(field errors "$f")" "$cpu"
 }
 
+# COMMAS is an awk function: c(x) prints x rounded, with thousands separated.
+COMMAS='function c(x,  s) { s = sprintf("%.0f", x); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }'
+RELAY_NOTE="The relay (bin/relay) copies bytes 1:1 to the direct engine and parses nothing: the floor any hop costs here."
+
 TABLE=$BIN/bench-proxy.md
 [[ $NETWORK == udp ]] && TABLE=$BIN/bench-proxy-udp.md
 ((RATE > 0)) && TABLE=$BIN/bench-proxy-rate.md
@@ -305,7 +309,7 @@ TABLE=$BIN/bench-proxy.md
 		echo "CPU per request from /proc/PID/stat (user + system); latencies count from each request's due time (rpcbench -rate)."
 		echo
 		if [[ $RELAY == 1 ]]; then
-			echo "The relay (bin/relay) copies bytes 1:1 to the direct engine and parses nothing: the floor any hop costs here."
+			echo "$RELAY_NOTE"
 			echo
 			echo "| case | n | ops/s $A_NAME / relay / $B_NAME | CPU µs/req: engine, direct | relay | engine behind the relay | proxy | engines behind the proxy | **relay / direct engine** | **proxy / direct engine** | p50 µs $A_NAME / relay / $B_NAME | p99 µs $A_NAME / relay / $B_NAME | errors $A_NAME / relay / $B_NAME |"
 			echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -314,7 +318,7 @@ TABLE=$BIN/bench-proxy.md
 			echo "|---|---|---|---|---|---|---|---|---|---|---|"
 		fi
 	elif [[ $RELAY == 1 ]]; then
-		echo "The relay (bin/relay) copies bytes 1:1 to the direct engine and parses nothing: the floor any hop costs here."
+		echo "$RELAY_NOTE"
 		echo
 		echo "| case | n | $A_NAME ops/s | relay ops/s | $B_NAME ops/s | **relay/$A_NAME** | **$B_NAME/$A_NAME** | run pairs min-max | p50 µs $A_NAME / relay / $B_NAME | p99 µs $A_NAME / relay / $B_NAME | core µs/op added: relay, $B_NAME | errors $A_NAME / relay / $B_NAME |"
 		echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -363,14 +367,14 @@ for c in "${CASES[@]}"; do
 	if [[ $RELAY == 1 ]]; then
 		awk -v name="$name" -v n="$RUNS" -v dops="$dops" -v rops="$(stat relay ops_per_s)" -v pops="$pops" -v pairs="$pairs" \
 			-v d50="$d50" -v r50="$(stat relay p50)" -v p50="$p50" -v d99="$d99" -v r99="$(stat relay p99)" -v p99="$p99" \
-			-v de="$(sum "$A_NAME")" -v re="$(sum relay)" -v pe="$(sum "$B_NAME")" 'function c(x,  s) { s = sprintf("%.0f", x); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
+			-v de="$(sum "$A_NAME")" -v re="$(sum relay)" -v pe="$(sum "$B_NAME")" "$COMMAS"'
 			BEGIN { printf "| %s | %d | %s | %s | %s | **%.2f** | **%.2f** | %s | %.1f / %.1f / %.1f | %.1f / %.1f / %.1f | %.2f, %.2f | %d / %d / %d |\n",
 				name, n, c(dops), c(rops), c(pops), rops / dops, pops / dops, pairs, d50, r50, p50, d99, r99, p99,
 				1e6 / rops - 1e6 / dops, 1e6 / pops - 1e6 / dops, de, re, pe }' >>"$TABLE.tmp"
 		continue
 	fi
 	awk -v name="$name" -v n="$RUNS" -v dops="$dops" -v pops="$pops" -v d50="$d50" -v p50="$p50" -v pairs="$pairs" \
-		-v d99="$d99" -v p99="$p99" -v de="$(sum "$A_NAME")" -v pe="$(sum "$B_NAME")" 'function c(x,  s) { s = sprintf("%.0f", x); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
+		-v d99="$d99" -v p99="$p99" -v de="$(sum "$A_NAME")" -v pe="$(sum "$B_NAME")" "$COMMAS"'
 		BEGIN { printf "| %s | %d | %s | %s | **%.2f** | %s | %.1f / %.1f (%+.1f) | %.1f / %.1f (%+.1f) | %.2f | %d / %d |\n",
 			name, n, c(dops), c(pops), pops / dops, pairs, d50, p50, p50 - d50, d99, p99, p99 - d99, 1e6 / pops - 1e6 / dops, de, pe }' >>"$TABLE.tmp"
 done
